@@ -1,0 +1,74 @@
+# Tiercel. `make run` starts the embedded demo; `make test` installs what the
+# tests need (redis-server, kcat) and runs every test with the race detector.
+
+GO          ?= go
+BIN         := bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Debian packages the tests run for real: a Redis server and an independent
+# Kafka client.
+TEST_DEBS   := redis-server:redis-server kcat:kcat
+BENCH_DEBS  := wrk:wrk
+TEST_TIMEOUT ?= 12m
+
+.PHONY: all build run test test-short deps bench-deps lint fmt vet staticcheck \
+        bench bench-go bench-wrk fuzz check-all clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/tiercel ./cmd/tiercel
+	$(GO) build -o $(BIN)/tiercel-bench ./cmd/tiercel-bench
+
+run: build
+	./$(BIN)/tiercel serve
+
+# deps installs missing Debian packages (binary:package pairs). As root it
+# calls apt-get directly, otherwise through sudo.
+deps:
+	@./scripts/ensure-debs.sh $(TEST_DEBS)
+
+bench-deps:
+	@./scripts/ensure-debs.sh $(BENCH_DEBS)
+
+test: deps
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# test-short skips the slower integration tests: for a quick edit loop.
+test-short:
+	$(GO) test -short -count=1 ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install $(STATICCHECK)
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+
+lint: vet staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+check-all: lint test
+
+# bench: the packages' go benchmarks with allocations, then the wrk
+# side-by-side run (server on CPU 0, wrk on CPU 1).
+bench: bench-go bench-wrk
+
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+
+bench-wrk: build bench-deps
+	./scripts/bench-wrk.sh
+
+# fuzz runs every fuzz target for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read pkg dir; do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,44 @@
+//go:build !race
+
+package cache
+
+import (
+	"context"
+	"testing"
+)
+
+// The L1-hit path runs on every gateway request: it must not allocate.
+func TestL1HitAllocatesNothing(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	f := newFiller(clk, "value")
+	fill := FillFunc(f.fill) // long-lived, as a hot caller keeps it
+	tags := []string{"user:1", "users"}
+	fetch(t, c, "GET /users/1", tags, clk.Now(), f)
+	settle(t, c)
+	// An invalidation of something else: hits then take the tombstone path.
+	if _, err := c.InvalidateTags(context.Background(), "other"); err != nil {
+		t.Fatal(err)
+	}
+	fetch(t, c, "GET /users/2", tags, clk.Now(), f)
+	settle(t, c)
+
+	for _, key := range []string{"GET /users/1", "GET /users/2"} {
+		req := Request{Key: []byte(key), Tags: tags, Now: clk.Now()}
+		ctx := context.Background()
+		if n := testing.AllocsPerRun(1000, func() {
+			if _, _, ok := c.Get(req.Key, req.Now); !ok {
+				t.Fatal("Get missed")
+			}
+		}); n != 0 {
+			t.Fatalf("Get(%s): %v allocs per hit", key, n)
+		}
+		if n := testing.AllocsPerRun(1000, func() {
+			if res, err := c.Fetch(ctx, req, fill); err != nil || res.Outcome != OutcomeHitL1 {
+				t.Fatalf("Fetch: %s %v", res.Outcome, err)
+			}
+		}); n != 0 {
+			t.Fatalf("Fetch(%s): %v allocs per L1 hit", key, n)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/tiercel/tiercel/internal/testredis"
+)
+
+const benchKeys = 10_000
+
+func benchKey(i int) []byte { return fmt.Appendf(nil, "GET /v1/items/%d?lang=en", i) }
+
+// benchCache returns a cache holding benchKeys fresh 1 KiB entries, with
+// one unrelated invalidation applied (so hits exercise the tombstone check
+// as well as the fast path).
+func benchCache(b *testing.B) (*Tiered, [][]byte, FillFunc) {
+	clk := newClock()
+	c := newTiered(b, Config{L1MaxBytes: 64 * mib}, nil, clk)
+	c.now = nil // the production clock: the test clock takes a mutex
+	f := newFiller(clk, string(make([]byte, 1024)))
+	f.set(func(f *filler) { f.fresh = time.Hour })
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = benchKey(i)
+		if i == benchKeys/2 {
+			c.InvalidateTags(context.Background(), "unrelated") //nolint:errcheck // L1 only
+		}
+		if _, err := c.Fetch(context.Background(), Request{Key: keys[i], Tags: []string{"items"}}, f.fill); err != nil {
+			b.Fatal(err)
+		}
+	}
+	settle(b, c)
+	return c, keys, f.fill
+}
+
+func BenchmarkL1Get(b *testing.B) {
+	c, keys, _ := benchCache(b)
+	now := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			c.Get(keys[i%benchKeys], now)
+			i++
+		}
+	})
+}
+
+// BenchmarkRistrettoGet is the baseline: a bare ristretto Get.
+func BenchmarkRistrettoGet(b *testing.B) {
+	r, err := ristretto.NewCache(&ristretto.Config[string, []byte]{NumCounters: 10 * benchKeys, MaxCost: 64 * mib, BufferItems: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	keys := make([]string, benchKeys)
+	for i := range keys {
+		keys[i] = string(benchKey(i))
+		r.Set(keys[i], make([]byte, 1024), 1024)
+	}
+	r.Wait()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			r.Get(keys[i%benchKeys])
+			i++
+		}
+	})
+}
+
+func BenchmarkFetchL1Hit(b *testing.B) {
+	c, keys, fill := benchCache(b)
+	ctx := context.Background()
+	tags := []string{"items"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			res, err := c.Fetch(ctx, Request{Key: keys[i%benchKeys], Tags: tags}, fill)
+			if err != nil || res.Outcome != OutcomeHitL1 {
+				b.Fatalf("Fetch: %s %v", res.Outcome, err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkL2GetParallel compares L2 reads of a 1 KiB entry against a real
+// redis-server under many concurrent requests: one plain GET per request
+// (the baseline a gateway would write), one pipeline (entry + generations)
+// per request, and the natural batching the cache uses.
+func BenchmarkL2GetParallel(b *testing.B) {
+	srv := testredis.Start(b)
+	rdb := redisClient(b, srv)
+	clk := newClock()
+	c := newTiered(b, Config{L2Timeout: 100 * time.Millisecond}, rdb, clk)
+	f := newFiller(clk, string(make([]byte, 1024)))
+	f.set(func(f *filler) { f.fresh = time.Hour })
+	const keys = 1000
+	tags := []string{"items"}
+	for i := range keys {
+		if _, err := c.Fetch(context.Background(), Request{Key: benchKey(i), Tags: tags}, f.fill); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitFor(b, "the L2 writes", func() bool { return c.Stats().L2Writes == keys })
+
+	run := func(b *testing.B, get func(key []byte) error) {
+		b.SetParallelism(32) // 64 concurrent requests on 2 cores
+		b.ReportAllocs()
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := get(benchKey(int(n.Add(1)) % keys)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	lookup := func(key []byte) error {
+		lk, err := c.l2.lookup(key, tags)
+		if err != nil {
+			return err
+		}
+		_, err = Decode(lk.entry)
+		return err
+	}
+	b.Run("get-per-request", func(b *testing.B) {
+		run(b, func(key []byte) error {
+			v, err := rdb.Get(context.Background(), "tiercel:e:"+string(key)).Bytes()
+			if err == nil {
+				_, err = Decode(v)
+			}
+			return err
+		})
+	})
+	b.Run("pipeline-per-request", func(b *testing.B) {
+		c.l2.batched = false
+		defer func() { c.l2.batched = true }()
+		run(b, lookup)
+	})
+	b.Run("batched", func(b *testing.B) { run(b, lookup) })
+}
+
+func BenchmarkEncode(b *testing.B) {
+	e := sampleEntry()
+	e.Value = make([]byte, 1024)
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	b.SetBytes(int64(e.Size()))
+	for b.Loop() {
+		buf = e.Append(buf[:0])
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	e := sampleEntry()
+	e.Value = make([]byte, 1024)
+	enc := e.Append(nil)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(enc)))
+	for b.Loop() {
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config sizes and bounds a Tiered cache. Zero values mean the documented
+// defaults, so the zero Config is a valid production configuration.
+type Config struct {
+	// L1MaxBytes bounds the in-process tier (default 256 MiB, at least 1 MiB).
+	// Each entry costs its encoded size (key, value, tags, windows) plus
+	// ristretto's per-item bookkeeping, so this is close to real heap use.
+	L1MaxBytes int64 `yaml:"l1_max_bytes"`
+
+	// L1Counters is the number of admission counters (default: ten per
+	// expected entry, assuming 1 KiB entries, i.e. L1MaxBytes/100). Raise it
+	// when entries are much smaller than 1 KiB: ristretto admits well only
+	// with about ten counters per resident entry; each costs ~3 bytes.
+	L1Counters int64 `yaml:"l1_counters"`
+
+	// L2Timeout bounds every Redis read a request waits for (default 5ms, at
+	// most 1s). A slower Redis is treated as absent: the request goes on to
+	// the fill or stale data, never waits longer.
+	L2Timeout time.Duration `yaml:"l2_timeout"`
+
+	// KeyPrefix starts every Redis key written by the cache (default
+	// "tiercel:"), so several deployments can share one Redis.
+	KeyPrefix string `yaml:"key_prefix"`
+
+	// TombstoneTTL is how long an applied invalidation is remembered, both as
+	// a local tombstone and as a generation key in Redis (default 1h, at least
+	// 1s). It is also the longest time any entry stays in either tier after
+	// its fill started: an entry must be gone before the tombstone that could
+	// fence it, or an old value could come back. Entries whose windows end
+	// later are simply filled again.
+	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
+
+	// MaxTombstones bounds the local tombstones (default 100000, ~100 bytes
+	// each). When full, the oldest is dropped and every L1 entry filled before
+	// it is treated as invalidated: extra misses, never an old value.
+	MaxTombstones int `yaml:"max_tombstones"`
+
+	// FillTimeout is the default deadline of one coalesced fill, used when
+	// Request.FillTimeout is zero (default 10s). Waiters leave at their own
+	// deadline; the fill goes on to completion to serve the next requests.
+	FillTimeout time.Duration `yaml:"fill_timeout"`
+
+	// InvalidateTimeout bounds the Redis part of one InvalidateKeys or
+	// InvalidateTags call when ctx has no earlier deadline (default 1s).
+	InvalidateTimeout time.Duration `yaml:"invalidate_timeout"`
+
+	// L2QueueSize bounds both the pending Redis reads and the pending
+	// asynchronous Redis writes (default 4096 each). When full, a read skips
+	// L2 and a write is dropped; both are counted.
+	L2QueueSize int `yaml:"l2_queue_size"`
+
+	// L2BatchMax caps how many reads (or writes) go into one pipeline
+	// (default 256), so that one huge batch cannot exceed L2Timeout.
+	L2BatchMax int `yaml:"l2_batch_max"`
+
+	Breaker BreakerConfig `yaml:"breaker"`
+}
+
+// BreakerConfig configures the circuit breaker around Redis. While it is
+// open the cache runs L1-only and does not touch Redis at all.
+type BreakerConfig struct {
+	// Failures is the number of consecutive failed Redis round trips (one
+	// pipeline each) that opens the breaker (default 5).
+	Failures uint32 `yaml:"failures"`
+
+	// Cooldown is how long the breaker stays open before one probe round
+	// trip is let through (half-open); success closes it (default 1s).
+	Cooldown time.Duration `yaml:"cooldown"`
+}
+
+const (
+	mib = 1 << 20
+
+	defaultL1MaxBytes        = 256 * mib
+	defaultL2Timeout         = 5 * time.Millisecond
+	defaultKeyPrefix         = "tiercel:"
+	defaultTombstoneTTL      = time.Hour
+	defaultMaxTombstones     = 100_000
+	defaultFillTimeout       = 10 * time.Second
+	defaultInvalidateTimeout = time.Second
+	defaultL2QueueSize       = 4096
+	defaultL2BatchMax        = 256
+	defaultBreakerFailures   = 5
+	defaultBreakerCooldown   = time.Second
+)
+
+// withDefaults returns a copy of c with zero values replaced by defaults.
+func (c Config) withDefaults() Config {
+	setDefault(&c.L1MaxBytes, defaultL1MaxBytes)
+	setDefault(&c.L1Counters, c.L1MaxBytes/100)
+	setDefault(&c.L2Timeout, defaultL2Timeout)
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = defaultKeyPrefix
+	}
+	setDefault(&c.TombstoneTTL, defaultTombstoneTTL)
+	setDefault(&c.MaxTombstones, defaultMaxTombstones)
+	setDefault(&c.FillTimeout, defaultFillTimeout)
+	setDefault(&c.InvalidateTimeout, defaultInvalidateTimeout)
+	setDefault(&c.L2QueueSize, defaultL2QueueSize)
+	setDefault(&c.L2BatchMax, defaultL2BatchMax)
+	setDefault(&c.Breaker.Failures, defaultBreakerFailures)
+	setDefault(&c.Breaker.Cooldown, defaultBreakerCooldown)
+	return c
+}
+
+func setDefault[T int | int64 | uint32 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Validate reports the first invalid field, named by its yaml path relative
+// to Config. Zero values are valid: they stand for the defaults.
+func (c Config) Validate() error {
+	d := c.withDefaults()
+	switch {
+	case d.L1MaxBytes < mib:
+		return errors.New("l1_max_bytes: must be >= 1 MiB")
+	case d.L1Counters < 1000:
+		return errors.New("l1_counters: must be >= 1000")
+	case d.L2Timeout < 100*time.Microsecond || d.L2Timeout > time.Second:
+		return fmt.Errorf("l2_timeout: must be between 100µs and 1s, got %s", d.L2Timeout)
+	case d.TombstoneTTL < time.Second:
+		return fmt.Errorf("tombstone_ttl: must be >= 1s, got %s", d.TombstoneTTL)
+	case d.MaxTombstones < 1:
+		return errors.New("max_tombstones: must be >= 1")
+	case d.FillTimeout < 0:
+		return errors.New("fill_timeout: must not be negative")
+	case d.InvalidateTimeout < 0:
+		return errors.New("invalidate_timeout: must not be negative")
+	case d.L2QueueSize < 1:
+		return errors.New("l2_queue_size: must be >= 1")
+	case d.L2BatchMax < 1:
+		return errors.New("l2_batch_max: must be >= 1")
+	case d.Breaker.Cooldown < 0:
+		return errors.New("breaker.cooldown: must not be negative")
+	}
+	return nil
+}

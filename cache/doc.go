@@ -1,0 +1,23 @@
+// Package cache is Tiercel's two-tier cache: an in-process L1 (ristretto,
+// sized in bytes) in front of a shared L2 (Redis), with per-key coalesced
+// fills, stale-while-revalidate and stale-if-error windows, surrogate-key
+// (tag) and key invalidation, and version fencing so that a fill that
+// started before an invalidation is never served after it.
+//
+// It serves API responses, feature values and model predictions alike: an
+// Entry's Value is opaque bytes, and one binary codec (codec.go) encodes
+// entries for both tiers.
+//
+// The cache must never:
+//   - import net/http, fasthttp, Kafka or anything else that knows where
+//     keys, values or invalidation events come from: the gateway builds keys
+//     and values, the invalidation package calls InvalidateKeys/InvalidateTags;
+//   - block a request on Redis past L2Timeout, or fail a request because
+//     Redis is slow or down (a circuit breaker makes it L1-only instead);
+//   - allocate on an L1 hit;
+//   - serve an entry under another key (the full key is compared on every
+//     L1 hit) or, after an invalidation has been applied, an entry filled
+//     before it;
+//   - keep a caller's byte slices or context past the call: keys and tags
+//     are copied, and fills run under the cache's own context.
+package cache

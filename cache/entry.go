@@ -1,0 +1,140 @@
+package cache
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Entry is one cached value and the windows in which it may be served.
+//
+// Entries handed out by the cache are shared by every reader and must be
+// treated as read-only. An Entry returned by a FillFunc becomes the cache's:
+// the fill must not touch it afterwards.
+//
+// Negative caching is the caller's decision: to remember that something does
+// not exist (an origin 404, an unknown feature row), return an Entry with
+// Negative set and short windows. The cache treats it like any other entry;
+// the flag travels through both tiers so that the reader can tell "known to be
+// absent" from a value without decoding Value.
+type Entry struct {
+	// Key is the full cache key. The cache sets it from Request.Key and
+	// compares it on every L1 read: the in-process tier indexes entries by a
+	// 64-bit hash, and a hash collision must never serve another key's (or
+	// another tenant's) entry.
+	Key []byte
+
+	// Value is opaque to the cache (an encoded HTTP response, feature values,
+	// a prediction).
+	Value []byte
+
+	// StoredAt is when the value was produced (zero: set to the fill's now).
+	StoredAt time.Time
+
+	// FreshUntil ends the window in which the entry is served as is.
+	FreshUntil time.Time
+
+	// StaleUntil ends the stale-while-revalidate window: until then a stale
+	// entry is served while one background refresh runs. Zero: no window.
+	StaleUntil time.Time
+
+	// ErrorUntil ends the stale-if-error window: until then an expired entry
+	// is served when its fill fails or times out. Zero: no window.
+	ErrorUntil time.Time
+
+	// Version is opaque to the cache (an origin ETag hash, a model version),
+	// kept so the caller can compare values across refreshes.
+	Version uint64
+
+	// Tags are the surrogate keys the entry is invalidated by. The cache sets
+	// them from Request.Tags: their generations must be read before the fill
+	// starts (see fence.go), so tags only known after the fill cannot fence it.
+	Tags []string
+
+	// Negative marks a cached absence (see the type comment).
+	Negative bool
+
+	// seq is the process-local fence sequence taken before the fill (or the
+	// L2 read) that produced this L1 entry; never encoded.
+	seq uint64
+
+	// checked is the last invalidation sequence this L1 entry was found
+	// valid against (fence.validEntry); accessed atomically.
+	checked uint64
+
+	// keyGen and tagGens are the L2 generations of Key and Tags read before
+	// the fill started; encoded, compared with the current ones on L2 reads.
+	keyGen  uint64
+	tagGens []uint64
+}
+
+// Freshness is the state of an entry at a given time.
+type Freshness uint8
+
+const (
+	// Gone: past every window, or invalidated. Must not be served.
+	Gone Freshness = iota
+	// Fresh: serve as is.
+	Fresh
+	// Stale: inside the stale-while-revalidate window; serve and refresh in
+	// the background.
+	Stale
+	// Expired: past the stale window but inside the stale-if-error window;
+	// serve only when a fill fails or times out.
+	Expired
+)
+
+var freshnessNames = [...]string{Gone: "gone", Fresh: "fresh", Stale: "stale", Expired: "expired"}
+
+func (f Freshness) String() string {
+	if int(f) < len(freshnessNames) {
+		return freshnessNames[f]
+	}
+	return fmt.Sprintf("Freshness(%d)", uint8(f))
+}
+
+// Freshness reports the entry's state at now. It does not know about
+// invalidations: Tiered.Get and Tiered.Fetch check those too.
+func (e *Entry) Freshness(now time.Time) Freshness {
+	switch {
+	case !now.After(e.FreshUntil):
+		return Fresh
+	case !now.After(e.StaleUntil):
+		return Stale
+	case !now.After(e.ErrorUntil):
+		return Expired
+	}
+	return Gone
+}
+
+// Bounds of time.Time.UnixNano, the codec's representation.
+var (
+	minEntryTime = time.Unix(0, math.MinInt64)
+	maxEntryTime = time.Unix(0, math.MaxInt64)
+)
+
+// normalize makes a filled entry's windows ordered (StoredAt <= FreshUntil
+// <= StaleUntil <= ErrorUntil), which both tiers rely on: ErrorUntil is then
+// the end of the entry's life. A stale window shorter than the error window
+// loses nothing, since a stale entry is served anyway. Monotonic clock
+// readings are dropped so that L1 and decoded L2 entries compare alike.
+func (e *Entry) normalize(now time.Time) error {
+	if e.StoredAt.IsZero() {
+		e.StoredAt = now
+	}
+	e.StoredAt = e.StoredAt.Round(0)
+	e.FreshUntil = later(e.FreshUntil.Round(0), e.StoredAt)
+	e.StaleUntil = later(e.StaleUntil.Round(0), e.FreshUntil)
+	e.ErrorUntil = later(e.ErrorUntil.Round(0), e.StaleUntil)
+	if e.StoredAt.Before(minEntryTime) || e.ErrorUntil.After(maxEntryTime) {
+		return fmt.Errorf("%w: times outside years 1678-2262", ErrInvalidEntry)
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,27 @@
+package cache
+
+import "errors"
+
+var (
+	// ErrClosed is returned by calls made after Close.
+	ErrClosed = errors.New("cache is closed")
+
+	// ErrInvalidEntry is returned when a FillFunc returns no entry and no
+	// error, or an entry whose times cannot be encoded.
+	ErrInvalidEntry = errors.New("invalid entry")
+
+	// ErrCorrupt is returned by Decode for malformed input.
+	ErrCorrupt = errors.New("corrupt entry encoding")
+
+	// ErrUnknownFormat is returned by Decode for an encoding written by
+	// another format version; the cache treats it as a miss.
+	ErrUnknownFormat = errors.New("unknown entry format version")
+
+	// ErrL2Unavailable is returned by the Invalidate methods when Redis could
+	// not be updated (breaker open or queue full); the local part was applied.
+	ErrL2Unavailable = errors.New("l2 unavailable")
+
+	// ErrFenced is returned by Fetch when every fill it waited for was
+	// overtaken by an invalidation, so none could be served.
+	ErrFenced = errors.New("fill overtaken by invalidations")
+)

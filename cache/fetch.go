@@ -1,0 +1,109 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// maxFenced bounds how often one Fetch waits for a new fill after the one
+// it waited for was overtaken by an invalidation.
+const maxFenced = 3
+
+// Fetch answers req from the first tier that can: fresh L1, fresh L2 (one
+// coalesced round trip), then fill (coalesced: one FillFunc call per key in
+// the process at a time). A stale entry is served at once while one
+// background refresh runs; an expired entry still inside its error window
+// is served if the fill fails or ctx ends first. Fetch returns no later
+// than ctx's deadline; Redis trouble never fails it.
+//
+// On an L1 hit Fetch allocates nothing, provided fill itself is not
+// allocated per call: a closure literal that captures request data is
+// allocated by the caller before Fetch runs. Hot callers either pass a
+// long-lived FillFunc or call Get first and Fetch only on a miss.
+func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result, error) {
+	start := time.Now()
+	if c.done.Load() {
+		c.st.errors.Add(1)
+		return Result{}, ErrClosed
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = c.clock(start)
+	}
+	e, fr := c.lookupL1(req.Key, now)
+	switch fr {
+	case Fresh:
+		c.st.l1Hits.Add(1)
+		return Result{Entry: e, Outcome: OutcomeHitL1, L1: time.Since(start)}, nil
+	case Stale:
+		c.st.staleServed.Add(1)
+		c.startRefresh(&req, fill, now)
+		return Result{Entry: e, Outcome: OutcomeStale, L1: time.Since(start)}, nil
+	}
+	// e is nil or expired: kept for stale-if-error.
+	return c.fetchSlow(ctx, &req, fill, now, e, time.Since(start))
+}
+
+func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now time.Time, old *Entry, l1d time.Duration) (Result, error) {
+	res := Result{L1: l1d}
+	for range maxFenced {
+		f, joined, err := c.join(req, fill, now)
+		if err != nil {
+			c.st.errors.Add(1)
+			return res, err
+		}
+		if joined {
+			c.st.coalescedWaits.Add(1)
+			res.Coalesced = true
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return c.fallback(res, now, ctx.Err(), old)
+		}
+		res.L2, res.Fill = f.l2d, f.filld
+		if f.err != nil {
+			return c.fallback(res, now, f.err, old, f.old)
+		}
+		if !c.fence.valid(f.seq, f.entry.Key, f.entry.Tags) {
+			// An invalidation was applied while this request waited: the
+			// result predates it and must not be served. Wait for a new one.
+			continue
+		}
+		res.Entry, res.Outcome = f.entry, f.outcome
+		c.count(f.outcome)
+		return res, nil
+	}
+	c.st.errors.Add(1)
+	return res, fmt.Errorf("cannot fetch: %w", ErrFenced)
+}
+
+// fallback serves the first candidate still inside its error window and not
+// invalidated, or returns err.
+func (c *Tiered) fallback(res Result, now time.Time, err error, candidates ...*Entry) (Result, error) {
+	for _, e := range candidates {
+		if e != nil && e.Freshness(now) != Gone && c.fence.valid(e.seq, e.Key, e.Tags) {
+			res.Entry, res.Outcome = e, OutcomeStaleError
+			c.count(OutcomeStaleError)
+			return res, nil
+		}
+	}
+	c.st.errors.Add(1)
+	return res, fmt.Errorf("cannot fetch: %w", err)
+}
+
+func (c *Tiered) count(o Outcome) {
+	switch o {
+	case OutcomeHitL1:
+		c.st.l1Hits.Add(1)
+	case OutcomeHitL2:
+		c.st.l2Hits.Add(1)
+	case OutcomeMiss:
+		c.st.misses.Add(1)
+	case OutcomeStale:
+		c.st.staleServed.Add(1)
+	case OutcomeStaleError:
+		c.st.staleErrorServed.Add(1)
+	}
+}

@@ -1,0 +1,188 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/tiercel/tiercel/internal/testredis"
+)
+
+// clock is a controllable time source: tests walk entries through their
+// windows by advancing it, never by sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().Round(0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// testConfig keeps the breaker quick so fault tests see it move.
+func testConfig() Config {
+	return Config{
+		L1MaxBytes: 8 * mib,
+		L2Timeout:  50 * time.Millisecond, // generous: CI machines under -race
+		Breaker:    BreakerConfig{Failures: 2, Cooldown: 50 * time.Millisecond},
+	}
+}
+
+// newTiered returns a cache on clk, closed when the test ends.
+func newTiered(t testing.TB, cfg Config, rdb redis.UniversalClient, clk *clock) *Tiered {
+	t.Helper()
+	c, err := New(cfg, rdb, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	c.now = clk.Now
+	t.Cleanup(c.Close)
+	return c
+}
+
+// redisClient connects to srv the way production should: with context
+// deadlines applied to socket I/O.
+func redisClient(t testing.TB, srv *testredis.Server) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{
+		Addr:                  srv.Addr,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DialTimeout:           200 * time.Millisecond,
+	})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// filler is a FillFunc whose results and blocking the test controls.
+type filler struct {
+	clk   *clock
+	calls atomic.Int64
+
+	mu    sync.Mutex
+	value string        // returned value; "%d" is replaced by the call number
+	err   error         // returned instead of an entry when set
+	gate  chan struct{} // when set, calls block until it is closed (or ctx ends)
+	fresh time.Duration
+	stale time.Duration // stale-while-revalidate window after fresh
+	errw  time.Duration // stale-if-error window after fresh
+}
+
+func newFiller(clk *clock, value string) *filler {
+	return &filler{clk: clk, value: value, fresh: time.Minute}
+}
+
+func (f *filler) set(fn func(f *filler)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *filler) fill(ctx context.Context, key []byte) (*Entry, error) {
+	n := f.calls.Add(1)
+	f.mu.Lock()
+	gate, value, err := f.gate, f.value, f.err
+	fresh, stale, errw := f.fresh, f.stale, f.errw
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(value, "%d") {
+		value = fmt.Sprintf(value, n)
+	}
+	now := f.clk.Now()
+	return &Entry{
+		Value:      []byte(value),
+		StoredAt:   now,
+		FreshUntil: now.Add(fresh),
+		StaleUntil: now.Add(fresh + stale),
+		ErrorUntil: now.Add(fresh + errw),
+	}, nil
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// fetch calls c.Fetch and fails the test on error.
+func fetch(t testing.TB, c *Tiered, key string, tags []string, now time.Time, f *filler) Result {
+	t.Helper()
+	res, err := c.Fetch(context.Background(), Request{Key: []byte(key), Tags: tags, Now: now}, f.fill)
+	if err != nil {
+		t.Fatalf("Fetch(%q): %v", key, err)
+	}
+	return res
+}
+
+// goFetch runs Fetch on another goroutine; the result arrives on the channel.
+func goFetch(t testing.TB, c *Tiered, key string, tags []string, now time.Time, f *filler) <-chan Result {
+	done := make(chan Result, 1)
+	go func() {
+		res, err := c.Fetch(context.Background(), Request{Key: []byte(key), Tags: tags, Now: now}, f.fill)
+		if err != nil {
+			t.Errorf("Fetch(%q): %v", key, err)
+		}
+		done <- res
+	}()
+	return done
+}
+
+// expect checks one Fetch's outcome and value.
+func expect(t testing.TB, res Result, outcome Outcome, value string) {
+	t.Helper()
+	if res.Outcome != outcome || res.Entry == nil || string(res.Entry.Value) != value {
+		got := "<nil>"
+		if res.Entry != nil {
+			got = string(res.Entry.Value)
+		}
+		t.Fatalf("got %s %q, want %s %q", res.Outcome, got, outcome, value)
+	}
+}
+
+// settle waits until c's L1 writes and finished flights are visible, so the
+// next Fetch sees them.
+func settle(t testing.TB, c *Tiered) {
+	t.Helper()
+	c.l1.wait()
+	waitFor(t, "flights to finish", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.flights) == 0
+	})
+}
+
+var errOrigin = errors.New("origin down")

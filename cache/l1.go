@@ -1,0 +1,68 @@
+package cache
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/dgraph-io/ristretto/v2"
+)
+
+// l1 is the in-process tier: ristretto indexed by a 64-bit hash of the key,
+// holding decoded entries so that a hit costs no decoding and no allocation.
+type l1 struct {
+	c *ristretto.Cache[uint64, *Entry]
+
+	// hash maps a key to its ristretto index. Only the collision test
+	// replaces it; the full key in the entry is what decides a hit.
+	hash func([]byte) uint64
+}
+
+func newL1(maxBytes, counters int64, st *stats) (*l1, error) {
+	c, err := ristretto.NewCache(&ristretto.Config[uint64, *Entry]{
+		NumCounters: counters,
+		MaxCost:     maxBytes,
+		BufferItems: 64,
+		// We hash the key ourselves; an identity KeyToHash keeps ristretto
+		// from re-hashing (and from boxing the key into an interface).
+		KeyToHash: func(h uint64) (uint64, uint64) { return h, 0 },
+		// Never let an older fill overwrite a newer one: with fencing, a
+		// slow fill may finish after the fill that replaced it.
+		ShouldUpdate: func(cur, prev *Entry) bool {
+			return cur.seq >= prev.seq || !bytes.Equal(cur.Key, prev.Key)
+		},
+		OnEvict:  func(*ristretto.Item[*Entry]) { st.evictions.Add(1) },
+		OnReject: func(*ristretto.Item[*Entry]) { st.l1Rejections.Add(1) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot create l1: %w", err)
+	}
+	return &l1{c: c, hash: xxhash.Sum64}, nil
+}
+
+// get returns the entry stored for key, or nil. It allocates nothing.
+func (l *l1) get(key []byte) *Entry {
+	e, ok := l.c.Get(l.hash(key))
+	if !ok || !bytes.Equal(e.Key, key) {
+		return nil
+	}
+	return e
+}
+
+// set stores e for ttl (wall time). Like every ristretto Set it is
+// asynchronous and may be dropped; wait makes it visible.
+func (l *l1) set(e *Entry, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	l.c.SetWithTTL(l.hash(e.Key), e, int64(e.Size()), ttl)
+}
+
+// del removes key's entry. A colliding key's entry goes too, which only
+// costs that key a miss.
+func (l *l1) del(key []byte) { l.c.Del(l.hash(key)) }
+
+func (l *l1) wait() { l.c.Wait() }
+
+func (l *l1) close() { l.c.Close() }

@@ -1,0 +1,215 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
+)
+
+// Version fencing, L2 half. Redis holds, next to each entry, a generation
+// per key ({prefix}kg:{key}) and per tag ({prefix}tg:{tag}). Invalidation
+// bumps them; an entry records the generations read before its fill started
+// and is valid only while they are still current. Reading an entry and the
+// current generations is one pipelined round trip, so invalidation costs
+// O(1) per key or tag, and a fill that started before an invalidation is
+// stored with outdated generations: written or not, it is never valid.
+//
+// Generation keys expire TombstoneTTL after their last bump, and no entry
+// outlives its fill start by more than TombstoneTTL, so an entry that read a
+// missing generation (0) is gone before that generation could vanish again.
+// A generation created anew starts from the server's clock in microseconds
+// rather than 1, so it can never repeat a value some live entry recorded
+// before the key expired.
+const bumpScript = `
+local v = redis.call('INCR', KEYS[1])
+if v == 1 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`
+
+// errL2Skipped reports a read or write not attempted (breaker open, half-open
+// probe already in flight, or queue full); it is not a Redis failure.
+var errL2Skipped = errors.New("l2 skipped")
+
+// l2 is the Redis tier. Reads go through the batcher (batch.go), writes
+// through an asynchronous queue; both through one circuit breaker.
+type l2 struct {
+	rdb        redis.UniversalClient
+	prefix     string
+	timeout    time.Duration // one read round trip
+	genTTL     time.Duration // TombstoneTTL, see the comment above
+	invTimeout time.Duration
+	batchMax   int
+	cb         *gobreaker.CircuitBreaker[struct{}]
+	reads      chan *l2Lookup
+	writes     chan l2Write
+	stop       <-chan struct{}
+	st         *stats
+
+	// batched is false only in the benchmark of one pipeline per lookup.
+	batched bool
+}
+
+// l2Write is one asynchronous SET of an encoded entry.
+type l2Write struct {
+	key string
+	val []byte
+	ttl time.Duration
+}
+
+func newL2(cfg Config, rdb redis.UniversalClient, st *stats, log *slog.Logger, stop <-chan struct{}) *l2 {
+	failures := cfg.Breaker.Failures
+	return &l2{
+		rdb:        rdb,
+		prefix:     cfg.KeyPrefix,
+		timeout:    cfg.L2Timeout,
+		genTTL:     cfg.TombstoneTTL,
+		invTimeout: cfg.InvalidateTimeout,
+		batchMax:   cfg.L2BatchMax,
+		reads:      make(chan *l2Lookup, cfg.L2QueueSize),
+		writes:     make(chan l2Write, cfg.L2QueueSize),
+		stop:       stop,
+		st:         st,
+		batched:    true,
+		cb: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        "cache-l2",
+			MaxRequests: 1,
+			Timeout:     cfg.Breaker.Cooldown,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			OnStateChange: func(_ string, from, to gobreaker.State) {
+				log.Warn("cache l2 breaker", "from", from.String(), "to", to.String())
+			},
+		}),
+	}
+}
+
+func (l *l2) entryKey(key []byte) string  { return l.prefix + "e:" + string(key) }
+func (l *l2) keyGenKey(key []byte) string { return l.prefix + "kg:" + string(key) }
+func (l *l2) tagGenKey(tag string) string { return l.prefix + "tg:" + tag }
+
+// open reports whether the breaker currently forbids Redis calls, so that
+// callers skip L2 without queueing.
+func (l *l2) open() bool { return l.cb.State() == gobreaker.StateOpen }
+
+// exec runs one pipeline under the breaker and the timeout. Only transport
+// failures (network, timeout) count against the breaker: a missing key or a
+// Redis error reply proves Redis is there.
+func (l *l2) exec(timeout time.Duration, queue func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	var cmds []redis.Cmder
+	_, err := l.cb.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		pipe := l.rdb.Pipeline()
+		queue(pipe)
+		var err error
+		cmds, err = pipe.Exec(ctx)
+		if err != nil && !isTransportError(err) {
+			err = nil
+		}
+		return struct{}{}, err
+	})
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return nil, errL2Skipped
+	}
+	return cmds, err
+}
+
+func isTransportError(err error) bool {
+	var re redis.Error
+	return err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &re)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// count records a failed read or write in the matching counter.
+func (l *l2) count(err error) {
+	switch {
+	case errors.Is(err, errL2Skipped):
+		l.st.l2Skipped.Add(1)
+	case isTimeout(err):
+		l.st.l2Timeouts.Add(1)
+	default:
+		l.st.l2Errors.Add(1)
+	}
+}
+
+// enqueueWrite queues an asynchronous SET; it never blocks.
+func (l *l2) enqueueWrite(w l2Write) {
+	if l.open() {
+		l.st.l2WriteDrops.Add(1)
+		return
+	}
+	select {
+	case l.writes <- w:
+	default:
+		l.st.l2WriteDrops.Add(1)
+	}
+}
+
+// writeBatch stores queued writes in one pipeline. Writes are off the
+// request path, so they get a more generous deadline than reads.
+func (l *l2) writeBatch(batch []l2Write) {
+	_, err := l.exec(max(10*l.timeout, 50*time.Millisecond), func(p redis.Pipeliner) {
+		ctx := context.Background()
+		for _, w := range batch {
+			p.Set(ctx, w.key, w.val, w.ttl)
+		}
+	})
+	if err != nil {
+		l.count(err)
+		l.st.l2WriteDrops.Add(uint64(len(batch)))
+		return
+	}
+	l.st.l2Writes.Add(uint64(len(batch)))
+}
+
+// invalidate bumps the generations of keys and tags (and deletes the keys'
+// entries to free memory early). It returns how many bumps succeeded.
+func (l *l2) invalidate(ctx context.Context, keys [][]byte, tags []string) (int, error) {
+	if l.open() {
+		return 0, fmt.Errorf("cannot invalidate in l2: %w: breaker open", ErrL2Unavailable)
+	}
+	timeout := l.invTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	ttl := strconv.FormatInt(l.genTTL.Milliseconds(), 10)
+	cmds, err := l.exec(timeout, func(p redis.Pipeliner) {
+		for _, k := range keys {
+			p.Eval(ctx, bumpScript, []string{l.keyGenKey(k)}, ttl)
+			p.Del(ctx, l.entryKey(k))
+		}
+		for _, t := range tags {
+			p.Eval(ctx, bumpScript, []string{l.tagGenKey(t)}, ttl)
+		}
+	})
+	if errors.Is(err, errL2Skipped) {
+		return 0, fmt.Errorf("cannot invalidate in l2: %w: breaker half-open", ErrL2Unavailable)
+	}
+	n := 0
+	for _, c := range cmds {
+		if ec, ok := c.(*redis.Cmd); ok && ec.Err() == nil {
+			n++
+		}
+	}
+	if err == nil && n < len(keys)+len(tags) {
+		err = errors.New("generation bump failed")
+	}
+	if err != nil {
+		l.count(err)
+		return n, fmt.Errorf("cannot invalidate in l2: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,143 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// load is a flight's work: L2, then the fill. It sets f's results.
+func (c *Tiered) load(f *flight) {
+	gensKnown := false
+	if c.l2 != nil {
+		t := time.Now()
+		lk, err := c.l2.lookup(f.keyBytes, f.tags)
+		f.l2d = time.Since(t)
+		if err == nil {
+			gensKnown = true
+			f.keyGen, f.tagGens = lk.keyGen, lk.tagGens
+			if e := c.fromL2(f, lk); e != nil {
+				switch e.Freshness(f.now) {
+				case Fresh:
+					c.settle(f, e, OutcomeHitL2)
+					return
+				case Stale:
+					if !f.refresh {
+						c.settle(f, e, OutcomeStale)
+						return
+					}
+					f.old = e
+				case Expired:
+					f.old = e
+				}
+			}
+		}
+	}
+	e, err := c.fill(f)
+	if err != nil {
+		f.err = err
+		return
+	}
+	stored := c.settle(f, e, OutcomeMiss)
+	switch {
+	case c.l2 == nil:
+	case !stored || !gensKnown:
+		// A locally fenced fill is not worth writing; and without the
+		// generations read before the fill, an L2 copy could not be fenced.
+		c.st.l2WriteDrops.Add(1)
+	default:
+		c.storeL2(f, e)
+	}
+}
+
+// fromL2 decodes an L2 reply and returns its entry if it is still valid:
+// same key and tags, and generations unchanged since it was filled.
+func (c *Tiered) fromL2(f *flight, lk *l2Lookup) *Entry {
+	if lk.entry == nil {
+		return nil
+	}
+	e, err := Decode(lk.entry)
+	switch {
+	case errors.Is(err, ErrUnknownFormat):
+		c.st.unknownFormat.Add(1)
+		return nil
+	case err != nil:
+		c.st.decodeErrors.Add(1)
+		return nil
+	}
+	if !bytes.Equal(e.Key, f.keyBytes) || !slices.Equal(e.Tags, f.tags) ||
+		e.keyGen != lk.keyGen || !slices.Equal(e.tagGens, lk.tagGens) {
+		return nil
+	}
+	e.seq = f.seq
+	return e
+}
+
+// fill calls the FillFunc under the flight's own deadline and prepares its
+// entry for both tiers.
+func (c *Tiered) fill(f *flight) (*Entry, error) {
+	c.st.fills.Add(1)
+	ctx, cancel := context.WithTimeout(c.ctx, f.timeout)
+	t := time.Now()
+	e, err := callFill(ctx, f.fill, f.keyBytes)
+	f.filld = time.Since(t)
+	cancel()
+	if err == nil && e == nil {
+		err = fmt.Errorf("%w: fill returned no entry", ErrInvalidEntry)
+	}
+	if err == nil {
+		err = e.normalize(f.now)
+	}
+	if err != nil {
+		c.st.fillErrors.Add(1)
+		return nil, err
+	}
+	e.Key, e.Tags = f.keyBytes, f.tags
+	e.seq = f.seq
+	// The generations read with the L2 lookup, before the fill: what fences
+	// this entry in L2. Zero when the lookup failed, but then the entry is
+	// not written to L2.
+	e.keyGen, e.tagGens = f.keyGen, f.tagGens
+	return e, nil
+}
+
+// callFill turns a panicking fill into an error: it runs on a background
+// goroutine, where a panic would take the whole gateway down.
+func callFill(ctx context.Context, fill FillFunc, key []byte) (e *Entry, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, err = nil, fmt.Errorf("cannot fill: panic: %v", r)
+		}
+	}()
+	return fill(ctx, key)
+}
+
+// settle records e as the flight's result and stores it in L1 unless an
+// invalidation overtook the flight. It reports whether e was stored.
+func (c *Tiered) settle(f *flight, e *Entry, o Outcome) bool {
+	f.entry, f.outcome = e, o
+	if !c.fence.valid(f.seq, e.Key, e.Tags) {
+		c.st.fenced.Add(1)
+		return false
+	}
+	c.l1.set(e, c.ttl(f, e))
+	return true
+}
+
+// ttl is how long e may stay in a tier (wall time): until its last window
+// ends, and at most TombstoneTTL after the flight started (see fence.go).
+func (c *Tiered) ttl(f *flight, e *Entry) time.Duration {
+	return min(e.ErrorUntil.Sub(f.elapsedNow()), c.cfg.TombstoneTTL-time.Since(f.started))
+}
+
+// storeL2 queues the asynchronous L2 write: a miss never waits for Redis.
+func (c *Tiered) storeL2(f *flight, e *Entry) {
+	ttl := c.ttl(f, e)
+	if ttl < time.Millisecond { // uncacheable, or below Redis' resolution
+		return
+	}
+	c.l2.enqueueWrite(l2Write{key: c.l2.entryKey(e.Key), val: e.Append(make([]byte, 0, e.Size())), ttl: ttl})
+}

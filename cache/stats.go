@@ -1,0 +1,72 @@
+package cache
+
+import "sync/atomic"
+
+// Stats is a snapshot of the cache's counters, all monotonic since New.
+// Fetch counts each call exactly once in one of L1Hits, L2Hits, Misses,
+// StaleServed, StaleErrorServed or Errors; Get counts nothing.
+type Stats struct {
+	L1Hits           uint64 // fresh from L1
+	L2Hits           uint64 // fresh from L2 (then copied into L1)
+	Misses           uint64 // answered by a fill
+	StaleServed      uint64 // stale-while-revalidate answers
+	StaleErrorServed uint64 // stale-if-error answers (fill failed or timed out)
+	Errors           uint64 // Fetch calls that returned an error
+
+	CoalescedWaits      uint64 // Fetch calls that joined a fill already in flight
+	Fills               uint64 // FillFunc calls
+	FillErrors          uint64 // FillFunc calls that failed or timed out
+	BackgroundRefreshes uint64 // refreshes started for stale entries
+	Fenced              uint64 // fill or L2 results dropped because an invalidation overtook them
+
+	Evictions    uint64 // L1 entries evicted for room or TTL (ristretto OnEvict)
+	L1Rejections uint64 // L1 sets refused by the admission policy
+
+	L2Reads       uint64 // L2 lookups sent (entry and generations, one round trip)
+	L2Errors      uint64 // failed Redis round trips or commands (not timeouts)
+	L2Timeouts    uint64 // Redis reads that did not answer within L2Timeout
+	L2Skipped     uint64 // L2 reads skipped: breaker open or read queue full
+	L2Writes      uint64 // entries written to L2
+	L2WriteDrops  uint64 // L2 writes dropped: queue full, breaker open, failure, or generations unknown
+	DecodeErrors  uint64 // corrupt L2 entries (treated as misses)
+	UnknownFormat uint64 // L2 entries of another format version (treated as misses)
+
+	Invalidations uint64 // keys and tags invalidated locally
+	Tombstones    uint64 // live local tombstones (a gauge)
+}
+
+// stats holds the live counters; the fields mirror Stats.
+type stats struct {
+	l1Hits, l2Hits, misses, staleServed, staleErrorServed, errors    atomic.Uint64
+	coalescedWaits, fills, fillErrors, refreshes, fenced             atomic.Uint64
+	evictions, l1Rejections                                          atomic.Uint64
+	l2Reads, l2Errors, l2Timeouts, l2Skipped, l2Writes, l2WriteDrops atomic.Uint64
+	decodeErrors, unknownFormat, invalidations                       atomic.Uint64
+}
+
+func (s *stats) snapshot() Stats {
+	return Stats{
+		L1Hits:              s.l1Hits.Load(),
+		L2Hits:              s.l2Hits.Load(),
+		Misses:              s.misses.Load(),
+		StaleServed:         s.staleServed.Load(),
+		StaleErrorServed:    s.staleErrorServed.Load(),
+		Errors:              s.errors.Load(),
+		CoalescedWaits:      s.coalescedWaits.Load(),
+		Fills:               s.fills.Load(),
+		FillErrors:          s.fillErrors.Load(),
+		BackgroundRefreshes: s.refreshes.Load(),
+		Fenced:              s.fenced.Load(),
+		Evictions:           s.evictions.Load(),
+		L1Rejections:        s.l1Rejections.Load(),
+		L2Reads:             s.l2Reads.Load(),
+		L2Errors:            s.l2Errors.Load(),
+		L2Timeouts:          s.l2Timeouts.Load(),
+		L2Skipped:           s.l2Skipped.Load(),
+		L2Writes:            s.l2Writes.Load(),
+		L2WriteDrops:        s.l2WriteDrops.Load(),
+		DecodeErrors:        s.decodeErrors.Load(),
+		UnknownFormat:       s.unknownFormat.Load(),
+		Invalidations:       s.invalidations.Load(),
+	}
+}

@@ -1,0 +1,365 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tiercel/tiercel/internal/testredis"
+)
+
+func TestMissThenHitL1(t *testing.T) {
+	for _, withRedis := range []bool{false, true} {
+		t.Run(fmt.Sprintf("redis=%v", withRedis), func(t *testing.T) {
+			clk := newClock()
+			var c *Tiered
+			if withRedis {
+				c = newTiered(t, testConfig(), redisClient(t, testredis.Start(t)), clk)
+			} else {
+				c = newTiered(t, testConfig(), nil, clk)
+			}
+			f := newFiller(clk, "v%d")
+			expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
+			settle(t, c)
+			res := fetch(t, c, "k", nil, clk.Now(), f)
+			expect(t, res, OutcomeHitL1, "v1")
+			if e, fr, ok := c.Get([]byte("k"), clk.Now()); !ok || fr != Fresh || string(e.Value) != "v1" {
+				t.Fatalf("Get = %v, %s, %v", e, fr, ok)
+			}
+			if _, _, ok := c.Get([]byte("other"), clk.Now()); ok {
+				t.Fatalf("Get(other) hit")
+			}
+			if n := f.calls.Load(); n != 1 {
+				t.Fatalf("fill called %d times, want 1", n)
+			}
+			st := c.Stats()
+			if st.Misses != 1 || st.L1Hits != 1 || st.Fills != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func TestHitL2FromSecondInstance(t *testing.T) {
+	srv := testredis.Start(t)
+	clk := newClock()
+	a := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	b := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	f := newFiller(clk, "v%d")
+	tags := []string{"user:1", "users"}
+	expect(t, fetch(t, a, "k", tags, clk.Now(), f), OutcomeMiss, "v1")
+	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+
+	res := fetch(t, b, "k", tags, clk.Now(), f)
+	expect(t, res, OutcomeHitL2, "v1")
+	if res.Entry.Version != 0 || len(res.Entry.Tags) != 2 {
+		t.Fatalf("entry from L2: %+v", res.Entry)
+	}
+	settle(t, b)
+	expect(t, fetch(t, b, "k", tags, clk.Now(), f), OutcomeHitL1, "v1")
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("fill called %d times, want 1", n)
+	}
+	// Looked up with other tags, the L2 entry cannot be fenced: a miss.
+	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	expect(t, fetch(t, c, "k", []string{"users"}, clk.Now(), f), OutcomeMiss, "v2")
+}
+
+func TestL2HitTTLBoundedByLifetime(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb := redisClient(t, srv)
+	clk := newClock()
+	a := newTiered(t, testConfig(), rdb, clk)
+	f := newFiller(clk, "v%d")
+	f.set(func(f *filler) { f.fresh, f.errw = 10*time.Second, 20*time.Second })
+	fetch(t, a, "k", nil, clk.Now(), f)
+	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	ttl := rdb.PTTL(context.Background(), "tiercel:e:k").Val()
+	if ttl <= 0 || ttl > 30*time.Second {
+		t.Fatalf("L2 TTL %v, want within the entry's 30s lifetime", ttl)
+	}
+	b := newTiered(t, testConfig(), rdb, clk)
+	expect(t, fetch(t, b, "k", nil, clk.Now(), f), OutcomeHitL2, "v1")
+	settle(t, b)
+	l1ttl, ok := b.l1.c.GetTTL(b.l1.hash([]byte("k")))
+	if !ok || l1ttl <= 0 || l1ttl > 30*time.Second {
+		t.Fatalf("L1 TTL %v (%v), want within the entry's remaining 30s", l1ttl, ok)
+	}
+}
+
+func TestCoalescing(t *testing.T) {
+	srv := testredis.Start(t)
+	clk := newClock()
+	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	f := newFiller(clk, "v%d")
+	gate := make(chan struct{})
+	f.set(func(f *filler) { f.gate = gate })
+
+	const n = 50
+	var wg sync.WaitGroup
+	results := make([]Result, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			results[i], errs[i] = c.Fetch(context.Background(), Request{Key: []byte("hot"), Tags: []string{"t"}, Now: clk.Now()}, f.fill)
+		})
+	}
+	waitFor(t, "all fetches to wait", func() bool { return c.Stats().CoalescedWaits == n-1 })
+	close(gate)
+	wg.Wait()
+	coalesced := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("fetch %d: %v", i, errs[i])
+		}
+		expect(t, results[i], OutcomeMiss, "v1")
+		if results[i].Coalesced {
+			coalesced++
+		}
+	}
+	st := c.Stats()
+	if calls := f.calls.Load(); calls != 1 || st.Fills != 1 {
+		t.Fatalf("fill called %d times (stats %d), want 1", calls, st.Fills)
+	}
+	if coalesced != n-1 || st.L2Reads != 1 {
+		t.Fatalf("coalesced %d, L2 reads %d; want %d and 1", coalesced, st.L2Reads, n-1)
+	}
+}
+
+func TestWaiterLeavesAtItsDeadlineFillGoesOn(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	f := newFiller(clk, "v%d")
+	gate := make(chan struct{})
+	f.set(func(f *filler) { f.gate = gate })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: clk.Now()}, f.fill)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Fetch = %v, want deadline exceeded", err)
+	}
+	close(gate) // the fill was not cancelled: it completes and is stored
+	settle(t, c)
+	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeHitL1, "v1")
+}
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	f := newFiller(clk, "v%d")
+	f.set(func(f *filler) { f.fresh, f.stale = 10*time.Second, 50*time.Second })
+	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
+	settle(t, c)
+	expect(t, fetch(t, c, "k", nil, clk.Advance(5*time.Second), f), OutcomeHitL1, "v1")
+
+	gate := make(chan struct{})
+	f.set(func(f *filler) { f.gate = gate })
+	now := clk.Advance(15 * time.Second) // 20s: stale
+	for range 20 {
+		expect(t, fetch(t, c, "k", nil, now, f), OutcomeStale, "v1")
+	}
+	waitFor(t, "the refresh to call fill", func() bool { return f.calls.Load() == 2 })
+	if st := c.Stats(); st.BackgroundRefreshes != 1 || st.StaleServed != 20 {
+		t.Fatalf("stats %+v, want 1 refresh and 20 stale", st)
+	}
+	close(gate)
+	waitFor(t, "the refreshed entry", func() bool {
+		res := fetch(t, c, "k", nil, now, f)
+		return res.Outcome == OutcomeHitL1 && string(res.Entry.Value) == "v2"
+	})
+	if st := c.Stats(); st.BackgroundRefreshes != 1 || f.calls.Load() != 2 {
+		t.Fatalf("%d refreshes, %d fills; want 1 and 2", st.BackgroundRefreshes, f.calls.Load())
+	}
+}
+
+func TestStaleWhileRevalidateFromL2(t *testing.T) {
+	srv := testredis.Start(t)
+	clk := newClock()
+	a := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	b := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	f := newFiller(clk, "v%d")
+	f.set(func(f *filler) { f.fresh, f.stale = 10*time.Second, 50*time.Second })
+	fetch(t, a, "k", nil, clk.Now(), f)
+	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+
+	now := clk.Advance(20 * time.Second)
+	expect(t, fetch(t, b, "k", nil, now, f), OutcomeStale, "v1")
+	waitFor(t, "b's refresh", func() bool {
+		res := fetch(t, b, "k", nil, now, f)
+		return res.Outcome == OutcomeHitL1 && string(res.Entry.Value) == "v2"
+	})
+	if st := b.Stats(); st.BackgroundRefreshes != 1 {
+		t.Fatalf("%d refreshes, want 1", st.BackgroundRefreshes)
+	}
+}
+
+func TestStaleIfError(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	f := newFiller(clk, "v%d")
+	f.set(func(f *filler) { f.fresh, f.errw = 10*time.Second, 60*time.Second })
+	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
+	settle(t, c)
+
+	f.set(func(f *filler) { f.err = errOrigin })
+	expect(t, fetch(t, c, "k", nil, clk.Advance(20*time.Second), f), OutcomeStaleError, "v1")
+
+	// The fill hangs: the waiter's deadline is what serves the old entry.
+	gate := make(chan struct{})
+	f.set(func(f *filler) { f.err, f.gate = nil, gate })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	res, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: clk.Now()}, f.fill)
+	if err != nil {
+		t.Fatalf("Fetch with a hung fill: %v", err)
+	}
+	expect(t, res, OutcomeStaleError, "v1")
+
+	close(gate) // the hung fill completes (at 20s) and is stored
+	settle(t, c)
+
+	// Past every window: the error comes through.
+	f.set(func(f *filler) { f.err, f.gate = errOrigin, nil })
+	_, err = c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Advance(2 * time.Minute)}, f.fill)
+	if !errors.Is(err, errOrigin) {
+		t.Fatalf("Fetch past the error window = %v, want the fill's error", err)
+	}
+	if st := c.Stats(); st.StaleErrorServed != 2 || st.Errors != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestNegativeEntry(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	notFound := func(context.Context, []byte) (*Entry, error) {
+		return &Entry{Negative: true, FreshUntil: clk.Now().Add(time.Second)}, nil
+	}
+	res, err := c.Fetch(context.Background(), Request{Key: []byte("missing"), Now: clk.Now()}, notFound)
+	if err != nil || !res.Entry.Negative || res.Outcome != OutcomeMiss {
+		t.Fatalf("Fetch = %+v, %v", res, err)
+	}
+	settle(t, c)
+	if e, fr, ok := c.Get([]byte("missing"), clk.Now()); !ok || fr != Fresh || !e.Negative {
+		t.Fatalf("Get = %v, %s, %v", e, fr, ok)
+	}
+	if _, _, ok := c.Get([]byte("missing"), clk.Advance(2*time.Second)); ok {
+		t.Fatalf("negative entry served past its short TTL")
+	}
+}
+
+func TestUncacheableEntryNotStored(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	f := newFiller(clk, "v%d")
+	f.set(func(f *filler) { f.fresh = 0 })
+	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
+	settle(t, c)
+	expect(t, fetch(t, c, "k", nil, clk.Advance(time.Nanosecond), f), OutcomeMiss, "v2")
+}
+
+func TestFillPanicIsAnError(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	_, err := c.Fetch(context.Background(), Request{Key: []byte("k")}, func(context.Context, []byte) (*Entry, error) {
+		panic("boom")
+	})
+	if err == nil {
+		t.Fatalf("Fetch with a panicking fill succeeded")
+	}
+	_, err = c.Fetch(context.Background(), Request{Key: []byte("k2")}, func(context.Context, []byte) (*Entry, error) {
+		return nil, nil
+	})
+	if !errors.Is(err, ErrInvalidEntry) {
+		t.Fatalf("Fetch with a nil entry = %v, want ErrInvalidEntry", err)
+	}
+}
+
+func TestKeyCollisionNeverServesAnotherKey(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	c.l1.hash = func([]byte) uint64 { return 42 } // every key collides
+	fa, fb := newFiller(clk, "tenant-a"), newFiller(clk, "tenant-b")
+	expect(t, fetch(t, c, "tenant=a|GET /me", nil, clk.Now(), fa), OutcomeMiss, "tenant-a")
+	settle(t, c)
+	if e, _, ok := c.Get([]byte("tenant=b|GET /me"), clk.Now()); ok {
+		t.Fatalf("Get of a colliding key served %q", e.Value)
+	}
+	expect(t, fetch(t, c, "tenant=b|GET /me", nil, clk.Now(), fb), OutcomeMiss, "tenant-b")
+	settle(t, c)
+	res := fetch(t, c, "tenant=a|GET /me", nil, clk.Now(), fa)
+	if string(res.Entry.Value) != "tenant-a" {
+		t.Fatalf("key a served %q", res.Entry.Value)
+	}
+}
+
+func TestClosedCache(t *testing.T) {
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	f := newFiller(clk, "v")
+	fetch(t, c, "k", nil, clk.Now(), f)
+	c.Close()
+	c.Close() // idempotent
+	if _, err := c.Fetch(context.Background(), Request{Key: []byte("k")}, f.fill); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Fetch after Close = %v", err)
+	}
+	if _, _, ok := c.Get([]byte("k"), clk.Now()); ok {
+		t.Fatalf("Get after Close hit")
+	}
+}
+
+func TestL2ForeignOrCorruptEntryIsAMiss(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb := redisClient(t, srv)
+	clk := newClock()
+	cfg := testConfig()
+	cfg.KeyPrefix = "test:"
+	c := newTiered(t, cfg, rdb, clk)
+	f := newFiller(clk, "v%d")
+	ctx := context.Background()
+	future := sampleEntry().Append(nil)
+	future[0] = formatV1 + 1
+	rdb.Set(ctx, "test:e:future", future, 0)
+	rdb.Set(ctx, "test:e:corrupt", []byte{formatV1, 0, 0x80}, 0)
+	expect(t, fetch(t, c, "future", nil, clk.Now(), f), OutcomeMiss, "v1")
+	expect(t, fetch(t, c, "corrupt", nil, clk.Now(), f), OutcomeMiss, "v2")
+	if st := c.Stats(); st.UnknownFormat != 1 || st.DecodeErrors != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The fills replaced them, under the configured prefix.
+	waitFor(t, "the L2 writes", func() bool { return c.Stats().L2Writes == 2 })
+	b, err := rdb.Get(ctx, "test:e:future").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := Decode(b); err != nil || string(e.Value) != "v1" {
+		t.Fatalf("L2 holds %v, %v", e, err)
+	}
+}
+
+func TestGenerationKeys(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb := redisClient(t, srv)
+	c := newTiered(t, testConfig(), rdb, newClock())
+	ctx := context.Background()
+	for range 2 {
+		if _, err := c.InvalidateKeys(ctx, []byte("k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen, err := rdb.Get(ctx, "tiercel:kg:k").Uint64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new generation starts from the server clock (µs), never from 1, so
+	// a generation key that expired and came back cannot repeat a value.
+	if gen < 1_000_000_000_000_000 {
+		t.Fatalf("generation %d does not start from the server clock", gen)
+	}
+	if ttl := rdb.PTTL(ctx, "tiercel:kg:k").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Fatalf("generation TTL %v, want the tombstone TTL", ttl)
+	}
+}

@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// adminMux serves the operator endpoints. It runs on its own listener, with
+// net/http: none of it is a hot path, and pprof and promhttp speak net/http.
+func (s *Server) adminMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// Check is one dependency's line in /readyz.
+type Check struct {
+	// Status is ok, degraded (serving, with less: e.g. local rate limits
+	// while Redis is down) or down (this dependency cannot be used at all).
+	Status string `json:"status"`
+	Detail any    `json:"detail,omitempty"`
+}
+
+// Readiness is the /readyz document.
+type Readiness struct {
+	// Status is ready, degraded or not_ready (draining, or a route has
+	// nothing left to serve from).
+	Status string           `json:"status"`
+	Checks map[string]Check `json:"checks"`
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
+	defer cancel()
+	rd := s.Readiness(ctx)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if rd.Status == "not_ready" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(rd)
+}
+
+// Readiness reports every dependency. A degraded dependency keeps the
+// gateway ready: it still answers, with less.
+func (s *Server) Readiness(ctx context.Context) Readiness {
+	rd := Readiness{Status: "ready", Checks: map[string]Check{}}
+	worst := func(c Check) {
+		switch {
+		case c.Status == "down" || c.Status == "degraded":
+			if rd.Status == "ready" {
+				rd.Status = "degraded"
+			}
+		}
+	}
+	if s.redis != nil {
+		c := Check{Status: "ok"}
+		if err := s.redis.Ping(ctx).Err(); err != nil {
+			c = Check{Status: "down", Detail: err.Error()}
+		}
+		rd.Checks["redis"] = c
+		worst(c)
+		rl := Check{Status: "ok", Detail: "breaker " + s.limiter.RedisState()}
+		if s.limiter.RedisState() != "closed" {
+			rl.Status = "degraded"
+			rl.Detail = "cluster-wide limits answered locally: breaker " + s.limiter.RedisState()
+		}
+		rd.Checks["ratelimit"] = rl
+		worst(rl)
+	}
+	for k, c := range s.authChecks() {
+		rd.Checks[k] = c
+		worst(c)
+	}
+	for k, c := range s.upstreamChecks() {
+		rd.Checks[k] = c
+		worst(c)
+	}
+	if s.draining.Load() {
+		rd.Status = "not_ready"
+		rd.Checks["server"] = Check{Status: "down", Detail: "draining for shutdown"}
+	}
+	return rd
+}

@@ -1,0 +1,207 @@
+package auth
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func hsConfig() Config {
+	return Config{Issuers: []IssuerConfig{{Issuer: hsIss, Algorithms: []string{"HS256"}, Keys: []KeyConfig{{KID: "h1", Secret: testSecret}}}}}
+}
+
+func hsToken(t testing.TB, now time.Time, extra jwt.MapClaims) string {
+	t.Helper()
+	return signWith(t, "HS256", "h1", []byte(testSecret), claimsFor(hsIss, now, extra))
+}
+
+func mustVerify(t *testing.T, v *Verifier, tok string) *Principal {
+	t.Helper()
+	p, err := v.Verify([]byte(tok))
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	return p
+}
+
+func TestCacheHonoursExp(t *testing.T) {
+	clock := newFakeClock()
+	v := newTestVerifier(t, hsConfig(), clock.Now)
+	tok := hsToken(t, clock.Now(), jwt.MapClaims{"exp": clock.Now().Add(time.Minute).Unix()})
+
+	p1 := mustVerify(t, v, tok)
+	p2 := mustVerify(t, v, tok)
+	if p1 != p2 {
+		t.Fatal("second Verify did not come from the cache")
+	}
+	if st := v.Stats(); st.Verifications != 1 || st.CacheHits != 1 {
+		t.Fatalf("unexpected stats %+v", st)
+	}
+
+	// Past exp but within the leeway: the entry has expired, so the token is
+	// verified again, and is not cached since it is already past exp.
+	clock.Advance(time.Minute + 10*time.Second)
+	mustVerify(t, v, tok)
+	mustVerify(t, v, tok)
+	if st := v.Stats(); st.Verifications != 3 {
+		t.Fatalf("got %d verifications, want 3", st.Verifications)
+	}
+
+	clock.Advance(time.Minute)
+	_, err := v.Verify([]byte(tok))
+	if r, _ := reasonOf(err); r != ReasonExpired {
+		t.Fatalf("got %v, want expired", err)
+	}
+}
+
+func TestCacheTTL(t *testing.T) {
+	clock := newFakeClock()
+	cfg := hsConfig()
+	cfg.CacheTTL = time.Minute
+	v := newTestVerifier(t, cfg, clock.Now)
+	tok := hsToken(t, clock.Now(), nil)
+
+	mustVerify(t, v, tok)
+	clock.Advance(59 * time.Second)
+	mustVerify(t, v, tok)
+	if n := v.Stats().Verifications; n != 1 {
+		t.Fatalf("got %d verifications within CacheTTL, want 1", n)
+	}
+	clock.Advance(2 * time.Second)
+	mustVerify(t, v, tok)
+	if n := v.Stats().Verifications; n != 2 {
+		t.Fatalf("got %d verifications after CacheTTL, want 2", n)
+	}
+}
+
+func TestVerifyDoesNotRetainToken(t *testing.T) {
+	v := newTestVerifier(t, hsConfig(), nil)
+	tok := hsToken(t, time.Now(), nil)
+	buf := []byte(tok)
+	mustVerify(t, v, string(buf))
+	p, err := v.Verify(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server reuses its buffer for the next request.
+	for i := range buf {
+		buf[i] = 'A'
+	}
+	if _, err := v.Verify(buf); err == nil {
+		t.Fatal("verified a buffer of As")
+	}
+	if p2 := mustVerify(t, v, tok); p2 != p {
+		t.Fatal("cached entry lost after the caller's buffer was overwritten")
+	}
+}
+
+func TestCacheBound(t *testing.T) {
+	clock := newFakeClock()
+	cfg := hsConfig()
+	cfg.CacheEntries = 100
+	v := newTestVerifier(t, cfg, clock.Now)
+	for i := range 1000 {
+		mustVerify(t, v, hsToken(t, clock.Now(), jwt.MapClaims{"jti": fmt.Sprint(i)}))
+	}
+	if n := v.Stats().CacheEntries; n > 100 || n < 50 {
+		t.Fatalf("cache holds %d entries, want at most 100 and not emptied", n)
+	}
+}
+
+func TestTokenCacheEvictsExpiredFirst(t *testing.T) {
+	c := newTokenCache(64) // one shard
+	p := &Principal{}
+	for i := range 32 {
+		c.put(fmt.Sprint("old", i), p, 10, 0)
+	}
+	for i := range 32 {
+		c.put(fmt.Sprint("live", i), p, 100, 0)
+	}
+	c.put("new", p, 100, 20) // full: the 32 expired entries go, nothing else
+	if _, _, n := c.stats(); n != 33 {
+		t.Fatalf("got %d entries, want 33", n)
+	}
+	for i := range 32 {
+		if c.get([]byte(fmt.Sprint("live", i)), 20) == nil {
+			t.Fatalf("live%d was evicted", i)
+		}
+	}
+	if c.get([]byte("old0"), 5) != nil {
+		t.Fatal("expired entry still present")
+	}
+}
+
+func TestScopesAndRoles(t *testing.T) {
+	cfg := hsConfig()
+	v := newTestVerifier(t, cfg, nil)
+	now := time.Now()
+	f := func(extra jwt.MapClaims, scopes, roles []string) {
+		t.Helper()
+		p := mustVerify(t, v, hsToken(t, now, extra))
+		if fmt.Sprint(p.Scopes) != fmt.Sprint(scopes) || fmt.Sprint(p.Roles) != fmt.Sprint(roles) {
+			t.Fatalf("got scopes %q roles %q, want %q %q", p.Scopes, p.Roles, scopes, roles)
+		}
+	}
+	f(jwt.MapClaims{"scope": "read  write"}, []string{"read", "write"}, nil)
+	f(jwt.MapClaims{"scope": []string{"read", "admin"}}, []string{"read", "admin"}, nil)
+	f(jwt.MapClaims{"scp": []string{"a"}, "roles": []string{"r1", "r2"}}, []string{"a"}, []string{"r1", "r2"})
+	f(jwt.MapClaims{"scp": "b c", "roles": "r1"}, []string{"b", "c"}, []string{"r1"})
+	f(jwt.MapClaims{"scope": "x", "scp": "y"}, []string{"x"}, nil)
+
+	p := &Principal{Scopes: []string{"read", "write"}}
+	if !p.HasScopes(nil) || !p.HasScopes([]string{"write"}) || p.HasScopes([]string{"read", "admin"}) {
+		t.Fatal("HasScopes is wrong")
+	}
+}
+
+func TestCustomClaimNames(t *testing.T) {
+	cfg := hsConfig()
+	cfg.Issuers[0].Claims = ClaimNames{Subject: "uid", Tenant: "org", Scopes: "perms", Roles: "groups", Plan: "tier"}
+	v := newTestVerifier(t, cfg, nil)
+	p := mustVerify(t, v, hsToken(t, time.Now(), jwt.MapClaims{
+		"uid": "u9", "org": "acme", "perms": "a b", "groups": []string{"g"}, "tier": "gold", "scope": "ignored",
+	}))
+	if p.Subject != "u9" || p.Tenant != "acme" || p.Plan != "gold" || fmt.Sprint(p.Scopes) != "[a b]" || fmt.Sprint(p.Roles) != "[g]" {
+		t.Fatalf("unexpected principal %+v", p)
+	}
+}
+
+func TestStatsCountFailures(t *testing.T) {
+	v := newTestVerifier(t, hsConfig(), nil)
+	_, _ = v.Verify(nil)
+	_, _ = v.Verify([]byte("x.y"))
+	_, _ = v.Verify([]byte(hsToken(t, time.Now().Add(-2*time.Hour), nil)))
+	st := v.Stats()
+	if st.Failures[ReasonMissing] != 1 || st.Failures[ReasonMalformed] != 1 || st.Failures[ReasonExpired] != 1 {
+		t.Fatalf("unexpected failures %v", st.Failures)
+	}
+	for r := range Reason(numReasons) {
+		if s := r.String(); s == "unknown" || s == "" {
+			t.Fatalf("reason %d has no name", r)
+		}
+	}
+}
+
+func TestCoarseClockAdvances(t *testing.T) {
+	v := newTestVerifier(t, hsConfig(), nil)
+	start := v.hitNow()
+	if d := time.Since(time.Unix(0, start)); d < 0 || d > time.Minute {
+		t.Fatalf("coarse clock is %v off", d)
+	}
+	waitFor(t, "the coarse clock to tick", func() bool { return v.hitNow() > start })
+}
+
+func TestVerifyAfterCloseSkipsCache(t *testing.T) {
+	v := newTestVerifier(t, hsConfig(), nil)
+	tok := hsToken(t, time.Now(), nil)
+	mustVerify(t, v, tok)
+	mustVerify(t, v, tok)
+	v.Close()
+	// The stopped clock must not freeze time for cached entries.
+	mustVerify(t, v, tok)
+	if st := v.Stats(); st.Verifications != 2 || st.CacheHits != 1 {
+		t.Fatalf("unexpected stats after Close: %+v", st)
+	}
+}

@@ -1,0 +1,20 @@
+// Package auth verifies the JWT bearer tokens presented to the gateway and
+// turns them into a Principal (subject, tenant, scopes, roles, plan).
+//
+// Verifying a signature costs 2–20× a whole cached request, so Verifier keeps
+// a bounded cache of tokens it has already verified; a cache hit allocates
+// nothing. The package knows nothing of HTTP servers: callers pass the raw
+// token bytes (see ExtractBearer) and map a *Error's Reason to a response.
+//
+// What it must never do:
+//   - accept a token whose alg is not in its issuer's allow-list, or verify a
+//     token with a key of another type than its alg (HS* only with HMAC
+//     secrets, RS*/PS* only with RSA keys, ES* only with the matching curve,
+//     EdDSA only with Ed25519); "none" is never accepted;
+//   - let one issuer's keys verify another issuer's tokens;
+//   - touch the network on the request path, except the refetch of a JWKS
+//     triggered by an unknown kid, which is rate limited per issuer;
+//   - retain the caller's token buffer (it is reused by the server);
+//   - cache a token that failed verification, or trust a cached one past its
+//     exp or past CacheTTL.
+package auth

@@ -1,0 +1,245 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func jwksConfig(url string, mod func(*IssuerConfig)) Config {
+	ic := IssuerConfig{
+		Name:        "idp",
+		Issuer:      rsIss,
+		Algorithms:  []string{"RS256", "ES256"},
+		JWKSURL:     url,
+		JWKSRefresh: time.Hour, // tests that need background refreshes shorten it
+	}
+	if mod != nil {
+		mod(&ic)
+	}
+	return Config{Issuers: []IssuerConfig{ic}}
+}
+
+func rsToken(t testing.TB, kid string, key any, now time.Time) string {
+	t.Helper()
+	return signWith(t, "RS256", kid, key, claimsFor(rsIss, now, nil))
+}
+
+func wantReason(t *testing.T, err error, want Reason) {
+	t.Helper()
+	if r, ok := reasonOf(err); !ok || r != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
+
+func TestJWKSVerify(t *testing.T) {
+	k := fixtures()
+	srv := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey, "e1": &k.p256.PublicKey})
+	v := newTestVerifier(t, jwksConfig(srv.URL, nil), nil)
+
+	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now()))
+	mustVerify(t, v, signWith(t, "ES256", "e1", k.p256, claimsFor(rsIss, time.Now(), nil)))
+	_, err := v.Verify([]byte(rsToken(t, "e1", k.rsa, time.Now())))
+	wantReason(t, err, ReasonAlgorithm)
+
+	st := v.Status()
+	if len(st) != 1 || st[0].Name != "idp" || st[0].JWKSURL != srv.URL || st[0].Keys != 2 || !st[0].LastRefreshOK || st[0].LastError != "" || st[0].LastSuccess.IsZero() {
+		t.Fatalf("unexpected status %+v", st)
+	}
+	if n := srv.hits.Load(); n != 1 {
+		t.Fatalf("JWKS fetched %d times, want 1", n)
+	}
+}
+
+func TestJWKSRotation(t *testing.T) {
+	k := fixtures()
+	clock := newFakeClock()
+	srv := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey})
+	v := newTestVerifier(t, jwksConfig(srv.URL, nil), clock.Now)
+	old := rsToken(t, "k1", k.rsa, clock.Now())
+	mustVerify(t, v, old)
+
+	// The issuer rotates to k2: the first token naming k2 triggers a refetch.
+	srv.setKeys(t, map[string]any{"k2": &k.rsa2.PublicKey})
+	mustVerify(t, v, rsToken(t, "k2", k.rsa2, clock.Now()))
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("JWKS fetched %d times, want 2", n)
+	}
+
+	// Another rotation within JWKSUnknownKIDInterval is not fetched...
+	srv.setKeys(t, map[string]any{"k3": &k.rsa3.PublicKey})
+	k3 := rsToken(t, "k3", k.rsa3, clock.Now())
+	_, err := v.Verify([]byte(k3))
+	wantReason(t, err, ReasonUnknownKID)
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("JWKS fetched %d times within the interval, want 2", n)
+	}
+	// ...until the interval has passed.
+	clock.Advance(61 * time.Second)
+	mustVerify(t, v, k3)
+	if n := srv.hits.Load(); n != 3 {
+		t.Fatalf("JWKS fetched %d times, want 3", n)
+	}
+
+	// k1 left the set: its cached token is trusted until CacheTTL, no longer.
+	mustVerify(t, v, old)
+	clock.Advance(defaultCacheTTL)
+	_, err = v.Verify([]byte(old))
+	wantReason(t, err, ReasonUnknownKID)
+	if st := v.Stats(); st.JWKSUnknownKIDRefetches != 3 || st.JWKSRefreshes != 4 || st.JWKSErrors != 0 {
+		t.Fatalf("unexpected stats %+v", st)
+	}
+}
+
+func TestJWKSUnknownKIDFlood(t *testing.T) {
+	k := fixtures()
+	srv := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey})
+	v := newTestVerifier(t, jwksConfig(srv.URL, nil), nil)
+	// One signature for all: the kid is checked before the signature.
+	const workers, each = 32, 20
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				tok := rsToken(t, rand.Text(), k.rsa, time.Now())
+				if _, err := v.Verify([]byte(tok)); err == nil {
+					t.Error("verified a token with a random kid")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// The fetch at start plus one for the first unknown kid of the interval.
+	if n := srv.hits.Load(); n > 2 {
+		t.Fatalf("random kids caused %d JWKS fetches, want at most 2", n)
+	}
+	if n := v.Stats().JWKSUnknownKIDRefetches; n > 1 {
+		t.Fatalf("random kids triggered %d refetches, want at most 1", n)
+	}
+	if n := v.Stats().Failures[ReasonUnknownKID]; n != workers*each {
+		t.Fatalf("got %d unknown_kid failures, want %d", n, workers*each)
+	}
+}
+
+func TestJWKSDownAtStart(t *testing.T) {
+	k := fixtures()
+	srv := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey})
+	good := srv.body
+	srv.setBody(http.StatusServiceUnavailable, []byte("down"))
+	v := newTestVerifier(t, jwksConfig(srv.URL, func(ic *IssuerConfig) { ic.JWKSRefresh = 20 * time.Millisecond }), nil)
+
+	st := v.Status()[0]
+	if st.Keys != 0 || st.LastRefreshOK || !strings.Contains(st.LastError, "503") || !st.LastSuccess.IsZero() {
+		t.Fatalf("unexpected status %+v", st)
+	}
+	tok := rsToken(t, "k1", k.rsa, time.Now())
+	_, err := v.Verify([]byte(tok))
+	wantReason(t, err, ReasonKeysUnavailable)
+
+	srv.setBody(http.StatusOK, good)
+	waitFor(t, "the JWKS to load", func() bool { return v.Status()[0].LastRefreshOK })
+	mustVerify(t, v, tok)
+}
+
+func TestJWKSDownMidway(t *testing.T) {
+	k := fixtures()
+	srv := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey})
+	v := newTestVerifier(t, jwksConfig(srv.URL, func(ic *IssuerConfig) { ic.JWKSRefresh = 20 * time.Millisecond }), nil)
+	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now()))
+
+	f := func(status int, body, wantErr string) {
+		t.Helper()
+		srv.setBody(status, []byte(body))
+		waitFor(t, "a failed refresh", func() bool { return strings.Contains(v.Status()[0].LastError, wantErr) })
+		st := v.Status()[0]
+		if st.Keys != 1 || st.LastRefreshOK || st.LastSuccess.IsZero() {
+			t.Fatalf("unexpected status %+v", st)
+		}
+		// A token never seen before still verifies with the last good set.
+		mustVerify(t, v, signWith(t, "RS256", "k1", k.rsa, claimsFor(rsIss, time.Now(), jwt.MapClaims{"jti": body})))
+	}
+	f(http.StatusInternalServerError, "oops", "unexpected status 500")
+	f(http.StatusOK, "{not json", "cannot decode JWKS")
+	f(http.StatusOK, `{"keys":[]}`, "none of its 0 keys is usable")
+	if st := v.Stats(); st.JWKSErrors == 0 {
+		t.Fatalf("no JWKS errors counted: %+v", st)
+	}
+}
+
+func TestJWKSSkipsUnusableKeys(t *testing.T) {
+	k := fixtures()
+	srv := newJWKSServer(t, nil)
+	var set jwkset.JWKSMarshal
+	add := func(kid string, key any, use jwkset.USE) {
+		jwk, err := jwkset.NewJWKFromKey(key, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, USE: use}, Marshal: jwkset.JWKMarshalOptions{Private: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.Keys = append(set.Keys, jwk.Marshal())
+	}
+	add("good", &k.rsa.PublicKey, jwkset.UseSig)
+	add("enc", &k.rsa2.PublicKey, jwkset.UseEnc)
+	add("weak", &k.rsaWeak.PublicKey, jwkset.UseSig)
+	add("oct", []byte(testSecret), jwkset.UseSig)
+	add("p384", &k.p384.PublicKey, jwkset.UseSig) // fits no allowed alg; counted but never used
+	body, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.setBody(http.StatusOK, body)
+	v := newTestVerifier(t, jwksConfig(srv.URL, nil), nil)
+
+	if st := v.Status()[0]; st.Keys != 2 {
+		t.Fatalf("loaded %d keys, want good and p384", st.Keys)
+	}
+	mustVerify(t, v, rsToken(t, "good", k.rsa, time.Now()))
+	for kid, key := range map[string]any{"enc": k.rsa2, "weak": k.rsaWeak} {
+		_, err := v.Verify([]byte(rsToken(t, kid, key, time.Now())))
+		wantReason(t, err, ReasonUnknownKID)
+	}
+	_, err = v.Verify([]byte(signWith(t, "ES384", "p384", k.p384, claimsFor(rsIss, time.Now(), nil))))
+	wantReason(t, err, ReasonAlgorithm)
+}
+
+// Not parallel: it counts the process's goroutines.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	k := fixtures()
+	srv := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey})
+	before := runtime.NumGoroutine()
+	cfg := jwksConfig(srv.URL, func(ic *IssuerConfig) { ic.JWKSRefresh = 10 * time.Millisecond })
+	cfg.Issuers = append(cfg.Issuers, jwksConfig(srv.URL, func(ic *IssuerConfig) { ic.Name, ic.Issuer = "b", "b" }).Issuers...)
+	v, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now()))
+	waitFor(t, "a background refresh", func() bool { return srv.hits.Load() > 3 })
+	v.Close()
+	v.Close() // idempotent
+
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, fn := range []string{"auth.(*jwksSource)", "auth.(*coarseClock)"} {
+		if strings.Contains(stacks, fn) {
+			t.Fatalf("%s survived Close:\n%s", fn, stacks)
+		}
+	}
+	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+	// Known keys still verify after Close; nothing is fetched any more.
+	hits := srv.hits.Load()
+	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now().Add(time.Second)))
+	_, err = v.Verify([]byte(rsToken(t, "k9", k.rsa, time.Now())))
+	wantReason(t, err, ReasonUnknownKID)
+	if srv.hits.Load() != hits {
+		t.Fatal("a closed Verifier fetched the JWKS")
+	}
+}

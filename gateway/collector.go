@@ -1,0 +1,152 @@
+package gateway
+
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tiercel/tiercel/gateway/auth"
+)
+
+// statsCollector turns the components' Stats snapshots into Prometheus
+// metrics at scrape time, so no component imports Prometheus.
+type statsCollector struct{ s *Server }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("tiercel_"+name, help, labels, nil)
+}
+
+var (
+	descPanics        = desc("panics_total", "Panics recovered in the request handler (answered 500).")
+	descBadRequests   = desc("bad_requests_total", "Requests fasthttp could not parse or whose body was over the limit.")
+	descAuthFailures  = desc("auth_failures_total", "Rejected requests by reason: token problems (401) and missing scopes (403).", "reason")
+	descTokenCache    = desc("auth_token_cache_total", "Verified-token cache lookups.", "result")
+	descTokenEntries  = desc("auth_token_cache_entries", "Tokens in the verified-token cache.")
+	descVerifications = desc("auth_verifications_total", "Signature verifications (token cache misses that parsed).")
+	descJWKSFetches   = desc("auth_jwks_fetches_total", "JWKS fetches by result; unknown_kid counts fetches triggered by unknown kids.", "result")
+	descJWKSKeys      = desc("auth_jwks_keys", "Keys in an issuer's last good JWKS.", "issuer")
+	descLimitDecision = desc("ratelimit_decisions_total", "Rate-limit decisions.", "result")
+	descLimitRedisErr = desc("ratelimit_redis_errors_total", "Cluster rate-limit calls to Redis that failed or timed out.")
+	descLimitFallback = desc("ratelimit_fallbacks_total", "Cluster-policy decisions answered by the local limiter because Redis was unavailable.")
+	descLimitEvict    = desc("ratelimit_evictions_total", "Rate-limit buckets evicted (idle or over the key bound).")
+	descLimitKeys     = desc("ratelimit_keys", "Rate-limit buckets held in memory.")
+	descLimitBreaker  = desc("ratelimit_redis_breaker", "State of the breaker around the rate limiter's Redis (1 for the current state).", "state")
+	descUpRequests    = desc("upstream_requests_total", "Requests sent to an upstream pool.", "upstream")
+	descUpErrors      = desc("upstream_errors_total", "Upstream requests that failed, by kind.", "upstream", "kind")
+	descUpRetries     = desc("upstream_retries_total", "Extra attempts on another target after a connection failure.", "upstream")
+	descUpHealthy     = desc("upstream_target_healthy", "1 when a target is in rotation.", "upstream", "target")
+	descUpInFlight    = desc("upstream_target_in_flight", "Requests in flight to a target.", "upstream", "target")
+)
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(c, ch)
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter(descPanics, s.stats.panics.Load())
+	counter(descBadRequests, s.stats.badRequests.Load())
+	counter(descAuthFailures, s.stats.scopeDenied.Load(), "insufficient_scope")
+	if s.verifier != nil {
+		st := s.verifier.Stats()
+		for i, n := range st.Failures {
+			counter(descAuthFailures, n, auth.Reason(i).String())
+		}
+		counter(descTokenCache, st.CacheHits, "hit")
+		counter(descTokenCache, st.CacheMisses, "miss")
+		gauge(descTokenEntries, float64(st.CacheEntries))
+		counter(descVerifications, st.Verifications)
+		counter(descJWKSFetches, st.JWKSRefreshes-st.JWKSErrors, "ok")
+		counter(descJWKSFetches, st.JWKSErrors, "error")
+		counter(descJWKSFetches, st.JWKSUnknownKIDRefetches, "unknown_kid")
+		for _, is := range s.verifier.Status() {
+			gauge(descJWKSKeys, float64(is.Keys), is.Name)
+		}
+	}
+	ls := s.limiter.Stats()
+	counter(descLimitDecision, ls.Allowed, "allowed")
+	counter(descLimitDecision, ls.Rejected, "rejected")
+	counter(descLimitRedisErr, ls.RedisErrors)
+	counter(descLimitFallback, ls.Fallbacks)
+	counter(descLimitEvict, ls.Evictions)
+	gauge(descLimitKeys, float64(ls.LiveKeys))
+	state := s.limiter.RedisState()
+	for _, st := range []string{"disabled", "closed", "half-open", "open"} {
+		gauge(descLimitBreaker, b2f(st == state), st)
+	}
+	names := make([]string, 0, len(s.pools))
+	for name := range s.pools {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := s.pools[name]
+		ps := p.Stats()
+		counter(descUpRequests, ps.Requests, name)
+		counter(descUpErrors, ps.Timeouts, name, "timeout")
+		counter(descUpErrors, ps.Unavailable, name, "unavailable")
+		counter(descUpRetries, ps.Retries, name)
+		for _, t := range p.Status() {
+			gauge(descUpHealthy, b2f(t.Healthy), name, t.Addr)
+			gauge(descUpInFlight, float64(t.InFlight), name, t.Addr)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// authChecks reports each JWKS issuer for /readyz: down when its keys were
+// never loaded (its tokens all fail), degraded when the last refresh failed
+// but the last good set is still in use.
+func (s *Server) authChecks() map[string]Check {
+	out := map[string]Check{}
+	if s.verifier == nil {
+		return out
+	}
+	for _, is := range s.verifier.Status() {
+		c := Check{Status: "ok", Detail: is}
+		switch {
+		case is.LastSuccess.IsZero():
+			c.Status = "down"
+		case !is.LastRefreshOK:
+			c.Status = "degraded"
+		}
+		out["jwks:"+is.Name] = c
+	}
+	return out
+}
+
+// upstreamChecks reports each pool: down when no target is healthy,
+// degraded when some are out of rotation.
+func (s *Server) upstreamChecks() map[string]Check {
+	out := map[string]Check{}
+	for name, p := range s.pools {
+		targets := p.Status()
+		healthy := 0
+		for _, t := range targets {
+			if t.Healthy {
+				healthy++
+			}
+		}
+		c := Check{Status: "ok", Detail: targets}
+		switch {
+		case healthy == 0:
+			c.Status = "down"
+		case healthy < len(targets):
+			c.Status = "degraded"
+		}
+		out["upstream:"+name] = c
+	}
+	return out
+}

@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/ratelimit"
+	"github.com/tiercel/tiercel/gateway/router"
+	"github.com/tiercel/tiercel/gateway/upstream"
+)
+
+// Config is the root of Tiercel's YAML config file. Each section belongs to
+// the package that uses it; this struct only routes to them and checks the
+// references between them.
+type Config struct {
+	Server    ServerConfig      `yaml:"server"`
+	Log       LogConfig         `yaml:"log"`
+	Redis     RedisConfig       `yaml:"redis"`
+	Auth      auth.Config       `yaml:"auth"`
+	RateLimit ratelimit.Config  `yaml:"rate_limit"`
+	Upstreams []upstream.Config `yaml:"upstreams"`
+	Routes    []RouteConfig     `yaml:"routes"`
+}
+
+// ServerConfig sets the listeners and the limits every request shares.
+type ServerConfig struct {
+	// Listen is the public listener; default ":8080".
+	Listen string `yaml:"listen"`
+	// AdminListen serves /healthz, /readyz, /metrics and /debug/pprof;
+	// default ":8081". Keep it off the public network.
+	AdminListen string `yaml:"admin_listen"`
+	// ReadTimeout bounds reading one request (headers and body); default 5s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one response; default 5s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long; default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxBodyBytes rejects larger request bodies with 413; default 1 MiB.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxHeaderBytes bounds the request line plus headers (431 beyond it);
+	// default 16 KiB, room for auth.max_token_bytes and ordinary headers.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxConcurrency caps connections served at once; default 256k.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// DefaultTimeout is a route's end-to-end budget unless it sets its own;
+	// default 100ms.
+	DefaultTimeout time.Duration `yaml:"default_timeout"`
+	// ShutdownTimeout bounds draining in-flight requests on SIGTERM; default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// LogConfig selects the log/slog output.
+type LogConfig struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is text (default) or json.
+	Format string `yaml:"format"`
+	// Access logs one line per request. Off by default: at 200k req/s a log
+	// line per request costs more than the request.
+	Access bool `yaml:"access"`
+}
+
+// RedisConfig is the shared Redis used for cluster-wide rate limits (and the
+// L2 cache). Empty URL: no Redis, every limit is local.
+type RedisConfig struct {
+	// URL is redis://[user:pass@]host:port/db or rediss:// for TLS.
+	URL string `yaml:"url"`
+	// PoolSize is connections per CPU; default go-redis's (10).
+	PoolSize int `yaml:"pool_size"`
+	// DialTimeout default 200ms: a Redis that cannot be reached must not stall
+	// anything for long.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+// RouteConfig is one entry of the route table.
+type RouteConfig struct {
+	// Name labels metrics and logs; default "METHOD path" of the first method.
+	Name string `yaml:"name"`
+	// Path is a pattern: /api/products/{id}, /static/{path...}.
+	Path string `yaml:"path"`
+	// Methods accepted; default [GET, HEAD].
+	Methods []string `yaml:"methods"`
+	// Upstream names the pool requests are proxied to.
+	Upstream string `yaml:"upstream"`
+	// Timeout is the end-to-end budget; default server.default_timeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// Auth is the route's authentication policy.
+	Auth RouteAuth `yaml:"auth"`
+	// RateLimit names a rate_limit.policies entry; empty: not limited.
+	RateLimit string `yaml:"rate_limit"`
+}
+
+// RouteAuth says who may call a route.
+type RouteAuth struct {
+	// Mode is required (default), optional (a token is checked if present) or
+	// none.
+	Mode string `yaml:"mode"`
+	// Scopes must all be granted by the token (403 otherwise).
+	Scopes []string `yaml:"scopes"`
+}
+
+const (
+	authRequired = "required"
+	authOptional = "optional"
+	authNone     = "none"
+)
+
+// SetDefaults fills zero values with the documented defaults.
+func (c *Config) SetDefaults() {
+	s := &c.Server
+	setDefault(&s.Listen, ":8080")
+	setDefault(&s.AdminListen, ":8081")
+	setDefault(&s.ReadTimeout, 5*time.Second)
+	setDefault(&s.WriteTimeout, 5*time.Second)
+	setDefault(&s.IdleTimeout, 60*time.Second)
+	setDefault(&s.MaxBodyBytes, 1<<20)
+	setDefault(&s.MaxHeaderBytes, 16<<10)
+	setDefault(&s.MaxConcurrency, 256*1024)
+	setDefault(&s.DefaultTimeout, 100*time.Millisecond)
+	setDefault(&s.ShutdownTimeout, 10*time.Second)
+	setDefault(&c.Log.Level, "info")
+	setDefault(&c.Log.Format, "text")
+	setDefault(&c.Redis.DialTimeout, 200*time.Millisecond)
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		if len(r.Methods) == 0 {
+			r.Methods = []string{"GET", "HEAD"}
+		}
+		for j, m := range r.Methods {
+			r.Methods[j] = strings.ToUpper(m)
+		}
+		setDefault(&r.Name, r.Methods[0]+" "+r.Path)
+		setDefault(&r.Timeout, s.DefaultTimeout)
+		setDefault(&r.Auth.Mode, authRequired)
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Validate checks c after SetDefaults. Errors name the field's path.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	s := c.Server
+	for name, addr := range map[string]string{"server.listen": s.Listen, "server.admin_listen": s.AdminListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			add("%s: invalid address %q", name, addr)
+		}
+	}
+	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
+		add("server.admin_listen: must differ from server.listen")
+	}
+	if s.MaxBodyBytes < 0 {
+		add("server.max_body_bytes: must be >= 0")
+	}
+	if s.MaxHeaderBytes < 4096 {
+		add("server.max_header_bytes: must be >= 4096")
+	}
+	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
+		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if !oneOf(c.Log.Format, "text", "json") {
+		add("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	if c.Redis.URL != "" {
+		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			add("redis.url: %q is not a redis:// or rediss:// URL", c.Redis.URL)
+		}
+	}
+	if err := c.Auth.Validate(); err != nil {
+		add("auth.%w", err)
+	}
+	if err := c.RateLimit.Validate(); err != nil {
+		add("rate_limit.%w", err)
+	}
+	pools := map[string]bool{}
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		if err := u.Validate(); err != nil {
+			add("upstreams[%d].%w", i, err)
+		}
+		if pools[u.Name] {
+			add("upstreams[%d].name: %q defined twice", i, u.Name)
+		}
+		pools[u.Name] = true
+	}
+	errs = append(errs, c.validateRoutes(pools)...)
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateRoutes(pools map[string]bool) []error {
+	var errs []error
+	var rt router.Router
+	names := map[string]bool{}
+	for i, r := range c.Routes {
+		add := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("routes[%d].%s", i, fmt.Sprintf(format, args...)))
+		}
+		if names[r.Name] {
+			add("name: %q defined twice", r.Name)
+		}
+		names[r.Name] = true
+		for _, m := range r.Methods {
+			if err := rt.Add(m, r.Path, i); err != nil {
+				add("path: %v", err)
+			}
+		}
+		if r.Upstream == "" {
+			add("upstream: required")
+		} else if !pools[r.Upstream] {
+			add("upstream: no upstream named %q", r.Upstream)
+		}
+		if r.Timeout <= 0 {
+			add("timeout: must be > 0")
+		}
+		if !oneOf(r.Auth.Mode, authRequired, authOptional, authNone) {
+			add("auth.mode: %q is not one of required, optional, none", r.Auth.Mode)
+		}
+		if r.Auth.Mode != authNone && len(c.Auth.Issuers) == 0 {
+			add("auth.mode: %s needs at least one auth.issuers entry", r.Auth.Mode)
+		}
+		if r.Auth.Mode == authNone && len(r.Auth.Scopes) > 0 {
+			add("auth.scopes: scopes need auth.mode required or optional")
+		}
+		if r.RateLimit != "" {
+			if _, ok := c.RateLimit.Policies[r.RateLimit]; !ok {
+				add("rate_limit: no rate_limit.policies entry named %q", r.RateLimit)
+			}
+		}
+	}
+	return errs
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}

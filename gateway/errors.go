@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"errors"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Error is the one error type that reaches a client: it carries the HTTP
+// status and a stable machine-readable code next to a human message.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errors the gateway answers with. Their Message is safe to show a client.
+var (
+	errNotFound         = &Error{fasthttp.StatusNotFound, "not_found", "no route matches the request path"}
+	errMethodNotAllowed = &Error{fasthttp.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept this method"}
+	errBodyTooLarge     = &Error{fasthttp.StatusRequestEntityTooLarge, "body_too_large", "the request body exceeds the size limit"}
+	errHeaderTooLarge   = &Error{fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "the request headers exceed the size limit"}
+	errBadRequest       = &Error{fasthttp.StatusBadRequest, "bad_request", "the request could not be parsed"}
+	errForbidden        = &Error{fasthttp.StatusForbidden, "insufficient_scope", "the token lacks a scope this route requires"}
+	errRateLimited      = &Error{fasthttp.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After delay"}
+	errUpstreamTimeout  = &Error{fasthttp.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer within the route's budget"}
+	errUpstreamDown     = &Error{fasthttp.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"}
+	errShuttingDown     = &Error{fasthttp.StatusServiceUnavailable, "shutting_down", "the gateway is shutting down"}
+	errInternal         = &Error{fasthttp.StatusInternalServerError, "internal", "internal error; it has been logged"}
+)
+
+// writeError answers with e as {"error":{"code","message","request_id"}}.
+// It replaces whatever the response held, headers included, but keeps the
+// request ID header.
+func writeError(ctx *fasthttp.RequestCtx, e *Error, requestID []byte) {
+	resp := &ctx.Response
+	resp.Reset()
+	resp.SetStatusCode(e.Status)
+	resp.Header.SetContentType("application/json")
+	resp.Header.Set("Cache-Control", "no-store")
+	if len(requestID) > 0 {
+		resp.Header.SetBytesV(headerRequestID, requestID)
+	}
+	b := resp.Body()[:0]
+	b = append(b, `{"error":{"code":`...)
+	b = appendJSONString(b, e.Code)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, e.Message)
+	if len(requestID) > 0 {
+		b = append(b, `,"request_id":`...)
+		b = appendJSONString(b, string(requestID))
+	}
+	b = append(b, "}}\n"...)
+	resp.SetBodyRaw(b)
+}
+
+// asError maps any error to the client-facing Error; unknown errors become
+// a 500 whose message reveals nothing.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return errInternal
+}
+
+// appendJSONString appends s as a JSON string, escaping what JSON requires
+// and replacing invalid UTF-8, so a message that echoes client input can
+// never break the document.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

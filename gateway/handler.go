@@ -1,0 +1,302 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/ratelimit"
+	"github.com/tiercel/tiercel/gateway/router"
+	"github.com/tiercel/tiercel/gateway/upstream"
+)
+
+// route is a RouteConfig resolved against the running components.
+type route struct {
+	name     string
+	timeout  time.Duration
+	authMode string
+	scopes   []string
+	limit    *ratelimit.Handle
+	cluster  bool // the limit is enforced through Redis: needs a context
+	pool     *upstream.Pool
+	metrics  *routeMetrics
+	upDur    prometheus.Observer
+}
+
+// reqState is per-request scratch space, pooled so the hot path allocates
+// nothing. Nothing in it may outlive the handler call.
+type reqState struct {
+	params  router.Params
+	id      []byte
+	key     []byte
+	num     []byte
+	timing  []byte
+	started time.Time
+	limit   ratelimit.Decision
+	limited bool
+	route   int // index into Server.routes; -1 before routing
+}
+
+var statePool = sync.Pool{New: func() any {
+	return &reqState{id: make([]byte, 0, 64), key: make([]byte, 0, 128), num: make([]byte, 0, 24), timing: make([]byte, 0, 128)}
+}}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	st := statePool.Get().(*reqState)
+	st.started = time.Now()
+	st.timing = st.timing[:0]
+	st.limited = false
+	st.id = s.requestID(ctx, st.id[:0])
+	st.route = -1
+	defer func() {
+		if p := recover(); p != nil {
+			s.stats.panics.Add(1)
+			s.log.Error("panic in request handler", "panic", p, "path", string(ctx.Path()),
+				"request_id", string(st.id), "stack", string(debug.Stack()))
+			writeError(ctx, errInternal, st.id)
+		}
+		s.finish(ctx, st)
+		st.params.Reset()
+		statePool.Put(st)
+	}()
+
+	rt, deadline, ok := s.admit(ctx, st)
+	if !ok {
+		return
+	}
+	s.proxy(ctx, rt, st, deadline)
+}
+
+// admit routes, authenticates and rate-limits the request: the checks every
+// request pays before any cache or upstream work. On false the response is
+// already written. With a cached token and an existing rate-limit bucket it
+// allocates nothing.
+func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Time, bool) {
+	idx, allow, err := s.router.Match(ctx.Method(), ctx.Path(), &st.params)
+	if err != nil {
+		if errors.Is(err, router.ErrMethodNotAllowed) {
+			writeError(ctx, errMethodNotAllowed, st.id)
+			ctx.Response.Header.Set("Allow", allow)
+			return nil, time.Time{}, false
+		}
+		writeError(ctx, errNotFound, st.id)
+		return nil, time.Time{}, false
+	}
+	rt := s.routes[idx]
+	st.route = idx
+	deadline := st.started.Add(rt.timeout)
+	p, e := s.authenticate(ctx, rt, st)
+	if e != nil {
+		writeError(ctx, e, st.id)
+		if e.Status == fasthttp.StatusUnauthorized {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="tiercel", error="invalid_token"`)
+		}
+		return rt, deadline, false
+	}
+	if rt.limit != nil && !s.rateLimit(ctx, rt, p, st, deadline) {
+		return rt, deadline, false
+	}
+	return rt, deadline, true
+}
+
+// authenticate applies the route's auth policy. A nil principal with a nil
+// error is an anonymous caller on an optional or open route.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState) (*auth.Principal, *Error) {
+	if rt.authMode == authNone {
+		return nil, nil
+	}
+	t0 := time.Now()
+	defer func() { st.timing = appendTiming(st.timing, "auth", time.Since(t0)) }()
+	hdr := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	if len(hdr) == 0 && rt.authMode == authOptional {
+		return nil, nil
+	}
+	tok, err := auth.ExtractBearer(hdr)
+	if err == nil {
+		var p *auth.Principal
+		if p, err = s.verifier.Verify(tok); err == nil {
+			if !p.HasScopes(rt.scopes) {
+				s.stats.scopeDenied.Add(1)
+				return nil, errForbidden
+			}
+			return p, nil
+		}
+	}
+	return nil, authError(err)
+}
+
+// authError turns a verification failure into a 401 whose code names the
+// reason, so clients can tell an expired token from a forged one.
+func authError(err error) *Error {
+	var ae *auth.Error
+	code := "invalid_token"
+	if errors.As(err, &ae) {
+		code = ae.Reason.String()
+	}
+	return &Error{fasthttp.StatusUnauthorized, code, unauthorizedMessage(code)}
+}
+
+func unauthorizedMessage(code string) string {
+	switch code {
+	case "missing":
+		return "an Authorization: Bearer token is required"
+	case "expired":
+		return "the token has expired"
+	case "not_yet_valid":
+		return "the token is not valid yet"
+	default:
+		return "the token was rejected (" + code + ")"
+	}
+}
+
+// rateLimit answers 429 and returns false when the caller is over its limit.
+// The decision is kept in st: finish writes the RateLimit-* headers, after
+// the upstream's response has replaced ours.
+func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, rt *route, p *auth.Principal, st *reqState, deadline time.Time) bool {
+	t0 := time.Now()
+	st.key = appendLimitKey(st.key[:0], rt.limit.KeyKind(), p, ctx)
+	tier := ""
+	if p != nil {
+		tier = p.Plan
+	}
+	if rt.cluster {
+		c, cancel := context.WithDeadline(context.Background(), deadline)
+		st.limit = rt.limit.AllowCtx(c, t0, st.key, tier)
+		cancel()
+	} else {
+		st.limit = rt.limit.Allow(t0, st.key, tier)
+	}
+	st.limited = true
+	st.timing = appendTiming(st.timing, "limit", time.Since(t0))
+	if st.limit.Allowed {
+		return true
+	}
+	writeError(ctx, errRateLimited, st.id)
+	st.num = strconv.AppendInt(st.num[:0], ceilSeconds(st.limit.RetryAfter), 10)
+	ctx.Response.Header.SetBytesV("Retry-After", st.num)
+	return false
+}
+
+func (st *reqState) writeLimitHeaders(h *fasthttp.ResponseHeader) {
+	st.num = strconv.AppendInt(st.num[:0], int64(st.limit.Limit), 10)
+	h.SetBytesV("RateLimit-Limit", st.num)
+	st.num = strconv.AppendInt(st.num[:0], int64(st.limit.Remaining), 10)
+	h.SetBytesV("RateLimit-Remaining", st.num)
+	st.num = strconv.AppendInt(st.num[:0], ceilSeconds(st.limit.Reset), 10)
+	h.SetBytesV("RateLimit-Reset", st.num)
+}
+
+// appendLimitKey builds the bucket key. Prefixes keep a subject named like
+// an IP address from sharing an IP's bucket.
+func appendLimitKey(dst []byte, kind string, p *auth.Principal, ctx *fasthttp.RequestCtx) []byte {
+	switch {
+	case kind == "tenant" && p != nil && p.Tenant != "":
+		return append(append(dst, "t:"...), p.Tenant...)
+	case kind == "subject" && p != nil && p.Subject != "":
+		return append(append(dst, "s:"...), p.Subject...)
+	}
+	return append(append(dst, "ip:"...), ctx.RemoteIP()...)
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+	res, err := rt.pool.Proxy(ctx, deadline, st.id)
+	st.timing = appendTiming(st.timing, "origin", res.Duration)
+	if res.Attempts > 0 {
+		rt.upDur.Observe(res.Duration.Seconds())
+	}
+	if err == nil {
+		return
+	}
+	e := errUpstreamDown
+	if errors.Is(err, upstream.ErrTimeout) {
+		e = errUpstreamTimeout
+	}
+	if s.log.Enabled(context.Background(), slog.LevelWarn) {
+		s.log.Warn("upstream request failed", "route", rt.name, "target", res.Target,
+			"attempts", res.Attempts, "error", err.Error(), "request_id", string(st.id))
+	}
+	writeError(ctx, e, st.id)
+}
+
+// finish records metrics, Server-Timing and the access log line.
+func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState) {
+	ri := st.route
+	elapsed := time.Since(st.started)
+	st.timing = appendTiming(st.timing, "total", elapsed)
+	h := &ctx.Response.Header
+	h.SetBytesV("Server-Timing", st.timing)
+	h.SetBytesV(headerRequestID, st.id)
+	if st.limited {
+		st.writeLimitHeaders(h)
+	}
+	if s.draining.Load() {
+		ctx.SetConnectionClose()
+	}
+	status := ctx.Response.StatusCode()
+	if ri >= 0 {
+		s.routes[ri].metrics.observe(status, elapsed)
+	} else {
+		s.unrouted.observe(status, elapsed)
+	}
+	if s.accessLog {
+		name := "-"
+		if ri >= 0 {
+			name = s.routes[ri].name
+		}
+		s.log.Info("request", "method", string(ctx.Method()), "path", string(ctx.Path()),
+			"route", name, "status", status, "duration_ms", float64(elapsed.Microseconds())/1000,
+			"bytes", len(ctx.Response.Body()), "remote", ctx.RemoteIP().String(), "request_id", string(st.id))
+	}
+}
+
+// appendTiming appends one Server-Timing metric in milliseconds.
+func appendTiming(b []byte, name string, d time.Duration) []byte {
+	if len(b) > 0 {
+		b = append(b, ", "...)
+	}
+	b = append(b, name...)
+	b = append(b, ";dur="...)
+	return strconv.AppendFloat(b, float64(d.Nanoseconds())/1e6, 'f', 3, 64)
+}
+
+// requestID propagates a well-formed X-Request-ID or makes a new one.
+func (s *Server) requestID(ctx *fasthttp.RequestCtx, dst []byte) []byte {
+	if id := ctx.Request.Header.Peek(headerRequestID); validRequestID(id) {
+		return append(dst, id...)
+	}
+	return s.ids.appendNew(dst)
+}
+
+// handleServerError answers fasthttp's own errors (bad request line, body
+// over the limit, read timeouts) in the JSON error shape.
+func (s *Server) handleServerError(ctx *fasthttp.RequestCtx, err error) {
+	id := s.ids.appendNew(nil)
+	var e *Error
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = errBodyTooLarge
+	case errors.As(err, &small):
+		e = errHeaderTooLarge
+	default:
+		e = errBadRequest
+	}
+	s.stats.badRequests.Add(1)
+	writeError(ctx, e, id)
+	ctx.Response.SetConnectionClose()
+}

@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics owns the Prometheus registry. It is the only place that knows
+// Prometheus: components keep atomic counters and expose Stats values, read
+// here at scrape time.
+type metrics struct {
+	reg    *prometheus.Registry
+	reqDur *prometheus.HistogramVec
+	upDur  *prometheus.HistogramVec
+}
+
+// latencyBuckets reach down to 100µs: a cache hit takes tens of µs, and a
+// histogram that starts at 5ms would say nothing about it.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.reqDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tiercel_http_request_duration_seconds",
+		Help:    "Time from reading a request to handing its response to the connection, by route and status.",
+		Buckets: latencyBuckets,
+	}, []string{"route", "status"})
+	m.upDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tiercel_upstream_request_duration_seconds",
+		Help:    "Time an upstream pool took to answer, retries included, by upstream.",
+		Buckets: latencyBuckets,
+	}, []string{"upstream"})
+	m.reg.MustRegister(m.reqDur, m.upDur, &statsCollector{s: s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// routeMetrics caches one route's histogram children by status, so the hot
+// path does no label hashing and no allocation.
+type routeMetrics struct {
+	name     string
+	vec      *prometheus.HistogramVec
+	byStatus [600]atomic.Pointer[observer]
+}
+
+type observer struct{ prometheus.Observer }
+
+func (m *metrics) route(name string) *routeMetrics {
+	return &routeMetrics{name: name, vec: m.reqDur}
+}
+
+func (r *routeMetrics) observe(status int, d time.Duration) {
+	if status < 100 || status >= len(r.byStatus) {
+		status = 599
+	}
+	o := r.byStatus[status].Load()
+	if o == nil {
+		o = &observer{r.vec.WithLabelValues(r.name, strconv.Itoa(status))}
+		r.byStatus[status].Store(o)
+	}
+	o.Observe(d.Seconds())
+}

@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"sync/atomic"
+)
+
+const headerRequestID = "X-Request-ID"
+
+// maxRequestIDLen bounds a propagated X-Request-ID; longer or odd ones are
+// replaced, so a client cannot inject log lines or bloat every header.
+const maxRequestIDLen = 128
+
+// requestIDs makes unique, unguessable-enough IDs without allocating: a
+// random per-process prefix and a counter, hex encoded.
+type requestIDs struct {
+	prefix [8]byte
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var g requestIDs
+	_, _ = rand.Read(g.prefix[:])
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	g.n.Store(binary.LittleEndian.Uint64(seed[:]))
+	return &g
+}
+
+// appendNew appends a fresh 32-character ID to dst.
+func (g *requestIDs) appendNew(dst []byte) []byte {
+	var raw [16]byte
+	copy(raw[:8], g.prefix[:])
+	binary.BigEndian.PutUint64(raw[8:], g.n.Add(1))
+	const hex = "0123456789abcdef"
+	for _, c := range raw {
+		dst = append(dst, hex[c>>4], hex[c&0xf])
+	}
+	return dst
+}
+
+// validRequestID accepts IDs made of URL-safe characters and a few
+// separators, like a UUID, a W3C trace id, or "req:42".
+func validRequestID(id []byte) bool {
+	if len(id) == 0 || len(id) > maxRequestIDLen {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' || c == '_' || c == '.' || c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}

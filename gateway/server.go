@@ -1,0 +1,233 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/ratelimit"
+	"github.com/tiercel/tiercel/gateway/router"
+	"github.com/tiercel/tiercel/gateway/upstream"
+)
+
+// Server is a running gateway: the public fasthttp listener, the admin
+// listener and the components the routes use.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	accessLog bool
+
+	router   router.Router
+	routes   []*route
+	unrouted *routeMetrics
+	verifier *auth.Verifier
+	limiter  *ratelimit.Limiter
+	pools    map[string]*upstream.Pool
+	redis    redis.UniversalClient
+	ids      *requestIDs
+	metrics  *metrics
+	stats    serverStats
+
+	public *fasthttp.Server
+	admin  *http.Server
+	ln     net.Listener
+	adminL net.Listener
+
+	draining atomic.Bool
+	wg       sync.WaitGroup
+	closed   sync.Once
+}
+
+// serverStats are the gateway's own counters; the metrics exporter reads them.
+type serverStats struct {
+	panics      atomic.Uint64
+	scopeDenied atomic.Uint64
+	badRequests atomic.Uint64
+}
+
+// New builds a gateway from a validated config (SetDefaults, Validate). It
+// connects nothing yet that could block: Redis is dialled lazily.
+func New(cfg Config, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: logger, accessLog: cfg.Log.Access, ids: newRequestIDs(), pools: map[string]*upstream.Pool{}}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeComponents()
+		}
+	}()
+	if cfg.Redis.URL != "" {
+		opts, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, fmt.Errorf("cannot parse redis.url: %w", err)
+		}
+		opts.DialTimeout = cfg.Redis.DialTimeout
+		if cfg.Redis.PoolSize > 0 {
+			opts.PoolSize = cfg.Redis.PoolSize
+		}
+		// Per-call budgets come from contexts; go-redis retries would
+		// multiply them.
+		opts.MaxRetries = -1
+		opts.ContextTimeoutEnabled = true
+		s.redis = redis.NewClient(opts)
+	}
+	var err error
+	if len(cfg.Auth.Issuers) > 0 {
+		if s.verifier, err = auth.New(cfg.Auth, logger.With("component", "auth")); err != nil {
+			return nil, fmt.Errorf("cannot set up auth: %w", err)
+		}
+	}
+	if s.limiter, err = ratelimit.New(cfg.RateLimit, s.redis, logger.With("component", "ratelimit")); err != nil {
+		return nil, fmt.Errorf("cannot set up rate limits: %w", err)
+	}
+	for _, uc := range cfg.Upstreams {
+		p, err := upstream.New(uc, logger.With("component", "upstream", "upstream", uc.Name))
+		if err != nil {
+			return nil, fmt.Errorf("cannot set up upstream %q: %w", uc.Name, err)
+		}
+		s.pools[uc.Name] = p
+	}
+	s.metrics = newMetrics(s)
+	s.unrouted = s.metrics.route("-")
+	if err := s.buildRoutes(); err != nil {
+		return nil, err
+	}
+	s.public = &fasthttp.Server{
+		Handler:            s.handle,
+		ErrorHandler:       s.handleServerError,
+		Name:               "tiercel",
+		ReadTimeout:        cfg.Server.ReadTimeout,
+		WriteTimeout:       cfg.Server.WriteTimeout,
+		IdleTimeout:        cfg.Server.IdleTimeout,
+		MaxRequestBodySize: cfg.Server.MaxBodyBytes,
+		ReadBufferSize:     cfg.Server.MaxHeaderBytes,
+		Concurrency:        cfg.Server.MaxConcurrency,
+		CloseOnShutdown:    true,
+		Logger:             slogPrintf{logger},
+	}
+	s.admin = &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
+	ok = true
+	return s, nil
+}
+
+func (s *Server) buildRoutes() error {
+	for i, rc := range s.cfg.Routes {
+		rt := &route{
+			name:     rc.Name,
+			timeout:  rc.Timeout,
+			authMode: rc.Auth.Mode,
+			scopes:   rc.Auth.Scopes,
+			pool:     s.pools[rc.Upstream],
+			metrics:  s.metrics.route(rc.Name),
+			upDur:    s.metrics.upDur.WithLabelValues(rc.Upstream),
+		}
+		if rt.authMode != authNone && s.verifier == nil {
+			return fmt.Errorf("routes[%d]: auth mode %s but no issuers configured", i, rt.authMode)
+		}
+		if rc.RateLimit != "" {
+			h, err := s.limiter.Route(rc.Name, rc.RateLimit)
+			if err != nil {
+				return fmt.Errorf("routes[%d].rate_limit: %w", i, err)
+			}
+			rt.limit = h
+			rt.cluster = s.redis != nil && s.cfg.RateLimit.Policies[rc.RateLimit].Cluster
+		}
+		for _, m := range rc.Methods {
+			if err := s.router.Add(m, rc.Path, i); err != nil {
+				return fmt.Errorf("routes[%d].path: %w", i, err)
+			}
+		}
+		s.routes = append(s.routes, rt)
+	}
+	return nil
+}
+
+// Start opens both listeners and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on server.listen %s: %w", s.cfg.Server.Listen, err)
+	}
+	adminL, err := net.Listen("tcp", s.cfg.Server.AdminListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("cannot listen on server.admin_listen %s: %w", s.cfg.Server.AdminListen, err)
+	}
+	s.ln, s.adminL = ln, adminL
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.public.Serve(ln); err != nil {
+			s.log.Error("public listener stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := s.admin.Serve(adminL); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("admin listener stopped", "error", err)
+		}
+	}()
+	s.log.Info("tiercel listening", "listen", ln.Addr().String(), "admin", adminL.Addr().String(), "routes", len(s.routes))
+	return nil
+}
+
+// Addr is the public listener's address (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// AdminAddr is the admin listener's address.
+func (s *Server) AdminAddr() string { return s.adminL.Addr().String() }
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes every component. /readyz answers 503 from the first moment so
+// load balancers stop sending.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.closed.Do(func() {
+		s.draining.Store(true)
+		if s.ln != nil {
+			err = s.public.ShutdownWithContext(ctx)
+		}
+		if s.adminL != nil {
+			actx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = s.admin.Shutdown(actx)
+			cancel()
+		}
+		s.wg.Wait()
+		s.closeComponents()
+	})
+	return err
+}
+
+func (s *Server) closeComponents() {
+	for _, p := range s.pools {
+		p.Close()
+	}
+	if s.limiter != nil {
+		s.limiter.Close()
+	}
+	if s.verifier != nil {
+		s.verifier.Close()
+	}
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+}
+
+// slogPrintf adapts slog to fasthttp's Printf logger.
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(format string, args ...any) {
+	p.l.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}

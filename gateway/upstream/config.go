@@ -1,0 +1,213 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config describes one pool of interchangeable upstream targets.
+// Zero values mean the documented defaults.
+type Config struct {
+	// Name identifies the pool in logs and in Status.
+	Name string `yaml:"name"`
+
+	// Targets are "host:port", "http://host:port" or "https://host:port".
+	// The port is required: a silently assumed port hides typos.
+	Targets []string `yaml:"targets"`
+
+	// Balance is "round_robin" (default) or "least_loaded", which sends each
+	// request to the target with the fewest requests in flight; prefer it when
+	// response times vary widely between requests or targets.
+	Balance string `yaml:"balance"`
+
+	// MaxConnsPerTarget bounds the connections to each target (default 512).
+	// When a target has none free, the request fails over like a connection
+	// failure instead of queueing, so size it above the expected concurrency.
+	MaxConnsPerTarget int `yaml:"max_conns_per_target"`
+
+	// DialTimeout bounds connection establishment (default 1s), so that an
+	// unreachable target leaves time to retry another one. The request
+	// deadline still caps it.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+
+	// IdleConnTimeout closes keep-alive connections idle for this long
+	// (default 4s). Keep it below the targets' own keep-alive timeout (5s in
+	// Node.js, 60s+ in nginx) so that the pool, not the target, closes idle
+	// connections; otherwise a request can race a close and fail.
+	IdleConnTimeout time.Duration `yaml:"idle_conn_timeout"`
+
+	// Retries is the number of extra attempts (default 1; at most
+	// maxRetries) made for idempotent requests after a connection failure,
+	// each on a target not tried yet for this request when there is one.
+	// Use a negative value to disable retries.
+	Retries int `yaml:"retries"`
+
+	HealthCheck HealthCheck `yaml:"health_check"`
+}
+
+// HealthCheck configures when targets are skipped and when they return.
+// Connection failures of real requests always count (passive checks);
+// probing is active only when Path is set.
+type HealthCheck struct {
+	// Path is probed with GET on every target; any 2xx or 3xx status is a
+	// success. Empty means passive health only: an unhealthy target then gets
+	// one trial request every Interval, and returns when one succeeds.
+	Path string `yaml:"path"`
+
+	// Interval between probes, or between trials in passive mode (default 5s).
+	Interval time.Duration `yaml:"interval"`
+
+	// Timeout of one probe (default 1s); at most Interval when probing.
+	Timeout time.Duration `yaml:"timeout"`
+
+	// UnhealthyAfter consecutive failures (probes or connection failures of
+	// real requests) mark a target unhealthy (default 3).
+	UnhealthyAfter int `yaml:"unhealthy_after"`
+
+	// HealthyAfter consecutive successful probes bring it back (default 2).
+	HealthyAfter int `yaml:"healthy_after"`
+}
+
+// maxRetries bounds Retries: beyond a few attempts a request is better
+// answered with an error than kept waiting, and the bound keeps the set of
+// tried targets in a fixed-size array.
+const maxRetries = 8
+
+const (
+	balanceRoundRobin  = "round_robin"
+	balanceLeastLoaded = "least_loaded"
+)
+
+// withDefaults returns a copy of c with zero values replaced by defaults.
+func (c Config) withDefaults() Config {
+	if c.Balance == "" {
+		c.Balance = balanceRoundRobin
+	}
+	setDefault(&c.MaxConnsPerTarget, 512)
+	setDefault(&c.DialTimeout, time.Second)
+	setDefault(&c.IdleConnTimeout, 4*time.Second)
+	switch {
+	case c.Retries == 0:
+		c.Retries = 1
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+	h := &c.HealthCheck
+	setDefault(&h.Interval, 5*time.Second)
+	setDefault(&h.Timeout, time.Second)
+	setDefault(&h.UnhealthyAfter, 3)
+	setDefault(&h.HealthyAfter, 2)
+	return c
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Validate reports the first invalid field, named by its yaml path relative
+// to Config.
+func (c Config) Validate() error {
+	if len(c.Targets) == 0 {
+		return errors.New("targets: at least one target is required")
+	}
+	for i, s := range c.Targets {
+		if _, err := parseTarget(s); err != nil {
+			return fmt.Errorf("targets[%d]: %w", i, err)
+		}
+		for j := range i {
+			if c.Targets[j] == s {
+				return fmt.Errorf("targets[%d]: duplicate of targets[%d] %q", i, j, s)
+			}
+		}
+	}
+	switch c.Balance {
+	case "", balanceRoundRobin, balanceLeastLoaded:
+	default:
+		return fmt.Errorf("balance: unknown policy %q (want %s or %s)", c.Balance, balanceRoundRobin, balanceLeastLoaded)
+	}
+	if c.Retries > maxRetries {
+		return fmt.Errorf("retries: %d is more than %d", c.Retries, maxRetries)
+	}
+	if err := firstNegative([]field{
+		{"max_conns_per_target", int64(c.MaxConnsPerTarget)},
+		{"dial_timeout", int64(c.DialTimeout)},
+		{"idle_conn_timeout", int64(c.IdleConnTimeout)},
+	}); err != nil {
+		return err
+	}
+	if err := c.HealthCheck.validate(); err != nil {
+		return fmt.Errorf("health_check.%w", err)
+	}
+	return nil
+}
+
+func (h HealthCheck) validate() error {
+	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+		return fmt.Errorf("path: %q must start with /", h.Path)
+	}
+	if err := firstNegative([]field{
+		{"interval", int64(h.Interval)},
+		{"timeout", int64(h.Timeout)},
+		{"unhealthy_after", int64(h.UnhealthyAfter)},
+		{"healthy_after", int64(h.HealthyAfter)},
+	}); err != nil {
+		return err
+	}
+	// Compare effective values: a 2s timeout with the 5s default interval is
+	// fine. Without a path nothing is probed and the timeout is unused.
+	d := Config{HealthCheck: h}.withDefaults().HealthCheck
+	if h.Path != "" && d.Timeout > d.Interval {
+		return fmt.Errorf("timeout: %s is longer than interval %s", d.Timeout, d.Interval)
+	}
+	return nil
+}
+
+type field struct {
+	name  string
+	value int64
+}
+
+func firstNegative(fields []field) error {
+	for _, f := range fields {
+		if f.value < 0 {
+			return fmt.Errorf("%s: must not be negative", f.name)
+		}
+	}
+	return nil
+}
+
+// targetAddr is a parsed Config.Targets entry.
+type targetAddr struct {
+	hostPort string // what is dialled, and sent as the Host header
+	isTLS    bool
+}
+
+func parseTarget(s string) (targetAddr, error) {
+	var t targetAddr
+	rest := s
+	switch {
+	case strings.HasPrefix(rest, "http://"):
+		rest = rest[len("http://"):]
+	case strings.HasPrefix(rest, "https://"):
+		rest = rest[len("https://"):]
+		t.isTLS = true
+	case strings.Contains(rest, "://"):
+		return t, fmt.Errorf("invalid address %q: scheme must be http or https", s)
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil || host == "" || strings.ContainsAny(rest, "/?#@") {
+		return t, fmt.Errorf("invalid address %q", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return t, fmt.Errorf("invalid address %q: bad port", s)
+	}
+	t.hostPort = rest
+	return t, nil
+}
