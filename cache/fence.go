@@ -158,6 +158,18 @@ func (f *fence) drop() {
 	}
 }
 
+// dropAll invalidates everything made before it, like a tombstone on every
+// key and tag: the floor rises to a new sequence. Tombstones stay (they
+// are below the floor now, harmless) and expire as usual.
+func (f *fence) dropAll() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	seq := f.seq.Add(1)
+	f.dropped = seq
+	f.last.Store(seq)
+	return seq
+}
+
 // size returns the number of live tombstones (tests and Stats).
 func (f *fence) size() int {
 	f.mu.RLock()

@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -13,6 +14,11 @@ import (
 // holding decoded entries so that a hit costs no decoding and no allocation.
 type l1 struct {
 	c *ristretto.Cache[uint64, *Entry]
+
+	// mu serialises clear and close: ristretto's Clear and Close both stop
+	// and restart its worker, and a Clear after Close would panic.
+	mu     sync.Mutex
+	closed bool
 
 	// hash maps a key to its ristretto index. Only the collision test
 	// replaces it; the full key in the entry is what decides a hit.
@@ -65,4 +71,19 @@ func (l *l1) del(key []byte) { l.c.Del(l.hash(key)) }
 
 func (l *l1) wait() { l.c.Wait() }
 
-func (l *l1) close() { l.c.Close() }
+// clear frees every entry. Not atomic with concurrent sets (ristretto's
+// Clear is not), so correctness must come from the fence, not from this.
+func (l *l1) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.c.Clear()
+	}
+}
+
+func (l *l1) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	l.c.Close()
+}

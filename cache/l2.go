@@ -176,8 +176,9 @@ func (l *l2) writeBatch(batch []l2Write) {
 }
 
 // invalidate bumps the generations of keys and tags (and deletes the keys'
-// entries to free memory early). It returns how many bumps succeeded.
-func (l *l2) invalidate(ctx context.Context, keys [][]byte, tags []string) (int, error) {
+// entries to free memory early). With an event id, each bump happens once
+// per id (once.go). It returns how many bumps are in effect.
+func (l *l2) invalidate(ctx context.Context, id string, keys [][]byte, tags []string) (int, error) {
 	if l.open() {
 		return 0, fmt.Errorf("cannot invalidate in l2: %w: breaker open", ErrL2Unavailable)
 	}
@@ -186,30 +187,43 @@ func (l *l2) invalidate(ctx context.Context, keys [][]byte, tags []string) (int,
 		timeout = min(timeout, time.Until(d))
 	}
 	ttl := strconv.FormatInt(l.genTTL.Milliseconds(), 10)
-	cmds, err := l.exec(timeout, func(p redis.Pipeliner) {
+	bumps := make([]*redis.Cmd, 0, len(keys)+len(tags))
+	_, err := l.exec(timeout, func(p redis.Pipeliner) {
 		for _, k := range keys {
-			p.Eval(ctx, bumpScript, []string{l.keyGenKey(k)}, ttl)
-			p.Del(ctx, l.entryKey(k))
+			bumps = append(bumps, l.queueBump(ctx, p, l.keyGenKey(k), id, ttl))
+			if id == "" {
+				p.Del(ctx, l.entryKey(k))
+			}
 		}
 		for _, t := range tags {
-			p.Eval(ctx, bumpScript, []string{l.tagGenKey(t)}, ttl)
+			bumps = append(bumps, l.queueBump(ctx, p, l.tagGenKey(t), id, ttl))
 		}
 	})
 	if errors.Is(err, errL2Skipped) {
 		return 0, fmt.Errorf("cannot invalidate in l2: %w: breaker half-open", ErrL2Unavailable)
 	}
 	n := 0
-	for _, c := range cmds {
-		if ec, ok := c.(*redis.Cmd); ok && ec.Err() == nil {
-			n++
+	var bumped [][]byte
+	for i, c := range bumps {
+		v, cerr := c.Int64()
+		if cerr != nil {
+			continue
+		}
+		n++
+		switch {
+		case v == 0:
+			l.st.l2Deduped.Add(1)
+		case id != "" && i < len(keys):
+			bumped = append(bumped, keys[i])
 		}
 	}
-	if err == nil && n < len(keys)+len(tags) {
+	if err == nil && n < len(bumps) {
 		err = errors.New("generation bump failed")
 	}
 	if err != nil {
 		l.count(err)
 		return n, fmt.Errorf("cannot invalidate in l2: %w", err)
 	}
+	l.deleteEntries(timeout, bumped)
 	return n, nil
 }

@@ -32,6 +32,8 @@ type Stats struct {
 	UnknownFormat uint64 // L2 entries of another format version (treated as misses)
 
 	Invalidations uint64 // keys and tags invalidated locally
+	L2Deduped     uint64 // L2 invalidations of a key or tag skipped: another process (or a replay) applied the same event ID
+	L1Drops       uint64 // DropL1 calls
 	Tombstones    uint64 // live local tombstones (a gauge)
 }
 
@@ -42,6 +44,7 @@ type stats struct {
 	evictions, l1Rejections                                          atomic.Uint64
 	l2Reads, l2Errors, l2Timeouts, l2Skipped, l2Writes, l2WriteDrops atomic.Uint64
 	decodeErrors, unknownFormat, invalidations                       atomic.Uint64
+	l2Deduped, l1Drops                                               atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -68,5 +71,7 @@ func (s *stats) snapshot() Stats {
 		DecodeErrors:        s.decodeErrors.Load(),
 		UnknownFormat:       s.unknownFormat.Load(),
 		Invalidations:       s.invalidations.Load(),
+		L2Deduped:           s.l2Deduped.Load(),
+		L1Drops:             s.l1Drops.Load(),
 	}
 }

@@ -19,6 +19,7 @@ func (s *Server) adminMux() *http.ServeMux {
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("POST /admin/invalidate", s.handleInvalidate)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -84,6 +85,18 @@ func (s *Server) Readiness(ctx context.Context) Readiness {
 		}
 		rd.Checks["ratelimit"] = rl
 		worst(rl)
+	}
+	if s.cache != nil {
+		c := Check{Status: "ok", Detail: "two tiers"}
+		switch st := s.cache.L2State(); st {
+		case "disabled":
+			c.Detail = "L1 only: no redis.url"
+		case "closed":
+		default:
+			c = Check{Status: "degraded", Detail: "L1 only while Redis is failing: breaker " + st}
+		}
+		rd.Checks["cache_l2"] = c
+		worst(c)
 	}
 	for k, c := range s.authChecks() {
 		rd.Checks[k] = c

@@ -65,3 +65,29 @@ func TestAdmitRejectsWithoutProxying(t *testing.T) {
 		t.Fatalf("bad token admitted: %d", ctx.Response.StatusCode())
 	}
 }
+
+func TestL1HitThroughHandlerAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	h := newHarness(t, cachedRoutes(""))
+	newVersionedOrigin(h.origin)
+	// The cached route with auth and a rate limit: the full hot path.
+	h.srv.routes[len(h.srv.routes)-1].limit, _ = h.srv.limiter.Route("c-me", "big")
+	tok := token(t, nil)
+	if r := h.get("/c/me", tok); r.header.Get("X-Cache") != "MISS" {
+		t.Fatalf("warm-up: %q", r.header.Get("X-Cache"))
+	}
+	ctx := newCheckCtx("/c/me", tok)
+	serve := func() {
+		ctx.Response.Reset()
+		h.srv.handle(ctx)
+	}
+	serve()
+	if got := string(ctx.Response.Header.Peek("X-Cache")); got != "HIT-L1" {
+		t.Fatalf("X-Cache %q: %s", got, ctx.Response.Body())
+	}
+	if n := testing.AllocsPerRun(200, serve); n != 0 {
+		t.Fatalf("an L1 hit with JWT and rate limit allocates %.1f times per request", n)
+	}
+}

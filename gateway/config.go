@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/tiercel/tiercel/cache"
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
@@ -23,6 +25,7 @@ type Config struct {
 	Redis     RedisConfig       `yaml:"redis"`
 	Auth      auth.Config       `yaml:"auth"`
 	RateLimit ratelimit.Config  `yaml:"rate_limit"`
+	Cache     cache.Config      `yaml:"cache"`
 	Upstreams []upstream.Config `yaml:"upstreams"`
 	Routes    []RouteConfig     `yaml:"routes"`
 }
@@ -93,6 +96,8 @@ type RouteConfig struct {
 	Auth RouteAuth `yaml:"auth"`
 	// RateLimit names a rate_limit.policies entry; empty: not limited.
 	RateLimit string `yaml:"rate_limit"`
+	// Cache stores the route's GET/HEAD responses (see RouteCache).
+	Cache RouteCache `yaml:"cache"`
 }
 
 // RouteAuth says who may call a route.
@@ -137,6 +142,7 @@ func (c *Config) SetDefaults() {
 		setDefault(&r.Name, r.Methods[0]+" "+r.Path)
 		setDefault(&r.Timeout, s.DefaultTimeout)
 		setDefault(&r.Auth.Mode, authRequired)
+		r.Cache.setDefaults()
 	}
 }
 
@@ -182,6 +188,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		add("rate_limit.%w", err)
+	}
+	if err := c.Cache.Validate(); err != nil {
+		add("cache.%w", err)
 	}
 	pools := map[string]bool{}
 	for i := range c.Upstreams {
@@ -237,8 +246,24 @@ func (c *Config) validateRoutes(pools map[string]bool) []error {
 				add("rate_limit: no rate_limit.policies entry named %q", r.RateLimit)
 			}
 		}
+		for _, e := range r.Cache.validate(pathParams(r.Path)) {
+			add("%s", e)
+		}
+		if r.Cache.Enabled && !slices.ContainsFunc(r.Methods, func(m string) bool { return m == "GET" || m == "HEAD" || m == "*" }) {
+			add("cache.enabled: only GET and HEAD responses are cached, and the route has neither")
+		}
 	}
 	return errs
+}
+
+func (c *Config) cachedRoutes() int {
+	n := 0
+	for _, r := range c.Routes {
+		if r.Cache.Enabled {
+			n++
+		}
+	}
+	return n
 }
 
 func oneOf(v string, allowed ...string) bool {

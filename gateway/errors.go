@@ -44,7 +44,10 @@ func writeError(ctx *fasthttp.RequestCtx, e *Error, requestID []byte) {
 	if len(requestID) > 0 {
 		resp.Header.SetBytesV(headerRequestID, requestID)
 	}
-	b := resp.Body()[:0]
+	resp.SetBodyRaw(appendErrorBody(resp.Body()[:0], e, requestID))
+}
+
+func appendErrorBody(b []byte, e *Error, requestID []byte) []byte {
 	b = append(b, `{"error":{"code":`...)
 	b = appendJSONString(b, e.Code)
 	b = append(b, `,"message":`...)
@@ -53,8 +56,7 @@ func writeError(ctx *fasthttp.RequestCtx, e *Error, requestID []byte) {
 		b = append(b, `,"request_id":`...)
 		b = appendJSONString(b, string(requestID))
 	}
-	b = append(b, "}}\n"...)
-	resp.SetBodyRaw(b)
+	return append(b, "}}\n"...)
 }
 
 // asError maps any error to the client-facing Error; unknown errors become

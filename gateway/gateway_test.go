@@ -296,7 +296,7 @@ func TestAdminEndpoints(t *testing.T) {
 	for path, want := range map[string]string{
 		"/healthz":      `"ok"`,
 		"/readyz":       `"upstream:origin"`,
-		"/metrics":      `tiercel_http_request_duration_seconds_bucket{route="products",status="200"`,
+		"/metrics":      `route="products",status="200"`,
 		"/debug/pprof/": "goroutine",
 	} {
 		resp, err := http.Get(h.admin + path)

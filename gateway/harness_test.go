@@ -32,6 +32,7 @@ type testOrigin struct {
 	hits   atomic.Int64
 	hang   chan struct{} // closed when hanging requests may return
 	mode   atomic.Value  // "", "hang", "500"
+	custom atomic.Pointer[fasthttp.RequestHandler]
 	mu     sync.Mutex
 	last   http.Header
 	lastRQ string
@@ -75,6 +76,10 @@ func (o *testOrigin) handle(ctx *fasthttp.RequestCtx) {
 	o.mu.Lock()
 	o.last, o.lastRQ = h, string(ctx.RequestURI())
 	o.mu.Unlock()
+	if h := o.custom.Load(); h != nil {
+		(*h)(ctx)
+		return
+	}
 	switch o.mode.Load().(string) {
 	case "hang":
 		<-o.hang
@@ -90,6 +95,9 @@ func (o *testOrigin) handle(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString(`{"path":"` + string(ctx.Path()) + `","version":1}`)
 }
+
+// serve replaces the origin's behaviour for the rest of the test.
+func (o *testOrigin) serve(h fasthttp.RequestHandler) { o.custom.Store(&h) }
 
 func (o *testOrigin) lastHeaders() (http.Header, string) {
 	o.mu.Lock()

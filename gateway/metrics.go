@@ -26,9 +26,9 @@ func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.reqDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "tiercel_http_request_duration_seconds",
-		Help:    "Time from reading a request to handing its response to the connection, by route and status.",
+		Help:    "Time from reading a request to handing its response to the connection, by route, status and cache outcome (empty on uncached routes).",
 		Buckets: latencyBuckets,
-	}, []string{"route", "status"})
+	}, []string{"route", "status", "cache"})
 	m.upDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "tiercel_upstream_request_duration_seconds",
 		Help:    "Time an upstream pool took to answer, retries included, by upstream.",
@@ -44,7 +44,7 @@ func newMetrics(s *Server) *metrics {
 type routeMetrics struct {
 	name     string
 	vec      *prometheus.HistogramVec
-	byStatus [600]atomic.Pointer[observer]
+	byStatus [600 * int(numCacheLabels)]atomic.Pointer[observer]
 }
 
 type observer struct{ prometheus.Observer }
@@ -53,14 +53,15 @@ func (m *metrics) route(name string) *routeMetrics {
 	return &routeMetrics{name: name, vec: m.reqDur}
 }
 
-func (r *routeMetrics) observe(status int, d time.Duration) {
-	if status < 100 || status >= len(r.byStatus) {
+func (r *routeMetrics) observe(status int, label cacheLabel, d time.Duration) {
+	if status < 100 || status >= 600 {
 		status = 599
 	}
-	o := r.byStatus[status].Load()
+	slot := &r.byStatus[status*int(numCacheLabels)+int(label)]
+	o := slot.Load()
 	if o == nil {
-		o = &observer{r.vec.WithLabelValues(r.name, strconv.Itoa(status))}
-		r.byStatus[status].Store(o)
+		o = &observer{r.vec.WithLabelValues(r.name, strconv.Itoa(status), label.String())}
+		slot.Store(o)
 	}
 	o.Observe(d.Seconds())
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tiercel/tiercel/cache"
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
@@ -34,6 +35,8 @@ type Server struct {
 	limiter  *ratelimit.Limiter
 	pools    map[string]*upstream.Pool
 	redis    redis.UniversalClient
+	cache    *cache.Tiered
+	pass     passSet
 	ids      *requestIDs
 	metrics  *metrics
 	stats    serverStats
@@ -99,6 +102,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.pools[uc.Name] = p
 	}
+	if cfg.cachedRoutes() > 0 {
+		if s.cache, err = cache.New(cfg.Cache, s.redis, logger.With("component", "cache")); err != nil {
+			return nil, fmt.Errorf("cannot set up the cache: %w", err)
+		}
+	}
 	s.metrics = newMetrics(s)
 	s.unrouted = s.metrics.route("-")
 	if err := s.buildRoutes(); err != nil {
@@ -132,6 +140,18 @@ func (s *Server) buildRoutes() error {
 			pool:     s.pools[rc.Upstream],
 			metrics:  s.metrics.route(rc.Name),
 			upDur:    s.metrics.upDur.WithLabelValues(rc.Upstream),
+
+			upstreamName: rc.Upstream,
+		}
+		if rc.Cache.Enabled {
+			rt.cache = &routeCache{cfg: rc.Cache, routeName: rc.Name}
+			for _, tmpl := range rc.Cache.Tags {
+				t, err := compileTemplate(tmpl, pathParams(rc.Path))
+				if err != nil {
+					return fmt.Errorf("routes[%d].cache.tags: %w", i, err)
+				}
+				rt.cache.tags = append(rt.cache.tags, t)
+			}
 		}
 		if rt.authMode != authNone && s.verifier == nil {
 			return fmt.Errorf("routes[%d]: auth mode %s but no issuers configured", i, rt.authMode)
@@ -211,6 +231,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeComponents() {
+	if s.cache != nil {
+		s.cache.Close()
+	}
 	for _, p := range s.pools {
 		p.Close()
 	}

@@ -40,8 +40,8 @@ type Config struct {
 	// connections; otherwise a request can race a close and fail.
 	IdleConnTimeout time.Duration `yaml:"idle_conn_timeout"`
 
-	// Retries is the number of extra attempts (default 1; at most
-	// maxRetries) made for idempotent requests after a connection failure,
+	// Retries is the number of extra attempts (default 1, at most 8)
+	// made for idempotent requests after a connection failure,
 	// each on a target not tried yet for this request when there is one.
 	// Use a negative value to disable retries.
 	Retries int `yaml:"retries"`

@@ -97,18 +97,29 @@ func setForwarded(dst *fasthttp.RequestHeader, ctx *fasthttp.RequestCtx, request
 	xff = appendIP(xff, ctx.RemoteIP())
 	// Del first: Set would replace only the first of repeated headers.
 	dst.Del(fasthttp.HeaderXForwardedFor)
-	dst.SetBytesV(fasthttp.HeaderXForwardedFor, xff)
+	dst.SetCanonical(keyForwardedFor, xff)
 
-	proto := "http"
+	proto := protoHTTP
 	if ctx.IsTLS() {
-		proto = "https"
+		proto = protoHTTPS
 	}
-	dst.Set(fasthttp.HeaderXForwardedProto, proto)
-	dst.SetBytesV(fasthttp.HeaderXForwardedHost, ctx.Host())
+	dst.SetCanonical(keyForwardedProto, proto)
+	dst.SetCanonical(keyForwardedHost, ctx.Host())
 	if len(requestID) > 0 {
-		dst.SetBytesV("X-Request-ID", requestID)
+		dst.SetCanonical(keyRequestID, requestID)
 	}
 }
+
+// Header names in canonical form, which SetCanonical takes as is instead of
+// normalising a copy on every request. Never modified.
+var (
+	keyForwardedFor   = []byte(fasthttp.HeaderXForwardedFor)
+	keyForwardedProto = []byte(fasthttp.HeaderXForwardedProto)
+	keyForwardedHost  = []byte(fasthttp.HeaderXForwardedHost)
+	keyRequestID      = []byte("X-Request-Id")
+	protoHTTP         = []byte("http")
+	protoHTTPS        = []byte("https")
+)
 
 // appendIP formats ip without the allocation of net.IP.String.
 func appendIP(dst []byte, ip net.IP) []byte {

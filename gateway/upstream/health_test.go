@@ -42,7 +42,7 @@ func TestActiveHealthReturnsRecoveredTarget(t *testing.T) {
 		Name:    "api",
 		Targets: []string{sick.addr, good.addr},
 		HealthCheck: HealthCheck{
-			Path: "/health", Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond,
+			Path: "/health", Interval: 50 * time.Millisecond, Timeout: 50 * time.Millisecond,
 			UnhealthyAfter: 2, HealthyAfter: 2,
 		},
 	})

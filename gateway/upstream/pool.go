@@ -65,7 +65,8 @@ type Stats struct {
 }
 
 // New creates one keep-alive client per target and, when cfg.HealthCheck.Path
-// is set, starts probing. A nil logger discards logs.
+// is set, starts probing. Targets going in and out of rotation are logged to
+// logger, which should already name the pool; nil discards them.
 func New(cfg Config, logger *slog.Logger) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot create upstream pool %q: %w", cfg.Name, err)
@@ -79,7 +80,7 @@ func New(cfg Config, logger *slog.Logger) (*Pool, error) {
 		retries:     cfg.Retries,
 		leastLoaded: cfg.Balance == balanceLeastLoaded,
 		health:      newHealthPolicy(cfg.HealthCheck),
-		logger:      logger.With("upstream", cfg.Name),
+		logger:      logger,
 		stop:        make(chan struct{}),
 	}
 	for _, s := range cfg.Targets {

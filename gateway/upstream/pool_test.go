@@ -262,7 +262,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	p, err := New(Config{
 		Targets:         []string{flaky.addr, refusedAddr(t)},
 		IdleConnTimeout: 50 * time.Millisecond,
-		HealthCheck:     HealthCheck{Path: "/health", Interval: 10 * time.Millisecond, Timeout: 10 * time.Millisecond},
+		HealthCheck:     HealthCheck{Path: "/health", Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond},
 	}, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)

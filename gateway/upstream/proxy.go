@@ -32,8 +32,9 @@ func (p *Pool) Proxy(ctx *fasthttp.RequestCtx, deadline time.Time, requestID []b
 }
 
 func copyRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, requestID []byte) {
+	// The header carries the request line's URI. It is parsed once, when
+	// Do sets the target's host; copying ctx's parsed URI would add a parse.
 	ctx.Request.Header.CopyTo(&req.Header)
-	ctx.URI().CopyTo(req.URI())
 	// The body is only borrowed: req is released before Proxy returns, while
 	// ctx's body is still valid, so copying it would be wasted work.
 	req.SetBodyRaw(ctx.Request.Body())

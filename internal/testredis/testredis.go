@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -68,8 +69,9 @@ func (s *Server) start() {
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--protected-mode", "no",
+		// The log goes to a file: in test output it would bury the failures.
+		"--logfile", filepath.Join(s.dir, "redis.log"),
 	)
-	s.cmd.Stdout = os.Stderr
 	s.cmd.Stderr = os.Stderr
 	// Own process group, so a killed test binary does not leave it behind
 	// attached to our terminal signals.

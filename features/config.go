@@ -1,0 +1,191 @@
+package features
+
+import (
+	"time"
+)
+
+// Config is the feature registry and the store's limits, as written in the
+// `features:` section of the config file. Zero values are the documented
+// defaults; Validate reports every problem with its yaml path.
+type Config struct {
+	// KeyPrefix starts every Redis key the package reads or writes
+	// (default "tiercel:"); use the cache's prefix so one Redis can hold
+	// several deployments.
+	KeyPrefix string `yaml:"key_prefix"`
+
+	// MaxEntities bounds entity rows per request (default 1000). More is a
+	// TooLarge error: a request that big belongs in a batch job.
+	MaxEntities int `yaml:"max_entities"`
+
+	// MaxRefs bounds `view:feature` refs per request (default 500).
+	MaxRefs int `yaml:"max_refs"`
+
+	// RedisTimeout bounds the one Redis pipeline of a Get (default 10ms);
+	// the request's own deadline cuts it shorter. Rows it did not answer
+	// come back NOT_FOUND or DEFAULT, and the result is marked incomplete.
+	RedisTimeout time.Duration `yaml:"redis_timeout"`
+
+	// RowTTL is how long a row read from a redis or memory view stays in L1
+	// (default 5s). Push invalidates it at once in this process; other
+	// replicas see the write after at most RowTTL unless they apply the
+	// invalidation event too.
+	RowTTL time.Duration `yaml:"row_ttl"`
+
+	// RowCacheBytes sizes the in-process cache of those rows (default 64 MiB).
+	RowCacheBytes int64 `yaml:"row_cache_bytes"`
+
+	Entities []EntityConfig         `yaml:"entities"`
+	Views    []ViewConfig           `yaml:"views"`
+	Services []FeatureServiceConfig `yaml:"feature_services"`
+	Models   []ModelConfig          `yaml:"models"`
+}
+
+// EntityConfig is a kind of thing features describe (a user, an item),
+// identified by one or more join keys.
+type EntityConfig struct {
+	Name     string          `yaml:"name"`
+	JoinKeys []JoinKeyConfig `yaml:"join_keys"`
+}
+
+// JoinKeyConfig is one entity column.
+type JoinKeyConfig struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"` // int64 | string (default string)
+}
+
+// ViewConfig is a feature view: features of the same entities, written
+// together, with one event timestamp per row.
+type ViewConfig struct {
+	Name     string          `yaml:"name"`
+	Entities []string        `yaml:"entities"`
+	Features []FeatureConfig `yaml:"features"`
+
+	// MaxAge: a row whose event timestamp is older is OUTSIDE_MAX_AGE
+	// (checked on every read, not only on write). Zero: no limit.
+	MaxAge time.Duration `yaml:"max_age"`
+
+	Source SourceConfig `yaml:"source"`
+}
+
+// FeatureConfig is one typed feature of a view.
+type FeatureConfig struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+
+	// Default, when set, is served (status DEFAULT) instead of a missing or
+	// too old value. It must have the feature's type.
+	Default any `yaml:"default"`
+}
+
+// SourceConfig says where a view's rows live.
+type SourceConfig struct {
+	// Type is redis (default), http (an upstream speaking Feast's
+	// /get-online-features) or memory (in process, fed by Push; for the
+	// embedded demo and tests).
+	Type string `yaml:"type"`
+
+	// URL of the upstream's /get-online-features endpoint (http only).
+	URL string `yaml:"url"`
+
+	// UpstreamView is the view's name on the upstream (default: Name).
+	UpstreamView string `yaml:"upstream_view"`
+
+	// Timeout bounds one upstream call (http only, default 50ms).
+	Timeout time.Duration `yaml:"timeout"`
+
+	// TTL is how long an upstream answer is fresh in the cache (http only,
+	// default 1m); it is then served stale for as long again while it is
+	// refreshed, and kept as long again for upstream failures.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// FeatureServiceConfig names a set of refs, for Feast's `feature_service`.
+type FeatureServiceConfig struct {
+	Name     string   `yaml:"name"`
+	Features []string `yaml:"features"`
+}
+
+// ModelConfig is one model version and how to reach it.
+type ModelConfig struct {
+	Name    string `yaml:"name"`
+	Version string `yaml:"version"`
+
+	// Inputs are `view:feature` refs of numeric types (int64, float64, bool,
+	// float32_vector[N]); their values, flattened in this order, are the
+	// model's input vector.
+	Inputs []string `yaml:"inputs"`
+
+	Backend BackendConfig `yaml:"backend"`
+
+	// Default, when set, is the prediction served (flagged "default") when
+	// neither the model nor a last good prediction can answer.
+	Default *float64 `yaml:"default"`
+
+	// TTL is how long a prediction is fresh in the cache (default 5m). The
+	// key already changes with the inputs, so this only bounds memory and
+	// how long a model's nondeterminism is hidden.
+	TTL time.Duration `yaml:"ttl"`
+
+	// Budget bounds one Predict when the caller's context has no earlier
+	// deadline (default 100ms).
+	Budget time.Duration `yaml:"budget"`
+}
+
+// BackendConfig is a model's implementation.
+type BackendConfig struct {
+	// Type is oip (an Open Inference Protocol REST server) or builtin.
+	Type string `yaml:"type"`
+
+	// URL is the OIP server's base URL (oip only): requests go to
+	// {URL}/v2/models/{ModelName}/versions/{Version}/infer.
+	URL string `yaml:"url"`
+	// ModelName on the OIP server (default: the model's Name).
+	ModelName string `yaml:"model_name"`
+	// Timeout bounds one OIP call (default 50ms).
+	Timeout time.Duration `yaml:"timeout"`
+
+	// Kind is linear or logistic (builtin only).
+	Kind string `yaml:"kind"`
+	// WeightsFile is a JSON file {"bias": b, "weights": [w...]} (builtin).
+	WeightsFile string `yaml:"weights_file"`
+	// Weights inline, instead of WeightsFile.
+	Weights *Weights `yaml:"weights"`
+}
+
+// Weights of a builtin linear model: y = bias + Σ weights[i]·x[i]
+// (logistic: the sigmoid of that).
+type Weights struct {
+	Bias    float64   `yaml:"bias" json:"bias"`
+	Weights []float64 `yaml:"weights" json:"weights"`
+}
+
+const (
+	defaultKeyPrefix     = "tiercel:"
+	defaultMaxEntities   = 1000
+	defaultMaxRefs       = 500
+	defaultRedisTimeout  = 10 * time.Millisecond
+	defaultRowTTL        = 5 * time.Second
+	defaultRowCacheBytes = 64 << 20
+	defaultHTTPTimeout   = 50 * time.Millisecond
+	defaultHTTPTTL       = time.Minute
+	defaultModelTTL      = 5 * time.Minute
+	defaultModelBudget   = 100 * time.Millisecond
+)
+
+func (c Config) withDefaults() Config {
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = defaultKeyPrefix
+	}
+	setDefault(&c.MaxEntities, defaultMaxEntities)
+	setDefault(&c.MaxRefs, defaultMaxRefs)
+	setDefault(&c.RedisTimeout, defaultRedisTimeout)
+	setDefault(&c.RowTTL, defaultRowTTL)
+	setDefault(&c.RowCacheBytes, defaultRowCacheBytes)
+	return c
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}

@@ -1,0 +1,100 @@
+package features
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+)
+
+// fuzzStore has no Redis: redis views answer incomplete, memory views
+// from process memory, so every parsed query also renders.
+func fuzzStore(t testing.TB) *Store {
+	s, err := New(testRegistry(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	_ = s.Push(context.Background(), "item_stats", []PushRow{{Entity: map[string]string{"item_id": "1"}, Values: map[string][]byte{"price": []byte("2.5")}}})
+	return s
+}
+
+func checkParsed(t *testing.T, s *Store, q *Query, err error, render func(*Result) []byte) {
+	if err != nil {
+		if KindOf(err) == 0 {
+			t.Fatalf("untyped error %v", err)
+		}
+		return
+	}
+	res, err := s.Get(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	defer res.Release()
+	if out := render(res); !json.Valid(out) {
+		t.Fatalf("invalid JSON rendered: %s", out)
+	}
+}
+
+func FuzzParseNative(f *testing.F) {
+	f.Add([]byte(`{"features":["user_stats:clicks_7d","item_stats:price"],"entities":[{"user_id":"u1","item_id":1}]}`))
+	f.Add([]byte(`{"features":["user_stats:country"],"entities":[{"user_id":"\u2028\"%:"}]}`))
+	s := fuzzStore(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, err := s.ParseNative(body)
+		checkParsed(t, s, q, err, func(r *Result) []byte { return r.AppendNative(nil) })
+	})
+}
+
+func FuzzParseFeast(f *testing.F) {
+	f.Add([]byte(`{"features":["item_stats:price"],"entities":{"item_id":[1,2]},"full_feature_names":true}`))
+	f.Add([]byte(`{"feature_service":"svc","entities":{"user_id":["a"]}}`))
+	s := fuzzStore(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, err := s.ParseFeast(body)
+		checkParsed(t, s, q, err, func(r *Result) []byte { return r.AppendFeast(nil) })
+	})
+}
+
+// FuzzValueCodec: whatever a client or an external writer sends, a value
+// accepted is canonical (idempotent), valid JSON, and survives Redis.
+func FuzzValueCodec(f *testing.F) {
+	for _, s := range []string{`1`, `-0.5e3`, `"a\u0000b"`, `true`, `[1,2]`, `["x"]`, `[0.1,2,3,4]`, `"\xff"`} {
+		f.Add(s, uint8(0))
+	}
+	types := []string{"int64", "float64", "string", "bool", "list<int64>", "list<string>", "list<float64>", "float32_vector[4]"}
+	f.Fuzz(func(t *testing.T, in string, ti uint8) {
+		typ, _ := ParseType(types[int(ti)%len(types)])
+		canon, err := typ.canonJSON(nil, []byte(in))
+		if err != nil {
+			return
+		}
+		if !json.Valid(canon) {
+			t.Fatalf("%s %q: invalid canonical JSON %s", typ, in, canon)
+		}
+		again, err := typ.canonJSON(nil, canon)
+		if err != nil || !bytes.Equal(again, canon) {
+			t.Fatalf("%s %q: not idempotent: %s -> %s (%v)", typ, in, canon, again, err)
+		}
+		back, err := typ.redisToJSON(nil, typ.appendRedis(nil, canon))
+		if err != nil || !bytes.Equal(back, canon) {
+			t.Fatalf("%s %q: Redis round trip %s -> %s (%v)", typ, in, canon, back, err)
+		}
+	})
+}
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "a\"b\\c", "\x00\x1f\n\t", "é\u2028\u2029", "\xff\xfe", "<&>"} {
+		var back string
+		out := appendJSONString(nil, s)
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%q -> %s: %v", s, out, err)
+		}
+		want, _ := json.Marshal(s)
+		var wantBack string
+		_ = json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Errorf("%q: decoded %q, encoding/json gives %q", s, back, wantBack)
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package features
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// registry is a validated Config, indexed for lookups on the request path.
+type registry struct {
+	cfg      Config // with defaults
+	entities map[string]*entity
+	views    map[string]*view
+	viewList []*view
+	services map[string][]string
+	models   map[string]*model
+	keyTypes map[string]Scalar // join key name → type, across entities
+}
+
+type joinKey struct {
+	name string
+	typ  Scalar // Int64 or String
+}
+
+type entity struct {
+	name string
+	keys []joinKey
+}
+
+type sourceKind uint8
+
+const (
+	sourceRedis sourceKind = iota
+	sourceHTTP
+	sourceMemory
+)
+
+type view struct {
+	idx      int
+	name     string
+	keys     []joinKey // join keys of all its entities, in declaration order
+	features []*feature
+	byName   map[string]int
+	maxAge   time.Duration
+
+	source       sourceKind
+	url          string
+	upstreamView string
+	timeout      time.Duration
+	ttl          time.Duration
+
+	// fields are the HMGET fields of one row: the features, then _ts.
+	fields []string
+
+	// writes counts Push calls (and row invalidations) on this view. A Get
+	// that read Redis stores the rows in L1 only if no write happened
+	// since before its read: the lease that keeps an old read from being
+	// cached after a newer write.
+	writes atomic.Uint64
+}
+
+type feature struct {
+	name string
+	typ  Type
+	def  []byte // canonical JSON of the default; nil: none
+}
+
+// tsField is the Redis hash field holding a row's event time.
+const tsField = "_ts"
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
+
+// Validate reports every problem of the registry, each prefixed with its
+// yaml path relative to Config (views[1].features[2].type: ...).
+func (c Config) Validate() error {
+	_, err := compile(c)
+	return err
+}
+
+func compile(c Config) (*registry, error) {
+	c = c.withDefaults()
+	r := &registry{cfg: c, entities: map[string]*entity{}, views: map[string]*view{},
+		services: map[string][]string{}, models: map[string]*model{}, keyTypes: map[string]Scalar{}}
+	var p problems
+	if c.MaxEntities < 1 {
+		p.add("max_entities: must be >= 1")
+	}
+	if c.MaxRefs < 1 {
+		p.add("max_refs: must be >= 1")
+	}
+	if c.RedisTimeout < 0 {
+		p.add("redis_timeout: must not be negative")
+	}
+	if c.RowTTL < 0 {
+		p.add("row_ttl: must not be negative")
+	}
+	if c.RowCacheBytes < 1<<20 {
+		p.add("row_cache_bytes: must be >= 1 MiB")
+	}
+	for i, ec := range c.Entities {
+		r.compileEntity(&p, fmt.Sprintf("entities[%d]", i), ec)
+	}
+	for i, vc := range c.Views {
+		r.compileView(&p, fmt.Sprintf("views[%d]", i), vc)
+	}
+	for i, sc := range c.Services {
+		path := fmt.Sprintf("feature_services[%d]", i)
+		checkName(&p, path+".name", sc.Name)
+		if _, dup := r.services[sc.Name]; dup {
+			p.add("%s.name: duplicate feature service %q", path, sc.Name)
+		}
+		if len(sc.Features) == 0 {
+			p.add("%s.features: must not be empty", path)
+		}
+		for j, ref := range sc.Features {
+			if _, _, err := r.resolve(ref); err != nil {
+				p.add("%s.features[%d]: %v", path, j, err)
+			}
+		}
+		r.services[sc.Name] = sc.Features
+	}
+	for i, mc := range c.Models {
+		r.compileModel(&p, fmt.Sprintf("models[%d]", i), mc)
+	}
+	if len(p) > 0 {
+		return nil, fmt.Errorf("invalid features config: %s", strings.Join(p, "; "))
+	}
+	return r, nil
+}
+
+func checkName(p *problems, path, name string) {
+	if !nameRE.MatchString(name) {
+		p.add("%s: %q is not a valid name (letters, digits, _ . -; starting with a letter or _)", path, name)
+	}
+}
+
+func (r *registry) compileEntity(p *problems, path string, ec EntityConfig) {
+	checkName(p, path+".name", ec.Name)
+	if _, dup := r.entities[ec.Name]; dup {
+		p.add("%s.name: duplicate entity %q", path, ec.Name)
+	}
+	e := &entity{name: ec.Name}
+	if len(ec.JoinKeys) == 0 {
+		p.add("%s.join_keys: must not be empty", path)
+	}
+	for i, jk := range ec.JoinKeys {
+		kp := fmt.Sprintf("%s.join_keys[%d]", path, i)
+		checkName(p, kp+".name", jk.Name)
+		k := joinKey{name: jk.Name, typ: String}
+		switch jk.Type {
+		case "", "string":
+		case "int64":
+			k.typ = Int64
+		default:
+			p.add("%s.type: unknown join key type %q (want string or int64)", kp, jk.Type)
+		}
+		if t, ok := r.keyTypes[k.name]; ok && t != k.typ {
+			p.add("%s.type: join key %q is %s in another entity", kp, k.name, t)
+		}
+		r.keyTypes[k.name] = k.typ
+		e.keys = append(e.keys, k)
+	}
+	r.entities[ec.Name] = e
+}
+
+func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
+	checkName(p, path+".name", vc.Name)
+	if _, dup := r.views[vc.Name]; dup {
+		p.add("%s.name: duplicate view %q", path, vc.Name)
+	}
+	v := &view{idx: len(r.viewList), name: vc.Name, byName: map[string]int{}, maxAge: vc.MaxAge}
+	if len(vc.Entities) == 0 {
+		p.add("%s.entities: must not be empty", path)
+	}
+	seenKey := map[string]bool{}
+	for i, en := range vc.Entities {
+		e := r.entities[en]
+		if e == nil {
+			p.add("%s.entities[%d]: unknown entity %q", path, i, en)
+			continue
+		}
+		for _, k := range e.keys {
+			if seenKey[k.name] {
+				p.add("%s.entities[%d]: join key %q appears twice", path, i, k.name)
+			}
+			seenKey[k.name] = true
+			v.keys = append(v.keys, k)
+		}
+	}
+	if vc.MaxAge < 0 {
+		p.add("%s.max_age: must not be negative", path)
+	}
+	if len(vc.Features) == 0 {
+		p.add("%s.features: must not be empty", path)
+	}
+	for i, fc := range vc.Features {
+		fp := fmt.Sprintf("%s.features[%d]", path, i)
+		checkName(p, fp+".name", fc.Name)
+		if fc.Name == tsField {
+			p.add("%s.name: %q is reserved for the event timestamp", fp, tsField)
+		}
+		if _, dup := v.byName[fc.Name]; dup {
+			p.add("%s.name: duplicate feature %q", fp, fc.Name)
+		}
+		t, err := ParseType(fc.Type)
+		if err != nil {
+			p.add("%s.type: %v", fp, err)
+		}
+		f := &feature{name: fc.Name, typ: t}
+		if fc.Default != nil && err == nil {
+			if f.def, err = canonDefault(t, fc.Default); err != nil {
+				p.add("%s.default: %v", fp, err)
+			}
+		}
+		v.byName[fc.Name] = len(v.features)
+		v.features = append(v.features, f)
+		v.fields = append(v.fields, fc.Name)
+	}
+	v.fields = append(v.fields, tsField)
+	r.compileSource(p, path+".source", vc, v)
+	r.views[vc.Name] = v
+	r.viewList = append(r.viewList, v)
+}
+
+func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *view) {
+	s := vc.Source
+	v.upstreamView = s.UpstreamView
+	if v.upstreamView == "" {
+		v.upstreamView = vc.Name
+	}
+	v.timeout, v.ttl, v.url = s.Timeout, s.TTL, s.URL
+	setDefault(&v.timeout, defaultHTTPTimeout)
+	setDefault(&v.ttl, defaultHTTPTTL)
+	switch s.Type {
+	case "", "redis":
+		v.source = sourceRedis
+	case "memory":
+		v.source = sourceMemory
+	case "http":
+		v.source = sourceHTTP
+		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add("%s.url: want an http(s) URL of /get-online-features, got %q", path, s.URL)
+		}
+	default:
+		p.add("%s.type: unknown source %q (want redis, http or memory)", path, s.Type)
+	}
+	if s.Timeout < 0 || s.TTL < 0 {
+		p.add("%s: timeout and ttl must not be negative", path)
+	}
+}
+
+// canonDefault turns a yaml-decoded default into canonical JSON of type t.
+func canonDefault(t Type, v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("cannot encode default: %w", err)
+	}
+	return t.canonJSON(nil, raw)
+}
+
+// resolve returns the view and feature index of a `view:feature` ref.
+func (r *registry) resolve(ref string) (*view, int, error) {
+	vn, fn, ok := strings.Cut(ref, ":")
+	if !ok {
+		return nil, 0, fmt.Errorf("%q is not a view:feature ref", clipStr(ref))
+	}
+	v := r.views[vn]
+	if v == nil {
+		return nil, 0, fmt.Errorf("unknown view %q", clipStr(vn))
+	}
+	fi, ok := v.byName[fn]
+	if !ok {
+		return nil, 0, fmt.Errorf("unknown feature %q in view %q", clipStr(fn), vn)
+	}
+	return v, fi, nil
+}
+
+func clipStr(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}

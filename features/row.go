@@ -1,0 +1,110 @@
+package features
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// A row is one view's values for one entity, as kept in the caches: every
+// feature's canonical JSON and the row's event time, pre-rendered, so that
+// serving a cached row is copying bytes.
+//
+//	version byte (1)
+//	varint    event time, Unix ms (0: none)
+//	uvarint   n, then n bytes: the event time as a JSON string
+//	per feature, in view order: uvarint len+1 (0: absent), then len bytes
+const rowVersion = 1
+
+var errBadRow = errors.New("corrupt cached row")
+
+// rowBuilder assembles a row encoding.
+type rowBuilder struct{ b []byte }
+
+func (rb *rowBuilder) begin(dst []byte, tsMillis int64) {
+	rb.b = append(dst[:0], rowVersion)
+	rb.b = binary.AppendVarint(rb.b, tsMillis)
+	var tmp [40]byte
+	ts := appendTimestamp(tmp[:0], tsMillis)
+	rb.b = binary.AppendUvarint(rb.b, uint64(len(ts)))
+	rb.b = append(rb.b, ts...)
+}
+
+func (rb *rowBuilder) absent() { rb.b = append(rb.b, 0) }
+
+func (rb *rowBuilder) value(canon []byte) {
+	rb.b = binary.AppendUvarint(rb.b, uint64(len(canon))+1)
+	rb.b = append(rb.b, canon...)
+}
+
+// rowView is a decoded row: slices into the encoding, which is shared and
+// read-only.
+type rowView struct {
+	ts     int64
+	tsJSON []byte
+	vals   [][]byte // nil: absent
+}
+
+// decode fills rv from b for a view of n features, reusing rv.vals.
+func (rv *rowView) decode(b []byte, n int) error {
+	if len(b) < 1 || b[0] != rowVersion {
+		return errBadRow
+	}
+	b = b[1:]
+	ts, k := binary.Varint(b)
+	if k <= 0 {
+		return errBadRow
+	}
+	b = b[k:]
+	rv.ts = ts
+	var ok bool
+	if rv.tsJSON, b, ok = chunk(b, 0); !ok {
+		return errBadRow
+	}
+	rv.vals = rv.vals[:0]
+	for range n {
+		var v []byte
+		if v, b, ok = chunk(b, 1); !ok {
+			return errBadRow
+		}
+		rv.vals = append(rv.vals, v)
+	}
+	return nil
+}
+
+// chunk reads a uvarint length (minus bias) and that many bytes; with bias
+// 1 a zero length means nil.
+func chunk(b []byte, bias uint64) (v, rest []byte, ok bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, nil, false
+	}
+	b = b[k:]
+	if n < bias {
+		return nil, b, true
+	}
+	n -= bias
+	if n > uint64(len(b)) {
+		return nil, nil, false
+	}
+	return b[:n:n], b[n:], true
+}
+
+const epochJSON = `"1970-01-01T00:00:00Z"`
+
+// appendTimestamp renders an event time as a JSON RFC 3339 string in UTC
+// with millisecond precision when it has any (Feast's Python server
+// renders whole seconds; sub-second precision parses the same).
+func appendTimestamp(dst []byte, ms int64) []byte {
+	if ms == 0 {
+		return append(dst, epochJSON...)
+	}
+	t := time.UnixMilli(ms).UTC()
+	dst = append(dst, '"')
+	if ms%1000 == 0 {
+		dst = t.AppendFormat(dst, time.RFC3339)
+	} else {
+		dst = t.AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	}
+	return append(dst, '"')
+}

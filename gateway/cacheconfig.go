@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"fmt"
+	"net/textproto"
+	"slices"
+	"strings"
+	"time"
+)
+
+// RouteCache is a route's `cache` block.
+type RouteCache struct {
+	// Enabled turns caching on for the route's GET and HEAD requests.
+	Enabled bool `yaml:"enabled"`
+	// TTL is how long a response stays fresh when the upstream's
+	// Cache-Control gives no max-age/s-maxage (or always, with
+	// override_upstream). Default 30s.
+	TTL time.Duration `yaml:"ttl"`
+	// StaleWhileRevalidate serves a stale response this long after TTL while
+	// one background refresh runs. Default 0 unless the upstream sends
+	// stale-while-revalidate.
+	StaleWhileRevalidate time.Duration `yaml:"stale_while_revalidate"`
+	// StaleIfError serves an expired response this long after TTL when the
+	// upstream fails or is too slow. Default 0 unless the upstream sends
+	// stale-if-error.
+	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// NegativeTTL caches 404 and 410 answers this long; 0 (default) does not
+	// cache them.
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// OverrideUpstream ignores the upstream's Cache-Control lifetimes
+	// (max-age, s-maxage, stale-*) and uses the route's. no-store, private
+	// and Set-Cookie are still honoured: they are about safety, not freshness.
+	OverrideUpstream bool `yaml:"override_upstream"`
+	// Key says what besides the path identifies a response.
+	Key RouteCacheKey `yaml:"key"`
+	// Tags are surrogate keys with {param} templates of the path's
+	// parameters, e.g. "product:{id}"; invalidating a tag drops every
+	// response stored under it.
+	Tags []string `yaml:"tags"`
+	// MaxBodyBytes: larger responses are served but not stored. Default 1 MiB.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// HitForPass remembers this long that a key's response was not storable
+	// (Set-Cookie, no-store, ...), so its requests go straight to the
+	// upstream instead of queueing behind a fill. Default 10s.
+	HitForPass time.Duration `yaml:"hit_for_pass"`
+}
+
+// RouteCacheKey lists the parts of a request that select a cached response.
+// Anything not listed is not sent to the upstream on a fill either, so it
+// cannot change what is stored (no poisoning through unkeyed input).
+type RouteCacheKey struct {
+	// Query parameters included, in any order in the request (they are
+	// sorted); every other parameter is dropped from the upstream request.
+	Query []string `yaml:"query"`
+	// Headers included (and forwarded on fills); every other request header
+	// except X-Request-ID is dropped from fills.
+	Headers []string `yaml:"headers"`
+	// Private keys the response on the caller (issuer, tenant, subject), so
+	// one tenant never reads another's entry; it also allows storing
+	// responses marked Cache-Control: private.
+	Private bool `yaml:"private"`
+}
+
+func (c *RouteCache) setDefaults() {
+	setDefault(&c.TTL, 30*time.Second)
+	setDefault(&c.MaxBodyBytes, 1<<20)
+	setDefault(&c.HitForPass, 10*time.Second)
+	for i, h := range c.Key.Headers {
+		c.Key.Headers[i] = textproto.CanonicalMIMEHeaderKey(h)
+	}
+	slices.Sort(c.Key.Query)
+	slices.Sort(c.Key.Headers)
+}
+
+// validate checks the block; params are the route path's parameter names.
+func (c *RouteCache) validate(params []string) []string {
+	if !c.Enabled {
+		return nil
+	}
+	var errs []string
+	for name, d := range map[string]time.Duration{"ttl": c.TTL, "stale_while_revalidate": c.StaleWhileRevalidate,
+		"stale_if_error": c.StaleIfError, "negative_ttl": c.NegativeTTL, "hit_for_pass": c.HitForPass} {
+		if d < 0 {
+			errs = append(errs, fmt.Sprintf("cache.%s: must be >= 0", name))
+		}
+	}
+	if c.TTL <= 0 {
+		errs = append(errs, "cache.ttl: must be > 0")
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, "cache.max_body_bytes: must be > 0")
+	}
+	for i, h := range c.Key.Headers {
+		switch h {
+		case "Authorization", "Cookie":
+			errs = append(errs, fmt.Sprintf("cache.key.headers[%d]: %s would key on a credential; use private: true", i, h))
+		}
+	}
+	for i, tmpl := range c.Tags {
+		if _, err := compileTemplate(tmpl, params); err != nil {
+			errs = append(errs, fmt.Sprintf("cache.tags[%d]: %v", i, err))
+		}
+	}
+	slices.Sort(errs)
+	return errs
+}
+
+// template is a compiled tag template: literal parts interleaved with
+// parameter indexes.
+type template struct {
+	parts  []string // len(params)+1 literals
+	params []string // names, resolved per request through router.Params
+}
+
+func compileTemplate(s string, params []string) (template, error) {
+	var t template
+	rest := s
+	for {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			if strings.ContainsRune(rest, '}') {
+				return t, fmt.Errorf("%q: unbalanced }", s)
+			}
+			t.parts = append(t.parts, rest)
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return t, fmt.Errorf("%q: unclosed {", s)
+		}
+		name := rest[open+1 : open+end]
+		if !slices.Contains(params, name) {
+			return t, fmt.Errorf("%q: the path has no parameter {%s}", s, name)
+		}
+		t.parts = append(t.parts, rest[:open])
+		t.params = append(t.params, name)
+		rest = rest[open+end+1:]
+	}
+	if s == "" {
+		return t, fmt.Errorf("empty tag")
+	}
+	return t, nil
+}
+
+// pathParams lists a path pattern's parameter names.
+func pathParams(pattern string) []string {
+	var out []string
+	for _, seg := range strings.Split(pattern, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			out = append(out, strings.TrimSuffix(seg[1:len(seg)-1], "..."))
+		}
+	}
+	return out
+}

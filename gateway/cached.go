@@ -1,0 +1,298 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/upstream"
+)
+
+// routeCache is a route's compiled cache block.
+type routeCache struct {
+	cfg       RouteCache
+	routeName string
+	tags      []template
+}
+
+// cacheLabel is how a response was served, for X-Cache and metrics.
+type cacheLabel uint8
+
+const (
+	cacheNone cacheLabel = iota // route not cached
+	cacheHitL1
+	cacheHitL2
+	cacheMiss
+	cacheStale
+	cacheBypass
+	numCacheLabels
+)
+
+var cacheLabelNames = [numCacheLabels]string{"", "HIT-L1", "HIT-L2", "MISS", "STALE", "BYPASS"}
+
+func (l cacheLabel) String() string { return cacheLabelNames[l] }
+
+func labelOf(o cache.Outcome) cacheLabel {
+	switch o {
+	case cache.OutcomeHitL1:
+		return cacheHitL1
+	case cache.OutcomeHitL2:
+		return cacheHitL2
+	case cache.OutcomeStale, cache.OutcomeStaleError:
+		return cacheStale
+	}
+	return cacheMiss
+}
+
+// serveCached answers a GET or HEAD on a cached route: a fresh L1 hit is
+// written straight from the entry (no allocation); everything else goes
+// through Tiered.Fetch (L2, coalesced fill, stale windows).
+func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
+	rc := rt.cache
+	st.ckey = rc.appendCacheKey(st.ckey[:0], ctx, p)
+	now := st.started
+	if s.pass.has(st.ckey, now) {
+		st.cache = cacheBypass
+		s.proxy(ctx, rt, st, deadline)
+		return
+	}
+	if e, fr, ok := s.cache.Get(st.ckey, now); ok && fr == cache.Fresh {
+		st.stage("l1")
+		s.writeEntry(ctx, st, e, cacheHitL1, now)
+		return
+	}
+	// Miss, stale or expired: everything the fill needs is copied out of
+	// the request first, since it may outlive this handler.
+	f := s.newFill(ctx, rt, st, p)
+	c, cancel := context.WithDeadline(context.Background(), deadline)
+	res, err := s.cache.Fetch(c, cache.Request{
+		Key: st.ckey, Tags: rc.renderTags(&st.params), Now: now, FillTimeout: rt.timeout,
+	}, f.fill)
+	cancel()
+	st.timing = appendTiming(st.timing, "l1", res.L1)
+	if res.L2 > 0 {
+		st.timing = appendTiming(st.timing, "l2", res.L2)
+	}
+	if res.Fill > 0 {
+		st.timing = appendTiming(st.timing, "origin", res.Fill)
+	}
+	if err == nil {
+		s.writeEntry(ctx, st, res.Entry, labelOf(res.Outcome), now)
+		return
+	}
+	var fe *fillError
+	switch {
+	case errors.As(err, &fe) && fe.pass:
+		// Not shareable (Set-Cookie, no-store, ...): remember it for a while
+		// and fetch this requester's own copy.
+		s.pass.add(st.ckey, now.Add(rc.cfg.HitForPass))
+		st.cache = cacheBypass
+		s.proxy(ctx, rt, st, deadline)
+	case errors.As(err, &fe) && fe.resp != nil:
+		// The upstream answered, with something not to be stored (a 5xx,
+		// no-cache): every waiter gets that answer.
+		if werr := writeStoredResponse(&ctx.Response, fe.resp); werr != nil {
+			writeError(ctx, errInternal, st.id)
+		}
+		st.cache = cacheMiss
+		s.setCacheStatus(ctx, st, "fwd=uri-miss")
+	case errors.Is(err, upstream.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		st.cache = cacheMiss
+		writeError(ctx, errUpstreamTimeout, st.id)
+	default:
+		st.cache = cacheMiss
+		writeError(ctx, errUpstreamDown, st.id)
+	}
+}
+
+// writeEntry answers with a stored response plus the cache's headers.
+func (s *Server) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache.Entry, label cacheLabel, now time.Time) {
+	ctx.Response.Reset()
+	if err := writeStoredResponse(&ctx.Response, e.Value); err != nil {
+		s.log.Error("stored response is corrupt", "error", err.Error(), "request_id", string(st.id))
+		writeError(ctx, errInternal, st.id)
+		return
+	}
+	st.cache = label
+	h := &ctx.Response.Header
+	age := max(now.Sub(e.StoredAt), 0)
+	st.num = strconv.AppendInt(st.num[:0], int64(age/time.Second), 10)
+	h.SetCanonical(hdrAge, st.num)
+	ttl := int64(e.FreshUntil.Sub(now) / time.Second)
+	st.scratch = append(st.scratch[:0], "tiercel; "...)
+	if label == cacheMiss {
+		st.scratch = append(st.scratch, "fwd=uri-miss; stored; ttl="...)
+	} else {
+		st.scratch = append(st.scratch, "hit; ttl="...)
+	}
+	st.scratch = strconv.AppendInt(st.scratch, ttl, 10)
+	switch label {
+	case cacheHitL2:
+		st.scratch = append(st.scratch, "; detail=l2"...)
+	case cacheStale:
+		st.scratch = append(st.scratch, "; fwd=stale"...)
+	}
+	h.SetCanonical(hdrCacheStatus, st.scratch)
+}
+
+func (s *Server) setCacheStatus(ctx *fasthttp.RequestCtx, st *reqState, detail string) {
+	st.scratch = append(append(st.scratch[:0], "tiercel; "...), detail...)
+	ctx.Response.Header.SetCanonical(hdrCacheStatus, st.scratch)
+}
+
+// fillError carries what a fill learnt when it has no entry to store.
+type fillError struct {
+	pass bool   // the response must not be shared: each requester fetches its own
+	resp []byte // a stored-form response to give the waiters (not stored)
+	err  error
+}
+
+func (e *fillError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("upstream response not stored (pass=%v)", e.pass)
+}
+
+func (e *fillError) Unwrap() error { return e.err }
+
+// fill is one miss's upstream request, built only from the keyed parts of
+// the client's request (path, keyed query parameters and headers, the
+// caller's credentials on private routes), so that nothing outside the key
+// can change what is stored.
+type fill struct {
+	s         *Server
+	rt        *route
+	uri       []byte
+	headers   [][2][]byte
+	auth      []byte
+	requestID []byte
+}
+
+func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {
+	rc := rt.cache
+	f := &fill{s: s, rt: rt, requestID: append([]byte(nil), st.id...)}
+	f.uri = append(f.uri, ctx.URI().PathOriginal()...)
+	args := ctx.QueryArgs()
+	var q fasthttp.Args
+	for _, name := range rc.cfg.Key.Query {
+		if v := args.Peek(name); v != nil || args.Has(name) {
+			q.AddBytesV(name, v)
+		}
+	}
+	if q.Len() > 0 {
+		f.uri = append(append(f.uri, '?'), q.QueryString()...)
+	}
+	for _, name := range rc.cfg.Key.Headers {
+		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
+			f.headers = append(f.headers, [2][]byte{[]byte(name), append([]byte(nil), v...)})
+		}
+	}
+	if rc.cfg.Key.Private && p != nil {
+		f.auth = append([]byte(nil), ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)...)
+	}
+	return f
+}
+
+func (f *fill) fill(ctx context.Context, _ []byte) (*cache.Entry, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.SetRequestURIBytes(f.uri)
+	for _, h := range f.headers {
+		req.Header.SetBytesKV(h[0], h[1])
+	}
+	if f.auth != nil {
+		req.Header.SetBytesV(fasthttp.HeaderAuthorization, f.auth)
+	}
+	req.Header.SetBytesV(headerRequestID, f.requestID)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(f.rt.timeout)
+	}
+	start := time.Now()
+	res, err := f.rt.pool.Do(req, resp, deadline, true)
+	if res.Attempts > 0 {
+		f.rt.upDur.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot fill from upstream %s: %w", f.rt.upstreamName, err)
+	}
+	rc := f.rt.cache
+	w, store, pass := rc.policyFor(resp)
+	if pass {
+		return nil, &fillError{pass: true}
+	}
+	value := encodeResponse(nil, resp)
+	if !store {
+		if resp.StatusCode() >= 500 {
+			return nil, &fillError{resp: value, err: fmt.Errorf("upstream %s answered %d", f.rt.upstreamName, resp.StatusCode())}
+		}
+		return nil, &fillError{resp: value}
+	}
+	now := time.Now()
+	e := &cache.Entry{Value: value, StoredAt: now, FreshUntil: now.Add(w.fresh), Negative: w.negative}
+	if w.swr > 0 {
+		e.StaleUntil = e.FreshUntil.Add(w.swr)
+	}
+	if w.sie > 0 {
+		e.ErrorUntil = e.FreshUntil.Add(w.sie)
+	}
+	return e, nil
+}
+
+// passSet remembers keys whose responses were not storable ("hit for
+// pass"), bounded; a hash collision only costs a bypass, never a wrong
+// answer.
+type passSet struct {
+	n  atomic.Int64
+	mu sync.Mutex
+	m  map[uint64]int64 // key hash → until (unix nanos)
+}
+
+const maxPassKeys = 10000
+
+func (p *passSet) has(key []byte, now time.Time) bool {
+	if p.n.Load() == 0 {
+		return false
+	}
+	h := xxhash.Sum64(key)
+	p.mu.Lock()
+	until, ok := p.m[h]
+	if ok && until < now.UnixNano() {
+		delete(p.m, h)
+		p.n.Add(-1)
+		ok = false
+	}
+	p.mu.Unlock()
+	return ok
+}
+
+func (p *passSet) add(key []byte, until time.Time) {
+	h := xxhash.Sum64(key)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[uint64]int64{}
+	}
+	if len(p.m) >= maxPassKeys {
+		now := time.Now().UnixNano()
+		for k, u := range p.m {
+			if u < now || len(p.m) >= maxPassKeys {
+				delete(p.m, k)
+			}
+		}
+	}
+	p.m[h] = until.UnixNano()
+	p.n.Store(int64(len(p.m)))
+}

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"encoding/binary"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/router"
+)
+
+// keyFormat versions the cache key layout: a change of layout must not read
+// entries stored under the old one.
+const keyFormat = 1
+
+// appendCacheKey builds the route's cache key: everything that may select a
+// different response, and nothing else. Fields are length-prefixed, so no
+// value can be crafted to look like another field ("a=b&c" as one value).
+// GET and HEAD share keys: a HEAD is answered from a stored GET.
+func (rc *routeCache) appendCacheKey(dst []byte, ctx *fasthttp.RequestCtx, p *auth.Principal) []byte {
+	dst = append(dst, 'h', keyFormat)
+	dst = appendField(dst, rc.routeName)
+	dst = appendFieldBytes(dst, ctx.URI().PathOriginal())
+	args := ctx.QueryArgs()
+	for _, name := range rc.cfg.Key.Query {
+		// Only the first value of a parameter is keyed, and only it is sent
+		// on a fill: key and upstream request always agree.
+		if v := args.Peek(name); v != nil || args.Has(name) {
+			dst = append(dst, 'q')
+			dst = appendField(dst, name)
+			dst = appendFieldBytes(dst, v)
+		}
+	}
+	for _, name := range rc.cfg.Key.Headers {
+		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
+			dst = append(dst, 'h')
+			dst = appendField(dst, name)
+			dst = appendFieldBytes(dst, v)
+		}
+	}
+	if rc.cfg.Key.Private {
+		dst = append(dst, 'p')
+		if p == nil {
+			return append(dst, '-')
+		}
+		dst = appendField(dst, p.Issuer)
+		dst = appendField(dst, p.Tenant)
+		dst = appendField(dst, p.Subject)
+	}
+	return dst
+}
+
+func appendField(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendFieldBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// renderTags expands the route's tag templates with the request's path
+// parameters. It allocates: it runs on misses only.
+func (rc *routeCache) renderTags(params *router.Params) []string {
+	if len(rc.tags) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(rc.tags))
+	var b []byte
+	for _, t := range rc.tags {
+		b = append(b[:0], t.parts[0]...)
+		for i, name := range t.params {
+			b = append(b, params.Get(name)...)
+			b = append(b, t.parts[i+1]...)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// invalidateRequest is the body of POST /admin/invalidate.
+type invalidateRequest struct {
+	// Keys are request paths with their query, as a client would send them
+	// ("/api/products/42?color=red"); each is turned into its route's cache
+	// key. Routes keyed on headers or on the caller cannot be addressed this
+	// way: invalidate them by tag.
+	Keys []string `json:"keys"`
+	// Tags are surrogate keys, as rendered from the routes' tag templates.
+	Tags []string `json:"tags"`
+}
+
+type invalidateReply struct {
+	Keys int    `json:"keys"`
+	Tags int    `json:"tags"`
+	L2   string `json:"l2"`
+}
+
+// maxInvalidateBody bounds an invalidation request.
+const maxInvalidateBody = 1 << 20
+
+func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
+	if s.cache == nil {
+		writeAdminError(w, &Error{http.StatusNotFound, "no_cache", "no route has a cache"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxInvalidateBody+1))
+	if err != nil {
+		writeAdminError(w, errBadRequest)
+		return
+	}
+	if len(body) > maxInvalidateBody {
+		writeAdminError(w, errBodyTooLarge)
+		return
+	}
+	var req invalidateRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeAdminError(w, &Error{http.StatusBadRequest, "bad_json", "cannot decode the invalidation: " + err.Error()})
+		return
+	}
+	if len(req.Keys) == 0 && len(req.Tags) == 0 {
+		writeAdminError(w, &Error{http.StatusBadRequest, "empty", `give "keys" and/or "tags"`})
+		return
+	}
+	keys := make([][]byte, 0, len(req.Keys))
+	for i, k := range req.Keys {
+		key, err := s.keyForPath(k)
+		if err != nil {
+			writeAdminError(w, &Error{http.StatusBadRequest, "bad_key", fmt.Sprintf("keys[%d]: %v", i, err)})
+			return
+		}
+		keys = append(keys, key)
+	}
+	for i, t := range req.Tags {
+		if t == "" {
+			writeAdminError(w, &Error{http.StatusBadRequest, "bad_tag", fmt.Sprintf("tags[%d]: empty", i)})
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	reply := invalidateReply{Keys: len(keys), Tags: len(req.Tags), L2: s.cache.L2State()}
+	var l2err error
+	if len(keys) > 0 {
+		_, err := s.cache.InvalidateKeys(ctx, keys...)
+		l2err = errors.Join(l2err, err)
+	}
+	if len(req.Tags) > 0 {
+		_, err := s.cache.InvalidateTags(ctx, req.Tags...)
+		l2err = errors.Join(l2err, err)
+	}
+	if l2err != nil {
+		// Applied locally; the shared tier missed it. Say so: the caller
+		// (or Kafka's replay) must retry for other replicas' sake.
+		reply.L2 = "error: " + l2err.Error()
+	} else if reply.L2 != "disabled" {
+		reply.L2 = "ok"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(reply)
+}
+
+// keyForPath builds the cache key a GET of path would use.
+func (s *Server) keyForPath(path string) ([]byte, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("%q is not a path", path)
+	}
+	var req fasthttp.Request
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.SetRequestURI(path)
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{}, nil)
+	st := &reqState{}
+	idx, _, err := s.router.Match(ctx.Method(), ctx.Path(), &st.params)
+	if err != nil {
+		return nil, fmt.Errorf("%q: no GET route matches", path)
+	}
+	rt := s.routes[idx]
+	switch {
+	case rt.cache == nil:
+		return nil, fmt.Errorf("%q: route %s is not cached", path, rt.name)
+	case rt.cache.cfg.Key.Private || len(rt.cache.cfg.Key.Headers) > 0:
+		return nil, fmt.Errorf("%q: route %s keys on the caller or on headers; invalidate it by tag", path, rt.name)
+	}
+	return rt.cache.appendCacheKey(nil, &ctx, nil), nil
+}
+
+func writeAdminError(w http.ResponseWriter, e *Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(appendErrorBody(nil, e, nil))
+}
