@@ -53,9 +53,18 @@ func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now
 			c.st.errors.Add(1)
 			return res, err
 		}
+		// A flight that finished before this request joined it (it stays
+		// joinable until its L1 write is visible) did no work for this
+		// request: its stored entry is an L1 hit, not a coalesced miss.
+		late := false
 		if joined {
-			c.st.coalescedWaits.Add(1)
-			res.Coalesced = true
+			select {
+			case <-f.done:
+				late = f.err == nil && f.stored
+			default:
+				c.st.coalescedWaits.Add(1)
+				res.Coalesced = true
+			}
 		}
 		select {
 		case <-f.done:
@@ -72,7 +81,10 @@ func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now
 			continue
 		}
 		res.Entry, res.Outcome = f.entry, f.outcome
-		c.count(f.outcome)
+		if late {
+			res.Outcome, res.L2, res.Fill = OutcomeHitL1, 0, 0
+		}
+		c.count(res.Outcome)
 		return res, nil
 	}
 	c.st.errors.Add(1)

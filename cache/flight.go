@@ -35,6 +35,7 @@ type flight struct {
 
 	entry   *Entry
 	outcome Outcome
+	stored  bool   // entry went into L1: a late joiner is served as an L1 hit
 	old     *Entry // an expired L2 entry, served if the fill fails
 	err     error
 	l2d     time.Duration

@@ -123,7 +123,9 @@ func (c *Tiered) settle(f *flight, e *Entry, o Outcome) bool {
 		c.st.fenced.Add(1)
 		return false
 	}
-	c.l1.set(e, c.ttl(f, e))
+	ttl := c.ttl(f, e)
+	c.l1.set(e, ttl)
+	f.stored = ttl > 0
 	return true
 }
 

@@ -185,15 +185,30 @@ func (c *Tiered) Close() {
 	c.l1.close()
 }
 
+// Wait blocks until the L1 writes made so far are applied. L1 writes are
+// asynchronous (ristretto's Set): tests and tools that must see a write call
+// Wait; the request path never does.
+func (c *Tiered) Wait() {
+	if !c.done.Load() {
+		c.l1.wait()
+	}
+}
+
 // Get looks key up in L1 only, allocating nothing. ok is false when there is
 // no servable entry (absent, gone or invalidated); otherwise the Freshness
-// says how it may be served. Get counts nothing and starts nothing: use
+// says how it may be served. Get counts a Fresh result as an L1 hit and
+// starts nothing: use
 // Fetch to refresh a stale entry. The entry is shared and read-only.
 func (c *Tiered) Get(key []byte, now time.Time) (e *Entry, fr Freshness, ok bool) {
 	if c.done.Load() {
 		return nil, Gone, false
 	}
 	e, fr = c.lookupL1(key, now)
+	if fr == Fresh {
+		// Callers serve a fresh Get as is (the gateway's hot path does):
+		// count it like Fetch counts its L1 hits.
+		c.st.l1Hits.Add(1)
+	}
 	return e, fr, e != nil
 }
 

@@ -97,6 +97,7 @@ func TestCacheHitL1AfterMiss(t *testing.T) {
 	if r.status != 200 || r.header.Get("X-Cache") != "MISS" || !strings.HasPrefix(r.header.Get("Cache-Status"), "tiercel; fwd=uri-miss; stored") {
 		t.Fatalf("first: %d X-Cache=%q Cache-Status=%q", r.status, r.header.Get("X-Cache"), r.header.Get("Cache-Status"))
 	}
+	h.srv.cache.Wait()
 	r2 := h.get("/c/products/1", "")
 	if r2.header.Get("X-Cache") != "HIT-L1" || r2.body != r.body || r2.header.Get("Age") == "" {
 		t.Fatalf("second: X-Cache=%q Age=%q body %q vs %q", r2.header.Get("X-Cache"), r2.header.Get("Age"), r2.body, r.body)
@@ -118,6 +119,29 @@ func TestCacheHitL1AfterMiss(t *testing.T) {
 	if r := h.do("POST", "/c/products/1", "", strings.NewReader("x"), nil); r.header.Get("X-Cache") != "BYPASS" {
 		t.Fatalf("POST: X-Cache=%q", r.header.Get("X-Cache"))
 	}
+	m := h.metrics(t)
+	for _, want := range []string{
+		`tiercel_cache_lookups_total{outcome="hit_l1"} 2`,
+		`tiercel_cache_lookups_total{outcome="miss"} 1`,
+		`tiercel_cache_l2_breaker{state="disabled"} 1`,
+		`cache="HIT-L1",route="c-products",status="200"`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func (h *harness) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 4<<20)
+	n, _ := readAll(resp, b)
+	return string(b[:n])
 }
 
 func TestCacheKeyAndPoisoning(t *testing.T) {
@@ -126,6 +150,7 @@ func TestCacheKeyAndPoisoning(t *testing.T) {
 	base := h.get("/c/products/7?color=red", "")
 	// Unkeyed query parameters and headers neither reach the origin on a
 	// fill nor select another entry.
+	h.srv.cache.Wait()
 	evil := h.do("GET", "/c/products/7?evil=1&color=red", "", nil, map[string]string{"X-Forwarded-Host": "evil.example", "X-Evil": "1"})
 	if evil.header.Get("X-Cache") != "HIT-L1" || evil.body != base.body {
 		t.Fatalf("unkeyed input changed the answer: %q %q", evil.header.Get("X-Cache"), evil.body)
@@ -145,6 +170,7 @@ func TestCacheKeyAndPoisoning(t *testing.T) {
 	if seen := o.lastSeen.Load().(string); !strings.Contains(seen, "tier=gold") {
 		t.Fatalf("keyed header not forwarded: %s", seen)
 	}
+	h.srv.cache.Wait()
 	if r := h.get("/c/tiered/7", ""); r.header.Get("X-Cache") != "HIT-L1" || plain.header.Get("X-Cache") != "MISS" || gold.body == "" {
 		t.Fatalf("header variants: %q", r.header.Get("X-Cache"))
 	}
@@ -168,6 +194,7 @@ func TestCachePrivateRouteIsolatesTenants(t *testing.T) {
 	if !strings.Contains(ra.body, `"sub":"alice"`) || !strings.Contains(rb.body, `"sub":"bob"`) || rb.header.Get("X-Cache") != "MISS" {
 		t.Fatalf("alice %q, bob %q (%s)", ra.body, rb.body, rb.header.Get("X-Cache"))
 	}
+	h.srv.cache.Wait()
 	if r := h.get("/c/me", alice); r.header.Get("X-Cache") != "HIT-L1" || !strings.Contains(r.body, `"sub":"alice"`) {
 		t.Fatalf("alice again: %q %q", r.header.Get("X-Cache"), r.body)
 	}
@@ -256,6 +283,7 @@ func TestCacheNegative(t *testing.T) {
 	if r := h.get("/c/products/missing", ""); r.status != 404 || r.header.Get("X-Cache") != "MISS" {
 		t.Fatalf("first 404: %d %q", r.status, r.header.Get("X-Cache"))
 	}
+	h.srv.cache.Wait()
 	if r := h.get("/c/products/missing", ""); r.status != 404 || r.header.Get("X-Cache") != "HIT-L1" {
 		t.Fatalf("second 404: %d %q", r.status, r.header.Get("X-Cache"))
 	}
@@ -320,6 +348,7 @@ func TestCacheTwoTiersAndTagInvalidation(t *testing.T) {
 	if ob.hits.Load() != 0 {
 		t.Fatalf("B went to its origin")
 	}
+	b.srv.cache.Wait()
 	if r := b.get("/c/products/42", ""); r.header.Get("X-Cache") != "HIT-L1" {
 		t.Fatalf("B after L2 hit: %q", r.header.Get("X-Cache"))
 	}
@@ -369,6 +398,7 @@ func TestCacheSurvivesRedisFaults(t *testing.T) {
 				if r.status != 200 {
 					t.Fatalf("%s during fault: %d", path, r.status)
 				}
+				h.srv.cache.Wait()
 				// Generous hang guard, not a latency assertion: the route's
 				// budget is 300ms.
 				if el := time.Since(start); el > 3*time.Second {

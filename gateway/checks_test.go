@@ -78,6 +78,7 @@ func TestL1HitThroughHandlerAllocatesNothing(t *testing.T) {
 	if r := h.get("/c/me", tok); r.header.Get("X-Cache") != "MISS" {
 		t.Fatalf("warm-up: %q", r.header.Get("X-Cache"))
 	}
+	h.srv.cache.Wait()
 	ctx := newCheckCtx("/c/me", tok)
 	serve := func() {
 		ctx.Response.Reset()

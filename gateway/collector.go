@@ -31,6 +31,15 @@ var (
 	descLimitEvict    = desc("ratelimit_evictions_total", "Rate-limit buckets evicted (idle or over the key bound).")
 	descLimitKeys     = desc("ratelimit_keys", "Rate-limit buckets held in memory.")
 	descLimitBreaker  = desc("ratelimit_redis_breaker", "State of the breaker around the rate limiter's Redis (1 for the current state).", "state")
+	descCacheLookups  = desc("cache_lookups_total", "Cache lookups by outcome (hit_l1, hit_l2, miss, stale, stale_error, error).", "outcome")
+	descCacheCoalesce = desc("cache_coalesced_waits_total", "Requests that waited on another request's fill instead of filling.")
+	descCacheFills    = desc("cache_fills_total", "Fills (upstream fetches for the cache) by result.", "result")
+	descCacheRefresh  = desc("cache_background_refreshes_total", "Background refreshes of stale entries.")
+	descCacheFenced   = desc("cache_fenced_total", "Fill results discarded because an invalidation overtook them.")
+	descCacheEvict    = desc("cache_evictions_total", "L1 evictions.")
+	descCacheL2       = desc("cache_l2_operations_total", "L2 (Redis) operations by result.", "result")
+	descCacheL2State  = desc("cache_l2_breaker", "State of the breaker around the L2 cache (1 for the current state).", "state")
+	descCacheInval    = desc("cache_invalidations_total", "Keys and tags invalidated.")
 	descUpRequests    = desc("upstream_requests_total", "Requests sent to an upstream pool.", "upstream")
 	descUpErrors      = desc("upstream_errors_total", "Upstream requests that failed, by kind.", "upstream", "kind")
 	descUpRetries     = desc("upstream_retries_total", "Extra attempts on another target after a connection failure.", "upstream")
@@ -67,6 +76,32 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descJWKSFetches, st.JWKSUnknownKIDRefetches, "unknown_kid")
 		for _, is := range s.verifier.Status() {
 			gauge(descJWKSKeys, float64(is.Keys), is.Name)
+		}
+	}
+	if s.cache != nil {
+		cs := s.cache.Stats()
+		counter(descCacheLookups, cs.L1Hits, "hit_l1")
+		counter(descCacheLookups, cs.L2Hits, "hit_l2")
+		counter(descCacheLookups, cs.Misses, "miss")
+		counter(descCacheLookups, cs.StaleServed, "stale")
+		counter(descCacheLookups, cs.StaleErrorServed, "stale_error")
+		counter(descCacheLookups, cs.Errors, "error")
+		counter(descCacheCoalesce, cs.CoalescedWaits)
+		counter(descCacheFills, cs.Fills-cs.FillErrors, "ok")
+		counter(descCacheFills, cs.FillErrors, "error")
+		counter(descCacheRefresh, cs.BackgroundRefreshes)
+		counter(descCacheFenced, cs.Fenced)
+		counter(descCacheEvict, cs.Evictions)
+		counter(descCacheL2, cs.L2Reads, "read")
+		counter(descCacheL2, cs.L2Writes, "write")
+		counter(descCacheL2, cs.L2WriteDrops, "write_dropped")
+		counter(descCacheL2, cs.L2Errors, "error")
+		counter(descCacheL2, cs.L2Timeouts, "timeout")
+		counter(descCacheL2, cs.L2Skipped, "skipped_breaker_open")
+		counter(descCacheInval, cs.Invalidations)
+		l2 := s.cache.L2State()
+		for _, st := range []string{"disabled", "closed", "half-open", "open"} {
+			gauge(descCacheL2State, b2f(st == l2), st)
 		}
 	}
 	ls := s.limiter.Stats()

@@ -3,10 +3,14 @@ package gateway
 import (
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/tiercel/tiercel/bench"
+	"github.com/tiercel/tiercel/internal/testredis"
 )
 
 // BenchmarkAdmit is the cost every request pays before cache or upstream:
@@ -92,4 +96,96 @@ func BenchmarkHandleL1Hit(b *testing.B) {
 		ctx.Response.Reset()
 		s.handle(ctx)
 	}
+}
+
+// BenchmarkZipfHitRatio drives two gateways sharing one redis-server with
+// Zipf-distributed product ids (s=1.1 over 100k ids, 1 KiB bodies) and the
+// smallest L1 (1 MiB: about a thousand entries), and reports the share of
+// requests answered by each tier. It measures ratios, not speed.
+func BenchmarkZipfHitRatio(b *testing.B) {
+	rs := testredis.Start(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := bench.NewBare(1024)
+	go func() { _ = bare.Serve(ln) }()
+	b.Cleanup(func() { _ = bare.Shutdown() })
+	var servers [2]*Server
+	for i := range servers {
+		cfg := testConfig(ln.Addr().String())
+		cachedRoutes(rs.URL())(&cfg)
+		cfg.Cache.L1MaxBytes = 1 << 20
+		cfg.SetDefaults()
+		s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(s.closeComponents)
+		servers[i] = s
+	}
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 100_000-1)
+	var counts [numCacheLabels]int
+	ctx := newCheckCtx("/", "x")
+	var path []byte
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		path = strconv.AppendUint(append(path[:0], "/c/products/"...), zipf.Uint64(), 10)
+		ctx.Request.SetRequestURIBytes(path)
+		ctx.Response.Reset()
+		servers[i%2].handle(ctx)
+		for l := range numCacheLabels {
+			if string(ctx.Response.Header.Peek("X-Cache")) == cacheLabel(l).String() {
+				counts[l]++
+			}
+		}
+	}
+	total := float64(b.N)
+	b.ReportMetric(100*float64(counts[cacheHitL1])/total, "%hit-l1")
+	b.ReportMetric(100*float64(counts[cacheHitL2])/total, "%hit-l2")
+	b.ReportMetric(100*float64(counts[cacheMiss])/total, "%miss")
+}
+
+// BenchmarkHandleL2Hit is the whole handler over 20k keys already in Redis
+// with the smallest L1: mostly L2 hits, each copied into L1.
+func BenchmarkHandleL2Hit(b *testing.B) {
+	rs := testredis.Start(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := bench.NewBare(1024)
+	go func() { _ = bare.Serve(ln) }()
+	b.Cleanup(func() { _ = bare.Shutdown() })
+	cfg := testConfig(ln.Addr().String())
+	cachedRoutes(rs.URL())(&cfg)
+	cfg.Cache.L1MaxBytes = 1 << 20
+	cfg.SetDefaults()
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.closeComponents)
+	const keys = 20000
+	ctx := newCheckCtx("/", "x")
+	var path []byte
+	get := func(id int) {
+		path = strconv.AppendInt(append(path[:0], "/c/products/"...), int64(id), 10)
+		ctx.Request.SetRequestURIBytes(path)
+		ctx.Response.Reset()
+		s.handle(ctx)
+	}
+	for id := range keys {
+		get(id)
+	}
+	for s.cache.Stats().L2Writes < keys {
+		runtime.Gosched() // L2 writes are asynchronous
+	}
+	hits := s.cache.Stats().L2Hits
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		get((i * 7919) % keys)
+	}
+	b.ReportMetric(100*float64(s.cache.Stats().L2Hits-hits)/float64(b.N), "%hit-l2")
 }

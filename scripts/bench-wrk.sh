@@ -1,68 +1,116 @@
 #!/usr/bin/env bash
 # bench-wrk.sh — side-by-side wrk figures on one machine, in one run.
 #
-# The system under test runs on CPU 0 (GOMAXPROCS=1), wrk on CPU 1. Targets
-# alternate for ROUNDS rounds so drift on a shared machine hits them alike;
-# the report gives each target's median req/s, its latency percentiles and
-# its ratio to the bare fasthttp handler (the limit of this machine).
+# Everything on the server side (the gateway, its origin, redis-server) runs
+# on CPU 0 with GOMAXPROCS=1; wrk runs on CPU 1. Targets alternate for
+# ROUNDS rounds so drift on a shared machine hits them alike; the report
+# gives each target's median req/s, latency percentiles, server CPU time per
+# request (from /proc, all server processes) and the ratio to the bare
+# fasthttp handler, the limit of this machine.
 #
-#   bare      tiercel-bench bare: fixed 1 KiB body, nothing else
-#   tiercel   the products route: JWT (cached) + rate limit + proxy to bare
-#             (both processes on CPU 0: the whole cost of the answer)
+#   bare         tiercel-bench bare: fixed 1 KiB body, nothing else
+#   tiercel-l1   cached route, L1 hits: JWT (cached) + rate limit + L1
+#   tiercel-l2   cached route, 1 MiB L1 over 50k keys in Redis: mostly L2 hits
+#   tiercel-proxy uncached route: JWT + rate limit + proxy to bare
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 ROUNDS=${ROUNDS:-3}
+KEYS=${KEYS:-50000}
 OUT=${OUT:-bench/results/$(date +%Y-%m-%d)}
 mkdir -p "$OUT"
 BIN=bin
 ORIGIN_PORT=${BENCH_ORIGIN_PORT:-19000}
-TIERCEL_PORT=${BENCH_TIERCEL_PORT:-18090}
-export BENCH_ORIGIN_PORT=$ORIGIN_PORT BENCH_TIERCEL_PORT=$TIERCEL_PORT BENCH_TIERCEL_ADMIN_PORT=$((TIERCEL_PORT+1))
+T1_PORT=18090   # L1 gateway (no Redis)
+T2_PORT=18190   # L2 gateway (Redis, 1 MiB L1)
+REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+server() { GOMAXPROCS=1 taskset -c 0 "$@" & pids+=($!); }
+server "$BIN/tiercel-bench" bare -listen 127.0.0.1:$ORIGIN_PORT -size 1024
+server redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --logfile "$OUT/redis.log"
+wait_port "$REDIS_PORT"
+BENCH_ORIGIN_PORT=$ORIGIN_PORT BENCH_TIERCEL_PORT=$T1_PORT BENCH_TIERCEL_ADMIN_PORT=$((T1_PORT+1)) \
+  server "$BIN/tiercel" serve -config deploy/examples/bench.yaml 2>"$OUT/tiercel-l1.log"
+BENCH_ORIGIN_PORT=$ORIGIN_PORT BENCH_TIERCEL_PORT=$T2_PORT BENCH_TIERCEL_ADMIN_PORT=$((T2_PORT+1)) \
+  BENCH_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 BENCH_L1_BYTES=1048576 \
+  server "$BIN/tiercel" serve -config deploy/examples/bench.yaml 2>"$OUT/tiercel-l2.log"
+wait_port "$ORIGIN_PORT"; wait_port "$T1_PORT"; wait_port "$T2_PORT"
+server_pids="${pids[*]}"
+export TOKEN; TOKEN=$("$BIN/tiercel" token -config deploy/examples/bench.yaml -sub bench -scope products:read -ttl 2h)
+export KEYS
 
-GOMAXPROCS=1 taskset -c 0 "$BIN/tiercel-bench" bare -listen 127.0.0.1:$ORIGIN_PORT -size 1024 & pids+=($!)
-GOMAXPROCS=1 taskset -c 0 "$BIN/tiercel" serve -config deploy/examples/bench.yaml 2>"$OUT/tiercel.log" & pids+=($!)
-wait_port "$ORIGIN_PORT"; wait_port "$TIERCEL_PORT"
-TOKEN=$("$BIN/tiercel" token -config deploy/examples/bench.yaml -sub bench -scope products:read -ttl 2h)
+cat > "$OUT/random-keys.lua" <<'LUA'
+local token = os.getenv("TOKEN")
+local keys = tonumber(os.getenv("KEYS"))
+local n = 0
+request = function()
+  n = n + 1
+  local id = (os.getenv("SEQUENTIAL") and (n % keys) + 1) or math.random(1, keys)
+  return wrk.format("GET", "/api/products/" .. id, {["Authorization"] = "Bearer " .. token})
+end
+LUA
 
-run_wrk() { # name url [header]
+cpu_ticks() { local t=0 p; for p in $server_pids; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+
+run_wrk() { # name url [wrk args...]
   local name=$1 url=$2; shift 2
-  taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "$url" > "$OUT/wrk-$name-$round.txt"
-  local non2xx; non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$OUT/wrk-$name-$round.txt" | grep -o '[0-9]*$' || true)
+  local f="$OUT/wrk-$name-$round.txt" c0 c1
+  c0=$(cpu_ticks)
+  taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "$url" > "$f"
+  c1=$(cpu_ticks)
+  local reqs; reqs=$(awk '/requests in/ {print $1}' "$f")
+  # CPU µs per request, all server processes (clock ticks are 1/100 s).
+  awk -v d=$((c1 - c0)) -v r="$reqs" 'BEGIN {printf "cpu_us_per_req %.2f\n", d * 10000 / r}' >> "$f"
+  local non2xx; non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$f" | grep -o '[0-9]*$' || true)
   if [ -n "$non2xx" ]; then echo "$name: $non2xx non-2xx responses: the figure is invalid" >&2; exit 1; fi
 }
-# Warm-up: connections, token cache, rate-limit bucket.
-round=warmup
-run_wrk tiercel "http://127.0.0.1:$TIERCEL_PORT/api/products/1" -H "Authorization: Bearer $TOKEN"
-for round in $(seq "$ROUNDS"); do
-  run_wrk bare "http://127.0.0.1:$ORIGIN_PORT/api/products/1"
-  run_wrk tiercel "http://127.0.0.1:$TIERCEL_PORT/api/products/1" -H "Authorization: Bearer $TOKEN"
-done
 
-summarize() { # name -> "median_rps p50 p90 p99" (latencies as wrk prints them)
+auth=(-H "Authorization: Bearer $TOKEN")
+round=warmup
+echo "warming up: token caches, buckets, L1, and $KEYS keys into Redis" >&2
+run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
+run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
+SEQUENTIAL=1 run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
+for round in $(seq "$ROUNDS"); do
+  echo "round $round/$ROUNDS" >&2
+  run_wrk bare "http://127.0.0.1:$ORIGIN_PORT/api/products/1"
+  run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
+  run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
+  run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
+done
+curl -s "http://127.0.0.1:$((T2_PORT+1))/metrics" | grep '^tiercel_cache_lookups_total' > "$OUT/l2-gateway-cache-metrics.txt" || true
+
+summarize() { # name -> "median_rps p50 p90 p99 cpu_us"
   local name=$1 rps=() f
   for f in "$OUT"/wrk-"$name"-[0-9]*.txt; do rps+=("$(awk '/Requests\/sec/ {print $2}' "$f")"); done
   local med; med=$(printf '%s\n' "${rps[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   local best; best=$(grep -l "Requests/sec: *$med" "$OUT"/wrk-"$name"-[0-9]*.txt | head -1)
-  local p50 p90 p99
-  p50=$(awk '$1=="50%" {print $2}' "$best"); p90=$(awk '$1=="90%" {print $2}' "$best"); p99=$(awk '$1=="99%" {print $2}' "$best")
-  echo "$med $p50 $p90 $p99"
+  echo "$med $(awk '$1=="50%" {print $2}' "$best") $(awk '$1=="90%" {print $2}' "$best") $(awk '$1=="99%" {print $2}' "$best") $(awk '/cpu_us_per_req/ {print $2}' "$best")"
 }
-read -r bare_rps bare_p50 bare_p90 bare_p99 <<<"$(summarize bare)"
-read -r t_rps t_p50 t_p90 t_p99 <<<"$(summarize tiercel)"
-ratio=$(awk -v a="$t_rps" -v b="$bare_rps" 'BEGIN {printf "%.2f", a/b}')
+read -r b_rps b_p50 b_p90 b_p99 b_cpu <<<"$(summarize bare)"
+row() { # label name
+  local rps p50 p90 p99 cpu
+  read -r rps p50 p90 p99 cpu <<<"$(summarize "$2")"
+  echo "| $1 | $rps | $p50 | $p90 | $p99 | $cpu | $(awk -v a="$rps" -v b="$b_rps" 'BEGIN {printf "%.2f", a/b}') |"
+}
 {
-  echo "# wrk side by side ($(date -u +%FT%TZ), $(nproc) cores, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS alternating rounds, median)"
+  echo "# wrk side by side ($(date -u +%FT%TZ), $(nproc) cores; servers on CPU 0 with GOMAXPROCS=1, wrk -t1 -c$CONNS -d$DURATION on CPU 1; median of $ROUNDS alternating rounds)"
   echo
-  echo "| target | req/s | p50 | p90 | p99 | ratio to bare |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  echo "| bare fasthttp (1 KiB) | $bare_rps | $bare_p50 | $bare_p90 | $bare_p99 | 1.00 |"
-  echo "| tiercel: JWT (cached) + rate limit + proxy to bare | $t_rps | $t_p50 | $t_p90 | $t_p99 | $ratio |"
+  echo "| target | req/s | p50 | p90 | p99 | server CPU µs/req | ratio to bare |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| bare fasthttp, 1 KiB | $b_rps | $b_p50 | $b_p90 | $b_p99 | $b_cpu | 1.00 |"
+  row "tiercel L1 hit (JWT + rate limit + L1)" tiercel-l1
+  row "tiercel L2 hit ($KEYS keys, 1 MiB L1, Redis on CPU 0)" tiercel-l2
+  row "tiercel proxy, uncached (JWT + rate limit + origin on CPU 0)" tiercel-proxy
+  echo
+  echo "L2 gateway cache outcomes over the whole run (warm-up included):"
+  echo '```'
+  cat "$OUT/l2-gateway-cache-metrics.txt"
+  echo '```'
 } | tee "$OUT/wrk-report.md"

@@ -140,6 +140,11 @@ func expand(n *yaml.Node, path string, lookup Lookup) error {
 		return fmt.Errorf("%s: environment variable %s is not set", orRoot(path), missing)
 	}
 	n.Value = out
+	if n.Style == 0 {
+		// A plain ${VAR} resolves like the text it stands for: a number
+		// for an int field. Quoted values stay strings.
+		n.Tag = ""
+	}
 	return nil
 }
 

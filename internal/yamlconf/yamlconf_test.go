@@ -83,6 +83,16 @@ func TestDecodeErrors(t *testing.T) {
 	f("a: &x 1\nlisten: *x\n", `unknown field`)
 }
 
+func TestExpandedPlainScalarsKeepTheirType(t *testing.T) {
+	var c testConfig
+	if err := Decode([]byte("workers: ${N:-7}\nlisten: \"${N:-7}\"\n"), &c, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers != 7 || c.Listen != "7" {
+		t.Fatalf("got %+v", c)
+	}
+}
+
 func TestDollarEscape(t *testing.T) {
 	var c testConfig
 	if err := Decode([]byte("secret: \"a$${B}c\"\n"), &c, env(nil)); err != nil {
