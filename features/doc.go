@@ -1,8 +1,94 @@
 // Package features serves ML feature values and model predictions: the
 // feature registry (entities, views, typed features, max age, defaults),
 // batched lookups of many entities × features through the two-tier cache,
-// and prediction caching keyed by model@version and a hash of the input.
+// writes (Push), and predictions cached by model@version and a hash of the
+// input vector, with a fallback ladder when the model is down.
 //
-// It must never import fasthttp or any HTTP server code: the gateway adapts
-// it to HTTP. Its implementation lands with the features issue.
+// It must never import fasthttp or any HTTP server code, nor the gateway:
+// the gateway adapts it to HTTP with thin handlers that pass the request
+// body to ServeNative, ServeFeast, ServePredict (or Push) and write the
+// bytes back, mapping an *Error's Kind to a status (BadRequest 400,
+// TooLarge 413, NotFound 404, Unavailable 503). Upstream feature servers and
+// model servers are called with net/http's client: it is context-aware,
+// which is how a request's deadline reaches them, and fasthttp stays out of
+// this layer.
+//
+// # Reads
+//
+// Get answers a Query: for every (view, entity) row, L1 first; then ONE
+// Redis pipeline (an HMGET per row) for every redis-view row L1 missed,
+// across views; then, per http view, the missing rows are fetched through
+// the shared cache (L1, L2) and whatever neither tier has is asked from the
+// upstream in ONE batched /get-online-features call. Rows of redis and
+// memory views are kept in L1 only (Redis is their L2) for RowTTL; http
+// rows in L1 and L2 for their source TTL. Each value comes back with a
+// status (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE, DEFAULT) and its row's event
+// time. max_age is enforced on every read. When Redis or an upstream does
+// not answer within the request's deadline (and RedisTimeout), the values
+// are NOT_FOUND or DEFAULT and the result is marked incomplete.
+//
+// # Redis layout (for external writers)
+//
+// One hash per view row:
+//
+//	key    {prefix}fv:{view}:{entity key}      prefix defaults to "tiercel:"
+//	fields one per feature, plus _ts
+//
+// The entity key is the row's join key values in the view's declaration
+// order, as text (int64 in decimal, strings as they are), '%' and ':'
+// percent-escaped (%25, %3A), joined by ':'. Values:
+//
+//	int64              decimal text             "42"
+//	float64            text (strconv 'g')       "0.125"
+//	string             the raw UTF-8 bytes      "FR"
+//	bool               "1" or "0"               ("true"/"false" are read too)
+//	list<T>            a JSON array             `["a","b"]`
+//	float32_vector[N]  4N bytes, little-endian IEEE 754 float32s
+//	_ts                event time, Unix milliseconds, decimal text
+//
+// A field that is missing or does not parse as its type is absent
+// (counted in Stats.BadStoredValues). Writers other than Push must
+// invalidate the rows (InvalidateRows, or an invalidation event) or wait
+// out RowTTL.
+//
+// The memory source holds the same hashes in process: the embedded demo,
+// which has no Redis, pushes to it (SeedDemo).
+//
+// # POST /v1/features
+//
+// Request: {"features":["user_stats:clicks_7d",...],"entities":[{"user_id":"u1"},...]}.
+// Every entity object must carry the same join keys (string keys as JSON
+// strings, int64 keys as JSON integers). Response, one result per entity in
+// request order, arrays aligned with "features":
+//
+//	{"features":["user_stats:clicks_7d"],
+//	 "results":[{"entity":{"user_id":"u1"},"values":[12],"statuses":["PRESENT"],
+//	             "event_timestamps":["2024-05-01T10:00:00Z"]}],
+//	 "incomplete":false}
+//
+// Missing values are null; timestamps are RFC 3339 UTC (epoch when unknown).
+//
+// # POST /get-online-features (Feast)
+//
+// Feast's request ({"features":[...]} or {"feature_service":"name"},
+// "entities" as columns, "full_feature_names") and response: entity columns
+// first in request order, then one result per ref, column-oriented, as
+// Feast's feature servers return them. A DEFAULT value reports the status
+// it stands in for (NOT_FOUND or OUTSIDE_MAX_AGE), since Feast clients know
+// no DEFAULT.
+//
+// # POST /v1/models/{name}/predict
+//
+// Request: {"entities":[{"user_id":"u1"}]} (inputs read through Get) or
+// {"inputs":[[0.1,2,...]]} (raw vectors of the model's width). Response:
+//
+//	{"model":"churn","version":"1","predictions":[{"entity":{"user_id":"u1"},
+//	 "value":0.27,"source":"cache"}],"incomplete":false}
+//
+// source is cache, model, stale (the entity's last good prediction while
+// the model is unavailable) or default (the model's declared default). A
+// row with none of these fails the request with an Unavailable error. The
+// prediction key is {prefix}pred:{model}@{version}:{hash of the input
+// vector}: a changed feature can never return an old prediction, and a new
+// version starts a new key space.
 package features

@@ -14,7 +14,6 @@ type getScratch struct {
 	key    []byte
 	rv     rowView
 	misses []miss
-	row    []byte
 	canon  []byte
 }
 

@@ -77,7 +77,7 @@ func TestStatuses(t *testing.T) {
 	refs := []string{"user_stats:clicks_7d", "user_stats:ctr_7d"}
 	q := mustQuery(t, e.s, refs, []string{"user_id"}, [][]string{{"fresh"}, {"old"}, {"none"}})
 	type want struct {
-		val    string
+		val     string
 		st, why Status
 	}
 	check := func(res *Result, wants [][2]want) {

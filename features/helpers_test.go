@@ -160,3 +160,14 @@ func mustGet(t testing.TB, s *Store, q *Query) *Result {
 	t.Cleanup(res.Release)
 	return res
 }
+
+// newCache is a second cache instance on env's Redis: another replica.
+func newCache(t testing.TB, e *env) *cache.Tiered {
+	t.Helper()
+	c, err := cache.New(cache.Config{L1MaxBytes: 16 << 20, L2Timeout: 200 * time.Millisecond}, e.rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}

@@ -1,11 +1,212 @@
 package features
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
 	"time"
+
+	"github.com/tiercel/tiercel/cache"
 )
 
-// readHTTP is filled in with http views.
+// http views: rows come from an upstream speaking Feast's
+// /get-online-features and are cached in L1 and L2 through the shared
+// cache. Each missing row is a cache.Fetch (so L2 is read, and fills are
+// coalesced across requests); the fills of one Get meet in an httpBatch,
+// which makes one upstream call for all of them.
+
+// readHTTP answers the http-view misses of a Get: one batch per view.
 func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now time.Time) {
-	s.markUnread(res, misses, now.UnixMilli())
+	q := res.Query
+	// One Fetch per distinct row key: a duplicate would join its twin's
+	// flight and wait for a batch that waits for it.
+	type at struct{ view, i int }
+	byKey := map[string]at{}
+	perView := map[int]*batchReq{}
+	for _, m := range misses {
+		if _, dup := byKey[m.key]; dup {
+			continue
+		}
+		br := perView[m.qv]
+		if br == nil {
+			v := q.views[m.qv].v
+			br = &batchReq{timeout: v.timeout}
+			br.call = func(ctx context.Context, ps []*pendingFill) { s.callView(ctx, v, ps) }
+			perView[m.qv] = br
+		}
+		qv := &q.views[m.qv]
+		entity := make([]string, len(qv.cols))
+		for k, c := range qv.cols {
+			entity[k] = q.Rows[m.row][c]
+		}
+		byKey[m.key] = at{m.qv, len(br.keys)}
+		br.keys = append(br.keys, m.key)
+		br.args = append(br.args, entity)
+	}
+	var wg sync.WaitGroup
+	for _, br := range perView {
+		wg.Go(func() { s.fetchBatched(ctx, s.cache, br, now) })
+	}
+	wg.Wait()
+	nowMs := now.UnixMilli()
+	var rv rowView
+	for _, m := range misses {
+		w := byKey[m.key]
+		e := perView[w.view].entries[w.i]
+		qv := &q.views[m.qv]
+		if e == nil || !s.fillRow(res, qv, m.row, e.Value, nowMs, &rv) {
+			fillAbsent(res, qv, m.row, nowMs)
+			res.Incomplete = true
+		}
+	}
+}
+
+// callView makes one upstream call for ps and settles every one of them.
+func (s *Store) callView(ctx context.Context, v *view, ps []*pendingFill) {
+	now := s.now()
+	s.st.upstreamCalls.Add(1)
+	encs, err := s.callUpstream(ctx, v, ps)
+	if err != nil {
+		s.st.upstreamErrors.Add(1)
+		s.log.Debug("features: upstream failed", "view", v.name, "err", err)
+		for _, p := range ps {
+			p.err = err
+		}
+		return
+	}
+	for i, p := range ps {
+		p.entry = &cache.Entry{Value: encs[i], StoredAt: now, FreshUntil: now.Add(v.ttl),
+			StaleUntil: now.Add(2 * v.ttl), ErrorUntil: now.Add(3 * v.ttl)}
+	}
+}
+
+type feastResponse struct {
+	Metadata struct {
+		FeatureNames []string `json:"feature_names"`
+	} `json:"metadata"`
+	Results []struct {
+		Values          []json.RawMessage `json:"values"`
+		Statuses        []string          `json:"statuses"`
+		EventTimestamps []string          `json:"event_timestamps"`
+	} `json:"results"`
+}
+
+func (s *Store) callUpstream(ctx context.Context, v *view, ps []*pendingFill) ([][]byte, error) {
+	body := []byte(`{"features":[`)
+	for i, f := range v.features {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = appendJSONString(body, v.upstreamView+":"+f.name)
+	}
+	body = append(body, `],"entities":{`...)
+	for k, jk := range v.keys {
+		if k > 0 {
+			body = append(body, ',')
+		}
+		body = appendJSONString(body, jk.name)
+		body = append(body, ":["...)
+		for i, p := range ps {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = appendKeyJSON(body, jk.typ, p.arg.([]string)[k])
+		}
+		body = append(body, ']')
+	}
+	body = append(body, `},"full_feature_names":false}`...)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("cannot build upstream request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot call upstream: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read upstream answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("cannot use upstream answer: status %d", resp.StatusCode)
+	}
+	var fr feastResponse
+	if err := json.Unmarshal(data, &fr); err != nil {
+		return nil, fmt.Errorf("cannot parse upstream answer: %w", err)
+	}
+	return s.upstreamRows(v, &fr, len(ps))
+}
+
+// upstreamRows turns a Feast answer's columns into n encoded rows. A row's
+// event time is the latest of its present features'.
+func (s *Store) upstreamRows(v *view, fr *feastResponse, n int) ([][]byte, error) {
+	if len(fr.Results) != len(fr.Metadata.FeatureNames) {
+		return nil, fmt.Errorf("cannot use upstream answer: %d results for %d names", len(fr.Results), len(fr.Metadata.FeatureNames))
+	}
+	col := make([]int, len(v.features))
+	for fi := range col {
+		col[fi] = -1
+	}
+	for c, name := range fr.Metadata.FeatureNames {
+		if fi, ok := v.byName[name]; ok {
+			col[fi] = c
+		} else if fi, ok := v.byName[trimView(name, v.upstreamView)]; ok {
+			col[fi] = c
+		}
+	}
+	rows := make([][]byte, n)
+	var canon []byte
+	for i := range n {
+		var ts int64
+		vals := make([][]byte, len(v.features))
+		for fi, f := range v.features {
+			c := col[fi]
+			if c < 0 || i >= len(fr.Results[c].Values) {
+				continue
+			}
+			r := &fr.Results[c]
+			if i < len(r.Statuses) && r.Statuses[i] != "PRESENT" {
+				continue
+			}
+			raw := r.Values[i]
+			if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+				continue
+			}
+			var err error
+			if canon, err = f.typ.canonJSON(canon[:0], raw); err != nil {
+				s.st.badStoredValues.Add(1)
+				continue
+			}
+			vals[fi] = bytes.Clone(canon)
+			if i < len(r.EventTimestamps) {
+				if t, err := time.Parse(time.RFC3339Nano, r.EventTimestamps[i]); err == nil && t.UnixMilli() > ts {
+					ts = t.UnixMilli()
+				}
+			}
+		}
+		var rb rowBuilder
+		rb.begin(nil, ts)
+		for _, val := range vals {
+			if val == nil {
+				rb.absent()
+			} else {
+				rb.value(val)
+			}
+		}
+		rows[i] = rb.b
+	}
+	return rows, nil
+}
+
+func trimView(name, view string) string {
+	if len(name) > len(view)+2 && name[:len(view)] == view && name[len(view):len(view)+2] == "__" {
+		return name[len(view)+2:]
+	}
+	return name
 }

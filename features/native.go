@@ -18,13 +18,22 @@ func (s *Store) ParseNative(body []byte) (*Query, error) {
 	if err := decodeStrict(body, &req, false); err != nil {
 		return nil, err
 	}
-	if len(req.Entities) > s.reg.cfg.MaxEntities {
-		return nil, errf(TooLarge, "too_many_entities", "%d entity rows, at most %d per request", len(req.Entities), s.reg.cfg.MaxEntities)
+	keys, rows, err := s.entityRows(req.Entities)
+	if err != nil {
+		return nil, err
+	}
+	return s.NewQuery(req.Features, keys, rows)
+}
+
+// entityRows turns row objects into columns and text values.
+func (s *Store) entityRows(entities []map[string]json.RawMessage) ([]string, [][]string, error) {
+	if len(entities) > s.reg.cfg.MaxEntities {
+		return nil, nil, errf(TooLarge, "too_many_entities", "%d entity rows, at most %d per request", len(entities), s.reg.cfg.MaxEntities)
 	}
 	// The columns are the union of the rows' keys; every row must have all.
 	seen := map[string]bool{}
 	var keys []string
-	for _, e := range req.Entities {
+	for _, e := range entities {
 		for k := range e {
 			if !seen[k] {
 				seen[k] = true
@@ -40,10 +49,10 @@ func (s *Store) ParseNative(body []byte) (*Query, error) {
 		}
 	}
 	if err := p.err(BadRequest, "bad_entities"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rows := make([][]string, len(req.Entities))
-	for i, e := range req.Entities {
+	rows := make([][]string, len(entities))
+	for i, e := range entities {
 		row := make([]string, len(keys))
 		for k, name := range keys {
 			v, ok := e[name]
@@ -61,10 +70,7 @@ func (s *Store) ParseNative(body []byte) (*Query, error) {
 			break
 		}
 	}
-	if err := p.err(BadRequest, "bad_entities"); err != nil {
-		return nil, err
-	}
-	return s.NewQuery(req.Features, keys, rows)
+	return keys, rows, p.err(BadRequest, "bad_entities")
 }
 
 // AppendNative renders r as a POST /v1/features response.

@@ -47,8 +47,6 @@ type Store struct {
 
 	// now replaces the wall clock in tests that walk rows past max_age.
 	now func() time.Time
-
-	scratch sync.Pool // *getScratch
 }
 
 // New validates cfg and returns a Store. Close releases it.
@@ -121,9 +119,9 @@ type Stats struct {
 
 type stats struct {
 	gets, values, rowL1Hits, rowRedisReads, redisPipelines, redisFailures atomic.Uint64
-	upstreamCalls, upstreamErrors, badStoredValues, incomplete, pushes     atomic.Uint64
-	predictions, modelCalls, modelErrors, predCacheHits, predStale         atomic.Uint64
-	predDefault                                                            atomic.Uint64
+	upstreamCalls, upstreamErrors, badStoredValues, incomplete, pushes    atomic.Uint64
+	predictions, modelCalls, modelErrors, predCacheHits, predStale        atomic.Uint64
+	predDefault                                                           atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
