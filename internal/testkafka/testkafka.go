@@ -121,20 +121,21 @@ func (c *Cluster) Restart() {
 }
 
 // Kcat produces one message with the real kcat binary (librdkafka), waiting
-// for the broker's acknowledgement. It fails the test when kcat is missing:
-// `make test` installs it.
-func Kcat(t testing.TB, addr, topic, key string, value []byte) {
+// for the broker's acknowledgement; extra are more kcat arguments (e.g.
+// "-X", "partitioner=murmur2_random"). It fails the test when kcat is
+// missing: `make test` installs it.
+func Kcat(t testing.TB, addr, topic, key string, value []byte, extra ...string) {
 	t.Helper()
 	if _, err := exec.LookPath("kcat"); err != nil {
 		t.Fatalf("kcat not found in PATH (run `make test`, which installs it): %v", err)
 	}
-	// -Z: an empty key is sent as null, not as "". One message per run, so
-	// the value's own newlines need no delimiter trickery: -D with a byte
-	// that JSON never holds raw.
+	// One message per run: -D with a byte JSON never holds raw, so the
+	// value's own newlines do not split it.
 	args := []string{"-P", "-b", addr, "-t", topic, "-D", "\x01", "-X", "acks=all", "-X", "message.timeout.ms=10000"}
 	if key != "" {
 		args = append(args, "-k", key)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command("kcat", args...)
 	cmd.Stdin = bytes.NewReader(value)
 	out, err := cmd.CombinedOutput()

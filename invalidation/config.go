@@ -1,0 +1,203 @@
+package invalidation
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"time"
+)
+
+// Config configures a Consumer. Zero values mean the documented defaults;
+// only Brokers is required.
+type Config struct {
+	// Brokers are the bootstrap brokers, host:port (required).
+	Brokers []string `yaml:"brokers"`
+
+	// Topic is the event topic (default tiercel.invalidations).
+	Topic string `yaml:"topic"`
+
+	// Replay is how far back a starting consumer reads (default 1h). Keep it
+	// at least the cache's TombstoneTTL, which caps every entry's lifetime:
+	// then every event that could concern a live entry is replayed, even if
+	// every replica was down when it was published. Replays of events
+	// already applied cost one Redis round trip each, not cache misses.
+	Replay time.Duration `yaml:"replay"`
+
+	// MaxGap is how long the broker may be unreachable before this replica
+	// drops its L1 (Applier.DropLocal) and reports not ready (default 30s).
+	// It bounds how long a replica serves L1 entries that an event it could
+	// not read has invalidated.
+	MaxGap time.Duration `yaml:"max_gap"`
+
+	// MaxWait is the fetch long-poll (default 100ms, at most 1s). kafka-go's
+	// own default of 10s makes Close wait up to 10s per partition.
+	MaxWait time.Duration `yaml:"max_wait"`
+
+	// DialTimeout bounds connecting to a broker and each metadata or offset
+	// request (default 2s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+
+	// DiscoverInterval is how often partitions are listed, which also
+	// probes the broker for the gap detection (default 5s; never more than
+	// MaxGap/4, so a gap is noticed soon after MaxGap).
+	DiscoverInterval time.Duration `yaml:"discover_interval"`
+
+	// DedupSize bounds the remembered event ids (default 100000, ~100
+	// bytes each). Repeats older than that are applied again: harmless,
+	// since applying is idempotent.
+	DedupSize int `yaml:"dedup_size"`
+
+	// VersionsSize bounds the remembered source_version per entity and tag
+	// (default 100000). Forgetting one only lets a much later, older event
+	// through.
+	VersionsSize int `yaml:"versions_size"`
+
+	// ApplyAttempts is how often an event is tried before it is counted as
+	// apply_failed and skipped (default 4). The consumer never stalls on one
+	// event: a dead Redis must not stop L1 invalidations of later events.
+	ApplyAttempts int `yaml:"apply_attempts"`
+
+	// ApplyTimeout bounds one Apply call (default 2s).
+	ApplyTimeout time.Duration `yaml:"apply_timeout"`
+
+	// ApplyBackoff is the wait before the second attempt, doubled for each
+	// further one (default 50ms).
+	ApplyBackoff time.Duration `yaml:"apply_backoff"`
+}
+
+const (
+	defaultReplay           = time.Hour
+	defaultMaxGap           = 30 * time.Second
+	defaultMaxWait          = 100 * time.Millisecond
+	defaultDialTimeout      = 2 * time.Second
+	defaultDiscoverInterval = 5 * time.Second
+	defaultDedupSize        = 100_000
+	defaultVersionsSize     = 100_000
+	defaultApplyAttempts    = 4
+	defaultApplyTimeout     = 2 * time.Second
+	defaultApplyBackoff     = 50 * time.Millisecond
+)
+
+func (c Config) withDefaults() Config {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	setDefault(&c.Replay, defaultReplay)
+	setDefault(&c.MaxGap, defaultMaxGap)
+	setDefault(&c.MaxWait, defaultMaxWait)
+	setDefault(&c.DialTimeout, defaultDialTimeout)
+	setDefault(&c.DiscoverInterval, defaultDiscoverInterval)
+	c.DiscoverInterval = min(c.DiscoverInterval, c.MaxGap/4)
+	setDefault(&c.DedupSize, defaultDedupSize)
+	setDefault(&c.VersionsSize, defaultVersionsSize)
+	setDefault(&c.ApplyAttempts, defaultApplyAttempts)
+	setDefault(&c.ApplyTimeout, defaultApplyTimeout)
+	setDefault(&c.ApplyBackoff, defaultApplyBackoff)
+	return c
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Validate reports the first invalid field by its yaml path relative to
+// Config. Zero values are valid: they stand for the defaults.
+func (c Config) Validate() error {
+	if err := validateBrokers(c.Brokers); err != nil {
+		return err
+	}
+	d := c.withDefaults()
+	switch {
+	case !topicRE.MatchString(d.Topic):
+		return fmt.Errorf("topic: %q is not a Kafka topic name", d.Topic)
+	case d.Replay < 0:
+		return errors.New("replay: must not be negative")
+	case d.MaxGap < 100*time.Millisecond:
+		return fmt.Errorf("max_gap: must be >= 100ms, got %s", d.MaxGap)
+	case d.MaxWait < time.Millisecond || d.MaxWait > time.Second:
+		return fmt.Errorf("max_wait: must be between 1ms and 1s, got %s", d.MaxWait)
+	case d.DialTimeout < 0:
+		return errors.New("dial_timeout: must not be negative")
+	case d.DiscoverInterval < 0:
+		return errors.New("discover_interval: must not be negative")
+	case d.DedupSize < 1:
+		return errors.New("dedup_size: must be >= 1")
+	case d.VersionsSize < 1:
+		return errors.New("versions_size: must be >= 1")
+	case d.ApplyAttempts < 1:
+		return errors.New("apply_attempts: must be >= 1")
+	case d.ApplyTimeout < 0:
+		return errors.New("apply_timeout: must not be negative")
+	case d.ApplyBackoff < 0:
+		return errors.New("apply_backoff: must not be negative")
+	}
+	return nil
+}
+
+var topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+func validateBrokers(brokers []string) error {
+	if len(brokers) == 0 {
+		return errors.New("brokers: required")
+	}
+	for i, b := range brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return fmt.Errorf("brokers[%d]: %q is not host:port", i, b)
+		}
+	}
+	return nil
+}
+
+// ProducerConfig configures a Producer. Zero values mean the documented
+// defaults; only Brokers is required.
+type ProducerConfig struct {
+	// Brokers are the bootstrap brokers, host:port (required).
+	Brokers []string `yaml:"brokers"`
+
+	// Topic is the event topic (default tiercel.invalidations).
+	Topic string `yaml:"topic"`
+
+	// DialTimeout bounds connecting to a broker (default 2s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+
+	// BatchTimeout is how long a message waits for others to share its
+	// produce request (default 1ms). kafka-go's default of 1s would make
+	// each synchronous Publish take a second.
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+
+	// WriteTimeout bounds one produce request (default 5s); Publish's ctx
+	// bounds the whole call, retries included.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+func (c ProducerConfig) withDefaults() ProducerConfig {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	setDefault(&c.DialTimeout, defaultDialTimeout)
+	setDefault(&c.BatchTimeout, time.Millisecond)
+	setDefault(&c.WriteTimeout, 5*time.Second)
+	return c
+}
+
+// Validate reports the first invalid field by its yaml path.
+func (c ProducerConfig) Validate() error {
+	if err := validateBrokers(c.Brokers); err != nil {
+		return err
+	}
+	d := c.withDefaults()
+	switch {
+	case !topicRE.MatchString(d.Topic):
+		return fmt.Errorf("topic: %q is not a Kafka topic name", d.Topic)
+	case d.DialTimeout < 0:
+		return errors.New("dial_timeout: must not be negative")
+	case d.BatchTimeout < 0:
+		return errors.New("batch_timeout: must not be negative")
+	case d.WriteTimeout < 0:
+		return errors.New("write_timeout: must not be negative")
+	}
+	return nil
+}
