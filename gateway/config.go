@@ -88,8 +88,12 @@ type RouteConfig struct {
 	Path string `yaml:"path"`
 	// Methods accepted; default [GET, HEAD].
 	Methods []string `yaml:"methods"`
-	// Upstream names the pool requests are proxied to.
+	// Upstream names the pool requests are proxied to. A route has an
+	// upstream or a handler, never both.
 	Upstream string `yaml:"upstream"`
+	// Handler names a built-in handler instead of an upstream (see
+	// builtinHandlers: the feature and prediction endpoints).
+	Handler string `yaml:"handler"`
 	// Timeout is the end-to-end budget; default server.default_timeout.
 	Timeout time.Duration `yaml:"timeout"`
 	// Auth is the route's authentication policy.
@@ -224,9 +228,19 @@ func (c *Config) validateRoutes(pools map[string]bool) []error {
 				add("path: %v", err)
 			}
 		}
-		if r.Upstream == "" {
-			add("upstream: required")
-		} else if !pools[r.Upstream] {
+		switch {
+		case r.Upstream != "" && r.Handler != "":
+			add("handler: a route has an upstream or a handler, not both")
+		case r.Handler != "":
+			if _, ok := builtinHandlers[r.Handler]; !ok {
+				add("handler: unknown handler %q (known: %s)", r.Handler, handlerNames())
+			}
+			if r.Cache.Enabled {
+				add("cache.enabled: built-in handlers cache internally; remove the cache block")
+			}
+		case r.Upstream == "":
+			add("upstream: required (or a handler)")
+		case !pools[r.Upstream]:
 			add("upstream: no upstream named %q", r.Upstream)
 		}
 		if r.Timeout <= 0 {

@@ -30,7 +30,9 @@ type route struct {
 	metrics  *routeMetrics
 	upDur    prometheus.Observer
 	// cache is nil on routes without a cache block.
-	cache        *routeCache
+	cache *routeCache
+	// builtin answers instead of an upstream when set.
+	builtin      builtinHandler
 	upstreamName string
 }
 
@@ -83,6 +85,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 	rt, deadline, ok := s.admit(ctx, st)
 	if !ok {
+		return
+	}
+	if rt.builtin != nil {
+		rt.builtin(s, ctx, st, deadline)
 		return
 	}
 	if rt.cache != nil {

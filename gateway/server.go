@@ -142,6 +142,7 @@ func (s *Server) buildRoutes() error {
 			upDur:    s.metrics.upDur.WithLabelValues(rc.Upstream),
 
 			upstreamName: rc.Upstream,
+			builtin:      builtinHandlers[rc.Handler],
 		}
 		if rc.Cache.Enabled {
 			rt.cache = &routeCache{cfg: rc.Cache, routeName: rc.Name}
