@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/features"
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
@@ -26,6 +27,7 @@ type Config struct {
 	Auth      auth.Config       `yaml:"auth"`
 	RateLimit ratelimit.Config  `yaml:"rate_limit"`
 	Cache     cache.Config      `yaml:"cache"`
+	Features  features.Config   `yaml:"features"`
 	Upstreams []upstream.Config `yaml:"upstreams"`
 	Routes    []RouteConfig     `yaml:"routes"`
 }
@@ -196,6 +198,9 @@ func (c *Config) Validate() error {
 	if err := c.Cache.Validate(); err != nil {
 		add("cache.%w", err)
 	}
+	if err := c.Features.Validate(); err != nil {
+		add("features.%w", err)
+	}
 	pools := map[string]bool{}
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
@@ -268,6 +273,16 @@ func (c *Config) validateRoutes(pools map[string]bool) []error {
 		}
 	}
 	return errs
+}
+
+// usesFeatures reports whether the config serves features or predictions.
+func (c *Config) usesFeatures() bool {
+	for _, r := range c.Routes {
+		if r.Handler != "" {
+			return true
+		}
+	}
+	return len(c.Features.Views) > 0 || len(c.Features.Models) > 0
 }
 
 func (c *Config) cachedRoutes() int {

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/features"
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
@@ -36,6 +37,7 @@ type Server struct {
 	pools    map[string]*upstream.Pool
 	redis    redis.UniversalClient
 	cache    *cache.Tiered
+	features *features.Store
 	pass     passSet
 	ids      *requestIDs
 	metrics  *metrics
@@ -102,9 +104,16 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.pools[uc.Name] = p
 	}
-	if cfg.cachedRoutes() > 0 {
+	if cfg.cachedRoutes() > 0 || cfg.usesFeatures() {
 		if s.cache, err = cache.New(cfg.Cache, s.redis, logger.With("component", "cache")); err != nil {
 			return nil, fmt.Errorf("cannot set up the cache: %w", err)
+		}
+	}
+	if cfg.usesFeatures() {
+		s.features, err = features.New(cfg.Features, features.Options{
+			Redis: s.redis, Cache: s.cache, Logger: logger.With("component", "features")})
+		if err != nil {
+			return nil, fmt.Errorf("cannot set up features: %w", err)
 		}
 	}
 	s.metrics = newMetrics(s)
@@ -232,6 +241,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeComponents() {
+	if s.features != nil {
+		s.features.Close()
+	}
 	if s.cache != nil {
 		s.cache.Close()
 	}
