@@ -25,7 +25,8 @@ const batchLinger = 5 * time.Millisecond
 // batchReq is one request's keys for one dependency.
 type batchReq struct {
 	keys    []string
-	args    []any // per key, handed to call
+	args    []any    // per key, handed to call
+	tags    []string // surrogate keys of every entry (e.g. the model's tag)
 	timeout time.Duration
 	call    func(ctx context.Context, ps []*pendingFill) // sets entry or err on each
 
@@ -60,7 +61,7 @@ func (s *Store) fetchBatched(ctx context.Context, c *cache.Tiered, br *batchReq,
 				filled.Store(true)
 				return br.fill(fctx, arg)
 			}
-			r, err := c.Fetch(ctx, cache.Request{Key: []byte(key), Now: now, FillTimeout: br.timeout}, fill)
+			r, err := c.Fetch(ctx, cache.Request{Key: []byte(key), Tags: br.tags, Now: now, FillTimeout: br.timeout}, fill)
 			if !filled.Load() {
 				br.settle()
 			}

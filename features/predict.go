@@ -77,7 +77,7 @@ func (s *Store) Predict(ctx context.Context, name string, req *PredictRequest) (
 		return nil, err
 	}
 	out.Rows = make([]Prediction, len(vecs))
-	br := &batchReq{timeout: m.timeout, call: func(ctx context.Context, ps []*pendingFill) { s.callModel(ctx, m, ps) }}
+	br := &batchReq{timeout: m.timeout, tags: []string{ModelTag(m.name)}, call: func(ctx context.Context, ps []*pendingFill) { s.callModel(ctx, m, ps) }}
 	if m.backend == backendBuiltin {
 		br.timeout = time.Second // never slow; bounded anyway
 	}

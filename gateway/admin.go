@@ -98,6 +98,10 @@ func (s *Server) Readiness(ctx context.Context) Readiness {
 		rd.Checks["cache_l2"] = c
 		worst(c)
 	}
+	if c, ok := s.kafkaCheck(); ok {
+		rd.Checks["kafka"] = c
+		worst(c)
+	}
 	for k, c := range s.authChecks() {
 		rd.Checks[k] = c
 		worst(c)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"sort"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -40,6 +41,14 @@ var (
 	descCacheL2       = desc("cache_l2_operations_total", "L2 (Redis) operations by result.", "result")
 	descCacheL2State  = desc("cache_l2_breaker", "State of the breaker around the L2 cache (1 for the current state).", "state")
 	descCacheInval    = desc("cache_invalidations_total", "Keys and tags invalidated.")
+	descEvApplied     = desc("invalidation_events_applied_total", "Invalidation events applied, by type.", "type")
+	descEvSkipped     = desc("invalidation_events_skipped_total", "Invalidation events skipped, by reason.", "reason")
+	descEvApplyErrors = desc("invalidation_apply_errors_total", "Failed attempts to apply an event (each retry counts).")
+	descEvReplayed    = desc("invalidation_events_replayed_total", "Events applied that were published before this replica started.")
+	descEvGaps        = desc("invalidation_gaps_total", "Long Kafka disconnects; each dropped this replica's L1.")
+	descEvLag         = desc("invalidation_lag_messages", "Messages the broker had beyond the last one read, by partition.", "partition")
+	descEvLatency     = desc("invalidation_apply_latency_seconds", "Event time (ts) to applied on this replica.")
+	descEvConnected   = desc("invalidation_connected", "1 while the Kafka consumer is in contact with the broker and not in a gap.")
 	descUpRequests    = desc("upstream_requests_total", "Requests sent to an upstream pool.", "upstream")
 	descUpErrors      = desc("upstream_errors_total", "Upstream requests that failed, by kind.", "upstream", "kind")
 	descUpRetries     = desc("upstream_retries_total", "Extra attempts on another target after a connection failure.", "upstream")
@@ -103,6 +112,30 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, st := range []string{"disabled", "closed", "half-open", "open"} {
 			gauge(descCacheL2State, b2f(st == l2), st)
 		}
+	}
+	if s.consumer != nil {
+		es := s.consumer.Stats()
+		for typ, n := range es.Applied {
+			counter(descEvApplied, n, string(typ))
+		}
+		for reason, n := range es.Skipped {
+			counter(descEvSkipped, n, string(reason))
+		}
+		counter(descEvApplyErrors, es.ApplyErrors)
+		counter(descEvReplayed, es.Replayed)
+		counter(descEvGaps, es.Gaps)
+		for p, lag := range es.Lag {
+			gauge(descEvLag, float64(lag), strconv.Itoa(p))
+		}
+		h := es.Latency
+		buckets := make(map[float64]uint64, len(h.Bounds))
+		var cum uint64
+		for i, b := range h.Bounds {
+			cum += h.Counts[i]
+			buckets[b.Seconds()] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(descEvLatency, h.Count, h.Sum.Seconds(), buckets)
+		gauge(descEvConnected, b2f(s.consumer.Ready() == nil))
 	}
 	ls := s.limiter.Stats()
 	counter(descLimitDecision, ls.Allowed, "allowed")

@@ -15,21 +15,25 @@ import (
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/invalidation"
 )
 
 // Config is the root of Tiercel's YAML config file. Each section belongs to
 // the package that uses it; this struct only routes to them and checks the
 // references between them.
 type Config struct {
-	Server    ServerConfig      `yaml:"server"`
-	Log       LogConfig         `yaml:"log"`
-	Redis     RedisConfig       `yaml:"redis"`
-	Auth      auth.Config       `yaml:"auth"`
-	RateLimit ratelimit.Config  `yaml:"rate_limit"`
-	Cache     cache.Config      `yaml:"cache"`
-	Features  features.Config   `yaml:"features"`
-	Upstreams []upstream.Config `yaml:"upstreams"`
-	Routes    []RouteConfig     `yaml:"routes"`
+	Server    ServerConfig     `yaml:"server"`
+	Log       LogConfig        `yaml:"log"`
+	Redis     RedisConfig      `yaml:"redis"`
+	Auth      auth.Config      `yaml:"auth"`
+	RateLimit ratelimit.Config `yaml:"rate_limit"`
+	Cache     cache.Config     `yaml:"cache"`
+	Features  features.Config  `yaml:"features"`
+	// Kafka is the invalidation stream; no brokers: invalidation only
+	// through POST /admin/invalidate.
+	Kafka     invalidation.Config `yaml:"kafka"`
+	Upstreams []upstream.Config   `yaml:"upstreams"`
+	Routes    []RouteConfig       `yaml:"routes"`
 }
 
 // ServerConfig sets the listeners and the limits every request shares.
@@ -200,6 +204,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Features.Validate(); err != nil {
 		add("features.%w", err)
+	}
+	if len(c.Kafka.Brokers) > 0 {
+		if err := c.Kafka.Validate(); err != nil {
+			add("kafka.%w", err)
+		}
 	}
 	pools := map[string]bool{}
 	for i := range c.Upstreams {

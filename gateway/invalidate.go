@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/invalidation"
 )
 
 // invalidateRequest is the body of POST /admin/invalidate.
@@ -47,6 +49,10 @@ func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(body) > maxInvalidateBody {
 		writeAdminError(w, errBodyTooLarge)
+		return
+	}
+	if isEvent(body) {
+		s.applyEventBody(w, r, body)
 		return
 	}
 	var req invalidateRequest
@@ -96,6 +102,39 @@ func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(reply)
+}
+
+// isEvent tells a full invalidation event (it has "version") from the
+// short {"keys","tags"} form.
+func isEvent(body []byte) bool {
+	var probe struct {
+		Version json.RawMessage `json:"version"`
+	}
+	return json.Unmarshal(body, &probe) == nil && probe.Version != nil
+}
+
+// applyEventBody applies one event in the Kafka schema to this replica (and
+// L2): the same JSON a producer would publish, for deployments without
+// Kafka and for tools.
+func (s *Server) applyEventBody(w http.ResponseWriter, r *http.Request, body []byte) {
+	ev, err := invalidation.Parse(body)
+	if err != nil {
+		writeAdminError(w, &Error{http.StatusBadRequest, "bad_event", err.Error()})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	a := s.applier
+	if a == nil {
+		a = &applier{s: s}
+	}
+	if err := a.Apply(ctx, ev); err != nil {
+		writeAdminError(w, &Error{http.StatusServiceUnavailable, "not_applied", "applied locally at most; the shared tier failed: " + err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"applied": ev.ID, "type": ev.Type,
+		"keys": len(ev.Keys), "tags": len(ev.Tags), "entities": len(ev.Entities), "models": len(ev.Models)})
 }
 
 // keyForPath builds the cache key a GET of path would use.

@@ -20,6 +20,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/invalidation"
 )
 
 // Server is a running gateway: the public fasthttp listener, the admin
@@ -38,6 +39,8 @@ type Server struct {
 	redis    redis.UniversalClient
 	cache    *cache.Tiered
 	features *features.Store
+	consumer *invalidation.Consumer
+	applier  *applier
 	pass     passSet
 	ids      *requestIDs
 	metrics  *metrics
@@ -119,6 +122,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.metrics = newMetrics(s)
 	s.unrouted = s.metrics.route("-")
 	if err := s.buildRoutes(); err != nil {
+		return nil, err
+	}
+	// Last: replayed events apply at once, and need the routes (keys are
+	// request paths) and every component.
+	if err := s.startConsumer(logger); err != nil {
 		return nil, err
 	}
 	s.public = &fasthttp.Server{
@@ -241,6 +249,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeComponents() {
+	if s.consumer != nil {
+		// First: it applies events to the components closed below.
+		_ = s.consumer.Close()
+	}
 	if s.features != nil {
 		s.features.Close()
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/tiercel/tiercel/gateway"
 	"github.com/tiercel/tiercel/internal/demo"
@@ -60,6 +61,12 @@ func applyEnv(cfg *gateway.Config, ov overrides) {
 	if v := os.Getenv("TIERCEL_REDIS_URL"); v != "" {
 		cfg.Redis.URL = v
 	}
+	if v := os.Getenv("TIERCEL_KAFKA_BROKERS"); v != "" {
+		cfg.Kafka.Brokers = splitList(v)
+	}
+	if v := os.Getenv("TIERCEL_KAFKA_TOPIC"); v != "" {
+		cfg.Kafka.Topic = v
+	}
 	if v := os.Getenv("TIERCEL_LISTEN"); v != "" {
 		cfg.Server.Listen = v
 	}
@@ -72,6 +79,16 @@ func applyEnv(cfg *gateway.Config, ov overrides) {
 	if ov.adminListen != "" {
 		cfg.Server.AdminListen = ov.adminListen
 	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // prefixLines puts the file name in front of every joined error after the

@@ -17,6 +17,7 @@ commands:
   serve     run the gateway (no -config: the embedded demo on :8080, admin :8081)
   token     print a JWT the gateway accepts (demo key, or an issuer of -config)
   validate  check a config file: exit 0, or print file: field: reason
+  invalidate publish an invalidation event to Kafka, or post it to a gateway's admin listener
 
 Run 'tiercel <command> -h' for a command's flags.
 `
@@ -37,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return token(args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "invalidate":
+		return invalidate(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

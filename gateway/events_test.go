@@ -1,0 +1,221 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/testkafka"
+	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/invalidation"
+)
+
+const testTopic = "tiercel.invalidations"
+
+// kafkaReplica is a gateway consuming the test broker, sharing Redis.
+func kafkaReplica(t *testing.T, redisURL, brokers string) *harness {
+	t.Helper()
+	return newHarness(t, func(c *Config) {
+		cachedRoutes(redisURL)(c)
+		c.Kafka = invalidation.Config{Brokers: []string{brokers}, Topic: testTopic, MaxWait: 50 * time.Millisecond}
+	})
+}
+
+func waitKafkaReady(t *testing.T, hs ...*harness) {
+	t.Helper()
+	for _, h := range hs {
+		eventually(t, 20*time.Second, "the consumer to connect", func() bool {
+			return h.srv.consumer.Ready() == nil && h.srv.consumer.Status().Partitions > 0
+		})
+	}
+}
+
+func eventJSON(t *testing.T, ev invalidation.Event) []byte {
+	t.Helper()
+	if ev.Version == 0 {
+		ev.Version = invalidation.Version
+	}
+	if ev.Type == "" {
+		ev.Type = invalidation.TypeInvalidate
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestKafkaInvalidationReachesEveryReplica: events produced by kcat (an
+// independent Kafka client) drop the entry on both replicas; a malformed
+// message in between is skipped and counted, and later events still apply.
+func TestKafkaInvalidationReachesEveryReplica(t *testing.T) {
+	rs := testredis.Start(t)
+	kf := testkafka.Start(t, testkafka.Topic(testTopic, 3))
+	a := kafkaReplica(t, rs.URL(), kf.Addr())
+	b := kafkaReplica(t, rs.URL(), kf.Addr())
+	oa, ob := newVersionedOrigin(a.origin), newVersionedOrigin(b.origin)
+	waitKafkaReady(t, a, b)
+	for _, h := range []*harness{a, b} {
+		h.get("/c/products/42", "")
+		h.get("/c/products/43", "")
+		h.srv.cache.Wait()
+		if r := h.get("/c/products/42", ""); r.header.Get("X-Cache") != "HIT-L1" {
+			t.Fatalf("warm-up: %q", r.header.Get("X-Cache"))
+		}
+	}
+	oa.bump("/c/products/42")
+	ob.bump("/c/products/42")
+	testkafka.Kcat(t, kf.Addr(), testTopic, "product:42", []byte(`{"version":1,"id":"bad",`)) // malformed
+	testkafka.Kcat(t, kf.Addr(), testTopic, "product:42", eventJSON(t, invalidation.Event{ID: "evt-tag-42", Tags: []string{"product:42"}}))
+	testkafka.Kcat(t, kf.Addr(), testTopic, "/c/products/43", eventJSON(t, invalidation.Event{ID: "evt-key-43", Keys: []string{"/c/products/43"}}))
+	for name, h := range map[string]*harness{"A": a, "B": b} {
+		eventually(t, 10*time.Second, name+" to apply the tag event", func() bool {
+			r := h.get("/c/products/42", "")
+			return strings.Contains(r.body, `"version":1`)
+		})
+		eventually(t, 10*time.Second, name+" to apply the key event", func() bool {
+			return h.srv.consumer.Stats().Applied[invalidation.TypeInvalidate] >= 2
+		})
+		if r := h.get("/c/products/43", ""); r.header.Get("X-Cache") == "HIT-L1" && r.header.Get("Age") != "0" {
+			// 43 was dropped from L1: the next read is not an old L1 hit.
+			t.Fatalf("%s: key event not applied: %v", name, r.header)
+		}
+		if n := h.srv.consumer.Stats().Skipped[invalidation.ReasonBadJSON]; n != 1 {
+			t.Fatalf("%s: malformed messages skipped: %d, want 1", name, n)
+		}
+	}
+	m := a.metrics(t)
+	for _, want := range []string{`tiercel_invalidation_events_applied_total{type="invalidate"}`, `tiercel_invalidation_events_skipped_total{reason="bad_json"} 1`, "tiercel_invalidation_apply_latency_seconds_bucket", "tiercel_invalidation_connected 1"} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+	if rd := a.srv.Readiness(context.Background()); rd.Checks["kafka"].Status != "ok" {
+		t.Fatalf("readyz kafka: %+v", rd.Checks["kafka"])
+	}
+}
+
+// TestNoStaleReadAfterAppliedEvent is the stale-read checker: a writer bumps
+// a product's version at the origin and then publishes an event with that
+// source_version; readers on two replicas record what they see. Once a
+// replica has applied the event for version v, no read on it may return a
+// version below v.
+func TestNoStaleReadAfterAppliedEvent(t *testing.T) {
+	rs := testredis.Start(t)
+	kf := testkafka.Start(t, testkafka.Topic(testTopic, 2))
+	origin := &sharedOrigin{}
+	var replicas []*harness
+	applied := make([]*atomic.Int64, 2)
+	for i := range 2 {
+		h := kafkaReplica(t, rs.URL(), kf.Addr())
+		h.origin.serve(origin.handle)
+		applied[i] = &atomic.Int64{}
+		seen := applied[i]
+		h.srv.applier.applied = func(ev *invalidation.Event) {
+			for {
+				cur := seen.Load()
+				if ev.SourceVersion <= cur || seen.CompareAndSwap(cur, ev.SourceVersion) {
+					return
+				}
+			}
+		}
+		replicas = append(replicas, h)
+	}
+	waitKafkaReady(t, replicas...)
+	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Brokers: []string{kf.Addr()}, Topic: testTopic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	const events = 40
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var reads, violations atomic.Int64
+	var firstViolation atomic.Value
+	for i, h := range replicas {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{Timeout: 5 * time.Second}
+				for ctx.Err() == nil {
+					floor := applied[i].Load() // applied before the read began
+					resp, err := client.Get(h.base + "/c/products/1")
+					if err != nil {
+						continue
+					}
+					var body struct{ Version int64 }
+					_ = json.NewDecoder(resp.Body).Decode(&body)
+					resp.Body.Close()
+					reads.Add(1)
+					if body.Version < floor {
+						violations.Add(1)
+						firstViolation.CompareAndSwap(nil, fmt.Sprintf("replica %d read version %d after applying %d (%s)", i, body.Version, floor, resp.Header.Get("X-Cache")))
+					}
+				}
+			}()
+		}
+	}
+	for v := int64(1); v <= events; v++ {
+		origin.version.Store(v)
+		ev := &invalidation.Event{Version: invalidation.Version, ID: "evt-" + strconv.FormatInt(v, 10), Type: invalidation.TypeInvalidate,
+			Tags: []string{"product:1"}, SourceVersion: v, TS: time.Now()}
+		if err := p.Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // the writer's pace: load, not synchronisation
+	}
+	for i := range replicas {
+		eventually(t, 10*time.Second, "every event to be applied", func() bool { return applied[i].Load() == events })
+	}
+	cancel()
+	wg.Wait()
+	if v := violations.Load(); v > 0 {
+		t.Fatalf("%d of %d reads were older than an applied event; first: %s", v, reads.Load(), firstViolation.Load())
+	}
+	if reads.Load() < 100 {
+		t.Fatalf("only %d reads: the checker checked little", reads.Load())
+	}
+	t.Logf("%d reads, %d events, no stale read", reads.Load(), events)
+}
+
+// sharedOrigin is one source of truth behind both replicas.
+type sharedOrigin struct{ version atomic.Int64 }
+
+func (o *sharedOrigin) handle(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"version":` + strconv.FormatInt(o.version.Load(), 10) + `}`)
+}
+
+// TestAdminAcceptsEvents: without Kafka the event JSON is applied by POST
+// /admin/invalidate, and bad events get a 400 that says why.
+func TestAdminAcceptsEvents(t *testing.T) {
+	h := newHarness(t, cachedRoutes(""))
+	o := newVersionedOrigin(h.origin)
+	h.get("/c/products/5", "")
+	o.bump("/c/products/5")
+	h.invalidate(t, string(eventJSON(t, invalidation.Event{ID: "evt-1", Tags: []string{"product:5"}})), `"applied":"evt-1"`)
+	if r := h.get("/c/products/5", ""); !strings.Contains(r.body, `"version":1`) {
+		t.Fatalf("after the event: %q", r.body)
+	}
+	resp, err := http.Post(h.admin+"/admin/invalidate", "application/json", strings.NewReader(`{"version":9,"id":"x","type":"invalidate","tags":["a"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4096)
+	n, _ := readAll(resp, b)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b[:n]), "bad_event") {
+		t.Fatalf("unknown version: %d %s", resp.StatusCode, b[:n])
+	}
+}
