@@ -159,6 +159,11 @@ func TestServeDemo(t *testing.T) {
 	if code, _ := get("/api/products/42", ""); code != 401 {
 		t.Fatalf("demo without token: %d", code)
 	}
+	// Without Kafka, `tiercel invalidate -admin` posts the event JSON.
+	out, err := exec.Command(bin, "invalidate", "-admin", "http://"+admin, "-tag", "product:42").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"applied":"evt-`) {
+		t.Fatalf("invalidate -admin: %v %s", err, out)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
