@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
@@ -28,7 +27,6 @@ var (
 	errRateLimited      = &Error{fasthttp.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After delay"}
 	errUpstreamTimeout  = &Error{fasthttp.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer within the route's budget"}
 	errUpstreamDown     = &Error{fasthttp.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"}
-	errShuttingDown     = &Error{fasthttp.StatusServiceUnavailable, "shutting_down", "the gateway is shutting down"}
 	errInternal         = &Error{fasthttp.StatusInternalServerError, "internal", "internal error; it has been logged"}
 )
 
@@ -57,16 +55,6 @@ func appendErrorBody(b []byte, e *Error, requestID []byte) []byte {
 		b = appendJSONString(b, string(requestID))
 	}
 	return append(b, "}}\n"...)
-}
-
-// asError maps any error to the client-facing Error; unknown errors become
-// a 500 whose message reveals nothing.
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return errInternal
 }
 
 // appendJSONString appends s as a JSON string, escaping what JSON requires
