@@ -10,6 +10,7 @@
 #
 #   bare         tiercel-bench bare: fixed 1 KiB body, nothing else
 #   tiercel-l1   cached route, L1 hits: JWT (cached) + rate limit + L1
+#   tiercel-l1-open  the same without auth and rate limit: what they cost
 #   tiercel-l2   cached route, 1 MiB L1 over 50k keys in Redis: mostly L2 hits
 #   tiercel-proxy uncached route: JWT + rate limit + proxy to bare
 set -euo pipefail
@@ -76,11 +77,13 @@ round=warmup
 echo "warming up: token caches, buckets, L1, and $KEYS keys into Redis" >&2
 run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
 run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
+run_wrk tiercel-l1-open "http://127.0.0.1:$T1_PORT/open/products/1"
 SEQUENTIAL=1 run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   run_wrk bare "http://127.0.0.1:$ORIGIN_PORT/api/products/1"
   run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
+  run_wrk tiercel-l1-open "http://127.0.0.1:$T1_PORT/open/products/1"
   run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
   run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
 done
@@ -106,6 +109,7 @@ row() { # label name
   echo "|---|---:|---:|---:|---:|---:|---:|"
   echo "| bare fasthttp, 1 KiB | $b_rps | $b_p50 | $b_p90 | $b_p99 | $b_cpu | 1.00 |"
   row "tiercel L1 hit (JWT + rate limit + L1)" tiercel-l1
+  row "tiercel L1 hit, no auth, no rate limit" tiercel-l1-open
   row "tiercel L2 hit ($KEYS keys, 1 MiB L1, Redis on CPU 0)" tiercel-l2
   row "tiercel proxy, uncached (JWT + rate limit + origin on CPU 0)" tiercel-proxy
   echo
