@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tiercel/tiercel/bench"
+	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/internal/testredis"
 )
 
@@ -188,4 +189,17 @@ func BenchmarkHandleL2Hit(b *testing.B) {
 		get((i * 7919) % keys)
 	}
 	b.ReportMetric(100*float64(s.cache.Stats().L2Hits-hits)/float64(b.N), "%hit-l2")
+}
+
+// BenchmarkCacheKey builds a key with two keyed query parameters, one keyed
+// header and the caller (a private route).
+func BenchmarkCacheKey(b *testing.B) {
+	rc := fuzzRouteCache()
+	ctx := fuzzCtx("/api/products/42?b=2&unkeyed=x&a=1", "gold")
+	p := &auth.Principal{Issuer: "https://issuer.test", Tenant: "acme", Subject: "alice"}
+	var key []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		key = rc.appendCacheKey(key[:0], ctx, p)
+	}
 }
