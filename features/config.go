@@ -34,6 +34,12 @@ type Config struct {
 	// RowCacheBytes sizes the in-process cache of those rows (default 64 MiB).
 	RowCacheBytes int64 `yaml:"row_cache_bytes"`
 
+	// SeedDemo fills the demo's user_stats view (source memory) with the
+	// synthetic rows of users u1…u1000 when the Store is created: a memory
+	// view starts empty and the embedded demo has no pipeline to fill it.
+	// For the embedded demo only.
+	SeedDemo bool `yaml:"seed_demo"`
+
 	Entities []EntityConfig         `yaml:"entities"`
 	Views    []ViewConfig           `yaml:"views"`
 	Services []FeatureServiceConfig `yaml:"feature_services"`

@@ -11,6 +11,9 @@ import (
 // DemoUsers is the number of users u1…uN the demo seeds.
 const DemoUsers = 1000
 
+// demoView is the view DemoRows fit.
+const demoView = "user_stats"
+
 // DemoConfig is the registry of the embedded demo: a user_stats view and
 // a builtin logistic churn model over it. source is "memory" (the
 // embedded demo, without Redis) or "redis".
@@ -19,7 +22,7 @@ func DemoConfig(source string) Config {
 	return Config{
 		Entities: []EntityConfig{{Name: "user", JoinKeys: []JoinKeyConfig{{Name: "user_id", Type: "string"}}}},
 		Views: []ViewConfig{{
-			Name: "user_stats", Entities: []string{"user"}, MaxAge: 7 * 24 * time.Hour,
+			Name: demoView, Entities: []string{"user"}, MaxAge: 7 * 24 * time.Hour,
 			Source: SourceConfig{Type: source},
 			Features: []FeatureConfig{
 				{Name: "clicks_7d", Type: "int64", Default: zero},
@@ -81,7 +84,7 @@ func (s *Store) SeedDemo(ctx context.Context) error {
 	rows := DemoRows(DemoUsers, s.now())
 	step := s.reg.cfg.MaxEntities
 	for i := 0; i < len(rows); i += step {
-		if err := s.Push(ctx, "user_stats", rows[i:min(i+step, len(rows))]); err != nil {
+		if err := s.Push(ctx, demoView, rows[i:min(i+step, len(rows))]); err != nil {
 			return fmt.Errorf("cannot seed demo: %w", err)
 		}
 	}

@@ -46,3 +46,35 @@ func TestDemoSeedsRedis(t *testing.T) {
 		t.Errorf("%d keys in Redis, want %d", n, DemoUsers)
 	}
 }
+
+func TestSeedDemoAtNew(t *testing.T) {
+	cfg := DemoConfig("memory")
+	cfg.SeedDemo = true
+	s, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st := s.Stats(); st.Pushes != DemoUsers {
+		t.Errorf("%d rows seeded, want %d", st.Pushes, DemoUsers)
+	}
+	// Only a memory view can be seeded at start: New must not dial Redis.
+	cfg = DemoConfig("redis")
+	cfg.SeedDemo = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "seed_demo: needs a view \"user_stats\" with source memory") {
+		t.Errorf("seed_demo over a redis view: %v", err)
+	}
+}
+
+func TestNewWithNothingToServe(t *testing.T) {
+	cfg := Config{Entities: DemoConfig("memory").Entities}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("an empty registry is a valid config section: %v", err)
+	}
+	if s, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "no views and no models") {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("New with nothing to serve: %v", err)
+	}
+}

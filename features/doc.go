@@ -52,7 +52,8 @@
 // out RowTTL.
 //
 // The memory source holds the same hashes in process: the embedded demo,
-// which has no Redis, pushes to it (SeedDemo).
+// which has no Redis, pushes to it (SeedDemo, run by New when the config
+// says seed_demo: true).
 //
 // # POST /v1/features
 //

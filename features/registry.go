@@ -126,6 +126,11 @@ func compile(c Config) (*registry, error) {
 	for i, mc := range c.Models {
 		r.compileModel(&p, fmt.Sprintf("models[%d]", i), mc)
 	}
+	if c.SeedDemo {
+		if v := r.views[demoView]; v == nil || v.source != sourceMemory {
+			p.add("seed_demo: needs a view %q with source memory", demoView)
+		}
+	}
 	if len(p) > 0 {
 		return nil, fmt.Errorf("invalid features config: %s", strings.Join(p, "; "))
 	}

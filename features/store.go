@@ -1,6 +1,8 @@
 package features
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -55,6 +57,11 @@ func New(cfg Config, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(reg.views) == 0 && len(reg.models) == 0 {
+		// Only a config that routes requests here creates a Store: with
+		// nothing to serve, every request would fail, so fail at start.
+		return nil, errors.New("nothing to serve: the features section declares no views and no models")
+	}
 	s := &Store{reg: reg, rdb: opts.Redis, cache: opts.Cache, hc: opts.HTTPClient, log: opts.Logger,
 		mem: newMemSource(), now: time.Now}
 	if s.log == nil {
@@ -82,6 +89,13 @@ func New(cfg Config, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if reg.cfg.SeedDemo {
+		// A memory view: Push touches no network, the context is moot.
+		if err := s.SeedDemo(context.Background()); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -94,6 +108,15 @@ func (s *Store) Close() {
 	if s.lg != nil {
 		s.lg.close()
 	}
+}
+
+// Wait blocks until the cache writes issued so far (rows, predictions,
+// last good predictions) are visible: they are asynchronous and tests that
+// read their own writes must wait for them.
+func (s *Store) Wait() {
+	s.rows.Wait()
+	s.cache.Wait()
+	s.lg.wait()
 }
 
 // Stats are the Store's counters, monotonic since New.

@@ -1,19 +1,29 @@
 package gateway
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/features"
 )
 
 // builtinHandler answers a route in process instead of proxying it. It runs
 // after authentication and rate limiting, with the request's deadline.
 type builtinHandler func(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time)
 
-// builtinHandlers are the handlers a route can name with `handler:`.
-var builtinHandlers = map[string]builtinHandler{}
+// builtinHandlers are the handlers a route can name with `handler:`. All of
+// them answer from the features.Store, which New creates whenever a route
+// names one; predict reads the model from the path parameter {name}.
+var builtinHandlers = map[string]builtinHandler{
+	"features": serveNative,  // POST /v1/features
+	"feast":    serveFeast,   // POST /get-online-features
+	"push":     servePush,    // POST /v1/push
+	"predict":  servePredict, // POST /v1/models/{name}/predict
+}
 
 func handlerNames() string {
 	names := make([]string, 0, len(builtinHandlers))
@@ -25,4 +35,21 @@ func handlerNames() string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// builtinNeeds says what a route with handler h at path lacks in fc, or "",
+// so that `tiercel validate` reports a handler with nothing to serve rather
+// than every request failing: a predict route without models answers 404
+// to everything, a features route without views 400. Config.validateRoutes
+// calls it for every route with a handler.
+func builtinNeeds(h, path string, fc *features.Config) string {
+	switch {
+	case h == "predict" && len(fc.Models) == 0:
+		return `"predict" needs features.models`
+	case h == "predict" && !slices.Contains(pathParams(path), "name"):
+		return `"predict" needs the model as {name} in the path`
+	case h != "predict" && len(fc.Views) == 0:
+		return fmt.Sprintf("%q needs features.views", h)
+	}
+	return ""
 }

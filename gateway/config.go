@@ -252,6 +252,9 @@ func (c *Config) validateRoutes(pools map[string]bool) []error {
 			if r.Cache.Enabled {
 				add("cache.enabled: built-in handlers cache internally; remove the cache block")
 			}
+			if msg := builtinNeeds(r.Handler, r.Path, &c.Features); msg != "" {
+				add("handler: %s", msg)
+			}
 		case r.Upstream == "":
 			add("upstream: required (or a handler)")
 		case !pools[r.Upstream]:

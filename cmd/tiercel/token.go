@@ -14,7 +14,7 @@ import (
 
 // demoScopes are every scope the demo routes require, so a default token
 // works on all of them.
-const demoScopes = "products:read products:write"
+const demoScopes = "products:read products:write features:read features:write predict"
 
 func token(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)

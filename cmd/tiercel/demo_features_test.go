@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tiercel/tiercel/features"
+	"github.com/tiercel/tiercel/gateway"
+)
+
+// TestDemoFeaturesMatchDemoConfig keeps demo.yaml's features section in
+// step with features.DemoConfig, which the features tests exercise.
+func TestDemoFeaturesMatchDemoConfig(t *testing.T) {
+	cfg, err := loadConfig("", "127.0.0.1:1", overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := features.DemoConfig("memory")
+	want.SeedDemo = true
+	if !reflect.DeepEqual(cfg.Features, want) {
+		t.Errorf("demo.yaml features:\n%+v\nfeatures.DemoConfig(\"memory\"):\n%+v", cfg.Features, want)
+	}
+}
+
+// TestDemoServesFeatures starts the embedded demo in process and calls the
+// four feature endpoints with a default `tiercel token`.
+func TestDemoServesFeatures(t *testing.T) {
+	t.Setenv("TIERCEL_REDIS_URL", "")
+	cfg, err := loadConfig("", "127.0.0.1:1", overrides{listen: "127.0.0.1:0", adminListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	code, out, errOut := runCLI("token", "-sub", "alice")
+	if code != 0 {
+		t.Fatalf("token: %s", errOut)
+	}
+	tok := strings.TrimSpace(out)
+	post := func(path, token, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+srv.Addr()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	f := func(path, body string, want ...string) {
+		t.Helper()
+		code, got := post(path, tok, body)
+		if code != 200 {
+			t.Fatalf("POST %s: %d %s", path, code, got)
+		}
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("POST %s: %s lacks %s", path, got, w)
+			}
+		}
+	}
+	// The demo rows are seeded at start: u1000 is there, u1001 is not.
+	f("/v1/features", `{"features":["user_stats:clicks_7d","user_stats:embedding"],"entities":[{"user_id":"u1000"},{"user_id":"u1001"}]}`,
+		`"statuses":["PRESENT","PRESENT"]`, `"statuses":["DEFAULT","NOT_FOUND"]`)
+	f("/get-online-features", `{"feature_service":"churn_inputs","entities":{"user_id":["u1","u2"]}}`,
+		`"feature_names":["user_id","clicks_7d","ctr_7d","is_premium","embedding"]`)
+	f("/v1/push", `{"view":"user_stats","rows":[{"entity":{"user_id":"u1"},"values":{"clicks_7d":42}}]}`, `"rows":1`)
+	f("/v1/features", `{"features":["user_stats:clicks_7d"],"entities":[{"user_id":"u1"}]}`, `"values":[42]`)
+	f("/v1/models/churn/predict", `{"entities":[{"user_id":"u1"}]}`, `"model":"churn"`, `"source":"model"`)
+	if code, _ := post("/v1/push", tok[:len(tok)-2]+"xx", `{}`); code != 401 {
+		t.Errorf("forged token on /v1/push: %d", code)
+	}
+}

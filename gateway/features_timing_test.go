@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/features"
+)
+
+// The issue's shape: 100 entities × 50 features.
+const benchEntities, benchFeatures = 100, 50
+
+// newFeatureBenchServer is a gateway without listeners whose /v1/features
+// route reads a 50-feature memory view with 100 rows in L1.
+func newFeatureBenchServer(b *testing.B) (*Server, []byte) {
+	b.Helper()
+	fs := make([]features.FeatureConfig, benchFeatures)
+	refs := make([]string, benchFeatures)
+	for i := range fs {
+		fs[i] = features.FeatureConfig{Name: "f" + strconv.Itoa(i), Type: []string{"float64", "int64", "string", "bool"}[i%4]}
+		refs[i] = `"wide:f` + strconv.Itoa(i) + `"`
+	}
+	cfg := testConfig("127.0.0.1:9")
+	cfg.Server.MaxBodyBytes = 1 << 20
+	cfg.Features = features.Config{
+		RowTTL:   time.Hour,
+		Entities: []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
+		Views: []features.ViewConfig{{Name: "wide", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour,
+			Source: features.SourceConfig{Type: "memory"}}},
+	}
+	cfg.Routes = append(cfg.Routes, RouteConfig{Name: "features", Path: "/v1/features", Methods: []string{"POST"},
+		Handler: "features", Auth: RouteAuth{Scopes: []string{"products:read"}}, RateLimit: "big"})
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.closeComponents)
+	rows := make([]features.PushRow, benchEntities)
+	ents := make([]string, benchEntities)
+	for i := range rows {
+		vals := map[string][]byte{}
+		for j := range benchFeatures {
+			vals["f"+strconv.Itoa(j)] = []byte([]string{`0.125`, `42`, `"FR"`, `true`}[j%4])
+		}
+		id := "u" + strconv.Itoa(i)
+		rows[i] = features.PushRow{Entity: map[string]string{"user_id": id}, Values: vals}
+		ents[i] = `{"user_id":"` + id + `"}`
+	}
+	if err := s.features.Push(context.Background(), "wide", rows); err != nil {
+		b.Fatal(err)
+	}
+	body := `{"features":[` + strings.Join(refs, ",") + `],"entities":[` + strings.Join(ents, ",") + `]}`
+	return s, []byte(body)
+}
+
+// newPostCtx is a POST as fasthttp would hand it to the handler.
+func newPostCtx(path, tok string, body []byte) *fasthttp.RequestCtx {
+	var req fasthttp.Request
+	req.Header.SetMethod("POST")
+	req.SetRequestURI(path)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.SetBody(body)
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+	return ctx
+}
+
+// BenchmarkFeatures100x50L1 is POST /v1/features for 100 entities × 50
+// features, every row an L1 hit, through the whole gateway handler (route,
+// JWT, rate limit, parse, lookup, render); "store" is the features.Store
+// call alone, the baseline the gateway adds to.
+func BenchmarkFeatures100x50L1(b *testing.B) {
+	s, body := newFeatureBenchServer(b)
+	ctx := newPostCtx("/v1/features", token(b, nil), body)
+	// tb: a sub-benchmark must fail through its own B, on its goroutine.
+	serve := func(tb testing.TB) {
+		ctx.Response.Reset()
+		s.handle(ctx)
+		if ctx.Response.StatusCode() != 200 {
+			tb.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+	// Warm up until a request is answered from L1 alone.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		serve(b)
+		s.features.Wait()
+		before := s.features.Stats().RowL1Hits
+		serve(b)
+		if s.features.Stats().RowL1Hits-before == benchEntities {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("rows never reached L1")
+		}
+	}
+	b.Run("gateway", func(b *testing.B) { benchLatencies(b, func() { serve(b) }) })
+	b.Run("store", func(b *testing.B) {
+		var dst []byte
+		benchLatencies(b, func() {
+			var err error
+			if dst, err = s.features.ServeNative(context.Background(), body, dst[:0]); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+// benchLatencies runs f b.N times and reports p50/p99 and the cost per
+// feature value next to ns/op: the issue's goals are percentiles.
+func benchLatencies(b *testing.B, f func()) {
+	lat := make([]time.Duration, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		f()
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(benchEntities*benchFeatures), "ns/value")
+}
