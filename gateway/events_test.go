@@ -219,3 +219,49 @@ func TestAdminAcceptsEvents(t *testing.T) {
 		t.Fatalf("unknown version: %d %s", resp.StatusCode, b[:n])
 	}
 }
+
+// TestKafkaUpsertAndEntityEvents: an upsert produced with kcat writes the
+// new values through to the shared Redis view and every replica reads them;
+// an entity invalidation drops the row from each replica's memory.
+func TestKafkaUpsertAndEntityEvents(t *testing.T) {
+	rs := testredis.Start(t)
+	kf := testkafka.Start(t, testkafka.Topic(testTopic, 2))
+	mk := func() *harness {
+		return newHarness(t, func(c *Config) {
+			featureRoutes(rs.URL(), "")(c)
+			c.Kafka = invalidation.Config{Brokers: []string{kf.Addr()}, Topic: testTopic, MaxWait: 50 * time.Millisecond}
+		})
+	}
+	a, b := mk(), mk()
+	waitKafkaReady(t, a, b)
+	tok := token(t, jwtClaims("features:read features:write"))
+	read := func(h *harness) string {
+		return h.mustPost("/v1/features", tok, `{"features":["rv:clicks","rv:country"],"entities":[{"user_id":"u9"}]}`).body
+	}
+	// Both replicas cache "not found" for u9 first.
+	for _, h := range []*harness{a, b} {
+		if r := read(h); !strings.Contains(r, "NOT_FOUND") && !strings.Contains(r, "DEFAULT") {
+			t.Fatalf("before the upsert: %s", r)
+		}
+	}
+	upsert := `{"version":1,"id":"evt-up-1","type":"upsert","entities":[{"view":"rv","key":{"user_id":"u9"},"values":{"clicks":41,"country":"IS"}}],"ts":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	testkafka.Kcat(t, kf.Addr(), testTopic, "rv:u9", []byte(upsert))
+	for name, h := range map[string]*harness{"A": a, "B": b} {
+		eventually(t, 10*time.Second, name+" to read the upserted row", func() bool {
+			r := read(h)
+			return strings.Contains(r, "41") && strings.Contains(r, `"IS"`)
+		})
+	}
+	// A push through A writes Redis and drops A's copy only; the entity
+	// event makes B drop its copy too and read the new value.
+	push := a.mustPost("/v1/push", tok, `{"view":"rv","rows":[{"entity":{"user_id":"u9"},"values":{"clicks":42}}]}`)
+	if push.status != 200 {
+		t.Fatalf("push: %d %s", push.status, push.body)
+	}
+	testkafka.Kcat(t, kf.Addr(), testTopic, "rv:u9", []byte(`{"version":1,"id":"evt-inv-1","type":"invalidate","entities":[{"view":"rv","key":{"user_id":"u9"}}]}`))
+	eventually(t, 10*time.Second, "B to drop its copy and read the pushed value", func() bool {
+		return strings.Contains(read(b), "42")
+	})
+}
+
+func jwtClaims(scope string) map[string]any { return map[string]any{"scope": scope} }
