@@ -27,7 +27,10 @@ import (
 // A generation created anew starts from the server's clock in microseconds
 // rather than 1, so it can never repeat a value some live entry recorded
 // before the key expired.
-const bumpScript = `
+const bumpScript = bumpLua
+
+// bumpLua bumps the generation KEYS[1] and renews its expiry (ARGV[1] ms).
+const bumpLua = `
 local v = redis.call('INCR', KEYS[1])
 if v == 1 then
   local t = redis.call('TIME')

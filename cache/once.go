@@ -25,14 +25,7 @@ import (
 const onceScript = `
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   return 0
-end
-local v = redis.call('INCR', KEYS[1])
-if v == 1 then
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1`
+end` + bumpLua
 
 // queueBump queues the bump of genKey: once per id, or unconditionally when
 // id is empty or no marker can share genKey's cluster slot. The command
