@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,16 +13,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testnet"
 )
 
 func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return "127.0.0.1:" + strconv.Itoa(testnet.FreePort(t))
 }
 
 func runCLI(args ...string) (code int, stdout, stderr string) {

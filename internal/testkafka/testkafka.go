@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tiercel/tiercel/internal/testnet"
 )
 
 // Cluster is one in-process kfake broker.
@@ -61,7 +63,7 @@ func Start(t testing.TB, opts ...Opt) *Cluster {
 	if len(cfg.topics) == 0 {
 		cfg.topics = []string{"tiercel.invalidations"}
 	}
-	c := &Cluster{t: t, port: freePort(t)}
+	c := &Cluster{t: t, port: testnet.FreePort(t)}
 	c.opts = []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(c.port),
@@ -73,16 +75,6 @@ func Start(t testing.TB, opts ...Opt) *Cluster {
 	c.start()
 	t.Cleanup(c.Kill)
 	return c
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("cannot find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func (c *Cluster) start() {
