@@ -121,7 +121,10 @@ func TestJWKSIssuerOverSockets(t *testing.T) {
 		r := h.get("/api/products/1", rsToken(t, k3, "k3"))
 		return r.status == 401 && r.err.Code == "unknown_kid"
 	})
+	// Unknown kids trigger (rate-limited) refetches; one of them fails and
+	// readyz must say so.
 	eventually(t, 5*time.Second, "readyz to report the JWKS failure", func() bool {
+		h.get("/api/products/1", rsToken(t, k3, "k3"))
 		return h.srv.Readiness(context.Background()).Checks["jwks:rs"].Status == "degraded"
 	})
 }
