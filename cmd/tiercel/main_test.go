@@ -176,6 +176,7 @@ func TestServeDemo(t *testing.T) {
 // TestExampleConfigsValidate keeps the shipped example configs loadable.
 func TestExampleConfigsValidate(t *testing.T) {
 	t.Setenv("CATALOG_HMAC_SECRET", strings.Repeat("x", 40))
+	t.Setenv("TIERCEL_JWT_SECRET", strings.Repeat("y", 40))
 	files, _ := filepath.Glob("../../deploy/examples/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no example configs found")
