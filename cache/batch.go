@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -31,49 +33,82 @@ type l2Lookup struct {
 	err     error
 }
 
-// lookup reads key's entry and generations within the L2 timeout. It
-// returns errL2Skipped at once when the breaker is open or the queue full.
-func (l *l2) lookup(key []byte, tags []string) (*l2Lookup, error) {
+// errLeft reports that the waiter of an L2 read left before its reply.
+var errLeft = errors.New("l2 read left")
+
+// lookup reads lk's entry and generations within the L2 timeout. It returns
+// errL2Skipped at once when the breaker is open or the queue full.
+func (l *l2) lookup(lk *l2Lookup) error {
+	if err := l.submit(lk); err != nil {
+		return err
+	}
+	return l.await(lk, nil, time.Time{})
+}
+
+// submit queues lk for the batcher, or answers errL2Skipped.
+func (l *l2) submit(lk *l2Lookup) error {
 	if l.open() {
 		l.st.l2Skipped.Add(1)
-		return nil, errL2Skipped
+		return errL2Skipped
 	}
 	l.st.l2Reads.Add(1)
-	lk := &l2Lookup{key: key, tags: tags, deadline: time.Now().Add(l.timeout), done: make(chan struct{})}
+	lk.deadline = time.Now().Add(l.timeout)
+	lk.done = make(chan struct{})
 	if !l.batched {
-		l.readBatch([]*l2Lookup{lk})
-		return l.finish(lk)
+		l.readBatch([]*l2Lookup{lk}, nil)
+		return nil
 	}
 	select {
 	case l.reads <- lk:
+		return nil
 	default:
 		l.st.l2Skipped.Add(1)
-		return nil, errL2Skipped
+		return errL2Skipped
 	}
-	t := time.NewTimer(l.timeout)
-	defer t.Stop()
+}
+
+// await waits for the reply to a submitted lk until its deadline or Close,
+// or until leave is closed or leaveAt (zero: never) passes first: then it
+// answers errLeft, and lk may be awaited again.
+func (l *l2) await(lk *l2Lookup, leave <-chan struct{}, leaveAt time.Time) error {
+	select {
+	case <-lk.done:
+		return l.finish(lk)
+	default:
+	}
+	until, early := lk.deadline, false
+	if !leaveAt.IsZero() && leaveAt.Before(until) {
+		until, early = leaveAt, true
+	}
+	t := l.timers.get(time.Until(until))
+	defer l.timers.put(t)
 	select {
 	case <-lk.done:
 		return l.finish(lk)
 	case <-t.C:
+		if early {
+			return errLeft
+		}
 		l.st.l2Timeouts.Add(1)
-		return nil, context.DeadlineExceeded
+		return context.DeadlineExceeded
 	case <-l.stop:
-		return nil, ErrClosed
+		return ErrClosed
+	case <-leave:
+		return errLeft
 	}
 }
 
-func (l *l2) finish(lk *l2Lookup) (*l2Lookup, error) {
+func (l *l2) finish(lk *l2Lookup) error {
 	if lk.err != nil {
 		l.count(lk.err)
-		return nil, lk.err
 	}
-	return lk, nil
+	return lk.err
 }
 
 // readLoop is the batcher goroutine.
 func (l *l2) readLoop() {
 	batch := make([]*l2Lookup, 0, l.batchMax)
+	scratch := &readScratch{live: make([]*l2Lookup, 0, l.batchMax)}
 	for {
 		select {
 		case lk := <-l.reads:
@@ -81,6 +116,10 @@ func (l *l2) readLoop() {
 		case <-l.stop:
 			return
 		}
+		// The send that woke this goroutine made it run next, before the
+		// requests already runnable could queue their reads: let them run
+		// first, or with few cores every batch holds one read.
+		runtime.Gosched()
 	drain:
 		for len(batch) < l.batchMax {
 			select {
@@ -90,15 +129,34 @@ func (l *l2) readLoop() {
 				break drain
 			}
 		}
-		l.readBatch(batch)
+		l.readBatch(batch, scratch)
 		clear(batch) // drop references for the GC
 	}
 }
 
-// readBatch answers every lookup of batch with one pipeline.
-func (l *l2) readBatch(batch []*l2Lookup) {
+// readScratch is the batcher's memory, reused from batch to batch.
+type readScratch struct {
+	live []*l2Lookup
+	buf  []byte   // every key of one MGET
+	keys []keyArg // views of buf
+	args []any    // "mget", then pointers into keys
+}
+
+// keyArg is one MGET key. go-redis writes an encoding.BinaryMarshaler as
+// bytes, and boxing the pointer *keyArg allocates nothing, where boxing a
+// []byte or string costs an allocation per key.
+type keyArg []byte
+
+func (k *keyArg) MarshalBinary() ([]byte, error) { return *k, nil }
+
+// readBatch answers every lookup of batch with one round trip, using s as
+// scratch space (nil: allocate).
+func (l *l2) readBatch(batch []*l2Lookup, s *readScratch) {
+	if s == nil {
+		s = &readScratch{}
+	}
 	now := time.Now()
-	live := make([]*l2Lookup, 0, len(batch))
+	live := s.live[:0]
 	for _, lk := range batch {
 		if now.After(lk.deadline) {
 			// Its waiter has left already; asking Redis is wasted work.
@@ -108,9 +166,102 @@ func (l *l2) readBatch(batch []*l2Lookup) {
 		}
 		live = append(live, lk)
 	}
-	if len(live) == 0 {
-		return
+	if len(live) > 0 && l.mget {
+		l.readMGet(live, s)
+	} else if len(live) > 0 {
+		l.readPipelined(live)
 	}
+	clear(live)
+	s.live = live
+}
+
+// readMGet answers live with one MGET of every lookup's keys: one command
+// and one reply, where a pipeline of GETs costs a command, a reply and an
+// error value per missing generation. A single node only: on a cluster the
+// keys span slots.
+func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
+	n, size := 0, 0
+	for _, lk := range live {
+		n += 2 + len(lk.tags)
+		size += 2*(len(l.prefix)+3+len(lk.key)) + len(lk.tags)*(len(l.prefix)+3)
+		for _, t := range lk.tags {
+			size += len(t)
+		}
+	}
+	buf, keys := s.buf[:0], s.keys[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size) // no growth below: keys stay views of buf
+	}
+	key := func(kind string, name []byte) {
+		start := len(buf)
+		buf = append(append(append(buf, l.prefix...), kind...), name...)
+		keys = append(keys, keyArg(buf[start:len(buf):len(buf)]))
+	}
+	for _, lk := range live {
+		key("e:", lk.key)
+		key("kg:", lk.key)
+		for _, t := range lk.tags {
+			start := len(buf)
+			buf = append(append(append(buf, l.prefix...), "tg:"...), t...)
+			keys = append(keys, keyArg(buf[start:len(buf):len(buf)]))
+		}
+	}
+	args := append(s.args[:0], "mget")
+	for i := range keys {
+		args = append(args, &keys[i])
+	}
+	s.buf, s.keys, s.args = buf, keys, args
+	// Missing keys read as "": no valid entry or generation is empty.
+	cmd := redis.NewStringSliceCmd(context.Background(), args...)
+	defer clear(args) // go-redis keeps none of them past Process
+	err := l.do(l.timeout, func(ctx context.Context) error { return l.rdb.Process(ctx, cmd) })
+	if err == nil {
+		err = cmd.Err() // a Redis error reply, not held against the breaker
+	}
+	vals := cmd.Val()
+	if err == nil && len(vals) != n {
+		err = fmt.Errorf("mget answered %d values for %d keys", len(vals), n)
+	}
+	for _, lk := range live {
+		if err == nil {
+			k := 2 + len(lk.tags)
+			lk.err = lk.parseStrings(vals[:k])
+			vals = vals[k:]
+		} else {
+			lk.err = err
+		}
+		close(lk.done)
+	}
+}
+
+// parseStrings reads one lookup's MGET values: entry, key generation, tag
+// generations.
+func (lk *l2Lookup) parseStrings(vals []string) error {
+	if vals[0] != "" {
+		lk.entry = stringBytes(vals[0])
+	}
+	var err error
+	if lk.keyGen, err = parseGenString(vals[1]); err != nil {
+		return err
+	}
+	lk.tagGens = make([]uint64, len(lk.tags))
+	for i := range lk.tags {
+		if lk.tagGens[i], err = parseGenString(vals[2+i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseGenString(s string) (uint64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+// readPipelined answers live with one pipeline of GETs (any client).
+func (l *l2) readPipelined(live []*l2Lookup) {
 	cmds, err := l.exec(l.timeout, func(p redis.Pipeliner) {
 		ctx := context.Background()
 		for _, lk := range live {

@@ -125,11 +125,11 @@ func BenchmarkL2GetParallel(b *testing.B) {
 		})
 	}
 	lookup := func(key []byte) error {
-		lk, err := c.l2.lookup(key, tags)
-		if err != nil {
+		lk := &l2Lookup{key: key, tags: tags}
+		if err := c.l2.lookup(lk); err != nil {
 			return err
 		}
-		_, err = Decode(lk.entry)
+		_, err := Decode(lk.entry)
 		return err
 	}
 	b.Run("get-per-request", func(b *testing.B) {

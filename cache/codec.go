@@ -74,7 +74,12 @@ func (e *Entry) Append(dst []byte) []byte {
 // Decode parses an encoded entry. Key and Value alias b, which must not be
 // modified afterwards. An unknown format version yields ErrUnknownFormat,
 // anything else malformed ErrCorrupt.
-func Decode(b []byte) (*Entry, error) {
+func Decode(b []byte) (*Entry, error) { return decode(b, nil, nil) }
+
+// decode is Decode, except that an entry whose tags and tag generations
+// equal tags and gens gets those slices instead of copies: an L2 read
+// expects the entry's tags, so a valid entry then costs no tag allocation.
+func decode(b []byte, tags []string, gens []uint64) (*Entry, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
 	}
@@ -97,12 +102,7 @@ func Decode(b []byte) (*Entry, error) {
 		if n > uint64(len(r.b)/2) {
 			return nil, fmt.Errorf("%w: tag count", ErrCorrupt)
 		}
-		e.Tags = make([]string, n)
-		e.tagGens = make([]uint64, n)
-		for i := range e.Tags {
-			e.Tags[i] = string(r.bytes())
-			e.tagGens[i] = r.uvarint()
-		}
+		e.Tags, e.tagGens = r.tags(int(n), tags, gens)
 	}
 	e.Value = r.bytes()
 	if r.err != nil {
@@ -184,6 +184,34 @@ func (r *reader) uvarint() uint64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// tags reads n tags and their generations, returning tags and gens
+// themselves when they are equal (see decode).
+func (r *reader) tags(n int, tags []string, gens []uint64) ([]string, []uint64) {
+	same := n == len(tags) && n == len(gens)
+	var outT []string
+	var outG []uint64
+	if !same {
+		outT, outG = make([]string, n), make([]uint64, n)
+	}
+	for i := range n {
+		t, g := r.bytes(), r.uvarint()
+		if same && string(t) == tags[i] && g == gens[i] {
+			continue
+		}
+		if same {
+			same = false
+			outT, outG = make([]string, n), make([]uint64, n)
+			copy(outT, tags[:i])
+			copy(outG, gens[:i])
+		}
+		outT[i], outG[i] = string(t), g
+	}
+	if same {
+		return tags, gens
+	}
+	return outT, outG
 }
 
 func (r *reader) varint() int64 {

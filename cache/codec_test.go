@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -118,6 +119,16 @@ func FuzzDecode(f *testing.F) {
 		}
 		if e.Size() != len(b) {
 			t.Fatalf("Size() = %d for a %d-byte encoding", e.Size(), len(b))
+		}
+		// Expected tags (as an L2 read passes them) change nothing but
+		// where the decoded tags live.
+		for _, want := range [][]string{e.Tags, {"other"}, append(slices.Clone(e.Tags), "more")} {
+			gens := make([]uint64, len(want))
+			copy(gens, e.tagGens)
+			e2, err := decode(b, want, gens)
+			if err != nil || !bytes.Equal(e2.Append(nil), b) {
+				t.Fatalf("decode with tags %q: %v", want, err)
+			}
 		}
 	})
 }

@@ -15,12 +15,13 @@ const maxFenced = 3
 // the process at a time). A stale entry is served at once while one
 // background refresh runs; an expired entry still inside its error window
 // is served if the fill fails or ctx ends first. Fetch returns no later
-// than ctx's deadline; Redis trouble never fails it.
+// than ctx's deadline or req.Deadline; Redis trouble never fails it.
 //
 // On an L1 hit Fetch allocates nothing, provided fill itself is not
 // allocated per call: a closure literal that captures request data is
 // allocated by the caller before Fetch runs. Hot callers either pass a
-// long-lived FillFunc or call Get first and Fetch only on a miss.
+// long-lived FillFunc or call Get first and Fetch only on a miss; fill may
+// be nil when req.MakeFill is set, which makes one only if it is needed.
 func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result, error) {
 	start := time.Now()
 	if c.done.Load() {
@@ -38,6 +39,9 @@ func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result,
 		return Result{Entry: e, Outcome: OutcomeHitL1, L1: time.Since(start)}, nil
 	case Stale:
 		c.st.staleServed.Add(1)
+		if fill == nil && req.MakeFill != nil {
+			fill = req.MakeFill()
+		}
 		c.startRefresh(&req, fill, now)
 		return Result{Entry: e, Outcome: OutcomeStale, L1: time.Since(start)}, nil
 	}
@@ -53,6 +57,12 @@ func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now
 			c.st.errors.Add(1)
 			return res, err
 		}
+		if !joined {
+			c.lead(ctx, f, req)
+			// A later round leads a new flight, and the fill made for this
+			// one (if any) serves it too.
+			fill = f.fill
+		}
 		// A flight that finished before this request joined it (it stays
 		// joinable until its L1 write is visible) did no work for this
 		// request: its stored entry is an L1 hit, not a coalesced miss.
@@ -66,10 +76,8 @@ func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now
 				res.Coalesced = true
 			}
 		}
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return c.fallback(res, now, ctx.Err(), old)
+		if err := c.wait(ctx, req.Deadline, f.done); err != nil {
+			return c.fallback(res, now, err, old)
 		}
 		res.L2, res.Fill = f.l2d, f.filld
 		if f.err != nil {
@@ -89,6 +97,30 @@ func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now
 	}
 	c.st.errors.Add(1)
 	return res, fmt.Errorf("cannot fetch: %w", ErrFenced)
+}
+
+// wait blocks until done is closed, ctx ends or deadline (zero: none)
+// passes.
+func (c *Tiered) wait(ctx context.Context, deadline time.Time, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	var tick <-chan time.Time
+	if !deadline.IsZero() {
+		t := c.timers.get(time.Until(deadline))
+		defer c.timers.put(t)
+		tick = t.C
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tick:
+		return context.DeadlineExceeded
+	}
 }
 
 // fallback serves the first candidate still inside its error window and not

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -9,8 +10,11 @@ import (
 // A flight is the coalesced work for one key: the L2 read, then the fill if
 // L2 had nothing fresh. At most one flight per key runs at a time; every
 // request that misses meanwhile waits for it instead of asking L2 or the
-// origin again. The flight runs on its own goroutine, so no waiter, not even
-// the one that started it, holds it up or cancels it by leaving.
+// origin again. The request that starts a flight waits for its L2 read
+// itself (lead.go): an L2 hit, the common case, costs no goroutine. The
+// fill, and the rest of the flight once that request leaves, run on a
+// goroutine of their own, so no waiter holds them up or cancels them by
+// leaving.
 type flight struct {
 	key      string // map key
 	keyBytes []byte // owned copy of Request.Key, becomes Entry.Key
@@ -23,13 +27,17 @@ type flight struct {
 	seq uint64
 
 	// keyGen and tagGens are the L2 generations read before the fill.
-	keyGen  uint64
-	tagGens []uint64
+	keyGen    uint64
+	tagGens   []uint64
+	gensKnown bool // the L2 read succeeded: keyGen and tagGens are set
 
 	now      time.Time // the starting request's time
 	started  time.Time // wall clock, for TTLs and the deadline
 	deadline time.Time // after it, a stuck flight is no longer joined
 	timeout  time.Duration
+
+	// lk is the flight's L2 read, embedded to save an allocation.
+	lk l2Lookup
 
 	done chan struct{} // closed when the fields below are set
 
@@ -46,9 +54,9 @@ type flight struct {
 // that TTLs computed at its end do not count the fill's duration as life.
 func (f *flight) elapsedNow() time.Time { return f.now.Add(time.Since(f.started)) }
 
-// join returns the flight in progress for req's key, or starts one. A
-// flight overtaken by an invalidation, or stuck past its deadline, is
-// replaced rather than joined.
+// join returns the flight in progress for req's key, or registers a new one
+// that the caller must lead (lead.go). A flight overtaken by an
+// invalidation, or stuck past its deadline, is replaced rather than joined.
 func (c *Tiered) join(req *Request, fill FillFunc, now time.Time) (f *flight, joined bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -58,7 +66,7 @@ func (c *Tiered) join(req *Request, fill FillFunc, now time.Time) (f *flight, jo
 	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && time.Now().Before(f.deadline) {
 		return f, true, nil
 	}
-	return c.startLocked(req, fill, now, false), false, nil
+	return c.newFlightLocked(req, fill, now, false), false, nil
 }
 
 // startRefresh starts a background refresh of req's key unless a flight for
@@ -70,10 +78,13 @@ func (c *Tiered) startRefresh(req *Request, fill FillFunc, now time.Time) {
 		return
 	}
 	c.st.refreshes.Add(1)
-	c.startLocked(req, fill, now, true)
+	f := c.newFlightLocked(req, fill, now, true)
+	c.wg.Add(1)
+	go c.run(f)
 }
 
-func (c *Tiered) startLocked(req *Request, fill FillFunc, now time.Time, refresh bool) *flight {
+// newFlightLocked registers a flight for req's key; the caller runs it.
+func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, refresh bool) *flight {
 	timeout := req.FillTimeout
 	if timeout <= 0 {
 		timeout = c.cfg.FillTimeout
@@ -84,7 +95,7 @@ func (c *Tiered) startLocked(req *Request, fill FillFunc, now time.Time, refresh
 	}
 	started := time.Now()
 	f := &flight{
-		key:      string(kb),
+		key:      bytesString(kb), // kb is never modified
 		keyBytes: kb,
 		tags:     slices.Clone(req.Tags),
 		fill:     fill,
@@ -96,19 +107,63 @@ func (c *Tiered) startLocked(req *Request, fill FillFunc, now time.Time, refresh
 		timeout:  timeout,
 		done:     make(chan struct{}),
 	}
+	f.lk.key, f.lk.tags = f.keyBytes, f.tags
 	c.flights[f.key] = f
-	c.wg.Add(1)
-	go c.run(f)
 	return f
 }
 
+// run is a whole flight on its own goroutine (background refreshes).
 func (c *Tiered) run(f *flight) {
 	defer c.wg.Done()
 	c.load(f)
+	c.finish(f)
+}
+
+// finish publishes f's results to its waiters and retires it.
+func (c *Tiered) finish(f *flight) {
 	close(f.done)
 	// Keep the finished flight joinable until its L1 write is visible, so a
 	// request arriving meanwhile neither misses L1 nor starts a second fill.
-	c.l1.wait()
+	// One ristretto Wait covers every flight queued meanwhile (retireLoop).
+	select {
+	case c.retired <- f:
+	default:
+		// Queue full: retire it at once. A request arriving before the L1
+		// write is visible then reads L2 again, which costs a round trip.
+		c.retire(f)
+	}
+}
+
+// retireLoop removes finished flights from c.flights once their L1 writes
+// are visible, batching the wait like the L2 batcher batches reads.
+func (c *Tiered) retireLoop() {
+	batch := make([]*flight, 0, 64)
+	for {
+		select {
+		case f := <-c.retired:
+			batch = append(batch[:0], f)
+		case <-c.stop:
+			return
+		}
+		runtime.Gosched() // as in readLoop: let more flights finish first
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case f := <-c.retired:
+				batch = append(batch, f)
+			default:
+				break drain
+			}
+		}
+		c.l1.wait()
+		for _, f := range batch {
+			c.retire(f)
+		}
+		clear(batch)
+	}
+}
+
+func (c *Tiered) retire(f *flight) {
 	c.mu.Lock()
 	if c.flights[f.key] == f {
 		delete(c.flights, f.key)

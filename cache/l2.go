@@ -54,12 +54,17 @@ type l2 struct {
 	batchMax   int
 	cb         *gobreaker.CircuitBreaker[struct{}]
 	reads      chan *l2Lookup
+	timers     *timerPool
 	writes     chan l2Write
 	stop       <-chan struct{}
 	st         *stats
 
 	// batched is false only in the benchmark of one pipeline per lookup.
 	batched bool
+
+	// mget: reads are one MGET per batch, possible on a single node only
+	// (tests clear it to exercise the pipeline of GETs).
+	mget bool
 }
 
 // l2Write is one asynchronous SET of an encoded entry.
@@ -69,7 +74,7 @@ type l2Write struct {
 	ttl time.Duration
 }
 
-func newL2(cfg Config, rdb redis.UniversalClient, st *stats, log *slog.Logger, stop <-chan struct{}) *l2 {
+func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, log *slog.Logger, stop <-chan struct{}) *l2 {
 	failures := cfg.Breaker.Failures
 	return &l2{
 		rdb:        rdb,
@@ -82,7 +87,9 @@ func newL2(cfg Config, rdb redis.UniversalClient, st *stats, log *slog.Logger, s
 		writes:     make(chan l2Write, cfg.L2QueueSize),
 		stop:       stop,
 		st:         st,
+		timers:     timers,
 		batched:    true,
+		mget:       isSingleNode(rdb),
 		cb: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 			Name:        "cache-l2",
 			MaxRequests: 1,
@@ -108,22 +115,37 @@ func (l *l2) open() bool { return l.cb.State() == gobreaker.StateOpen }
 // Redis error reply proves Redis is there.
 func (l *l2) exec(timeout time.Duration, queue func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	var cmds []redis.Cmder
-	_, err := l.cb.Execute(func() (struct{}, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
+	err := l.do(timeout, func(ctx context.Context) error {
 		pipe := l.rdb.Pipeline()
 		queue(pipe)
 		var err error
 		cmds, err = pipe.Exec(ctx)
+		return err
+	})
+	return cmds, err
+}
+
+// do runs call under the breaker and the timeout, like exec.
+func (l *l2) do(timeout time.Duration, call func(context.Context) error) error {
+	_, err := l.cb.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err := call(ctx)
 		if err != nil && !isTransportError(err) {
 			err = nil
 		}
 		return struct{}{}, err
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return nil, errL2Skipped
+		return errL2Skipped
 	}
-	return cmds, err
+	return err
+}
+
+// isSingleNode reports whether every key of rdb lives on one server.
+func isSingleNode(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.Client)
+	return ok
 }
 
 func isTransportError(err error) bool {

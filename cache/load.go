@@ -9,33 +9,49 @@ import (
 	"time"
 )
 
-// load is a flight's work: L2, then the fill. It sets f's results.
+// load is a whole flight's work: L2, then the fill. It sets f's results.
 func (c *Tiered) load(f *flight) {
-	gensKnown := false
 	if c.l2 != nil {
 		t := time.Now()
-		lk, err := c.l2.lookup(f.keyBytes, f.tags)
+		err := c.l2.lookup(&f.lk)
 		f.l2d = time.Since(t)
-		if err == nil {
-			gensKnown = true
-			f.keyGen, f.tagGens = lk.keyGen, lk.tagGens
-			if e := c.fromL2(f, lk); e != nil {
-				switch e.Freshness(f.now) {
-				case Fresh:
-					c.settle(f, e, OutcomeHitL2)
-					return
-				case Stale:
-					if !f.refresh {
-						c.settle(f, e, OutcomeStale)
-						return
-					}
-					f.old = e
-				case Expired:
-					f.old = e
-				}
-			}
+		if c.useL2(f, err) {
+			return
 		}
 	}
+	c.fillStage(f)
+}
+
+// useL2 takes the result of f's L2 read and reports whether it answered
+// the flight (then f's results are set).
+func (c *Tiered) useL2(f *flight, err error) bool {
+	if err != nil {
+		return false
+	}
+	f.gensKnown = true
+	f.keyGen, f.tagGens = f.lk.keyGen, f.lk.tagGens
+	e := c.fromL2(f, &f.lk)
+	if e == nil {
+		return false
+	}
+	switch e.Freshness(f.now) {
+	case Fresh:
+		c.settle(f, e, OutcomeHitL2)
+		return true
+	case Stale:
+		if !f.refresh {
+			c.settle(f, e, OutcomeStale)
+			return true
+		}
+		f.old = e
+	case Expired:
+		f.old = e
+	}
+	return false
+}
+
+// fillStage is the flight's work after L2: the fill, stored in both tiers.
+func (c *Tiered) fillStage(f *flight) {
 	e, err := c.fill(f)
 	if err != nil {
 		f.err = err
@@ -44,7 +60,7 @@ func (c *Tiered) load(f *flight) {
 	stored := c.settle(f, e, OutcomeMiss)
 	switch {
 	case c.l2 == nil:
-	case !stored || !gensKnown:
+	case !stored || !f.gensKnown:
 		// A locally fenced fill is not worth writing; and without the
 		// generations read before the fill, an L2 copy could not be fenced.
 		c.st.l2WriteDrops.Add(1)
@@ -59,7 +75,7 @@ func (c *Tiered) fromL2(f *flight, lk *l2Lookup) *Entry {
 	if lk.entry == nil {
 		return nil
 	}
-	e, err := Decode(lk.entry)
+	e, err := decode(lk.entry, f.tags, lk.tagGens)
 	switch {
 	case errors.Is(err, ErrUnknownFormat):
 		c.st.unknownFormat.Add(1)
@@ -132,7 +148,8 @@ func (c *Tiered) settle(f *flight, e *Entry, o Outcome) bool {
 // ttl is how long e may stay in a tier (wall time): until its last window
 // ends, and at most TombstoneTTL after the flight started (see fence.go).
 func (c *Tiered) ttl(f *flight, e *Entry) time.Duration {
-	return min(e.ErrorUntil.Sub(f.elapsedNow()), c.cfg.TombstoneTTL-time.Since(f.started))
+	ran := time.Since(f.started)
+	return min(e.ErrorUntil.Sub(f.now.Add(ran)), c.cfg.TombstoneTTL-ran)
 }
 
 // storeL2 queues the asynchronous L2 write: a miss never waits for Redis.

@@ -21,6 +21,8 @@ type Tiered struct {
 	st    stats
 	log   *slog.Logger
 
+	timers timerPool // for waits bounded by L2Timeout or Request.Deadline
+
 	// now, when set, replaces the wall clock used when Request.Now is zero
 	// and for tombstones: tests walk entries through their windows with it
 	// instead of sleeping. Nil in production, where clock reuses a reading
@@ -29,6 +31,7 @@ type Tiered struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // in-flight fills and refreshes by key
+	retired chan *flight       // finished flights, for retireLoop
 	closed  bool               // under mu, so no flight starts after Close
 	done    atomic.Bool        // closed, readable without mu on the hit path
 
@@ -58,6 +61,11 @@ type Request struct {
 	// pooled buffers).
 	Tags []string
 
+	// Deadline, when set, bounds Fetch like a deadline on its context would,
+	// without deriving a context per request: Fetch waits with a pooled
+	// timer, and only when it must wait.
+	Deadline time.Time
+
 	// Now is the request's time (zero: the cache's clock). Deriving it once
 	// at the edge keeps every freshness decision of a request consistent.
 	Now time.Time
@@ -66,6 +74,14 @@ type Request struct {
 	// Config.FillTimeout). It is the fill's own deadline, not the request's:
 	// the fill goes on after its waiters have left, to serve later requests.
 	FillTimeout time.Duration
+
+	// MakeFill, when set and Fetch's fill is nil, makes the FillFunc only
+	// when this request may need one: to fill after an L2 miss, or to
+	// refresh a stale entry; never on an L1 or fresh L2 hit, nor when the
+	// request joins another's fill. It is called at most once, on the
+	// caller's goroutine, before Fetch returns, so it may read the caller's
+	// request (the FillFunc it returns may not).
+	MakeFill func() FillFunc
 }
 
 // FillFunc produces the entry for key on a miss, or on a background refresh
@@ -130,6 +146,7 @@ func New(cfg Config, l2 redis.UniversalClient, logger *slog.Logger) (*Tiered, er
 		fence:   newFence(cfg.TombstoneTTL, cfg.MaxTombstones),
 		log:     logger,
 		flights: map[string]*flight{},
+		retired: make(chan *flight, cfg.L2QueueSize),
 		stop:    make(chan struct{}),
 	}
 	var err error
@@ -137,9 +154,10 @@ func New(cfg Config, l2 redis.UniversalClient, logger *slog.Logger) (*Tiered, er
 		return nil, fmt.Errorf("cannot create cache: %w", err)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.goTracked(c.retireLoop)
 	if l2 != nil {
 		warnWithoutContextTimeout(l2, logger)
-		c.l2 = newL2(cfg, l2, &c.st, logger, c.stop)
+		c.l2 = newL2(cfg, l2, &c.st, &c.timers, logger, c.stop)
 		c.goTracked(c.l2.readLoop)
 		c.goTracked(c.l2.writeLoop)
 	}

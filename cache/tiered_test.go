@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/tiercel/tiercel/internal/testredis"
 )
 
@@ -44,29 +46,37 @@ func TestMissThenHitL1(t *testing.T) {
 	}
 }
 
+// Both ways of reading L2: one MGET per batch (single node) and a pipeline
+// of GETs (any client).
 func TestHitL2FromSecondInstance(t *testing.T) {
-	srv := testredis.Start(t)
-	clk := newClock()
-	a := newTiered(t, testConfig(), redisClient(t, srv), clk)
-	b := newTiered(t, testConfig(), redisClient(t, srv), clk)
-	f := newFiller(clk, "v%d")
-	tags := []string{"user:1", "users"}
-	expect(t, fetch(t, a, "k", tags, clk.Now(), f), OutcomeMiss, "v1")
-	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	for _, mget := range []bool{true, false} {
+		t.Run(map[bool]string{true: "mget", false: "pipeline"}[mget], func(t *testing.T) {
+			srv := testredis.Start(t)
+			clk := newClock()
+			a := newTiered(t, testConfig(), redisClient(t, srv), clk)
+			b := newTiered(t, testConfig(), redisClient(t, srv), clk)
+			a.l2.mget, b.l2.mget = mget, mget
+			f := newFiller(clk, "v%d")
+			tags := []string{"user:1", "users"}
+			expect(t, fetch(t, a, "k", tags, clk.Now(), f), OutcomeMiss, "v1")
+			waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 
-	res := fetch(t, b, "k", tags, clk.Now(), f)
-	expect(t, res, OutcomeHitL2, "v1")
-	if res.Entry.Version != 0 || len(res.Entry.Tags) != 2 {
-		t.Fatalf("entry from L2: %+v", res.Entry)
+			res := fetch(t, b, "k", tags, clk.Now(), f)
+			expect(t, res, OutcomeHitL2, "v1")
+			if res.Entry.Version != 0 || len(res.Entry.Tags) != 2 {
+				t.Fatalf("entry from L2: %+v", res.Entry)
+			}
+			settle(t, b)
+			expect(t, fetch(t, b, "k", tags, clk.Now(), f), OutcomeHitL1, "v1")
+			if n := f.calls.Load(); n != 1 {
+				t.Fatalf("fill called %d times, want 1", n)
+			}
+			// Looked up with other tags, the L2 entry cannot be fenced: a miss.
+			c := newTiered(t, testConfig(), redisClient(t, srv), clk)
+			c.l2.mget = mget
+			expect(t, fetch(t, c, "k", []string{"users"}, clk.Now(), f), OutcomeMiss, "v2")
+		})
 	}
-	settle(t, b)
-	expect(t, fetch(t, b, "k", tags, clk.Now(), f), OutcomeHitL1, "v1")
-	if n := f.calls.Load(); n != 1 {
-		t.Fatalf("fill called %d times, want 1", n)
-	}
-	// Looked up with other tags, the L2 entry cannot be fenced: a miss.
-	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
-	expect(t, fetch(t, c, "k", []string{"users"}, clk.Now(), f), OutcomeMiss, "v2")
 }
 
 func TestL2HitTTLBoundedByLifetime(t *testing.T) {
@@ -145,6 +155,38 @@ func TestWaiterLeavesAtItsDeadlineFillGoesOn(t *testing.T) {
 	close(gate) // the fill was not cancelled: it completes and is stored
 	settle(t, c)
 	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeHitL1, "v1")
+}
+
+// Request.Deadline bounds Fetch like a context deadline, also while the
+// request leads the L2 read; the flight goes on without it.
+func TestRequestDeadline(t *testing.T) {
+	srv := testredis.Start(t)
+	cfg := testConfig()
+	cfg.L2Timeout = time.Second
+	for name, rdb := range map[string]redis.UniversalClient{"L1": nil, "L2 paused": redisClient(t, srv)} {
+		t.Run(name, func(t *testing.T) {
+			clk := newClock()
+			c := newTiered(t, cfg, rdb, clk)
+			f := newFiller(clk, "v%d")
+			gate := make(chan struct{})
+			f.set(func(f *filler) { f.gate = gate })
+			if rdb != nil {
+				srv.Pause()
+			}
+			start := time.Now()
+			_, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Now(), Deadline: start.Add(10 * time.Millisecond)}, f.fill)
+			if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > cfg.L2Timeout/2 {
+				t.Fatalf("Fetch = %v after %s, want deadline exceeded after 10ms", err, time.Since(start))
+			}
+			if rdb != nil {
+				srv.Resume()
+			}
+			close(gate) // the flight went on: it fills and stores
+			waitFor(t, "the fill", func() bool { return f.calls.Load() == 1 })
+			settle(t, c)
+			expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeHitL1, "v1")
+		})
+	}
 }
 
 func TestStaleWhileRevalidate(t *testing.T) {
@@ -363,4 +405,46 @@ func TestGenerationKeys(t *testing.T) {
 	if ttl := rdb.PTTL(ctx, "tiercel:kg:k").Val(); ttl <= 0 || ttl > time.Hour {
 		t.Fatalf("generation TTL %v, want the tombstone TTL", ttl)
 	}
+}
+
+// Request.MakeFill is called only when a fill or a refresh may be needed:
+// on a miss and on a stale entry (L1 or L2), never on a hit.
+func TestMakeFillOnlyWhenNeeded(t *testing.T) {
+	srv := testredis.Start(t)
+	clk := newClock()
+	a := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	b := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	f := newFiller(clk, "v%d")
+	f.set(func(f *filler) { f.fresh, f.stale = 10*time.Second, 50*time.Second })
+	var made atomic.Int32
+	lazy := func(c *Tiered, now time.Time) Result {
+		t.Helper()
+		res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now,
+			MakeFill: func() FillFunc { made.Add(1); return f.fill }}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	f2 := func(want int32) {
+		t.Helper()
+		if got := made.Load(); got != want {
+			t.Fatalf("MakeFill called %d times, want %d", got, want)
+		}
+	}
+	expect(t, lazy(a, clk.Now()), OutcomeMiss, "v1")
+	f2(1)
+	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	expect(t, lazy(b, clk.Now()), OutcomeHitL2, "v1")
+	settle(t, b)
+	expect(t, lazy(b, clk.Now()), OutcomeHitL1, "v1")
+	f2(1)
+	now := clk.Advance(20 * time.Second)
+	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	expect(t, lazy(c, now), OutcomeStale, "v1") // from L2
+	f2(2)
+	waitFor(t, "c's refresh", func() bool { return f.calls.Load() == 2 })
+	expect(t, lazy(b, now), OutcomeStale, "v1") // from L1
+	f2(3)
+	waitFor(t, "b's refresh", func() bool { return b.Stats().BackgroundRefreshes == 1 })
 }

@@ -70,14 +70,17 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		s.writeEntry(ctx, st, e, cacheHitL1, now)
 		return
 	}
-	// Miss, stale or expired: everything the fill needs is copied out of
-	// the request first, since it may outlive this handler.
-	f := s.newFill(ctx, rt, st, p)
-	c, cancel := context.WithDeadline(context.Background(), deadline)
-	res, err := s.cache.Fetch(c, cache.Request{
-		Key: st.ckey, Tags: rc.renderTags(&st.params), Now: now, FillTimeout: rt.timeout,
-	}, f.fill)
-	cancel()
+	// Miss, stale or expired: the fill, which may outlive this handler, is
+	// copied out of the request only if the cache needs one (not on an L2
+	// hit), and before Fetch returns.
+	fm := fillMakers.Get().(*fillMaker)
+	fm.s, fm.ctx, fm.rt, fm.st, fm.p = s, ctx, rt, st, p
+	res, err := s.cache.Fetch(context.Background(), cache.Request{
+		Key: st.ckey, Tags: rc.renderTags(&st.params), Now: now, Deadline: deadline,
+		FillTimeout: rt.timeout, MakeFill: fm.make,
+	}, nil)
+	*fm = fillMaker{make: fm.make}
+	fillMakers.Put(fm)
 	st.timing = appendTiming(st.timing, "l1", res.L1)
 	if res.L2 > 0 {
 		st.timing = appendTiming(st.timing, "l2", res.L2)
@@ -176,6 +179,28 @@ type fill struct {
 	headers   [][2][]byte
 	auth      []byte
 	requestID []byte
+}
+
+// fillMaker makes a miss's fill from the request being served, for
+// cache.Request.MakeFill. Pooled, and cleared before it goes back: the
+// cache calls make only during Fetch.
+type fillMaker struct {
+	s    *Server
+	ctx  *fasthttp.RequestCtx
+	rt   *route
+	st   *reqState
+	p    *auth.Principal
+	make func() cache.FillFunc // fm.fill, bound once: passing it allocates nothing
+}
+
+var fillMakers = sync.Pool{New: func() any {
+	fm := &fillMaker{}
+	fm.make = fm.fill
+	return fm
+}}
+
+func (fm *fillMaker) fill() cache.FillFunc {
+	return fm.s.newFill(fm.ctx, fm.rt, fm.st, fm.p).fill
 }
 
 func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {

@@ -1,0 +1,78 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// Leading a flight. The request that starts a flight waits for its L2 read
+// on its own goroutine: most flights end there (an L2 hit), and a goroutine
+// per L2 hit cost more than the read itself. Only what must outlive the
+// request runs on a goroutine of the flight's: the fill, and the rest of
+// the L2 read when the request's context ends first.
+
+// lead runs f, a flight the caller has just registered for req, until it
+// is finished or handed to a goroutine; it returns no later than ctx ends
+// or req.Deadline passes.
+func (c *Tiered) lead(ctx context.Context, f *flight, req *Request) {
+	if c.l2 == nil {
+		c.makeFill(f, req)
+		c.goFlight(f, c.fillStage)
+		return
+	}
+	t := f.started // just taken: f is new
+	err := c.l2.submit(&f.lk)
+	if err == nil {
+		err = c.l2.await(&f.lk, ctx.Done(), req.Deadline)
+	}
+	if err == errLeft {
+		c.makeFill(f, req) // req is the caller's: make the fill while it is here
+		c.goFlight(f, func(f *flight) {
+			err := c.l2.await(&f.lk, nil, time.Time{})
+			f.l2d = time.Since(t)
+			if !c.useL2(f, err) {
+				c.fillStage(f)
+			}
+		})
+		return
+	}
+	f.l2d = time.Since(t)
+	if c.useL2(f, err) {
+		if f.outcome == OutcomeStale {
+			c.makeFill(f, req) // for the refresh that retire starts
+		}
+		c.finish(f)
+		return
+	}
+	c.makeFill(f, req)
+	c.goFlight(f, c.fillStage)
+}
+
+// makeFill gives f the fill req makes, if f has none: only the goroutine
+// that leads f, and only before f is finished or handed off, sets f.fill.
+func (c *Tiered) makeFill(f *flight, req *Request) {
+	if f.fill == nil && req.MakeFill != nil {
+		f.fill = req.MakeFill()
+	}
+}
+
+// goFlight finishes f with work on a goroutine of the cache's, or at once
+// with ErrClosed when the cache is closing.
+func (c *Tiered) goFlight(f *flight, work func(*flight)) {
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.wg.Add(1)
+	}
+	c.mu.Unlock()
+	if closed {
+		f.err = ErrClosed
+		c.finish(f)
+		return
+	}
+	go func() {
+		defer c.wg.Done()
+		work(f)
+		c.finish(f)
+	}()
+}
