@@ -461,3 +461,39 @@ func (h *harness) invalidate(t *testing.T, body, want string) {
 		t.Fatalf("invalidate %s: %d %s", body, resp.StatusCode, b[:n])
 	}
 }
+
+// TestWriteInvalidatesItsTags: a successful PUT through a route with
+// invalidate_tags drops the cached GET; a failed one does not.
+func TestWriteInvalidatesItsTags(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		cachedRoutes("")(c)
+		c.Routes = append(c.Routes, RouteConfig{Name: "c-products-write", Path: "/c/products/{id}", Methods: []string{"PUT"},
+			Upstream: "origin", Auth: RouteAuth{Mode: "none"}, InvalidateTags: []string{"product:{id}"}})
+	})
+	o := newVersionedOrigin(h.origin)
+	h.get("/c/products/6", "")
+	h.srv.cache.Wait()
+	o.extra.Store(func(ctx *fasthttp.RequestCtx) bool {
+		if ctx.IsPut() {
+			if string(ctx.PostBody()) == "fail" {
+				ctx.SetStatusCode(409)
+				ctx.Response.Header.Set("X-Origin", "yes")
+				return true
+			}
+			o.bump(string(ctx.Path()))
+		}
+		return false
+	})
+	if r := h.do("PUT", "/c/products/6", "", strings.NewReader("fail"), nil); r.status != 409 {
+		t.Fatalf("failed PUT: %d", r.status)
+	}
+	if r := h.get("/c/products/6", ""); r.header.Get("X-Cache") != "HIT-L1" {
+		t.Fatalf("a failed write invalidated: %q", r.header.Get("X-Cache"))
+	}
+	if r := h.do("PUT", "/c/products/6", "", strings.NewReader("ok"), nil); r.status != 200 {
+		t.Fatalf("PUT: %d", r.status)
+	}
+	if r := h.get("/c/products/6", ""); r.header.Get("X-Cache") != "MISS" || !strings.Contains(r.body, `"version":1`) {
+		t.Fatalf("after the write: %q %q", r.header.Get("X-Cache"), r.body)
+	}
+}

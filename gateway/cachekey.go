@@ -63,12 +63,17 @@ func appendFieldBytes(dst, b []byte) []byte {
 // renderTags expands the route's tag templates with the request's path
 // parameters. It allocates: it runs on misses only.
 func (rc *routeCache) renderTags(params *router.Params) []string {
-	if len(rc.tags) == 0 {
+	return renderTemplates(rc.tags, params)
+}
+
+// renderTemplates expands tag templates with path parameters.
+func renderTemplates(tmpls []template, params *router.Params) []string {
+	if len(tmpls) == 0 {
 		return nil
 	}
-	out := make([]string, 0, len(rc.tags))
+	out := make([]string, 0, len(tmpls))
 	var b []byte
-	for _, t := range rc.tags {
+	for _, t := range tmpls {
 		b = append(b[:0], t.parts[0]...)
 		for i, name := range t.params {
 			b = append(b, params.Get(name)...)

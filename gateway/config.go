@@ -108,6 +108,11 @@ type RouteConfig struct {
 	RateLimit string `yaml:"rate_limit"`
 	// Cache stores the route's GET/HEAD responses (see RouteCache).
 	Cache RouteCache `yaml:"cache"`
+	// InvalidateTags are tag templates ("product:{id}") invalidated, in this
+	// replica's L1 and in L2, when a request on this route succeeds (2xx)
+	// with a method other than GET/HEAD: a write through the gateway drops
+	// what it changed. Other replicas learn of it from an invalidation event.
+	InvalidateTags []string `yaml:"invalidate_tags"`
 }
 
 // RouteAuth says who may call a route.
@@ -280,6 +285,11 @@ func (c *Config) validateRoutes(pools map[string]bool) []error {
 		for _, e := range r.Cache.validate(pathParams(r.Path)) {
 			add("%s", e)
 		}
+		for j, tmpl := range r.InvalidateTags {
+			if _, err := compileTemplate(tmpl, pathParams(r.Path)); err != nil {
+				add("invalidate_tags[%d]: %v", j, err)
+			}
+		}
 		if r.Cache.Enabled && !slices.ContainsFunc(r.Methods, func(m string) bool { return m == "GET" || m == "HEAD" || m == "*" }) {
 			add("cache.enabled: only GET and HEAD responses are cached, and the route has neither")
 		}
@@ -295,6 +305,15 @@ func (c *Config) usesFeatures() bool {
 		}
 	}
 	return len(c.Features.Views) > 0 || len(c.Features.Models) > 0
+}
+
+func (c *Config) invalidatingRoutes() bool {
+	for _, r := range c.Routes {
+		if len(r.InvalidateTags) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Config) cachedRoutes() int {

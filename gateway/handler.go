@@ -32,7 +32,9 @@ type route struct {
 	// cache is nil on routes without a cache block.
 	cache *routeCache
 	// builtin answers instead of an upstream when set.
-	builtin      builtinHandler
+	builtin builtinHandler
+	// invalidates are tags dropped after a successful write on this route.
+	invalidates  []template
 	upstreamName string
 }
 
@@ -246,6 +248,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadli
 		rt.upDur.Observe(res.Duration.Seconds())
 	}
 	if err == nil {
+		s.invalidateAfterWrite(ctx, rt, st, deadline)
 		return
 	}
 	e := errUpstreamDown
@@ -257,6 +260,25 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadli
 			"attempts", res.Attempts, "error", err.Error(), "request_id", string(st.id))
 	}
 	writeError(ctx, e, st.id)
+}
+
+// invalidateAfterWrite drops the route's invalidate_tags after a successful
+// write, so this replica (and L2) never serves what the write replaced.
+func (s *Server) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+	if len(rt.invalidates) == 0 || ctx.IsGet() || ctx.IsHead() || s.cache == nil {
+		return
+	}
+	if code := ctx.Response.StatusCode(); code < 200 || code > 299 {
+		return
+	}
+	tags := renderTemplates(rt.invalidates, &st.params)
+	c, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := s.cache.InvalidateTags(c, tags...); err != nil {
+		// Applied locally; L2 missed it. The write's own event (Kafka) or
+		// the entries' TTL bound the damage on other replicas.
+		s.log.Warn("invalidation after a write did not reach L2", "route", rt.name, "tags", tags, "error", err.Error())
+	}
 }
 
 // finish records metrics, Server-Timing and the access log line.

@@ -107,7 +107,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.pools[uc.Name] = p
 	}
-	if cfg.cachedRoutes() > 0 || cfg.usesFeatures() {
+	if cfg.cachedRoutes() > 0 || cfg.usesFeatures() || cfg.invalidatingRoutes() {
 		if s.cache, err = cache.New(cfg.Cache, s.redis, logger.With("component", "cache")); err != nil {
 			return nil, fmt.Errorf("cannot set up the cache: %w", err)
 		}
@@ -160,6 +160,13 @@ func (s *Server) buildRoutes() error {
 
 			upstreamName: rc.Upstream,
 			builtin:      builtinHandlers[rc.Handler],
+		}
+		for _, tmpl := range rc.InvalidateTags {
+			t, err := compileTemplate(tmpl, pathParams(rc.Path))
+			if err != nil {
+				return fmt.Errorf("routes[%d].invalidate_tags: %w", i, err)
+			}
+			rt.invalidates = append(rt.invalidates, t)
 		}
 		if rc.Cache.Enabled {
 			rt.cache = &routeCache{cfg: rc.Cache, routeName: rc.Name}
