@@ -48,6 +48,7 @@ var (
 	descEvGaps        = desc("invalidation_gaps_total", "Long Kafka disconnects; each dropped this replica's L1.")
 	descEvLag         = desc("invalidation_lag_messages", "Messages the broker had beyond the last one read, by partition.", "partition")
 	descEvLatency     = desc("invalidation_apply_latency_seconds", "Event time (ts) to applied on this replica.")
+	descEvPublishErr  = desc("invalidation_publish_errors_total", "Write invalidations (invalidate_tags) that could not be published to Kafka.")
 	descEvConnected   = desc("invalidation_connected", "1 while the Kafka consumer is in contact with the broker and not in a gap.")
 	descUpRequests    = desc("upstream_requests_total", "Requests sent to an upstream pool.", "upstream")
 	descUpErrors      = desc("upstream_errors_total", "Upstream requests that failed, by kind.", "upstream", "kind")
@@ -136,6 +137,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstHistogram(descEvLatency, h.Count, h.Sum.Seconds(), buckets)
 		gauge(descEvConnected, b2f(s.consumer.Ready() == nil))
+		counter(descEvPublishErr, s.stats.publishErrors.Load())
 	}
 	ls := s.limiter.Stats()
 	counter(descLimitDecision, ls.Allowed, "allowed")

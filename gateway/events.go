@@ -155,6 +155,13 @@ func (s *Server) startConsumer(logger *slog.Logger) error {
 		return fmt.Errorf("cannot start the invalidation consumer: %w", err)
 	}
 	s.consumer = c
+	if s.cfg.invalidatingRoutes() {
+		p, err := invalidation.NewProducer(invalidation.ProducerConfig{Brokers: s.cfg.Kafka.Brokers, Topic: s.cfg.Kafka.Topic, DialTimeout: s.cfg.Kafka.DialTimeout})
+		if err != nil {
+			return fmt.Errorf("cannot start the invalidation producer: %w", err)
+		}
+		s.producer = p
+	}
 	return nil
 }
 

@@ -270,3 +270,39 @@ func TestKafkaUpsertAndEntityEvents(t *testing.T) {
 }
 
 func jwtClaims(scope string) map[string]any { return map[string]any{"scope": scope} }
+
+// TestWriteOnOneReplicaReachesTheOther: a PUT through replica A with
+// invalidate_tags publishes an event, and replica B drops its L1 copy.
+func TestWriteOnOneReplicaReachesTheOther(t *testing.T) {
+	rs := testredis.Start(t)
+	kf := testkafka.Start(t, testkafka.Topic(testTopic, 2))
+	origin := &sharedOrigin{}
+	mk := func() *harness {
+		h := newHarness(t, func(c *Config) {
+			cachedRoutes(rs.URL())(c)
+			c.Kafka = invalidation.Config{Brokers: []string{kf.Addr()}, Topic: testTopic, MaxWait: 50 * time.Millisecond}
+			c.Routes = append(c.Routes, RouteConfig{Name: "c-products-write", Path: "/c/products/{id}", Methods: []string{"PUT"},
+				Upstream: "origin", Auth: RouteAuth{Mode: "none"}, InvalidateTags: []string{"product:{id}"}})
+		})
+		h.origin.serve(func(ctx *fasthttp.RequestCtx) {
+			if ctx.IsPut() {
+				origin.version.Add(1)
+			}
+			origin.handle(ctx)
+		})
+		return h
+	}
+	a, b := mk(), mk()
+	waitKafkaReady(t, a, b)
+	b.get("/c/products/1", "")
+	b.srv.cache.Wait()
+	if r := b.get("/c/products/1", ""); r.header.Get("X-Cache") != "HIT-L1" || !strings.Contains(r.body, `"version":0`) {
+		t.Fatalf("B warm-up: %q %q", r.header.Get("X-Cache"), r.body)
+	}
+	if r := a.do("PUT", "/c/products/1", "", strings.NewReader("x"), nil); r.status != 200 {
+		t.Fatalf("PUT on A: %d", r.status)
+	}
+	eventually(t, 10*time.Second, "B to drop the written product", func() bool {
+		return strings.Contains(b.get("/c/products/1", "").body, `"version":1`)
+	})
+}

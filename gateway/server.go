@@ -41,6 +41,7 @@ type Server struct {
 	features *features.Store
 	consumer *invalidation.Consumer
 	applier  *applier
+	producer *invalidation.Producer // publishes write invalidations to other replicas
 	pass     passSet
 	ids      *requestIDs
 	metrics  *metrics
@@ -61,6 +62,8 @@ type serverStats struct {
 	panics      atomic.Uint64
 	scopeDenied atomic.Uint64
 	badRequests atomic.Uint64
+	// publishErrors counts write invalidations that could not be published.
+	publishErrors atomic.Uint64
 }
 
 // New builds a gateway from a validated config (SetDefaults, Validate). It
@@ -256,6 +259,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeComponents() {
+	if s.producer != nil {
+		_ = s.producer.Close()
+	}
 	if s.consumer != nil {
 		// First: it applies events to the components closed below.
 		_ = s.consumer.Close()
