@@ -215,8 +215,7 @@ func (c *Tiered) Wait() {
 // Get looks key up in L1 only, allocating nothing. ok is false when there is
 // no servable entry (absent, gone or invalidated); otherwise the Freshness
 // says how it may be served. Get counts a Fresh result as an L1 hit and
-// starts nothing: use
-// Fetch to refresh a stale entry. The entry is shared and read-only.
+// starts nothing: use Fetch to refresh a stale entry. The entry is shared and read-only.
 func (c *Tiered) Get(key []byte, now time.Time) (e *Entry, fr Freshness, ok bool) {
 	if c.done.Load() {
 		return nil, Gone, false

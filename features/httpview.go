@@ -119,22 +119,9 @@ func (s *Store) callUpstream(ctx context.Context, v *view, ps []*pendingFill) ([
 		body = append(body, ']')
 	}
 	body = append(body, `},"full_feature_names":false}`...)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.url, bytes.NewReader(body))
+	data, err := s.postJSON(ctx, v.url, body, 64<<20)
 	if err != nil {
-		return nil, fmt.Errorf("cannot build upstream request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot call upstream: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read upstream answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("cannot use upstream answer: status %d", resp.StatusCode)
+		return nil, fmt.Errorf("cannot call upstream %s: %w", v.url, err)
 	}
 	var fr feastResponse
 	if err := json.Unmarshal(data, &fr); err != nil {
@@ -209,4 +196,28 @@ func trimView(name, view string) string {
 		return name[len(view)+2:]
 	}
 	return name
+}
+
+// postJSON POSTs a JSON body to url and returns the 200 answer's body, read
+// up to limit bytes: the one HTTP exchange of feature upstreams and model
+// servers alike.
+func (s *Store) postJSON(ctx context.Context, url string, body []byte, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("cannot build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return data, nil
 }

@@ -1,12 +1,9 @@
 package features
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 )
 
 // oipResponse is the part of an Open Inference Protocol v2 REST response
@@ -37,22 +34,9 @@ func (s *Store) inferOIP(ctx context.Context, m *model, vecs [][]float64) ([]flo
 		}
 	}
 	body = append(body, `]}]}`...)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.inferURL, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("cannot build inference request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.hc.Do(req)
+	data, err := s.postJSON(ctx, m.inferURL, body, 16<<20)
 	if err != nil {
 		return nil, fmt.Errorf("cannot call model %s: %w", m, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read model %s answer: %w", m, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("cannot use model %s answer: status %d", m, resp.StatusCode)
 	}
 	var r oipResponse
 	if err := json.Unmarshal(data, &r); err != nil {

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"runtime"
@@ -104,25 +102,12 @@ func BenchmarkHandleL1Hit(b *testing.B) {
 // requests answered by each tier. It measures ratios, not speed.
 func BenchmarkZipfHitRatio(b *testing.B) {
 	rs := testredis.Start(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	bare := bench.NewBare(1024)
-	go func() { _ = bare.Serve(ln) }()
-	b.Cleanup(func() { _ = bare.Shutdown() })
 	var servers [2]*Server
 	for i := range servers {
-		cfg := testConfig(ln.Addr().String())
-		cachedRoutes(rs.URL())(&cfg)
-		cfg.Cache.L1MaxBytes = 1 << 20
-		cfg.SetDefaults()
-		s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(s.closeComponents)
-		servers[i] = s
+		servers[i] = benchGateway(b, func(cfg *Config) {
+			cachedRoutes(rs.URL())(cfg)
+			cfg.Cache.L1MaxBytes = 1 << 20
+		})
 	}
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 100_000-1)
 	var counts [numCacheLabels]int
