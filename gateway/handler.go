@@ -38,6 +38,8 @@ type route struct {
 	// invalidates are tags dropped after a successful write on this route.
 	invalidates  []template
 	upstreamName string
+	// fallback is the declared default answer for reads; nil if none.
+	fallback *fallbackResponse
 }
 
 // reqState is per-request scratch space, pooled so the hot path allocates
@@ -57,6 +59,8 @@ type reqState struct {
 	scratch []byte
 	cache   cacheLabel
 	caller  *auth.Principal
+	// admitted is set while the request counts toward server.max_in_flight.
+	admitted bool
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -81,6 +85,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 				"request_id", string(st.id), "stack", string(debug.Stack()))
 			writeError(ctx, errInternal, st.id)
 		}
+		if st.admitted {
+			s.inFlight.Add(-1)
+			st.admitted = false
+		}
 		s.finish(ctx, st)
 		st.params.Reset()
 		st.caller = nil
@@ -90,6 +98,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	rt, deadline, ok := s.admit(ctx, st)
 	if !ok {
 		return
+	}
+	if s.maxInFlight > 0 {
+		st.admitted = true
+		if s.inFlight.Add(1) > s.maxInFlight {
+			s.shed(ctx, rt, st)
+			return
+		}
 	}
 	if rt.builtin != nil {
 		rt.builtin(s, ctx, st, deadline)
@@ -250,18 +265,20 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadli
 		rt.upDur.Observe(res.Duration.Seconds())
 	}
 	if err == nil {
+		if ctx.Response.StatusCode() >= 500 && s.serveFallback(ctx, rt, st) {
+			return
+		}
 		s.invalidateAfterWrite(ctx, rt, st, deadline)
 		return
 	}
-	e := errUpstreamDown
-	if errors.Is(err, upstream.ErrTimeout) {
-		e = errUpstreamTimeout
-	}
-	if s.log.Enabled(context.Background(), slog.LevelWarn) {
+	if !quietUpstreamError(err) && s.log.Enabled(context.Background(), slog.LevelWarn) {
 		s.log.Warn("upstream request failed", "route", rt.name, "target", res.Target,
 			"attempts", res.Attempts, "error", err.Error(), "request_id", string(st.id))
 	}
-	writeError(ctx, e, st.id)
+	if s.serveFallback(ctx, rt, st) {
+		return
+	}
+	writeError(ctx, upstreamError(err), st.id)
 }
 
 // invalidateAfterWrite drops the route's invalidate_tags after a successful
