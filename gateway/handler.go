@@ -138,7 +138,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Tim
 	rt := s.routes[idx]
 	st.route = idx
 	deadline := st.started.Add(rt.timeout)
-	p, e := s.authenticate(ctx, rt, st)
+	p, e := s.authenticate(ctx, rt, st, deadline)
 	if e != nil {
 		writeError(ctx, e, st.id)
 		if e.Status == fasthttp.StatusUnauthorized {
@@ -155,7 +155,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Tim
 
 // authenticate applies the route's auth policy. A nil principal with a nil
 // error is an anonymous caller on an optional or open route.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState) (*auth.Principal, *Error) {
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) (*auth.Principal, *Error) {
 	if rt.authMode == authNone {
 		return nil, nil
 	}
@@ -167,7 +167,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState)
 	tok, err := auth.ExtractBearer(hdr)
 	if err == nil {
 		var p *auth.Principal
-		if p, err = s.verifier.Verify(tok); err == nil {
+		if p, err = s.verifier.VerifyDeadline(tok, deadline); err == nil {
 			if !p.HasScopes(rt.scopes) {
 				s.stats.scopeDenied.Add(1)
 				return nil, errForbidden
