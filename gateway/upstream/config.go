@@ -48,6 +48,11 @@ type Config struct {
 
 	HealthCheck HealthCheck `yaml:"health_check"`
 
+	// MaxResponseBytes bounds a response body (default 32 MiB): a larger one
+	// fails with ErrUnavailable instead of being buffered, so one broken or
+	// hostile upstream cannot exhaust the gateway's memory.
+	MaxResponseBytes int `yaml:"max_response_bytes"`
+
 	Breaker BreakerConfig `yaml:"breaker"`
 
 	// MaxInFlight bounds the requests outstanding to the whole pool
@@ -118,6 +123,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Breaker.Failures, 5)
 	setDefault(&c.Breaker.Cooldown, 5*time.Second)
 	setDefault(&c.MaxInFlight, 1024)
+	setDefault(&c.MaxResponseBytes, 32<<20)
 	return c
 }
 
@@ -157,6 +163,7 @@ func (c Config) Validate() error {
 		{"idle_conn_timeout", int64(c.IdleConnTimeout)},
 		{"breaker.cooldown", int64(c.Breaker.Cooldown)},
 		{"hedge_after", int64(c.HedgeAfter)},
+		{"max_response_bytes", int64(c.MaxResponseBytes)},
 	}); err != nil {
 		return err
 	}

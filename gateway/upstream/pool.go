@@ -128,6 +128,7 @@ func newTarget(name string, addr targetAddr, cfg Config) *target {
 		// the client would hammer a dead target and bypass the idempotency
 		// decision, which the caller makes, not the method.
 		MaxIdemponentCallAttempts: 1,
+		MaxResponseBodySize:       cfg.MaxResponseBytes,
 		MaxIdleConnDuration:       cfg.IdleConnTimeout,
 		// A proxy forwards what the client sent: no path rewriting, and no
 		// User-Agent invented for clients that sent none.
