@@ -14,7 +14,6 @@ import (
 
 	"github.com/tiercel/tiercel/cache"
 	"github.com/tiercel/tiercel/gateway/auth"
-	"github.com/tiercel/tiercel/gateway/upstream"
 )
 
 // routeCache is a route's compiled cache block.
@@ -34,10 +33,11 @@ const (
 	cacheMiss
 	cacheStale
 	cacheBypass
+	cacheFallback // the route's declared default answered
 	numCacheLabels
 )
 
-var cacheLabelNames = [numCacheLabels]string{"", "HIT-L1", "HIT-L2", "MISS", "STALE", "BYPASS"}
+var cacheLabelNames = [numCacheLabels]string{"", "HIT-L1", "HIT-L2", "MISS", "STALE", "BYPASS", "FALLBACK"}
 
 func (l cacheLabel) String() string { return cacheLabelNames[l] }
 
@@ -102,18 +102,24 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		s.proxy(ctx, rt, st, deadline)
 	case errors.As(err, &fe) && fe.resp != nil:
 		// The upstream answered, with something not to be stored (a 5xx,
-		// no-cache): every waiter gets that answer.
+		// no-cache): every waiter gets that answer, or the route's
+		// fallback instead of a 5xx.
+		if fe.err != nil && s.serveFallback(ctx, rt, st) {
+			return
+		}
 		if werr := writeStoredResponse(&ctx.Response, fe.resp); werr != nil {
 			writeError(ctx, errInternal, st.id)
 		}
 		st.cache = cacheMiss
 		s.setCacheStatus(ctx, st, "fwd=uri-miss")
-	case errors.Is(err, upstream.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
-		st.cache = cacheMiss
-		writeError(ctx, errUpstreamTimeout, st.id)
 	default:
+		// Timeout, unreachable, open breaker, shed: nothing stale was left
+		// inside its error window (Fetch would have served it).
+		if s.serveFallback(ctx, rt, st) {
+			return
+		}
 		st.cache = cacheMiss
-		writeError(ctx, errUpstreamDown, st.id)
+		writeError(ctx, upstreamError(err), st.id)
 	}
 }
 

@@ -340,7 +340,14 @@ func TestCacheTwoTiersAndTagInvalidation(t *testing.T) {
 	oa := newVersionedOrigin(a.origin)
 	b := newHarness(t, cachedRoutes(rs.URL()))
 	ob := newVersionedOrigin(b.origin)
-	a.get("/c/products/42", "")
+	// A's L2 write is behind its response: wait for it, or B may miss L2,
+	// fill from its own origin and never see an L2 hit. On a busy machine
+	// A's first fill can miss its budget, so A asks again until it stored.
+	eventually(t, 10*time.Second, "A's entry in L2", func() bool {
+		a.get("/c/products/42", "")
+		keys, _ := rs.Client().Keys(context.Background(), "tiercel:e:*products/42*").Result()
+		return len(keys) > 0
+	})
 	r := b.pollCache(t, "/c/products/42", nil, "HIT-L2")
 	if st := r.header.Get("Cache-Status"); !strings.Contains(st, "detail=l2") {
 		t.Fatalf("Cache-Status %q", st)

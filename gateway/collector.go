@@ -55,6 +55,12 @@ var (
 	descUpRetries     = desc("upstream_retries_total", "Extra attempts on another target after a connection failure.", "upstream")
 	descUpHealthy     = desc("upstream_target_healthy", "1 when a target is in rotation.", "upstream", "target")
 	descUpInFlight    = desc("upstream_target_in_flight", "Requests in flight to a target.", "upstream", "target")
+	descUpBreaker     = desc("upstream_breaker_state", "State of a target's circuit breaker (1 for the current state).", "upstream", "target", "state")
+	descUpRejected    = desc("upstream_breaker_rejections_total", "Attempts refused by an open breaker: nothing was sent.", "upstream")
+	descUpHedges      = desc("upstream_hedges_total", "Second requests sent by hedge_after, and those that answered first.", "upstream", "result")
+	descFallbacks     = desc("fallbacks_total", "Route fallbacks (declared default answers) served.")
+	descShed          = desc("shed_total", "Requests over server.max_in_flight, answered at once from L1, a fallback or a 503.")
+	descInFlight      = desc("requests_in_flight", "Requests being worked on (counted only when server.max_in_flight is set).")
 )
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -70,6 +76,11 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	counter(descPanics, s.stats.panics.Load())
+	counter(descFallbacks, s.stats.fallbacks.Load())
+	counter(descShed, s.stats.shed.Load())
+	if s.maxInFlight > 0 {
+		gauge(descInFlight, float64(s.inFlight.Load()))
+	}
 	counter(descBadRequests, s.stats.badRequests.Load())
 	counter(descAuthFailures, s.stats.scopeDenied.Load(), "insufficient_scope")
 	if s.verifier != nil {
@@ -110,7 +121,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descCacheL2, cs.L2Skipped, "skipped_breaker_open")
 		counter(descCacheInval, cs.Invalidations)
 		l2 := s.cache.L2State()
-		for _, st := range []string{"disabled", "closed", "half-open", "open"} {
+		for _, st := range breakerStatesOrOff {
 			gauge(descCacheL2State, b2f(st == l2), st)
 		}
 	}
@@ -147,7 +158,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descLimitEvict, ls.Evictions)
 	gauge(descLimitKeys, float64(ls.LiveKeys))
 	state := s.limiter.RedisState()
-	for _, st := range []string{"disabled", "closed", "half-open", "open"} {
+	for _, st := range breakerStatesOrOff {
 		gauge(descLimitBreaker, b2f(st == state), st)
 	}
 	names := make([]string, 0, len(s.pools))
@@ -160,14 +171,30 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ps := p.Stats()
 		counter(descUpRequests, ps.Requests, name)
 		counter(descUpErrors, ps.Timeouts, name, "timeout")
-		counter(descUpErrors, ps.Unavailable, name, "unavailable")
+		counter(descUpErrors, ps.Unavailable-ps.Overloaded, name, "unavailable")
+		counter(descUpErrors, ps.Overloaded, name, "overloaded")
+		counter(descUpRejected, ps.Rejected, name)
+		counter(descUpHedges, ps.Hedges-ps.HedgeWins, name, "lost")
+		counter(descUpHedges, ps.HedgeWins, name, "won")
 		counter(descUpRetries, ps.Retries, name)
 		for _, t := range p.Status() {
 			gauge(descUpHealthy, b2f(t.Healthy), name, t.Addr)
 			gauge(descUpInFlight, float64(t.InFlight), name, t.Addr)
+			if t.Breaker != "disabled" {
+				for _, st := range breakerStates {
+					gauge(descUpBreaker, b2f(t.Breaker == st), name, t.Addr, st)
+				}
+			}
 		}
 	}
 }
+
+// breakerStates are gobreaker's state names; breakerStatesOrOff adds the
+// one for a dependency that is not configured.
+var (
+	breakerStates      = []string{"closed", "half-open", "open"}
+	breakerStatesOrOff = []string{"disabled", "closed", "half-open", "open"}
+)
 
 func b2f(b bool) float64 {
 	if b {
@@ -203,17 +230,17 @@ func (s *Server) upstreamChecks() map[string]Check {
 	out := map[string]Check{}
 	for name, p := range s.pools {
 		targets := p.Status()
-		healthy := 0
+		serving := 0
 		for _, t := range targets {
-			if t.Healthy {
-				healthy++
+			if t.Healthy && t.Breaker != "open" {
+				serving++
 			}
 		}
 		c := Check{Status: "ok", Detail: targets}
 		switch {
-		case healthy == 0:
+		case serving == 0:
 			c.Status = "down"
-		case healthy < len(targets):
+		case serving < len(targets):
 			c.Status = "degraded"
 		}
 		out["upstream:"+name] = c

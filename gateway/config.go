@@ -56,6 +56,13 @@ type ServerConfig struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// MaxConcurrency caps connections served at once; default 256k.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// MaxInFlight bounds the requests being worked on after routing and
+	// authentication (default 0: no bound). Beyond it a request is answered
+	// at once from L1 (fresh or stale), the route's fallback, or a 503 with
+	// Retry-After: 1, and never queued: a queue would answer everyone late.
+	// Size it from a load test: a little above the concurrency at the
+	// highest rate whose p99 is still inside the budget.
+	MaxInFlight int `yaml:"max_in_flight"`
 	// DefaultTimeout is a route's end-to-end budget unless it sets its own;
 	// default 100ms.
 	DefaultTimeout time.Duration `yaml:"default_timeout"`
@@ -113,6 +120,9 @@ type RouteConfig struct {
 	// with a method other than GET/HEAD: a write through the gateway drops
 	// what it changed. Other replicas learn of it from an invalidation event.
 	InvalidateTags []string `yaml:"invalidate_tags"`
+	// Fallback is the declared default answer for GET/HEAD when the origin
+	// fails and no stale copy is usable (see RouteFallback).
+	Fallback *RouteFallback `yaml:"fallback"`
 }
 
 // RouteAuth says who may call a route.
@@ -158,6 +168,7 @@ func (c *Config) SetDefaults() {
 		setDefault(&r.Timeout, s.DefaultTimeout)
 		setDefault(&r.Auth.Mode, authRequired)
 		r.Cache.setDefaults()
+		r.Fallback.setDefaults()
 	}
 }
 
@@ -180,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
 		add("server.admin_listen: must differ from server.listen")
+	}
+	if s.MaxInFlight < 0 {
+		add("server.max_in_flight: must be >= 0")
 	}
 	if s.MaxBodyBytes < 0 {
 		add("server.max_body_bytes: must be >= 0")
@@ -284,6 +298,12 @@ func (c *Config) validateRoutes(pools map[string]bool) []error {
 		}
 		for _, e := range r.Cache.validate(pathParams(r.Path)) {
 			add("%s", e)
+		}
+		for _, e := range r.Fallback.validate() {
+			add("%s", e)
+		}
+		if r.Fallback != nil && r.Handler != "" {
+			add("fallback: built-in handlers have their own defaults (feature defaults, model defaults)")
 		}
 		for j, tmpl := range r.InvalidateTags {
 			if _, err := compileTemplate(tmpl, pathParams(r.Path)); err != nil {

@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/gateway/upstream"
 )
 
 // Error is the one error type that reaches a client: it carries the HTTP
@@ -27,8 +31,30 @@ var (
 	errRateLimited      = &Error{fasthttp.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After delay"}
 	errUpstreamTimeout  = &Error{fasthttp.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer within the route's budget"}
 	errUpstreamDown     = &Error{fasthttp.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"}
+	errUpstreamOpen     = &Error{fasthttp.StatusServiceUnavailable, "upstream_circuit_open", "the upstream is failing; requests are held back until it recovers"}
+	errUpstreamBusy     = &Error{fasthttp.StatusServiceUnavailable, "upstream_overloaded", "the upstream has too many requests in flight"}
+	errOverloaded       = &Error{fasthttp.StatusServiceUnavailable, "overloaded", "the gateway is at its in-flight request limit; retry shortly"}
 	errInternal         = &Error{fasthttp.StatusInternalServerError, "internal", "internal error; it has been logged"}
 )
+
+// upstreamError is the answer for a failed upstream call (or a fill).
+func upstreamError(err error) *Error {
+	switch {
+	case errors.Is(err, upstream.ErrOpen):
+		return errUpstreamOpen
+	case errors.Is(err, upstream.ErrOverloaded):
+		return errUpstreamBusy
+	case errors.Is(err, upstream.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return errUpstreamTimeout
+	}
+	return errUpstreamDown
+}
+
+// quietUpstreamError reports failures that are counted but not logged one
+// by one: during an outage they come at the request rate.
+func quietUpstreamError(err error) bool {
+	return errors.Is(err, upstream.ErrOpen) || errors.Is(err, upstream.ErrOverloaded)
+}
 
 // writeError answers with e as {"error":{"code","message","request_id"}}.
 // It replaces whatever the response held, headers included, but keeps the

@@ -38,6 +38,8 @@ type route struct {
 	// invalidates are tags dropped after a successful write on this route.
 	invalidates  []template
 	upstreamName string
+	// fallback is the declared default answer for reads; nil if none.
+	fallback *fallbackResponse
 }
 
 // reqState is per-request scratch space, pooled so the hot path allocates
@@ -57,6 +59,8 @@ type reqState struct {
 	scratch []byte
 	cache   cacheLabel
 	caller  *auth.Principal
+	// admitted is set while the request counts toward server.max_in_flight.
+	admitted bool
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -81,6 +85,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 				"request_id", string(st.id), "stack", string(debug.Stack()))
 			writeError(ctx, errInternal, st.id)
 		}
+		if st.admitted {
+			s.inFlight.Add(-1)
+			st.admitted = false
+		}
 		s.finish(ctx, st)
 		st.params.Reset()
 		st.caller = nil
@@ -90,6 +98,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	rt, deadline, ok := s.admit(ctx, st)
 	if !ok {
 		return
+	}
+	if s.maxInFlight > 0 {
+		st.admitted = true
+		if s.inFlight.Add(1) > s.maxInFlight {
+			s.shed(ctx, rt, st)
+			return
+		}
 	}
 	if rt.builtin != nil {
 		rt.builtin(s, ctx, st, deadline)
@@ -123,7 +138,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Tim
 	rt := s.routes[idx]
 	st.route = idx
 	deadline := st.started.Add(rt.timeout)
-	p, e := s.authenticate(ctx, rt, st)
+	p, e := s.authenticate(ctx, rt, st, deadline)
 	if e != nil {
 		writeError(ctx, e, st.id)
 		if e.Status == fasthttp.StatusUnauthorized {
@@ -140,7 +155,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Tim
 
 // authenticate applies the route's auth policy. A nil principal with a nil
 // error is an anonymous caller on an optional or open route.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState) (*auth.Principal, *Error) {
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) (*auth.Principal, *Error) {
 	if rt.authMode == authNone {
 		return nil, nil
 	}
@@ -152,7 +167,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState)
 	tok, err := auth.ExtractBearer(hdr)
 	if err == nil {
 		var p *auth.Principal
-		if p, err = s.verifier.Verify(tok); err == nil {
+		if p, err = s.verifier.VerifyDeadline(tok, deadline); err == nil {
 			if !p.HasScopes(rt.scopes) {
 				s.stats.scopeDenied.Add(1)
 				return nil, errForbidden
@@ -250,18 +265,20 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadli
 		rt.upDur.Observe(res.Duration.Seconds())
 	}
 	if err == nil {
+		if ctx.Response.StatusCode() >= 500 && s.serveFallback(ctx, rt, st) {
+			return
+		}
 		s.invalidateAfterWrite(ctx, rt, st, deadline)
 		return
 	}
-	e := errUpstreamDown
-	if errors.Is(err, upstream.ErrTimeout) {
-		e = errUpstreamTimeout
-	}
-	if s.log.Enabled(context.Background(), slog.LevelWarn) {
+	if !quietUpstreamError(err) && s.log.Enabled(context.Background(), slog.LevelWarn) {
 		s.log.Warn("upstream request failed", "route", rt.name, "target", res.Target,
 			"attempts", res.Attempts, "error", err.Error(), "request_id", string(st.id))
 	}
-	writeError(ctx, e, st.id)
+	if s.serveFallback(ctx, rt, st) {
+		return
+	}
+	writeError(ctx, upstreamError(err), st.id)
 }
 
 // invalidateAfterWrite drops the route's invalidate_tags after a successful

@@ -13,7 +13,10 @@ var (
 	hdrRateLimitRemaining = []byte("Ratelimit-Remaining")
 	hdrRateLimitReset     = []byte("Ratelimit-Reset")
 	hdrRetryAfter         = []byte("Retry-After")
+	hdrCacheControl       = []byte("Cache-Control")
 	cacheStatusBypass     = []byte("tiercel; fwd=bypass")
+	noStore               = []byte("no-store")
+	retryAfterOne         = []byte("1")
 )
 
 var cacheLabelBytes = func() (out [numCacheLabels][]byte) {

@@ -53,8 +53,12 @@ type Server struct {
 	adminL net.Listener
 
 	draining atomic.Bool
-	wg       sync.WaitGroup
-	closed   sync.Once
+	// inFlight counts admitted requests when maxInFlight (server.max_in_flight)
+	// is set.
+	inFlight    atomic.Int64
+	maxInFlight int64
+	wg          sync.WaitGroup
+	closed      sync.Once
 }
 
 // serverStats are the gateway's own counters; the metrics exporter reads them.
@@ -64,6 +68,11 @@ type serverStats struct {
 	badRequests atomic.Uint64
 	// publishErrors counts write invalidations that could not be published.
 	publishErrors atomic.Uint64
+	// fallbacks counts route fallbacks served; shed counts requests turned
+	// away at once by server.max_in_flight (answered from L1, the fallback
+	// or a 503).
+	fallbacks atomic.Uint64
+	shed      atomic.Uint64
 }
 
 // New builds a gateway from a validated config (SetDefaults, Validate). It
@@ -72,7 +81,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, accessLog: cfg.Log.Access, ids: newRequestIDs(), pools: map[string]*upstream.Pool{}}
+	s := &Server{cfg: cfg, log: logger, accessLog: cfg.Log.Access, ids: newRequestIDs(), pools: map[string]*upstream.Pool{},
+		maxInFlight: int64(cfg.Server.MaxInFlight)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -163,6 +173,7 @@ func (s *Server) buildRoutes() error {
 
 			upstreamName: rc.Upstream,
 			builtin:      builtinHandlers[rc.Handler],
+			fallback:     newFallbackResponse(rc.Fallback),
 		}
 		for _, tmpl := range rc.InvalidateTags {
 			t, err := compileTemplate(tmpl, pathParams(rc.Path))

@@ -237,3 +237,13 @@ func writeJWKFile(t testing.TB, keys map[string]any) string {
 	s.setKeys(t, keys)
 	return writeFile(t, "keys.json", s.body)
 }
+
+// httptestServer serves h until the test ends and returns its URL. Close
+// runs after the test's own cleanups, so a handler blocked on a gate the
+// test closes has returned by then.
+func httptestServer(t testing.TB, h http.HandlerFunc) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -67,10 +68,10 @@ func (is *issuer) remoteKeys() *keySet {
 
 // key finds the key for a token's kid and alg. Only a key that is not found
 // triggers a JWKS refetch, and that is rate limited inside jwksSource.
-func (is *issuer) key(kid, alg string) (*key, error) {
+func (is *issuer) key(kid, alg string, deadline time.Time) (*key, error) {
 	k, res := is.lookup(kid, alg)
 	if res == keyNotFound && is.jwks != nil {
-		is.jwks.refetchForUnknownKID()
+		is.jwks.refetchForUnknownKID(deadline)
 		k, res = is.lookup(kid, alg)
 	}
 	switch res {

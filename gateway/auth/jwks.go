@@ -41,6 +41,9 @@ type jwksSource struct {
 	now     func() time.Time
 	// ctx is cancelled by Verifier.Close, ending any fetch in flight.
 	ctx context.Context
+	// wg is the Verifier's: refetches started for unknown kids run in
+	// the background and Close waits for them.
+	wg *sync.WaitGroup
 
 	// keys is nil until the first successful fetch; it is then only ever
 	// replaced by another good set, so a failing endpoint keeps the last one.
@@ -107,22 +110,42 @@ func (s *jwksSource) nextDelay() time.Duration {
 }
 
 // refetchForUnknownKID is called on the request path when a token names a
-// kid we do not have. It joins a fetch in flight, or starts one if the
-// limiter allows; otherwise it returns at once and the token is rejected.
-func (s *jwksSource) refetchForUnknownKID() {
+// kid we do not have. It joins the fetch in flight, or starts one in the
+// background if the limiter allows, and waits for it until deadline (zero:
+// no limit); otherwise it returns at once and the token is rejected. A slow
+// or hung JWKS endpoint therefore costs the request at most its budget.
+func (s *jwksSource) refetchForUnknownKID(deadline time.Time) {
+	s.mu.Lock()
 	if s.ctx.Err() != nil {
+		s.mu.Unlock()
 		return // closed: never fetch again
 	}
-	s.mu.Lock()
 	c := s.inflight
-	allowed := c == nil && s.limiter.AllowN(s.now(), 1)
+	started := false
+	if c == nil && s.limiter.AllowN(s.now(), 1) {
+		c, started = s.beginLocked(), true
+		s.wg.Add(1) // under mu: see Verifier.Close
+	}
 	s.mu.Unlock()
-	switch {
-	case c != nil:
-		<-c.done
-	case allowed:
+	if c == nil {
+		return
+	}
+	if started {
 		s.unknownKIDFetches.Add(1)
-		_ = s.fetch()
+		go func() {
+			defer s.wg.Done()
+			s.complete(c)
+		}()
+	}
+	if deadline.IsZero() {
+		<-c.done
+		return
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
 	}
 }
 
@@ -134,15 +157,25 @@ func (s *jwksSource) fetch() error {
 		<-c.done
 		return c.err
 	}
+	c := s.beginLocked()
+	s.mu.Unlock()
+	s.complete(c)
+	return c.err
+}
+
+// beginLocked registers a new fetch in flight; s.mu is held.
+func (s *jwksSource) beginLocked() *fetchCall {
 	c := &fetchCall{done: make(chan struct{})}
 	s.inflight = c
-	s.mu.Unlock()
+	return c
+}
 
+// complete downloads the set for c and publishes the outcome.
+func (s *jwksSource) complete(c *fetchCall) {
 	set, err := s.download()
 	s.record(set, err)
 	c.err = err
 	close(c.done)
-	return err
 }
 
 // record publishes the outcome of a fetch; a failure keeps the last good set.

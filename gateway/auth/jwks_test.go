@@ -243,3 +243,48 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatal("a closed Verifier fetched the JWKS")
 	}
 }
+
+// TestJWKSUnknownKIDWaitsOnlyUntilDeadline: a hung JWKS endpoint costs a
+// request with an unknown kid its budget, not the fetch timeout, and the
+// fetch it started still brings the new key for later requests.
+func TestJWKSUnknownKIDWaitsOnlyUntilDeadline(t *testing.T) {
+	k := fixtures()
+	rotated := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey, "k2": &k.rsa.PublicKey})
+	initial := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey})
+	gate := make(chan struct{})
+	var served sync.Mutex
+	first := true
+	srv := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		served.Lock()
+		wasFirst := first
+		first = false
+		served.Unlock()
+		if wasFirst {
+			initial.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		select {
+		case <-gate: // the endpoint recovers
+		case <-r.Context().Done():
+			return
+		}
+		rotated.Config.Handler.ServeHTTP(w, r)
+	})
+	v := newTestVerifier(t, jwksConfig(srv, func(ic *IssuerConfig) {
+		ic.JWKSTimeout = 10 * time.Second
+		ic.JWKSUnknownKIDInterval = time.Millisecond
+	}), nil)
+	tok := []byte(rsToken(t, "k2", k.rsa, time.Now()))
+
+	start := time.Now()
+	_, err := v.VerifyDeadline(tok, start.Add(50*time.Millisecond))
+	wantReason(t, err, ReasonUnknownKID)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("VerifyDeadline returned after %s: it waited for the hung fetch", d)
+	}
+	close(gate)
+	waitFor(t, "the background refetch to bring k2", func() bool {
+		_, err := v.VerifyDeadline(tok, time.Now().Add(50*time.Millisecond))
+		return err == nil
+	})
+}

@@ -122,6 +122,7 @@ func (v *Verifier) startJWKS(logger *slog.Logger) {
 			continue
 		}
 		is.jwks = newJWKSSource(ctx, is.cfg, client, logger, v.now)
+		is.jwks.wg = &v.wg
 		first := make(chan struct{})
 		firsts = append(firsts, first)
 		v.wg.Go(func() { is.jwks.run(v.stop, first) })
@@ -138,6 +139,15 @@ func (v *Verifier) Close() {
 	v.closeOnce.Do(func() {
 		close(v.stop)
 		v.cancel()
+		// A barrier: a refetch that saw the context alive has added its
+		// goroutine to wg by now, and later ones see it cancelled.
+		for _, is := range v.issuers {
+			if is.jwks != nil {
+				is.jwks.mu.Lock()
+				//lint:ignore SA2001 the empty critical section is the barrier
+				is.jwks.mu.Unlock()
+			}
+		}
 		v.wg.Wait()
 		v.transport.CloseIdleConnections()
 	})
@@ -147,6 +157,14 @@ func (v *Verifier) Close() {
 // not retained. A cached token costs a map lookup and no allocation; the
 // returned Principal is shared and must not be modified.
 func (v *Verifier) Verify(token []byte) (*Principal, error) {
+	return v.VerifyDeadline(token, time.Time{})
+}
+
+// VerifyDeadline is Verify for a request that must be answered by deadline
+// (zero: no deadline): a token naming an unknown kid waits for the JWKS
+// refetch it triggers only until then. The fetch itself goes on in the
+// background, so the keys it brings serve the next request.
+func (v *Verifier) VerifyDeadline(token []byte, deadline time.Time) (*Principal, error) {
 	switch {
 	case len(token) == 0:
 		return nil, v.fail(errMissing)
@@ -160,14 +178,15 @@ func (v *Verifier) Verify(token []byte) (*Principal, error) {
 		return nil, v.fail(errMalformed)
 	}
 	// The copy is what the cache keeps: the caller reuses token's buffer.
-	return v.verify(string(token))
+	return v.verify(string(token), deadline)
 }
 
-func (v *Verifier) verify(token string) (*Principal, error) {
+func (v *Verifier) verify(token string, deadline time.Time) (*Principal, error) {
 	now := v.now()
 	v.verifications.Add(1)
 	claims := jwt.MapClaims{}
-	parsed, err := v.parser.ParseWithClaims(token, claims, v.keyfunc)
+	keyfunc := func(t *jwt.Token) (any, error) { return v.keyfunc(t, deadline) }
+	parsed, err := v.parser.ParseWithClaims(token, claims, keyfunc)
 	if err != nil {
 		return nil, v.fail(v.classify(parsed, err))
 	}
@@ -191,7 +210,7 @@ func (v *Verifier) verify(token string) (*Principal, error) {
 // keyfunc picks the issuer by the not yet verified iss, then the key by kid,
 // checking the alg against that issuer's allow-list and the key's type. Only
 // the signature check that follows makes iss trustworthy.
-func (v *Verifier) keyfunc(t *jwt.Token) (any, error) {
+func (v *Verifier) keyfunc(t *jwt.Token, deadline time.Time) (any, error) {
 	iss, err := t.Claims.GetIssuer()
 	if err != nil {
 		return nil, &Error{Reason: ReasonMalformed, Err: err}
@@ -216,7 +235,7 @@ func (v *Verifier) keyfunc(t *jwt.Token) (any, error) {
 	if !ok && t.Header["kid"] != nil {
 		return nil, &Error{Reason: ReasonMalformed, Err: errors.New("kid header is not a string")}
 	}
-	k, err := is.key(kid, alg)
+	k, err := is.key(kid, alg, deadline)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,9 @@
 package upstream
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // triedSet remembers the targets one request has been sent to, so that a
 // retry goes elsewhere. Attempts are bounded by 1+maxRetries, so it needs no
@@ -66,11 +69,15 @@ func (p *Pool) choose(tried *triedSet) int {
 func (p *Pool) balance(tried *triedSet, healthyOnly bool) int {
 	n := len(p.targets)
 	start := int((p.next.Add(1) - 1) % uint64(n)) // targets[0] first
+	var now int64
+	if healthyOnly && p.openBreakers.Load() > 0 {
+		now = time.Now().UnixNano()
+	}
 	best, bestLoad := -1, int64(math.MaxInt64)
 	for k := range n {
 		i := (start + k) % n
 		t := p.targets[i]
-		if tried.has(i) || healthyOnly && !t.state.healthy.Load() {
+		if tried.has(i) || healthyOnly && (!t.state.healthy.Load() || now != 0 && t.cb.rejecting(now)) {
 			continue
 		}
 		if !p.leastLoaded {

@@ -47,6 +47,25 @@ type Config struct {
 	Retries int `yaml:"retries"`
 
 	HealthCheck HealthCheck `yaml:"health_check"`
+
+	// MaxResponseBytes bounds a response body (default 32 MiB): a larger one
+	// fails with ErrUnavailable instead of being buffered, so one broken or
+	// hostile upstream cannot exhaust the gateway's memory.
+	MaxResponseBytes int `yaml:"max_response_bytes"`
+
+	Breaker BreakerConfig `yaml:"breaker"`
+
+	// MaxInFlight bounds the requests outstanding to the whole pool
+	// (default 1024). Beyond it a request fails at once with ErrOverloaded
+	// instead of queueing, so the caller can answer from cache or its
+	// fallback inside the budget. Negative means no bound.
+	MaxInFlight int `yaml:"max_in_flight"`
+
+	// HedgeAfter, when set, sends an idempotent request that has not been
+	// answered after this long to a second target as well; the first
+	// response wins. It trades upstream load for tail latency: set it near
+	// the targets' p95. Needs at least two targets; 0 (default) is off.
+	HedgeAfter time.Duration `yaml:"hedge_after"`
 }
 
 // HealthCheck configures when targets are skipped and when they return.
@@ -101,6 +120,10 @@ func (c Config) withDefaults() Config {
 	setDefault(&h.Timeout, time.Second)
 	setDefault(&h.UnhealthyAfter, 3)
 	setDefault(&h.HealthyAfter, 2)
+	setDefault(&c.Breaker.Failures, 5)
+	setDefault(&c.Breaker.Cooldown, 5*time.Second)
+	setDefault(&c.MaxInFlight, 1024)
+	setDefault(&c.MaxResponseBytes, 32<<20)
 	return c
 }
 
@@ -138,6 +161,9 @@ func (c Config) Validate() error {
 		{"max_conns_per_target", int64(c.MaxConnsPerTarget)},
 		{"dial_timeout", int64(c.DialTimeout)},
 		{"idle_conn_timeout", int64(c.IdleConnTimeout)},
+		{"breaker.cooldown", int64(c.Breaker.Cooldown)},
+		{"hedge_after", int64(c.HedgeAfter)},
+		{"max_response_bytes", int64(c.MaxResponseBytes)},
 	}); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
@@ -19,7 +20,18 @@ var (
 	// gateway answers 502.
 	ErrUnavailable = errors.New("upstream unavailable")
 
-	errClosed = errors.New("pool is closed")
+	// ErrOpen means every target's circuit breaker is open: nothing was
+	// sent. It wraps ErrUnavailable, and tells the caller to go straight to
+	// its fallback.
+	ErrOpen = fmt.Errorf("%w: circuit breaker open", ErrUnavailable)
+
+	// ErrOverloaded means the pool already has max_in_flight requests
+	// outstanding: nothing was sent, so that no request queues past its
+	// budget. It wraps ErrUnavailable.
+	ErrOverloaded = fmt.Errorf("%w: too many requests in flight", ErrUnavailable)
+
+	errClosed      = errors.New("pool is closed")
+	errBreakerOpen = errors.New("target's circuit breaker is open")
 )
 
 // failure classifies one attempt's error by what may be done next.
@@ -38,9 +50,15 @@ const (
 	// failResponse: a response started but was broken or invalid; a retry
 	// is not allowed because the upstream saw and answered the request.
 	failResponse
+	// failOpen: the target's breaker refused the request; nothing was
+	// sent, so another target may be tried.
+	failOpen
 )
 
 func classify(err error, deadline time.Time) failure {
+	if err == errBreakerOpen {
+		return failOpen
+	}
 	if !time.Now().Before(deadline) {
 		return failTimeout
 	}
@@ -61,5 +79,5 @@ func classify(err error, deadline time.Time) failure {
 
 // retryable reports whether an idempotent request may be sent again.
 func (f failure) retryable() bool {
-	return f == failConnect || f == failBusy
+	return f == failConnect || f == failBusy || f == failOpen
 }

@@ -58,6 +58,7 @@ type TargetStatus struct {
 	Healthy             bool
 	InFlight            int64
 	ConsecutiveFailures int
+	Breaker             string // closed, open, half-open or disabled
 	LastError           string // the most recent failure, kept after recovery
 }
 
@@ -74,6 +75,7 @@ func (p *Pool) Status() []TargetStatus {
 			Healthy:             t.state.healthy.Load(),
 			InFlight:            t.inFlight.Load(),
 			ConsecutiveFailures: int(t.state.failures.Load()),
+			Breaker:             t.cb.state(),
 			LastError:           lastErr,
 		}
 	}

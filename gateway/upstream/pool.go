@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -23,6 +24,13 @@ type Pool struct {
 	next atomic.Uint64
 
 	health healthPolicy
+	// maxInFlight bounds inFlight; 0 is no bound.
+	maxInFlight int64
+	inFlight    atomic.Int64
+	hedgeAfter  time.Duration
+	// openBreakers counts targets whose breaker is open, so the hot path
+	// reads the clock only when one might be.
+	openBreakers atomic.Int32
 	// unhealthy counts unhealthy targets, so the hot path skips the search
 	// for a passive trial when there is none.
 	unhealthy atomic.Int32
@@ -36,6 +44,10 @@ type Pool struct {
 	retried     atomic.Uint64
 	timeouts    atomic.Uint64
 	unavailable atomic.Uint64
+	overloaded  atomic.Uint64
+	rejected    atomic.Uint64 // refused by open breakers
+	hedges      atomic.Uint64
+	hedgeWins   atomic.Uint64
 }
 
 // target is one upstream server and what the pool knows about it.
@@ -47,6 +59,7 @@ type target struct {
 
 	inFlight atomic.Int64
 	state    targetHealth
+	cb       *breaker // nil when breakers are disabled
 }
 
 // Result describes a completed Do or Proxy call, successful or not.
@@ -61,7 +74,11 @@ type Stats struct {
 	Requests    uint64 // calls to Do, including those made by Proxy
 	Retries     uint64 // extra attempts after a connection failure
 	Timeouts    uint64 // calls that returned ErrTimeout
-	Unavailable uint64 // calls that returned ErrUnavailable
+	Unavailable uint64 // calls that returned ErrUnavailable (including the two below)
+	Overloaded  uint64 // calls refused at once by max_in_flight
+	Rejected    uint64 // attempts refused by an open breaker (nothing sent)
+	Hedges      uint64 // second requests sent by hedge_after
+	HedgeWins   uint64 // hedged requests answered by the second target
 }
 
 // New creates one keep-alive client per target and, when cfg.HealthCheck.Path
@@ -82,10 +99,14 @@ func New(cfg Config, logger *slog.Logger) (*Pool, error) {
 		health:      newHealthPolicy(cfg.HealthCheck),
 		logger:      logger,
 		stop:        make(chan struct{}),
+		maxInFlight: int64(max(cfg.MaxInFlight, 0)),
+		hedgeAfter:  cfg.HedgeAfter,
 	}
 	for _, s := range cfg.Targets {
 		addr, _ := parseTarget(s) // validated above
-		p.targets = append(p.targets, newTarget(s, addr, cfg))
+		t := newTarget(s, addr, cfg)
+		t.cb = newBreaker(cfg.Name+" "+s, cfg.Breaker, func(from, to gobreaker.State) { p.breakerChanged(t, from, to) })
+		p.targets = append(p.targets, t)
 	}
 	if p.health.active {
 		p.startProbes()
@@ -107,6 +128,7 @@ func newTarget(name string, addr targetAddr, cfg Config) *target {
 		// the client would hammer a dead target and bypass the idempotency
 		// decision, which the caller makes, not the method.
 		MaxIdemponentCallAttempts: 1,
+		MaxResponseBodySize:       cfg.MaxResponseBytes,
 		MaxIdleConnDuration:       cfg.IdleConnTimeout,
 		// A proxy forwards what the client sent: no path rewriting, and no
 		// User-Agent invented for clients that sent none.
@@ -146,6 +168,16 @@ func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 	if p.closed.Load() {
 		return Result{}, p.wrapError(Result{}, failResponse, errClosed)
 	}
+	if n := p.inFlight.Add(1); p.maxInFlight > 0 && n > p.maxInFlight {
+		p.inFlight.Add(-1)
+		p.overloaded.Add(1)
+		p.unavailable.Add(1)
+		return Result{}, fmt.Errorf("cannot send to upstream %q: %w", p.name, ErrOverloaded)
+	}
+	defer p.inFlight.Add(-1)
+	if p.hedgeAfter > 0 && idempotent && len(p.targets) > 1 {
+		return p.doHedged(req, resp, deadline, start)
+	}
 	var (
 		res   Result
 		tried triedSet
@@ -168,8 +200,11 @@ func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 			break
 		}
 		kind = classify(err, deadline)
-		if kind == failConnect {
+		switch kind {
+		case failConnect:
 			p.recordFailure(t, err)
+		case failOpen:
+			p.rejected.Add(1)
 		}
 		if !kind.retryable() {
 			break
@@ -187,7 +222,7 @@ func (p *Pool) attempt(t *target, req *fasthttp.Request, resp *fasthttp.Response
 	uri.SetScheme(t.scheme)
 	uri.SetHost(t.host)
 	t.inFlight.Add(1)
-	err := t.client.DoDeadline(req, resp, deadline)
+	err := t.cb.do(t, req, resp, deadline)
 	t.inFlight.Add(-1)
 	if err == nil {
 		p.recordSuccess(t)
@@ -197,10 +232,14 @@ func (p *Pool) attempt(t *target, req *fasthttp.Request, resp *fasthttp.Response
 
 func (p *Pool) wrapError(res Result, kind failure, err error) error {
 	sentinel := ErrUnavailable
-	if kind == failTimeout {
+	switch kind {
+	case failTimeout:
 		sentinel = ErrTimeout
 		p.timeouts.Add(1)
-	} else {
+	case failOpen:
+		sentinel = ErrOpen
+		p.unavailable.Add(1)
+	default:
 		p.unavailable.Add(1)
 	}
 	return fmt.Errorf("cannot get a response from upstream %q (target %s, %d attempts): %w: %w",
@@ -214,5 +253,22 @@ func (p *Pool) Stats() Stats {
 		Retries:     p.retried.Load(),
 		Timeouts:    p.timeouts.Load(),
 		Unavailable: p.unavailable.Load(),
+		Overloaded:  p.overloaded.Load(),
+		Rejected:    p.rejected.Load(),
+		Hedges:      p.hedges.Load(),
+		HedgeWins:   p.hedgeWins.Load(),
+	}
+}
+
+func (p *Pool) breakerChanged(t *target, from, to gobreaker.State) {
+	switch {
+	case to == gobreaker.StateOpen && from != gobreaker.StateOpen:
+		p.openBreakers.Add(1)
+		p.logger.Warn("upstream target breaker open", "target", t.name, "from", from.String())
+	case from == gobreaker.StateOpen && to != gobreaker.StateOpen:
+		p.openBreakers.Add(-1)
+	}
+	if to == gobreaker.StateClosed {
+		p.logger.Info("upstream target breaker closed", "target", t.name)
 	}
 }

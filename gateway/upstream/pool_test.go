@@ -297,3 +297,16 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+func TestResponseOverLimitFails(t *testing.T) {
+	big := startServer(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBody(make([]byte, 4096)) })
+	p := newTestPool(t, Config{Targets: []string{big}, MaxResponseBytes: 1024, Retries: -1})
+	if _, _, err := get(t, p, "/"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		t.Fatalf("err = %v, want ErrUnavailable wrapping ErrBodyTooLarge", err)
+	}
+	small := startServer(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBody(make([]byte, 1024)) })
+	p = newTestPool(t, Config{Targets: []string{small}, MaxResponseBytes: 1024})
+	if body, _, err := get(t, p, "/"); err != nil || len(body) != 1024 {
+		t.Fatalf("at the limit: %d bytes, %v", len(body), err)
+	}
+}
