@@ -34,6 +34,9 @@ func faults() []fault {
 func redisFaults() []fault {
 	base := fault{
 		degraded: []string{"redis", "cache_l2", "features:redis"},
+		// L1 keeps answering; feature rows past their L1 lifetime fall
+		// back to the declared defaults.
+		during: []string{"products HIT-L1", "features stats:DEFAULT"},
 		// Both replicas refill products from each other's writes through
 		// Redis: HIT-L2 answers mean the shared tier is back.
 		after: []string{"products HIT-L2"},

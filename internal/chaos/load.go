@@ -75,6 +75,9 @@ type Sample struct {
 	Err     string // transport error, when Status is 0
 	Steps   []string
 	Body    string // the start of a non-2xx answer's body, for failures
+	// Timing is the answer's Server-Timing header: where the gateway
+	// spent the time, to tell a slow stage from a slow machine.
+	Timing string
 }
 
 // LoadConfig describes an open-loop run.
@@ -199,6 +202,7 @@ func (l *Load) send(i uint64, due time.Time, phase Phase) {
 		if s.Status/100 != 2 {
 			s.Body = clip(string(resp.Body()), 200)
 		}
+		s.Timing = string(resp.Header.Peek("Server-Timing"))
 	}
 	l.mu.Lock()
 	l.samples = append(l.samples, s)

@@ -27,11 +27,12 @@ type Summary struct {
 	P50, P99 time.Duration
 	Max      time.Duration
 	// Late counts answers later than their budget plus the scheduling
-	// margin, once the process's own stalls are taken out.
-	Late int
-	// Stalled is how long the process could not run during the fault's
-	// run, Longest its longest stall (see Stalls).
-	Stalled, Longest time.Duration
+	// margin, once the witness's delay is taken out; Excused those that
+	// were over it only by as much as the witness (see Witness).
+	Late, Excused int
+	// WitnessP50, WitnessP99 and WitnessMax are the witness's latencies:
+	// how busy the machine was during the run.
+	WitnessP50, WitnessP99, WitnessMax time.Duration
 	// During counts the answers that reported each ladder step (X-Cache
 	// "STALE", a feature view's "profile:DEFAULT", a prediction's
 	// "predict:stale") among the requests due while the fault was on;
@@ -77,14 +78,11 @@ func Summarize(fault string, samples []Sample, targets []Target) Summary {
 	return s
 }
 
-var tableHeader = []string{"fault", "requests", "p50", "p99", "max", "late", "stalls", "steps during the fault", "steps (whole run)", "errors", "result"}
+var tableHeader = []string{"fault", "requests", "p50", "p99", "max", "late/excused", "witness p99/max", "steps during the fault", "steps (whole run)", "errors", "result"}
 
 func (s Summary) cells() []string {
-	stalls := "-"
-	if s.Stalled > 0 {
-		stalls = ms(s.Stalled) + " (max " + ms(s.Longest) + ")"
-	}
-	return []string{s.Fault, strconv.Itoa(s.Requests), ms(s.P50), ms(s.P99), ms(s.Max), strconv.Itoa(s.Late), stalls,
+	return []string{s.Fault, strconv.Itoa(s.Requests), ms(s.P50), ms(s.P99), ms(s.Max),
+		strconv.Itoa(s.Late) + "/" + strconv.Itoa(s.Excused), ms(s.WitnessP99) + "/" + ms(s.WitnessMax),
 		counts(s.During), counts(s.Steps), counts(s.Errors), s.Result}
 }
 
