@@ -11,7 +11,7 @@ BENCH_DEBS  := wrk:wrk
 TEST_TIMEOUT ?= 12m
 
 .PHONY: all build run test test-short deps bench-deps lint fmt vet staticcheck \
-        bench bench-go bench-wrk fuzz check-all clean
+        bench bench-go bench-wrk fuzz check-all clean chaos
 
 all: build
 
@@ -32,6 +32,13 @@ bench-deps:
 
 test: deps
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# chaos runs the chaos suite's full form (internal/chaos, CHAOS=full: a few
+# seconds of load per fault at 200 requests/s, without the race detector)
+# and prints its table; CHAOS_REPORT=file.md also writes it as Markdown.
+# `make test` runs the short form.
+chaos: deps
+	CHAOS=full $(GO) test -count=1 -v -timeout 30m -run '^TestChaos$$' ./internal/chaos/
 
 # test-short skips the slower integration tests: for a quick edit loop.
 test-short:

@@ -47,10 +47,15 @@ type size struct {
 }
 
 // The short form runs in `make test` (with -race, on a busy machine); the
-// full form is `make chaos` (CHAOS=full, no -race).
+// full form is `make chaos` (CHAOS=full, no -race). The whole system runs
+// in one process (two gateways, the proxies, the servers, the generator):
+// at 200 requests/s it needs about a quarter of a core, which leaves
+// headroom on two shared cores. Far beyond that an open loop that falls
+// behind only falls further behind, and the suite would measure the
+// machine rather than the gateway.
 var sizes = map[string]size{
 	"short": {name: "short", rate: 100, before: 400 * time.Millisecond, hold: 800 * time.Millisecond, tail: 300 * time.Millisecond, within: 10 * time.Second},
-	"full":  {name: "full", rate: 400, before: 2 * time.Second, hold: 4 * time.Second, tail: 2 * time.Second, within: 20 * time.Second},
+	"full":  {name: "full", rate: 200, before: 1500 * time.Millisecond, hold: 3 * time.Second, tail: 1500 * time.Millisecond, within: 20 * time.Second},
 }
 
 // fault is one subtest: a dependency broken under load, then repaired.
@@ -71,9 +76,11 @@ type fault struct {
 	recovered func(e *env) error
 	// rogue adds requests with an unknown key id to the load.
 	rogue bool
-	// waiting names a mechanic the contract promises and the gateway does
-	// not have yet: the fault still runs and reports, then is skipped.
-	waiting string
+	// pending maps /readyz checks of degraded that the contract promises
+	// but the gateway does not report yet to the mechanic they wait for.
+	// The fault still runs, is held to everything else, and reports; if
+	// only pending checks are missing it is skipped, naming the mechanic.
+	pending map[string]string
 }
 
 func TestChaos(t *testing.T) {
@@ -147,9 +154,14 @@ func runFault(t *testing.T, fx *fixture, sz size, f fault, record func(Summary))
 	s.WitnessP50, s.WitnessP99, s.WitnessMax, _ = w.Quantiles()
 	var problems []string
 	s.Late, s.Excused, problems = checkAnswers(samples, tg, w)
+	waits := map[string]bool{}
 	for _, c := range f.degraded {
 		for i := range e.gws {
-			if !seen[i][c] {
+			switch {
+			case seen[i][c]:
+			case f.pending[c] != "":
+				waits[f.pending[c]] = true
+			default:
 				problems = append(problems, fmt.Sprintf("replica %d: /readyz never reported %q as degraded during the %s fault", i, c, faultFor.Round(time.Millisecond)))
 			}
 		}
@@ -162,22 +174,27 @@ func runFault(t *testing.T, fx *fixture, sz size, f fault, record func(Summary))
 	t.Logf("%s: fault on for %s, recovered in %s; %d requests, p50 %s p99 %s max %s; witness p50 %s p99 %s max %s; %d late, %d excused by the witness",
 		f.name, faultFor.Round(time.Millisecond), recovery.Round(time.Millisecond), s.Requests, ms(s.P50), ms(s.P99), ms(s.Max),
 		ms(s.WitnessP50), ms(s.WitnessP99), ms(s.WitnessMax), s.Late, s.Excused)
+	var waiting []string
+	for m := range waits {
+		waiting = append(waiting, m)
+	}
+	slices.Sort(waiting)
 	switch {
-	case len(problems) == 0:
-		record(s)
-	case f.waiting != "":
-		s.Result = "skip: waiting for " + f.waiting
-		record(s)
-		for _, p := range problems {
-			t.Log(p)
-		}
-		t.Skipf("waiting for %s (issue #6)", f.waiting)
-	default:
+	case len(problems) > 0:
 		s.Result = "FAIL"
 		record(s)
 		for _, p := range problems {
 			t.Error(p)
 		}
+		if len(waiting) > 0 {
+			t.Logf("also waiting for %s (issue #6)", strings.Join(waiting, "; "))
+		}
+	case len(waiting) > 0:
+		s.Result = "skip: waiting for " + strings.Join(waiting, "; ")
+		record(s)
+		t.Skipf("everything else held; waiting for %s (issue #6)", strings.Join(waiting, "; "))
+	default:
+		record(s)
 	}
 }
 
@@ -252,7 +269,7 @@ func watchFault(e *env, l *Load, sz size, f fault) []map[string]bool {
 		done := time.Since(start) >= sz.hold && len(missingSteps(l.Snapshot(), During, f.during)) == 0
 		for i := range seen {
 			for _, c := range f.degraded {
-				done = done && seen[i][c]
+				done = done && (seen[i][c] || f.pending[c] != "")
 			}
 		}
 		if done || time.Since(start) > sz.within {

@@ -5,21 +5,25 @@ import (
 	"time"
 )
 
+// featureChecks is the mechanic the feature store's /readyz checks wait
+// for: the features engineer's part of issue #6, on branch feat.
+const featureChecks = "the feature store's /readyz checks (features engineer, branch feat)"
+
 // faults is the suite: every dependency, every way it breaks.
 func faults() []fault {
 	var out []fault
 	out = append(out, redisFaults()...)
-	out = append(out, httpFaults("origin", "upstream:catalog",
+	out = append(out, httpFaults("origin", "upstream:catalog", nil,
 		[]string{"products STALE", "products-cold FALLBACK", "quotes FALLBACK"},
 		[]string{"products-cold MISS"},
 		func(e *env) []*Proxy { return e.originP[:] },
 		func(e *env) []*failing { return []*failing{&e.origins[0].failing, &e.origins[1].failing} })...)
-	out = append(out, httpFaults("feature server", "view:profile",
+	out = append(out, httpFaults("feature server", "view:profile", map[string]string{"view:profile": featureChecks},
 		[]string{"features-cold profile:DEFAULT"},
 		[]string{"features-cold profile:PRESENT"},
 		func(e *env) []*Proxy { return []*Proxy{e.featP} },
 		func(e *env) []*failing { return []*failing{&e.feats.failing} })...)
-	out = append(out, httpFaults("model server", "model:churn",
+	out = append(out, httpFaults("model server", "model:churn", map[string]string{"model:churn": featureChecks},
 		[]string{"predict predict:stale", "predict-cold predict:default"},
 		[]string{"predict-cold predict:model"},
 		func(e *env) []*Proxy { return []*Proxy{e.modelP} },
@@ -34,6 +38,7 @@ func faults() []fault {
 func redisFaults() []fault {
 	base := fault{
 		degraded: []string{"redis", "cache_l2", "features:redis"},
+		pending:  map[string]string{"features:redis": featureChecks},
 		// L1 keeps answering; feature rows past their L1 lifetime fall
 		// back to the declared defaults.
 		during: []string{"products HIT-L1", "features stats:DEFAULT"},
@@ -74,12 +79,12 @@ func redisFaults() []fault {
 }
 
 // httpFaults break an HTTP dependency four ways: hang, 5xx, slow and
-// reset. check is its /readyz check; during and after the steps that show
-// the fallback and the recovery.
-func httpFaults(what, check string, during, after []string, proxies func(*env) []*Proxy, servers func(*env) []*failing) []fault {
+// reset. check is its /readyz check (pending: see fault.pending); during
+// and after the steps that show the fallback and the recovery.
+func httpFaults(what, check string, pending map[string]string, during, after []string, proxies func(*env) []*Proxy, servers func(*env) []*failing) []fault {
 	mk := func(how string, inject func(e *env)) fault {
 		return fault{
-			name: what + " " + how, degraded: []string{check}, during: during, after: after,
+			name: what + " " + how, degraded: []string{check}, pending: pending, during: during, after: after,
 			inject: inject,
 			clear: func(e *env) {
 				for _, p := range proxies(e) {
