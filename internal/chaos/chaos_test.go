@@ -102,19 +102,73 @@ func TestChaos(t *testing.T) {
 	defer func() { report(t, sz, summaries) }()
 	for _, f := range faults() {
 		t.Run(strings.ReplaceAll(f.name, " ", "_"), func(t *testing.T) {
-			runFault(t, fx, sz, f, func(s Summary) {
-				mu.Lock()
-				summaries = append(summaries, s)
-				mu.Unlock()
-			})
+			s := runFault(t, fx, sz, f)
+			mu.Lock()
+			summaries = append(summaries, s)
+			mu.Unlock()
 		})
 	}
 }
 
-// runFault runs one fault, hands its report line to record and checks the
-// contract.
-func runFault(t *testing.T, fx *fixture, sz size, f fault, record func(Summary)) {
-	e := newEnv(t, fx)
+// maxAttempts bounds how often a fault is run. A second run happens only
+// when the first one failed while the witness showed the machine busy
+// (see busy): then one run says little about the gateway. A real bug
+// fails both; a burst of other people's work on two shared cores rarely
+// lasts through both.
+const maxAttempts = 2
+
+// runFault runs one fault (again, if the machine was busy) and checks the
+// contract; it returns the fault's report line.
+func runFault(t *testing.T, fx *fixture, sz size, f fault) Summary {
+	for n := 1; ; n++ {
+		o := attempt(t, fx, sz, f)
+		if len(o.problems) > 0 && n < maxAttempts && o.busy() {
+			t.Logf("attempt %d failed while the machine was busy (witness p99 %s, max %s); running the fault again. It found:\n  %s",
+				n, ms(o.s.WitnessP99), ms(o.s.WitnessMax), strings.Join(o.problems, "\n  "))
+			continue
+		}
+		if n > 1 {
+			o.s.Fault += fmt.Sprintf(" (run %d)", n)
+		}
+		return o.finish(t)
+	}
+}
+
+// outcome is what one run of a fault found.
+type outcome struct {
+	s        Summary
+	problems []string
+	waiting  []string // mechanics that pending checks wait for
+}
+
+// busy reports whether the witness shows the machine could not keep up:
+// trivial requests in this process took longer than the margin.
+func (o *outcome) busy() bool { return o.s.WitnessP99 > schedulingMargin || o.s.WitnessMax > budget }
+
+// finish reports the outcome on t: errors, a skip naming what pending
+// checks wait for, or nothing.
+func (o *outcome) finish(t *testing.T) Summary {
+	switch {
+	case len(o.problems) > 0:
+		o.s.Result = "FAIL"
+		for _, p := range o.problems {
+			t.Error(p)
+		}
+		if len(o.waiting) > 0 {
+			t.Logf("also waiting for %s (issue #6)", strings.Join(o.waiting, "; "))
+		}
+	case len(o.waiting) > 0:
+		o.s.Result = "skip: waiting for " + strings.Join(o.waiting, "; ")
+		t.Skipf("everything else held; waiting for %s (issue #6)", strings.Join(o.waiting, "; "))
+	}
+	return o.s
+}
+
+// attempt runs f once in a world of its own, torn down before it returns.
+func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
+	sc := newScope(t)
+	defer sc.close()
+	e := newEnv(sc, fx)
 	admin := fx.token(t, fx.key, kid, "warmer")
 	e.waitReady(sz.within)
 	e.warm(admin)
@@ -139,21 +193,19 @@ func runFault(t *testing.T, fx *fixture, sz size, f fault, record func(Summary))
 	l.SetPhase(During)
 	f.inject(e)
 	injected := time.Now()
-	t.Logf("fault injected at %s", injected.Format("15:04:05.000"))
 	seen := watchFault(e, l, sz, f)
 	faultFor := time.Since(injected)
 	f.clear(e)
 	l.SetPhase(After)
-	t.Logf("fault cleared at %s", time.Now().Format("15:04:05.000"))
 	recovery, recErr := watchRecovery(e, l, sz, f)
 	pace(sz.tail)
 	samples := l.Stop()
 	w.Stop()
 
-	s := Summarize(f.name, samples, tg)
+	o := outcome{s: Summarize(f.name, samples, tg)}
+	s := &o.s
 	s.WitnessP50, s.WitnessP99, s.WitnessMax, _ = w.Quantiles()
-	var problems []string
-	s.Late, s.Excused, problems = checkAnswers(samples, tg, w)
+	s.Late, s.Excused, o.problems = checkAnswers(samples, tg, w)
 	waits := map[string]bool{}
 	for _, c := range f.degraded {
 		for i := range e.gws {
@@ -162,40 +214,23 @@ func runFault(t *testing.T, fx *fixture, sz size, f fault, record func(Summary))
 			case f.pending[c] != "":
 				waits[f.pending[c]] = true
 			default:
-				problems = append(problems, fmt.Sprintf("replica %d: /readyz never reported %q as degraded during the %s fault", i, c, faultFor.Round(time.Millisecond)))
+				o.problems = append(o.problems, fmt.Sprintf("replica %d: /readyz never reported %q as degraded during the %s fault", i, c, faultFor.Round(time.Millisecond)))
 			}
 		}
 	}
-	problems = append(problems, missingSteps(samples, During, f.during)...)
-	problems = append(problems, missingSteps(samples, After, f.after)...)
+	o.problems = append(o.problems, missingSteps(samples, During, f.during)...)
+	o.problems = append(o.problems, missingSteps(samples, After, f.after)...)
 	if recErr != nil {
-		problems = append(problems, fmt.Sprintf("no recovery within %s of clearing the fault: %v", sz.within, recErr))
+		o.problems = append(o.problems, fmt.Sprintf("no recovery within %s of clearing the fault: %v", sz.within, recErr))
 	}
-	t.Logf("%s: fault on for %s, recovered in %s; %d requests, p50 %s p99 %s max %s; witness p50 %s p99 %s max %s; %d late, %d excused by the witness",
-		f.name, faultFor.Round(time.Millisecond), recovery.Round(time.Millisecond), s.Requests, ms(s.P50), ms(s.P99), ms(s.Max),
-		ms(s.WitnessP50), ms(s.WitnessP99), ms(s.WitnessMax), s.Late, s.Excused)
-	var waiting []string
 	for m := range waits {
-		waiting = append(waiting, m)
+		o.waiting = append(o.waiting, m)
 	}
-	slices.Sort(waiting)
-	switch {
-	case len(problems) > 0:
-		s.Result = "FAIL"
-		record(s)
-		for _, p := range problems {
-			t.Error(p)
-		}
-		if len(waiting) > 0 {
-			t.Logf("also waiting for %s (issue #6)", strings.Join(waiting, "; "))
-		}
-	case len(waiting) > 0:
-		s.Result = "skip: waiting for " + strings.Join(waiting, "; ")
-		record(s)
-		t.Skipf("everything else held; waiting for %s (issue #6)", strings.Join(waiting, "; "))
-	default:
-		record(s)
-	}
+	slices.Sort(o.waiting)
+	t.Logf("%s: fault on %s for %s, recovered in %s; %d requests, p50 %s p99 %s max %s; witness p50 %s p99 %s max %s; %d late, %d excused by the witness",
+		f.name, injected.Format("15:04:05.000"), faultFor.Round(time.Millisecond), recovery.Round(time.Millisecond), s.Requests, ms(s.P50), ms(s.P99), ms(s.Max),
+		ms(s.WitnessP50), ms(s.WitnessP99), ms(s.WitnessMax), s.Late, s.Excused)
+	return o
 }
 
 // checkGoroutines fails t if, once every subtest has cleaned up, more
@@ -222,7 +257,13 @@ func checkGoroutines(t *testing.T) {
 // processGoroutines mark goroutines that live as long as the process by
 // design: fasthttp's Date header clock, started by the first server, and
 // the address cache cleaner of its default dialer, by the first client.
-var processGoroutines = []string{"fasthttp.updateServerDate", "fasthttp.(*TCPDialer).startTCPAddrsClean"}
+//
+// toxiproxy v2.5.0 can leave one of a closed link's stubs blocked for good
+// sending a chunk to the stub of a toxic that was just removed (its
+// ToxicStub.Run in "chan send"); it holds nothing of ours and is not
+// counted either.
+var processGoroutines = []string{"fasthttp.updateServerDate", "fasthttp.(*TCPDialer).startTCPAddrsClean",
+	"toxiproxy/v2/toxics.(*ToxicStub).Run"}
 
 // goroutines returns the stacks of the running goroutines but this one and
 // the process-wide ones.

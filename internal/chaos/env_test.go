@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // token signs an RS256 token for subject with every scope the routes need.
-func (fx *fixture) token(t *testing.T, key *rsa.PrivateKey, kid, subject string) string {
+func (fx *fixture) token(t testing.TB, key *rsa.PrivateKey, kid, subject string) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
 		"iss": issuer, "aud": "tiercel", "sub": subject,
@@ -78,11 +79,39 @@ func (fx *fixture) token(t *testing.T, key *rsa.PrivateKey, kid, subject string)
 	return s
 }
 
+// scope collects the cleanups of one fault's run, so that a run's world
+// is torn down when the run ends rather than with the test: a fault run
+// twice never has two worlds alive at once.
+type scope struct {
+	testing.TB
+	mu  sync.Mutex
+	fns []func()
+}
+
+func newScope(t testing.TB) *scope { return &scope{TB: t} }
+
+// Cleanup registers f to run, last in first out, at close.
+func (s *scope) Cleanup(f func()) {
+	s.mu.Lock()
+	s.fns = append(s.fns, f)
+	s.mu.Unlock()
+}
+
+func (s *scope) close() {
+	s.mu.Lock()
+	fns := s.fns
+	s.fns = nil
+	s.mu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
+}
+
 // env is one fault's world: real dependencies, each behind a fault proxy
 // (Kafka is stopped and restarted instead), and two gateway replicas that
 // share Redis, the way a deployment does.
 type env struct {
-	t  *testing.T
+	t  testing.TB
 	fx *fixture
 
 	redis   *testredis.Server
@@ -100,7 +129,7 @@ type env struct {
 	http   *http.Client
 }
 
-func newEnv(t *testing.T, fx *fixture) *env {
+func newEnv(t testing.TB, fx *fixture) *env {
 	t.Helper()
 	e := &env{t: t, fx: fx, http: &http.Client{Timeout: 5 * time.Second}}
 	e.redis = testredis.Start(t)
@@ -115,12 +144,34 @@ func newEnv(t *testing.T, fx *fixture) *env {
 	e.model = &modelServer{}
 	e.modelP = e.proxy("model", serve(t, e.model))
 	e.jwksP = e.proxy("jwks", serve(t, newJWKSServer(t, kid, fx.key)))
+	t.Cleanup(e.shutdown) // before the dependencies' cleanups run
 	for i := range e.gws {
 		e.gws[i] = e.startGateway()
 		e.bases = append(e.bases, "http://"+e.gws[i].Addr())
 		e.admins = append(e.admins, "http://"+e.gws[i].AdminAddr())
 	}
 	return e
+}
+
+// shutdown stops the replicas side by side: each takes a while (it drains,
+// closes the Kafka consumer and clears its caches), and they are
+// independent.
+func (e *env) shutdown() {
+	var wg sync.WaitGroup
+	for _, g := range e.gws {
+		if g == nil {
+			continue
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := g.Shutdown(ctx); err != nil {
+				e.t.Errorf("gateway shutdown: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	e.http.CloseIdleConnections()
 }
 
 func (e *env) proxy(name, upstream string) *Proxy {
@@ -142,9 +193,11 @@ func (e *env) config() gateway.Config {
 		Server: gateway.ServerConfig{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
 		Redis:  gateway.RedisConfig{URL: "redis://" + e.redisP.Addr() + "/0"},
 		Auth: auth.Config{
-			// Short: tokens are verified again and again against the cached
-			// JWKS keys, so the JWKS fault reaches the request path.
-			CacheTTL: 100 * time.Millisecond,
+			// Short: tokens are verified again against the cached JWKS keys
+			// while the JWKS endpoint is away, so the fault reaches the
+			// request path. Not much shorter: RS256 costs milliseconds of
+			// CPU under -race.
+			CacheTTL: 500 * time.Millisecond,
 			Issuers: []auth.IssuerConfig{{
 				Name: "chaos", Issuer: issuer, Audiences: []string{"tiercel"}, Algorithms: []string{"RS256"},
 				JWKSURL: "http://" + e.jwksP.Addr() + "/jwks.json", JWKSRefresh: 200 * time.Millisecond,
@@ -159,8 +212,11 @@ func (e *env) config() gateway.Config {
 			},
 		},
 		Cache: cache.Config{
-			L2Timeout: 20 * time.Millisecond, // as RedisTimeout above
-			Breaker:   cache.BreakerConfig{Cooldown: 200 * time.Millisecond},
+			// A few hundred entries: small tiers start and close fast
+			// (ristretto clears its counters on Close, slow under -race).
+			L1MaxBytes: 8 << 20,
+			L2Timeout:  20 * time.Millisecond, // as RedisTimeout above
+			Breaker:    cache.BreakerConfig{Cooldown: 200 * time.Millisecond},
 		},
 		Kafka: invalidation.Config{
 			Brokers: []string{e.kafka.Addr()}, Topic: topic,
@@ -177,8 +233,9 @@ func (e *env) config() gateway.Config {
 			HedgeAfter: 30 * time.Millisecond,
 		}},
 		Features: features.Config{
-			RowTTL:   entryTTL,
-			Entities: []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
+			RowTTL:        entryTTL,
+			RowCacheBytes: 4 << 20,
+			Entities:      []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
 			Views: []features.ViewConfig{
 				{Name: "stats", Entities: []string{"user"}, Features: []features.FeatureConfig{
 					{Name: "clicks", Type: "int64", Default: 0},
@@ -232,13 +289,6 @@ func (e *env) startGateway() *gateway.Server {
 	if err := srv.Start(); err != nil {
 		e.t.Fatalf("cannot start the gateway: %v", err)
 	}
-	e.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			e.t.Errorf("gateway shutdown: %v", err)
-		}
-	})
 	return srv
 }
 

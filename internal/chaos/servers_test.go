@@ -22,7 +22,7 @@ import (
 
 // serve runs h on a free loopback port until the test ends and returns its
 // host:port.
-func serve(t *testing.T, h http.Handler) string {
+func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -179,7 +179,7 @@ type jwksServer struct {
 	body []byte
 }
 
-func newJWKSServer(t *testing.T, kid string, key *rsa.PrivateKey) *jwksServer {
+func newJWKSServer(t testing.TB, kid string, key *rsa.PrivateKey) *jwksServer {
 	t.Helper()
 	jwk, err := jwkset.NewJWKFromKey(&key.PublicKey, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{
 		KID: kid, USE: jwkset.UseSig, ALG: jwkset.AlgRS256}})
