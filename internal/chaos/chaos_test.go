@@ -74,6 +74,9 @@ type fault struct {
 	// recovered is polled after the fault is cleared, with /readyz, until
 	// it returns nil.
 	recovered func(e *env) error
+	// openBreakers: every replica's /readyz must show the breaker of each
+	// catalog target open at some point while the fault is on.
+	openBreakers bool
 	// rogue adds requests with an unknown key id to the load.
 	rogue bool
 	// pending maps /readyz checks of degraded that the contract promises
@@ -218,6 +221,13 @@ func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 			}
 		}
 	}
+	for _, c := range f.breakerKeys(e) {
+		for i := range e.gws {
+			if !seen[i][c] {
+				o.problems = append(o.problems, fmt.Sprintf("replica %d: /readyz never showed %s during the %s fault", i, c, faultFor.Round(time.Millisecond)))
+			}
+		}
+	}
 	o.problems = append(o.problems, missingSteps(samples, During, f.during)...)
 	o.problems = append(o.problems, missingSteps(samples, After, f.after)...)
 	if recErr != nil {
@@ -305,6 +315,9 @@ func watchFault(e *env, l *Load, sz size, f fault) []map[string]bool {
 						seen[i][name] = true
 					}
 				}
+				for _, addr := range rd.openTargets("upstream:catalog") {
+					seen[i][breakerOpen(addr)] = true
+				}
 			}
 		}
 		done := time.Since(start) >= sz.hold && len(missingSteps(l.Snapshot(), During, f.during)) == 0
@@ -312,12 +325,32 @@ func watchFault(e *env, l *Load, sz size, f fault) []map[string]bool {
 			for _, c := range f.degraded {
 				done = done && (seen[i][c] || f.pending[c] != "")
 			}
+			for _, c := range f.breakerKeys(e) {
+				done = done && seen[i][c]
+			}
 		}
 		if done || time.Since(start) > sz.within {
 			return seen
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// breakerKeys are the seen-keys of the catalog targets whose breakers
+// must open during f.
+func (f *fault) breakerKeys(e *env) []string {
+	if !f.openBreakers {
+		return nil
+	}
+	var keys []string
+	for _, p := range e.originP {
+		keys = append(keys, breakerOpen(p.Addr()))
+	}
+	return keys
+}
+
+func breakerOpen(target string) string {
+	return "the breaker of upstream:catalog target " + target + " open"
 }
 
 // watchRecovery polls until every replica is ready again, the expected

@@ -312,6 +312,23 @@ func (e *env) readyz(i int) (readiness, error) {
 	return rd, err
 }
 
+// openTargets lists the targets of an upstream check whose breaker is
+// open, from the check's detail (field names matched case-insensitively).
+func (rd readiness) openTargets(check string) []string {
+	var targets []struct {
+		Addr    string
+		Breaker string
+	}
+	_ = json.Unmarshal(rd.Checks[check].Detail, &targets)
+	var out []string
+	for _, t := range targets {
+		if t.Breaker == "open" {
+			out = append(out, t.Addr)
+		}
+	}
+	return out
+}
+
 // notOK lists the checks of replica i that are not ok, with their status.
 func (rd readiness) notOK() []string {
 	var out []string

@@ -85,7 +85,8 @@ func httpFaults(what, check string, pending map[string]string, during, after []s
 	mk := func(how string, inject func(e *env)) fault {
 		return fault{
 			name: what + " " + how, degraded: []string{check}, pending: pending, during: during, after: after,
-			inject: inject,
+			openBreakers: check == "upstream:catalog",
+			inject:       inject,
 			clear: func(e *env) {
 				for _, p := range proxies(e) {
 					p.Clear()
