@@ -153,8 +153,15 @@ func (s *Store) settlePredictions(ctx context.Context, m *model, out *PredictRes
 	missing := s.fallBack(ctx, m, out, br, at, entityKeys, failed)
 	s.st.predictions.Add(uint64(len(out.Rows)))
 	for _, p := range out.Rows {
-		if p.Source == SourceCache {
+		switch p.Source {
+		case SourceCache:
 			s.st.predCacheHits.Add(1)
+		case SourceModel:
+			s.st.predModel.Add(1)
+		case SourceStale:
+			s.st.predStale.Add(1)
+		case SourceDefault:
+			s.st.predDefault.Add(1)
 		}
 	}
 	if missing > 0 {
@@ -203,10 +210,8 @@ func (s *Store) fallBack(ctx context.Context, m *model, out *PredictResult, br *
 		what := servedStale
 		switch {
 		case out.Rows[i].Source == SourceStale:
-			s.st.predStale.Add(1)
 		case m.def != nil:
 			out.Rows[i] = Prediction{Value: *m.def, Source: SourceDefault}
-			s.st.predDefault.Add(1)
 			what = servedDefault
 		default:
 			what = servedNone

@@ -149,15 +149,17 @@ type Stats struct {
 	ModelCalls      uint64 // backend calls (one per Predict miss batch)
 	ModelErrors     uint64
 	PredCacheHits   uint64
+	PredModel       uint64 // rows the model answered just now
 	PredStale       uint64 // rows answered from the last good prediction
 	PredDefault     uint64 // rows answered from the model's default
+	LastGoodDrops   uint64 // last good predictions not written to Redis (queue full, Redis failing)
 }
 
 type stats struct {
 	gets, values, rowL1Hits, rowRedisReads, redisPipelines, redisFailures atomic.Uint64
 	upstreamCalls, upstreamErrors, badStoredValues, incomplete, pushes    atomic.Uint64
 	predictions, modelCalls, modelErrors, predCacheHits, predStale        atomic.Uint64
-	predDefault, badStoredRows, lastGoodDrops                             atomic.Uint64
+	predDefault, badStoredRows, lastGoodDrops, predModel                  atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -171,7 +173,8 @@ func (s *Store) Stats() Stats {
 		BadStoredRows: st.badStoredRows.Load(),
 		Incomplete:    st.incomplete.Load(), Pushes: st.pushes.Load(), Predictions: st.predictions.Load(),
 		ModelCalls: st.modelCalls.Load(), ModelErrors: st.modelErrors.Load(),
-		PredCacheHits: st.predCacheHits.Load(), PredStale: st.predStale.Load(), PredDefault: st.predDefault.Load(),
+		PredCacheHits: st.predCacheHits.Load(), PredModel: st.predModel.Load(), PredStale: st.predStale.Load(), PredDefault: st.predDefault.Load(),
+		LastGoodDrops: st.lastGoodDrops.Load(),
 	}
 }
 
