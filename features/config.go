@@ -81,8 +81,8 @@ type ViewConfig struct {
 	MaxAge time.Duration `yaml:"max_age"`
 
 	// Budget caps the time a read of this view may take, counted from the
-	// request's start (default 0: the route's timeout, the caller's
-	// deadline). What is not read by then is NOT_FOUND or DEFAULT. Redis
+	// start of the read (default 0: no cap but the caller's deadline, which
+	// the gateway fixes at the edge from the route's timeout). What is not read by then is NOT_FOUND or DEFAULT. Redis
 	// views share one pipeline, which gets the smallest budget among the
 	// views it reads (and redis_timeout).
 	Budget time.Duration `yaml:"budget"`
@@ -160,8 +160,9 @@ type ModelConfig struct {
 	TTL time.Duration `yaml:"ttl"`
 
 	// Budget caps one Predict, feature reads and model call included,
-	// counted from the request's start (default 0: the route's timeout,
-	// the caller's deadline; 100ms for a caller without one). Rows the
+	// counted from its start (default 0: no cap but the caller's deadline,
+	// which the gateway fixes at the edge from the route's timeout; 100ms
+	// for a caller without a deadline). Rows the
 	// model did not answer by then fall back to stale, then default.
 	Budget time.Duration `yaml:"budget"`
 }

@@ -97,7 +97,8 @@ func (l *lastGood) get(model, entity string) (float64, bool) { return l.c.Get(lg
 // ctx's deadline (and at most timeout); ok[i] false: none.
 func (l *lastGood) fetch(ctx context.Context, timeout time.Duration, model string, entities []string) (vals []float64, ok []bool) {
 	vals, ok = make([]float64, len(entities)), make([]bool, len(entities))
-	if l.writes == nil || len(entities) == 0 {
+	if l.writes == nil || len(entities) == 0 || ctx.Err() != nil {
+		// No time left is the request's, not Redis' failure: no call.
 		return vals, ok
 	}
 	done, err := l.br.allow()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -123,6 +124,12 @@ func FuzzStoredRow(f *testing.F) {
 		var rv rowView
 		if err := rv.decode(enc, len(v.features)); err != nil {
 			t.Fatalf("row built from a stored row does not decode: %v", err)
+		}
+		// The cells are filled from the row as built, without decoding it.
+		// (No event time renders as the epoch, whether nil or spelt out.)
+		if rv.ts != sc.rv.ts || !bytes.Equal(appendTS(nil, &Cell{tsJSON: rv.tsJSON}), appendTS(nil, &Cell{tsJSON: sc.rv.tsJSON})) ||
+			!slices.EqualFunc(rv.vals, sc.rv.vals, func(a, b []byte) bool { return bytes.Equal(a, b) && (a == nil) == (b == nil) }) {
+			t.Fatalf("decoded row %+v, built %+v", rv, sc.rv)
 		}
 		for fi, val := range rv.vals {
 			if val != nil && (!json.Valid(val) || !v.features[fi].typ.validJSON(val)) {
