@@ -79,11 +79,6 @@ type fault struct {
 	openBreakers bool
 	// rogue adds requests with an unknown key id to the load.
 	rogue bool
-	// pending maps /readyz checks of degraded that the contract promises
-	// but the gateway does not report yet to the mechanic they wait for.
-	// The fault still runs, is held to everything else, and reports; if
-	// only pending checks are missing it is skipped, naming the mechanic.
-	pending map[string]string
 }
 
 func TestChaos(t *testing.T) {
@@ -141,28 +136,19 @@ func runFault(t *testing.T, fx *fixture, sz size, f fault) Summary {
 type outcome struct {
 	s        Summary
 	problems []string
-	waiting  []string // mechanics that pending checks wait for
 }
 
 // busy reports whether the witness shows the machine could not keep up:
 // trivial requests in this process took longer than the margin.
 func (o *outcome) busy() bool { return o.s.WitnessP99 > schedulingMargin || o.s.WitnessMax > budget }
 
-// finish reports the outcome on t: errors, a skip naming what pending
-// checks wait for, or nothing.
+// finish reports the outcome's problems on t.
 func (o *outcome) finish(t *testing.T) Summary {
-	switch {
-	case len(o.problems) > 0:
+	if len(o.problems) > 0 {
 		o.s.Result = "FAIL"
 		for _, p := range o.problems {
 			t.Error(p)
 		}
-		if len(o.waiting) > 0 {
-			t.Logf("also waiting for %s (issue #6)", strings.Join(o.waiting, "; "))
-		}
-	case len(o.waiting) > 0:
-		o.s.Result = "skip: waiting for " + strings.Join(o.waiting, "; ")
-		t.Skipf("everything else held; waiting for %s (issue #6)", strings.Join(o.waiting, "; "))
 	}
 	return o.s
 }
@@ -209,14 +195,9 @@ func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 	s := &o.s
 	s.WitnessP50, s.WitnessP99, s.WitnessMax, _ = w.Quantiles()
 	s.Late, s.Excused, o.problems = checkAnswers(samples, tg, w)
-	waits := map[string]bool{}
 	for _, c := range f.degraded {
 		for i := range e.gws {
-			switch {
-			case seen[i][c]:
-			case f.pending[c] != "":
-				waits[f.pending[c]] = true
-			default:
+			if !seen[i][c] {
 				o.problems = append(o.problems, fmt.Sprintf("replica %d: /readyz never reported %q as degraded during the %s fault", i, c, faultFor.Round(time.Millisecond)))
 			}
 		}
@@ -233,10 +214,6 @@ func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 	if recErr != nil {
 		o.problems = append(o.problems, fmt.Sprintf("no recovery within %s of clearing the fault: %v", sz.within, recErr))
 	}
-	for m := range waits {
-		o.waiting = append(o.waiting, m)
-	}
-	slices.Sort(o.waiting)
 	t.Logf("%s: fault on %s for %s, recovered in %s; %d requests, p50 %s p99 %s max %s; witness p50 %s p99 %s max %s; %d late, %d excused by the witness",
 		f.name, injected.Format("15:04:05.000"), faultFor.Round(time.Millisecond), recovery.Round(time.Millisecond), s.Requests, ms(s.P50), ms(s.P99), ms(s.Max),
 		ms(s.WitnessP50), ms(s.WitnessP99), ms(s.WitnessMax), s.Late, s.Excused)
@@ -323,7 +300,7 @@ func watchFault(e *env, l *Load, sz size, f fault) []map[string]bool {
 		done := time.Since(start) >= sz.hold && len(missingSteps(l.Snapshot(), During, f.during)) == 0
 		for i := range seen {
 			for _, c := range f.degraded {
-				done = done && (seen[i][c] || f.pending[c] != "")
+				done = done && seen[i][c]
 			}
 			for _, c := range f.breakerKeys(e) {
 				done = done && seen[i][c]

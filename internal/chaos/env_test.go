@@ -235,7 +235,10 @@ func (e *env) config() gateway.Config {
 		Features: features.Config{
 			RowTTL:        entryTTL,
 			RowCacheBytes: 4 << 20,
-			Entities:      []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
+			// For the feature Redis and, by default, the http view and the
+			// model server: closes while the load still runs.
+			Breaker:  features.BreakerConfig{Cooldown: 300 * time.Millisecond},
+			Entities: []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
 			Views: []features.ViewConfig{
 				{Name: "stats", Entities: []string{"user"}, Features: []features.FeatureConfig{
 					{Name: "clicks", Type: "int64", Default: 0},

@@ -5,25 +5,21 @@ import (
 	"time"
 )
 
-// featureChecks is the mechanic the feature store's /readyz checks wait
-// for: the features engineer's part of issue #6, on branch feat.
-const featureChecks = "the feature store's /readyz checks (features engineer, branch feat)"
-
 // faults is the suite: every dependency, every way it breaks.
 func faults() []fault {
 	var out []fault
 	out = append(out, redisFaults()...)
-	out = append(out, httpFaults("origin", "upstream:catalog", nil,
+	out = append(out, httpFaults("origin", "upstream:catalog",
 		[]string{"products STALE", "products-cold FALLBACK", "quotes FALLBACK"},
 		[]string{"products-cold MISS"},
 		func(e *env) []*Proxy { return e.originP[:] },
 		func(e *env) []*failing { return []*failing{&e.origins[0].failing, &e.origins[1].failing} })...)
-	out = append(out, httpFaults("feature server", "view:profile", map[string]string{"view:profile": featureChecks},
+	out = append(out, httpFaults("feature server", "view:profile",
 		[]string{"features-cold profile:DEFAULT"},
 		[]string{"features-cold profile:PRESENT"},
 		func(e *env) []*Proxy { return []*Proxy{e.featP} },
 		func(e *env) []*failing { return []*failing{&e.feats.failing} })...)
-	out = append(out, httpFaults("model server", "model:churn", map[string]string{"model:churn": featureChecks},
+	out = append(out, httpFaults("model server", "model:churn",
 		[]string{"predict predict:stale", "predict-cold predict:default"},
 		[]string{"predict-cold predict:model"},
 		func(e *env) []*Proxy { return []*Proxy{e.modelP} },
@@ -38,7 +34,6 @@ func faults() []fault {
 func redisFaults() []fault {
 	base := fault{
 		degraded: []string{"redis", "cache_l2", "features:redis"},
-		pending:  map[string]string{"features:redis": featureChecks},
 		// L1 keeps answering; feature rows past their L1 lifetime fall
 		// back to the declared defaults.
 		during: []string{"products HIT-L1", "features stats:DEFAULT"},
@@ -79,12 +74,12 @@ func redisFaults() []fault {
 }
 
 // httpFaults break an HTTP dependency four ways: hang, 5xx, slow and
-// reset. check is its /readyz check (pending: see fault.pending); during
-// and after the steps that show the fallback and the recovery.
-func httpFaults(what, check string, pending map[string]string, during, after []string, proxies func(*env) []*Proxy, servers func(*env) []*failing) []fault {
+// reset. check is its /readyz check; during and after the steps that show
+// the fallback and the recovery.
+func httpFaults(what, check string, during, after []string, proxies func(*env) []*Proxy, servers func(*env) []*failing) []fault {
 	mk := func(how string, inject func(e *env)) fault {
 		return fault{
-			name: what + " " + how, degraded: []string{check}, pending: pending, during: during, after: after,
+			name: what + " " + how, degraded: []string{check}, during: during, after: after,
 			openBreakers: check == "upstream:catalog",
 			inject:       inject,
 			clear: func(e *env) {

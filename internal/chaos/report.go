@@ -41,7 +41,7 @@ type Summary struct {
 	// Errors counts answers that were not acceptable for their target, by
 	// status ("503") or transport error ("transport").
 	Errors map[string]int
-	// Result is "ok", "FAIL" or "skip: why".
+	// Result is "ok" or "FAIL".
 	Result string
 }
 
