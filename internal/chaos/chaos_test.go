@@ -3,8 +3,6 @@ package chaos
 import (
 	"fmt"
 	"os"
-	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,15 +66,19 @@ type fault struct {
 	// during are "target step" pairs that must be reported by answers due
 	// while the fault is on: the ladder step that stands in.
 	during []string
+	// never are "target step" pairs no answer due while the fault is on
+	// may report: a stand-in that the fault does not call for.
+	never []string
 	// after are "target step" pairs that must be reported by answers due
 	// after the fault is cleared: the normal path is back.
 	after []string
 	// recovered is polled after the fault is cleared, with /readyz, until
 	// it returns nil.
 	recovered func(e *env) error
-	// openBreakers: every replica's /readyz must show the breaker of each
-	// catalog target open at some point while the fault is on.
-	openBreakers bool
+	// openBreakers are the catalog targets (fault proxies) whose breakers
+	// every replica's /readyz must show open at some point while the fault
+	// is on.
+	openBreakers func(e *env) []*Proxy
 	// rogue adds requests with an unknown key id to the load.
 	rogue bool
 }
@@ -210,6 +212,7 @@ func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 		}
 	}
 	o.problems = append(o.problems, missingSteps(samples, During, f.during)...)
+	o.problems = append(o.problems, unwantedSteps(samples, During, f.never, w)...)
 	o.problems = append(o.problems, missingSteps(samples, After, f.after)...)
 	if recErr != nil {
 		o.problems = append(o.problems, fmt.Sprintf("no recovery within %s of clearing the fault: %v", sz.within, recErr))
@@ -220,236 +223,12 @@ func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 	return o
 }
 
-// checkGoroutines fails t if, once every subtest has cleaned up, more
-// goroutines run than before it started: a process, server, proxy or load
-// left behind.
-func checkGoroutines(t *testing.T) {
-	base := len(goroutines())
-	t.Cleanup(func() {
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			left := goroutines()
-			if len(left) <= base {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines left behind:\n%s", len(left)-base, strings.Join(left, "\n\n"))
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
-}
-
-// processGoroutines mark goroutines that live as long as the process by
-// design: fasthttp's Date header clock, started by the first server, and
-// the address cache cleaner of its default dialer, by the first client.
-//
-// toxiproxy v2.5.0 can leave one of a closed link's stubs blocked for good
-// sending a chunk to the stub of a toxic that was just removed (its
-// ToxicStub.Run in "chan send"); it holds nothing of ours and is not
-// counted either.
-var processGoroutines = []string{"fasthttp.updateServerDate", "fasthttp.(*TCPDialer).startTCPAddrsClean",
-	"toxiproxy/v2/toxics.(*ToxicStub).Run"}
-
-// goroutines returns the stacks of the running goroutines but this one and
-// the process-wide ones.
-func goroutines() []string {
-	buf := make([]byte, 4<<20)
-	all := strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
-	var out []string
-	for _, g := range all[1:] { // the first one is this goroutine
-		if !slices.ContainsFunc(processGoroutines, func(m string) bool { return strings.Contains(g, m) }) {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
 // pace lets the load run for d. It is the length of a phase of the
 // experiment, not a wait for something to happen.
 func pace(d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	<-t.C
-}
-
-// watchFault keeps the fault on for at least sz.hold and until every
-// replica's /readyz has named each expected check and the expected steps
-// have been reported (or sz.within has passed). It returns, per replica,
-// the checks seen not ok.
-func watchFault(e *env, l *Load, sz size, f fault) []map[string]bool {
-	seen := make([]map[string]bool, len(e.gws))
-	for i := range seen {
-		seen[i] = map[string]bool{}
-	}
-	start := time.Now()
-	for {
-		for i := range e.gws {
-			if rd, err := e.readyz(i); err == nil {
-				for name, c := range rd.Checks {
-					if c.Status != "ok" {
-						seen[i][name] = true
-					}
-				}
-				for _, addr := range rd.openTargets("upstream:catalog") {
-					seen[i][breakerOpen(addr)] = true
-				}
-			}
-		}
-		done := time.Since(start) >= sz.hold && len(missingSteps(l.Snapshot(), During, f.during)) == 0
-		for i := range seen {
-			for _, c := range f.degraded {
-				done = done && seen[i][c]
-			}
-			for _, c := range f.breakerKeys(e) {
-				done = done && seen[i][c]
-			}
-		}
-		if done || time.Since(start) > sz.within {
-			return seen
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// breakerKeys are the seen-keys of the catalog targets whose breakers
-// must open during f.
-func (f *fault) breakerKeys(e *env) []string {
-	if !f.openBreakers {
-		return nil
-	}
-	var keys []string
-	for _, p := range e.originP {
-		keys = append(keys, breakerOpen(p.Addr()))
-	}
-	return keys
-}
-
-func breakerOpen(target string) string {
-	return "the breaker of upstream:catalog target " + target + " open"
-}
-
-// watchRecovery polls until every replica is ready again, the expected
-// steps are back and f.recovered agrees, or sz.within passes.
-func watchRecovery(e *env, l *Load, sz size, f fault) (time.Duration, error) {
-	start := time.Now()
-	for {
-		err := recoveredYet(e, l, f)
-		if err == nil {
-			return time.Since(start), nil
-		}
-		if time.Since(start) > sz.within {
-			return time.Since(start), err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func recoveredYet(e *env, l *Load, f fault) error {
-	for i := range e.gws {
-		rd, err := e.readyz(i)
-		if err != nil {
-			return fmt.Errorf("replica %d /readyz: %w", i, err)
-		}
-		if rd.Status != "ready" {
-			return fmt.Errorf("replica %d /readyz %s: %v", i, rd.Status, rd.notOK())
-		}
-	}
-	if m := missingSteps(l.Snapshot(), After, f.after); len(m) > 0 {
-		return fmt.Errorf("%s", strings.Join(m, "; "))
-	}
-	if f.recovered != nil {
-		return f.recovered(e)
-	}
-	return nil
-}
-
-// checkAnswers holds every answer to the contract: an acceptable status
-// (no 5xx: every target has a stale copy or a declared fallback) and no
-// later than its budget plus the scheduling margin, once the witness's
-// delay at the same moment is taken out. It returns the number of late
-// answers, the number that were late only as much as the witness, and the
-// problems found.
-func checkAnswers(samples []Sample, targets []Target, w *Witness) (late, excused int, problems []string) {
-	byName := map[string]*Target{}
-	for i := range targets {
-		byName[targets[i].Name] = &targets[i]
-	}
-	type slow struct {
-		Sample
-		delay time.Duration // the witness's
-	}
-	var bad []Sample
-	var lates []slow
-	for _, s := range samples {
-		t := byName[s.Target]
-		var delay time.Duration
-		excusedNow := false
-		if s.Latency > t.Budget+schedulingMargin {
-			delay = w.Delay(s.Due, s.Due.Add(s.Latency))
-			if s.Latency-delay > t.Budget+schedulingMargin {
-				lates = append(lates, slow{s, delay})
-			} else {
-				excused++
-				excusedNow = true
-			}
-		}
-		// No answer at all is a failure, unless the client gave up while
-		// the whole process was as slow.
-		if s.Status == 0 && !excusedNow || s.Status != 0 && !t.Expected(s.Status) {
-			bad = append(bad, s)
-		}
-	}
-	if len(bad) > 0 {
-		problems = append(problems, fmt.Sprintf("%d of %d answers had an unacceptable status; first ones:", len(bad), len(samples)))
-		for _, s := range bad[:min(len(bad), 5)] {
-			problems = append(problems, "  "+describe(s, w.Delay(s.Due, s.Due.Add(s.Latency))))
-		}
-	}
-	if len(lates) > 0 {
-		slices.SortFunc(lates, func(a, b slow) int { return int((b.Latency - b.delay) - (a.Latency - a.delay)) })
-		problems = append(problems, fmt.Sprintf("%d of %d answers came later than budget %s + margin %s (witness delay taken out); slowest:", len(lates), len(samples), budget, schedulingMargin))
-		for _, s := range lates[:min(len(lates), 5)] {
-			problems = append(problems, "  "+describe(s.Sample, s.delay))
-		}
-	}
-	return len(lates), excused, problems
-}
-
-func describe(s Sample, delay time.Duration) string {
-	what := fmt.Sprintf("status %d %v", s.Status, s.Steps)
-	if s.Status == 0 {
-		what = "no answer: " + s.Err
-	} else if s.Body != "" {
-		what += " " + s.Body
-	}
-	return fmt.Sprintf("%s on replica %d, due %s the fault at %s: %s after %s (witness delay %s; Server-Timing: %s)",
-		s.Target, s.Base, s.Phase, s.Due.Format("15:04:05.000"), what, s.Latency.Round(100*time.Microsecond), delay.Round(100*time.Microsecond), s.Timing)
-}
-
-// missingSteps lists the wanted "target step" pairs no answer due in phase
-// reported.
-func missingSteps(samples []Sample, phase Phase, want []string) []string {
-	if len(want) == 0 {
-		return nil
-	}
-	got := map[string]bool{}
-	for _, s := range samples {
-		if s.Phase != phase {
-			continue
-		}
-		for _, st := range s.Steps {
-			got[s.Target+" "+st] = true
-		}
-	}
-	var out []string
-	for _, w := range want {
-		if !got[w] {
-			out = append(out, fmt.Sprintf("no answer due %s the fault reported %q", phase, w))
-		}
-	}
-	return out
 }
 
 // report prints the table (always with -v or CHAOS=full) and writes it as

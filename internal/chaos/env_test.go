@@ -2,30 +2,18 @@ package chaos
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/tiercel/tiercel/cache"
-	"github.com/tiercel/tiercel/features"
 	"github.com/tiercel/tiercel/gateway"
-	"github.com/tiercel/tiercel/gateway/auth"
-	"github.com/tiercel/tiercel/gateway/ratelimit"
-	"github.com/tiercel/tiercel/gateway/upstream"
 	"github.com/tiercel/tiercel/internal/testkafka"
 	"github.com/tiercel/tiercel/internal/testredis"
-	"github.com/tiercel/tiercel/invalidation"
 )
 
 const (
@@ -43,69 +31,6 @@ const (
 	entryTTL   = 200 * time.Millisecond
 	productTTL = 500 * time.Millisecond
 )
-
-// fixture is what every fault's environment shares: RSA keys are slow to
-// make, especially under the race detector.
-type fixture struct {
-	key, rogue *rsa.PrivateKey // rogue signs with a kid the JWKS never lists
-}
-
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	k1, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{key: k1, rogue: k2}
-}
-
-// token signs an RS256 token for subject with every scope the routes need.
-func (fx *fixture) token(t testing.TB, key *rsa.PrivateKey, kid, subject string) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": issuer, "aud": "tiercel", "sub": subject,
-		"scope": "products:read features:read features:write predict",
-		"iat":   time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
-	})
-	tok.Header["kid"] = kid
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// scope collects the cleanups of one fault's run, so that a run's world
-// is torn down when the run ends rather than with the test: a fault run
-// twice never has two worlds alive at once.
-type scope struct {
-	testing.TB
-	mu  sync.Mutex
-	fns []func()
-}
-
-func newScope(t testing.TB) *scope { return &scope{TB: t} }
-
-// Cleanup registers f to run, last in first out, at close.
-func (s *scope) Cleanup(f func()) {
-	s.mu.Lock()
-	s.fns = append(s.fns, f)
-	s.mu.Unlock()
-}
-
-func (s *scope) close() {
-	s.mu.Lock()
-	fns := s.fns
-	s.fns = nil
-	s.mu.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
-	}
-}
 
 // env is one fault's world: real dependencies, each behind a fault proxy
 // (Kafka is stopped and restarted instead), and two gateway replicas that
@@ -182,117 +107,6 @@ func (e *env) proxy(name, upstream string) *Proxy {
 	}
 	e.t.Cleanup(p.Close)
 	return p
-}
-
-func (e *env) config() gateway.Config {
-	get := []string{"GET", "HEAD"}
-	post := []string{"POST"}
-	read := gateway.RouteAuth{Scopes: []string{"products:read"}}
-	def := 0.5
-	cfg := gateway.Config{
-		Server: gateway.ServerConfig{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
-		Redis:  gateway.RedisConfig{URL: "redis://" + e.redisP.Addr() + "/0"},
-		Auth: auth.Config{
-			// Short: tokens are verified again against the cached JWKS keys
-			// while the JWKS endpoint is away, so the fault reaches the
-			// request path. Not much shorter: RS256 costs milliseconds of
-			// CPU under -race.
-			CacheTTL: 500 * time.Millisecond,
-			Issuers: []auth.IssuerConfig{{
-				Name: "chaos", Issuer: issuer, Audiences: []string{"tiercel"}, Algorithms: []string{"RS256"},
-				JWKSURL: "http://" + e.jwksP.Addr() + "/jwks.json", JWKSRefresh: 200 * time.Millisecond,
-			}},
-		},
-		RateLimit: ratelimit.Config{
-			// Two shared cores under -race: a healthy Redis round trip
-			// through the fault proxy can take more than the 5ms default.
-			RedisTimeout: 20 * time.Millisecond,
-			Policies: map[string]ratelimit.Policy{
-				"cluster": {Rate: 1e6, Burst: 1e6, Key: "subject", Cluster: true},
-			},
-		},
-		Cache: cache.Config{
-			// A few hundred entries: small tiers start and close fast
-			// (ristretto clears its counters on Close, slow under -race).
-			L1MaxBytes: 8 << 20,
-			L2Timeout:  20 * time.Millisecond, // as RedisTimeout above
-			Breaker:    cache.BreakerConfig{Cooldown: 200 * time.Millisecond},
-		},
-		Kafka: invalidation.Config{
-			Brokers: []string{e.kafka.Addr()}, Topic: topic,
-			MaxWait: 50 * time.Millisecond, MaxGap: time.Second, DialTimeout: 200 * time.Millisecond,
-		},
-		Upstreams: []upstream.Config{{
-			Name:        "catalog",
-			Targets:     []string{e.originP[0].Addr(), e.originP[1].Addr()},
-			DialTimeout: 50 * time.Millisecond,
-			HealthCheck: upstream.HealthCheck{Interval: 200 * time.Millisecond},
-			// Short cooldown: the breakers close again while the load still
-			// runs, and the suite sees it.
-			Breaker:    upstream.BreakerConfig{Failures: 5, Cooldown: 300 * time.Millisecond},
-			HedgeAfter: 30 * time.Millisecond,
-		}},
-		Features: features.Config{
-			RowTTL:        entryTTL,
-			RowCacheBytes: 4 << 20,
-			// For the feature Redis and, by default, the http view and the
-			// model server: closes while the load still runs.
-			Breaker:  features.BreakerConfig{Cooldown: 300 * time.Millisecond},
-			Entities: []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
-			Views: []features.ViewConfig{
-				{Name: "stats", Entities: []string{"user"}, Features: []features.FeatureConfig{
-					{Name: "clicks", Type: "int64", Default: 0},
-					{Name: "ctr", Type: "float64", Default: 0.01},
-				}},
-				{Name: "profile", Entities: []string{"user"},
-					Source: features.SourceConfig{Type: "http", URL: "http://" + e.featP.Addr() + "/get-online-features", TTL: entryTTL},
-					Features: []features.FeatureConfig{
-						{Name: "score", Type: "float64", Default: 0.5},
-						{Name: "segment", Type: "string", Default: "unknown"},
-					}},
-			},
-			Models: []features.ModelConfig{{
-				Name: "churn", Version: "1", Inputs: []string{"stats:clicks", "profile:score"}, Default: &def, TTL: entryTTL,
-				Backend: features.BackendConfig{Type: "oip", URL: "http://" + e.modelP.Addr()},
-			}},
-		},
-		Routes: []gateway.RouteConfig{
-			{Name: "products", Path: "/api/products/{id}", Methods: get, Upstream: "catalog", Auth: read, RateLimit: "cluster",
-				Cache: gateway.RouteCache{Enabled: true, TTL: productTTL, StaleIfError: time.Hour, OverrideUpstream: true,
-					Tags: []string{"product:{id}"}},
-				Fallback: &gateway.RouteFallback{Body: `{"price":null,"fallback":true}`, Headers: map[string]string{"X-Fallback": "1"}}},
-			{Name: "quotes", Path: "/api/quotes/{id}", Methods: get, Upstream: "catalog", Auth: read, RateLimit: "cluster",
-				Fallback: &gateway.RouteFallback{Body: `{"quote":null,"fallback":true}`}},
-			{Name: "features", Path: "/v1/features", Methods: post, Handler: "features",
-				Auth: gateway.RouteAuth{Scopes: []string{"features:read"}}, RateLimit: "cluster"},
-			{Name: "push", Path: "/v1/push", Methods: post, Handler: "push",
-				Auth: gateway.RouteAuth{Scopes: []string{"features:write"}}},
-			{Name: "predict", Path: "/v1/models/{name}/predict", Methods: post, Handler: "predict",
-				Auth: gateway.RouteAuth{Scopes: []string{"predict"}}, RateLimit: "cluster"},
-		},
-	}
-	return cfg
-}
-
-func (e *env) startGateway() *gateway.Server {
-	e.t.Helper()
-	cfg := e.config()
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		e.t.Fatalf("config: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("CHAOS_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	srv, err := gateway.New(cfg, logger)
-	if err != nil {
-		e.t.Fatalf("cannot build the gateway: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		e.t.Fatalf("cannot start the gateway: %v", err)
-	}
-	return srv
 }
 
 // readiness is the /readyz document of replica i.

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func (p *Proxy) Down() { p.p.Stop() }
 
 // Up listens again on the same port after Down.
 func (p *Proxy) Up() error {
-	if err := p.p.Start(); err != nil && err != toxiproxy.ErrProxyAlreadyStarted {
+	if err := p.p.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
 		return fmt.Errorf("cannot restart fault proxy %s on %s: %w", p.name, p.Addr(), err)
 	}
 	return nil

@@ -9,11 +9,16 @@ import (
 func faults() []fault {
 	var out []fault
 	out = append(out, redisFaults()...)
-	out = append(out, httpFaults("origin", "upstream:catalog",
+	origins := httpFaults("origin", "upstream:catalog",
 		[]string{"products STALE", "products-cold FALLBACK", "quotes FALLBACK"},
 		[]string{"products-cold MISS"},
 		func(e *env) []*Proxy { return e.originP[:] },
-		func(e *env) []*failing { return []*failing{&e.origins[0].failing, &e.origins[1].failing} })...)
+		func(e *env) []*failing { return []*failing{&e.origins[0].failing, &e.origins[1].failing} })
+	for i := range origins {
+		origins[i].openBreakers = func(e *env) []*Proxy { return e.originP[:] }
+	}
+	out = append(out, origins...)
+	out = append(out, oneOriginHangs())
 	out = append(out, httpFaults("feature server", "view:profile",
 		[]string{"features-cold profile:DEFAULT"},
 		[]string{"features-cold profile:PRESENT"},
@@ -80,8 +85,7 @@ func httpFaults(what, check string, during, after []string, proxies func(*env) [
 	mk := func(how string, inject func(e *env)) fault {
 		return fault{
 			name: what + " " + how, degraded: []string{check}, during: during, after: after,
-			openBreakers: check == "upstream:catalog",
-			inject:       inject,
+			inject: inject,
 			clear: func(e *env) {
 				for _, p := range proxies(e) {
 					p.Clear()
@@ -111,6 +115,25 @@ func httpFaults(what, check string, during, after []string, proxies func(*env) [
 		// Slower than the whole budget: as good as down, but answering.
 		mk("slow 200ms", each(func(p *Proxy) error { return p.Latency(200 * time.Millisecond) })),
 		mk("reset", each((*Proxy).Reset)),
+	}
+}
+
+// oneOriginHangs blackholes one of the pool's two targets: its breaker
+// opens, hedged requests and the other target keep answering from the
+// origin, and no fallback is needed.
+func oneOriginHangs() fault {
+	return fault{
+		name:         "origin one of two hangs",
+		degraded:     []string{"upstream:catalog"},
+		openBreakers: func(e *env) []*Proxy { return e.originP[:1] },
+		during:       []string{"products-cold MISS"},
+		never:        []string{"products-cold FALLBACK", "quotes FALLBACK"},
+		inject: func(e *env) {
+			if err := e.originP[0].Blackhole(); err != nil {
+				e.t.Fatal(err)
+			}
+		},
+		clear: func(e *env) { e.originP[0].Clear() },
 	}
 }
 
