@@ -52,7 +52,7 @@ type size struct {
 // behind only falls further behind, and the suite would measure the
 // machine rather than the gateway.
 var sizes = map[string]size{
-	"short": {name: "short", rate: 100, before: 400 * time.Millisecond, hold: 800 * time.Millisecond, tail: 300 * time.Millisecond, within: 10 * time.Second},
+	"short": {name: "short", rate: 100, before: 300 * time.Millisecond, hold: 600 * time.Millisecond, tail: 200 * time.Millisecond, within: 10 * time.Second},
 	"full":  {name: "full", rate: 200, before: 1500 * time.Millisecond, hold: 3 * time.Second, tail: 1500 * time.Millisecond, within: 20 * time.Second},
 }
 

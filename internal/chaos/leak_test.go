@@ -32,12 +32,17 @@ func checkGoroutines(t *testing.T) {
 // processGoroutines mark goroutines that live as long as the process by
 // design: fasthttp's Date header clock, started by the first server, and
 // the address cache cleaner of its default dialer, by the first client.
+// fasthttp's idle-worker cleaner of a server and idle-connection cleaner of
+// a client sleep up to 10s before they notice they were stopped and exit;
+// the servers and clients themselves have gone, and their other goroutines
+// are counted.
 //
 // toxiproxy v2.5.0 can leave one of a closed link's stubs blocked for good
 // sending a chunk to the stub of a toxic that was just removed (its
 // ToxicStub.Run in "chan send"); it holds nothing of ours and is not
 // counted either.
 var processGoroutines = []string{"fasthttp.updateServerDate", "fasthttp.(*TCPDialer).startTCPAddrsClean",
+	"fasthttp.(*workerPool).Start.func2", "fasthttp.(*HostClient).connsCleaner",
 	"toxiproxy/v2/toxics.(*ToxicStub).Run"}
 
 // goroutines returns the stacks of the running goroutines but this one and
