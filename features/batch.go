@@ -32,6 +32,7 @@ type batchReq struct {
 
 	entries []*cache.Entry // results, per key (nil: none)
 	sources []cache.Outcome
+	errs    []error // per key without an entry: why
 
 	mu      sync.Mutex
 	settled int // keys answered without a fill, plus fills registered
@@ -52,6 +53,7 @@ type pendingFill struct {
 func (s *Store) fetchBatched(ctx context.Context, c *cache.Tiered, br *batchReq, now time.Time) []*cache.Entry {
 	br.entries = make([]*cache.Entry, len(br.keys))
 	br.sources = make([]cache.Outcome, len(br.keys))
+	br.errs = make([]error, len(br.keys))
 	var wg sync.WaitGroup
 	for i, key := range br.keys {
 		arg := br.args[i]
@@ -67,6 +69,8 @@ func (s *Store) fetchBatched(ctx context.Context, c *cache.Tiered, br *batchReq,
 			}
 			if err == nil {
 				br.entries[i], br.sources[i] = r.Entry, r.Outcome
+			} else {
+				br.errs[i] = err
 			}
 		})
 	}

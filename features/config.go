@@ -21,9 +21,14 @@ type Config struct {
 	MaxRefs int `yaml:"max_refs"`
 
 	// RedisTimeout bounds the one Redis pipeline of a Get (default 10ms);
-	// the request's own deadline cuts it shorter. Rows it did not answer
-	// come back NOT_FOUND or DEFAULT, and the result is marked incomplete.
+	// the request's own deadline and the views' budgets cut it shorter.
+	// Rows it did not answer come back NOT_FOUND or DEFAULT, and the result
+	// is marked incomplete.
 	RedisTimeout time.Duration `yaml:"redis_timeout"`
+
+	// Breaker guards the feature Redis, and is the default of every http
+	// view's and OIP model's own breaker (see BreakerConfig).
+	Breaker BreakerConfig `yaml:"breaker"`
 
 	// RowTTL is how long a row read from a redis or memory view stays in L1
 	// (default 5s). Push invalidates it at once in this process; other
@@ -33,6 +38,11 @@ type Config struct {
 
 	// RowCacheBytes sizes the in-process cache of those rows (default 64 MiB).
 	RowCacheBytes int64 `yaml:"row_cache_bytes"`
+
+	// LastGoodTTL is how long an entity's last good prediction is kept in
+	// Redis (default 24h), where every replica finds it when the model is
+	// down; each process also remembers the ones it served.
+	LastGoodTTL time.Duration `yaml:"last_good_ttl"`
 
 	// SeedDemo fills the demo's user_stats view (source memory) with the
 	// synthetic rows of users u1…u1000 when the Store is created: a memory
@@ -70,6 +80,13 @@ type ViewConfig struct {
 	// (checked on every read, not only on write). Zero: no limit.
 	MaxAge time.Duration `yaml:"max_age"`
 
+	// Budget caps the time a read of this view may take, counted from the
+	// start of the read (default 0: no cap but the caller's deadline, which
+	// the gateway fixes at the edge from the route's timeout). What is not read by then is NOT_FOUND or DEFAULT. Redis
+	// views share one pipeline, which gets the smallest budget among the
+	// views it reads (and redis_timeout).
+	Budget time.Duration `yaml:"budget"`
+
 	Source SourceConfig `yaml:"source"`
 }
 
@@ -90,6 +107,13 @@ type SourceConfig struct {
 	// embedded demo and tests).
 	Type string `yaml:"type"`
 
+	// Layout is how a redis view's rows are kept (redis only): packed
+	// (default: one string per row, read with one MGET per request) or
+	// hash (one hash per row, a field per feature: the layout of Tiercel
+	// before packed rows, slower to read; for pipelines that write it).
+	// See the package doc for both.
+	Layout string `yaml:"layout"`
+
 	// URL of the upstream's /get-online-features endpoint (http only).
 	URL string `yaml:"url"`
 
@@ -103,6 +127,9 @@ type SourceConfig struct {
 	// default 1m); it is then served stale for as long again while it is
 	// refreshed, and kept as long again for upstream failures.
 	TTL time.Duration `yaml:"ttl"`
+
+	// Breaker guards the upstream (http only; zero fields: features.breaker).
+	Breaker BreakerConfig `yaml:"breaker"`
 }
 
 // FeatureServiceConfig names a set of refs, for Feast's `feature_service`.
@@ -132,8 +159,11 @@ type ModelConfig struct {
 	// how long a model's nondeterminism is hidden.
 	TTL time.Duration `yaml:"ttl"`
 
-	// Budget bounds one Predict when the caller's context has no earlier
-	// deadline (default 100ms).
+	// Budget caps one Predict, feature reads and model call included,
+	// counted from its start (default 0: no cap but the caller's deadline,
+	// which the gateway fixes at the edge from the route's timeout; 100ms
+	// for a caller without a deadline). Rows the
+	// model did not answer by then fall back to stale, then default.
 	Budget time.Duration `yaml:"budget"`
 }
 
@@ -149,6 +179,8 @@ type BackendConfig struct {
 	ModelName string `yaml:"model_name"`
 	// Timeout bounds one OIP call (default 50ms).
 	Timeout time.Duration `yaml:"timeout"`
+	// Breaker guards the OIP server (oip only; zero fields: features.breaker).
+	Breaker BreakerConfig `yaml:"breaker"`
 
 	// Kind is linear or logistic (builtin only).
 	Kind string `yaml:"kind"`
@@ -175,7 +207,9 @@ const (
 	defaultHTTPTimeout   = 50 * time.Millisecond
 	defaultHTTPTTL       = time.Minute
 	defaultModelTTL      = 5 * time.Minute
-	defaultModelBudget   = 100 * time.Millisecond
+	defaultLastGoodTTL   = 24 * time.Hour
+	// defaultModelBudget bounds a Predict whose caller set no deadline.
+	defaultModelBudget = 100 * time.Millisecond
 )
 
 func (c Config) withDefaults() Config {
@@ -187,6 +221,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RedisTimeout, defaultRedisTimeout)
 	setDefault(&c.RowTTL, defaultRowTTL)
 	setDefault(&c.RowCacheBytes, defaultRowCacheBytes)
+	setDefault(&c.LastGoodTTL, defaultLastGoodTTL)
+	c.Breaker = c.Breaker.over(BreakerConfig{Failures: defaultBreakerFailures, Cooldown: defaultBreakerCooldown})
 	return c
 }
 

@@ -16,27 +16,77 @@
 // # Reads
 //
 // Get answers a Query: for every (view, entity) row, L1 first; then ONE
-// Redis pipeline (an HMGET per row) for every redis-view row L1 missed,
-// across views; then, per http view, the missing rows are fetched through
-// the shared cache (L1, L2) and whatever neither tier has is asked from the
-// upstream in ONE batched /get-online-features call. Rows of redis and
-// memory views are kept in L1 only (Redis is their L2) for RowTTL; http
-// rows in L1 and L2 for their source TTL. Each value comes back with a
-// status (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE, DEFAULT) and its row's event
-// time. max_age is enforced on every read. When Redis or an upstream does
-// not answer within the request's deadline (and RedisTimeout), the values
-// are NOT_FOUND or DEFAULT and the result is marked incomplete.
+// Redis pipeline for every redis-view row L1 missed, across views (one
+// MGET of the packed rows, an HMGET per row of hash-layout views); then,
+// per http view, the missing rows are fetched through the shared cache
+// (L1, L2) and whatever neither tier has is asked from the upstream in ONE
+// batched /get-online-features call. Rows of redis and memory views are
+// kept in L1 only (Redis is their L2) for RowTTL; http rows in L1 and L2
+// for their source TTL. Each value comes back with a status (PRESENT,
+// NOT_FOUND, OUTSIDE_MAX_AGE, DEFAULT) and its row's event time. max_age
+// is enforced on every read.
+//
+// # Degradation
+//
+// A read or a prediction never fails because a dependency did: each call
+// gets what is left of the caller's deadline, capped by the view's or
+// model's budget (and redis_timeout, a source's timeout); every dependency
+// has a circuit breaker (breaker.go) that, once open, answers at once
+// without a network call. Values a source did not give in time are
+// NOT_FOUND or DEFAULT (the result marked incomplete, counted by view and
+// reason); prediction rows fall back to the entity's last good prediction
+// (stale), then the model's default, flagged per row.
 //
 // # Redis layout (for external writers)
 //
-// One hash per view row:
+// A redis view's row is one Redis string (the packed layout, the default):
 //
 //	key    {prefix}fv:{view}:{entity key}      prefix defaults to "tiercel:"
-//	fields one per feature, plus _ts
+//	value  byte       1                        format version
+//	       int64 LE   event time, Unix ms      0: unknown
+//	       then per feature present, any order (view order reads fastest):
+//	       uint32 LE  FNV-1a 32 of the feature's name (UTF-8)
+//	       uvarint    n                        protobuf's base-128 varint
+//	       n bytes    the value as JSON of the feature's type
 //
 // The entity key is the row's join key values in the view's declaration
 // order, as text (int64 in decimal, strings as they are), '%' and ':'
-// percent-escaped (%25, %3A), joined by ':'. Values:
+// percent-escaped (%25, %3A), joined by ':'. Value JSON by type: int64 an
+// integer, float64 a number, string a string, bool true or false, list<T>
+// an array of T, float32_vector[N] an array of N numbers; never null
+// (leave the feature out). A value that is not JSON of its type is absent
+// (counted in Stats.BadStoredValues); a value at the key that is not a
+// stored row of version 1 reads as an empty row (Stats.BadStoredRows).
+// Features the view does not declare are skipped, so writers and readers
+// of different registry versions get along. Push and upsert events merge
+// into the row atomically (a Lua script: the features written replace
+// theirs, the others stay, the event time becomes the write's); an
+// external writer either writes whole rows with SET or does the same.
+// Writers other than Push must invalidate the rows (InvalidateRows, or an
+// invalidation event) or wait out RowTTL. For example, in Python:
+//
+//	def uvarint(n):
+//	    out = b""
+//	    while n >= 0x80:
+//	        out, n = out + bytes([n & 0x7f | 0x80]), n >> 7
+//	    return out + bytes([n])
+//
+//	def row(ts_ms, values):                      # {"clicks_7d": 12, ...}
+//	    out = bytes([1]) + struct.pack("<q", ts_ms)
+//	    for name, v in values.items():
+//	        j = json.dumps(v, separators=(",", ":")).encode()
+//	        h = 0x811c9dc5
+//	        for c in name.encode():
+//	            h = ((h ^ c) * 0x01000193) & 0xffffffff
+//	        out += struct.pack("<I", h) + uvarint(len(j)) + j
+//	    return out
+//
+// A view with source.layout: hash keeps the layout of Tiercel's first
+// versions, one hash per row, slower to read (an HMGET of every feature
+// per row), for pipelines that already write it:
+//
+//	key    {prefix}fv:{view}:{entity key}
+//	fields one per feature, plus _ts
 //
 //	int64              decimal text             "42"
 //	float64            text (strconv 'g')       "0.125"
@@ -46,12 +96,7 @@
 //	float32_vector[N]  4N bytes, little-endian IEEE 754 float32s
 //	_ts                event time, Unix milliseconds, decimal text
 //
-// A field that is missing or does not parse as its type is absent
-// (counted in Stats.BadStoredValues). Writers other than Push must
-// invalidate the rows (InvalidateRows, or an invalidation event) or wait
-// out RowTTL.
-//
-// The memory source holds the same hashes in process: the embedded demo,
+// The memory source holds packed rows in process: the embedded demo,
 // which has no Redis, pushes to it (SeedDemo, run by New when the config
 // says seed_demo: true).
 //

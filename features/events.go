@@ -9,4 +9,4 @@ func ModelTag(model string) string { return "model:" + model }
 // L1 copies), so that after a long disconnect from the invalidation stream
 // rows are read again from Redis. Memory views are the store itself and are
 // kept.
-func (s *Store) DropLocal() { s.rows.DropL1() }
+func (s *Store) DropLocal() { s.rows.clear() }

@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -14,6 +15,9 @@ import (
 // The issue's shape: 100 entities × 50 features of one redis view.
 const benchEntities, benchFeatures = 100, 50
 
+// benchRegistry has the issue's shape twice: view "wide" in the packed
+// layout and "wide_hash" in the hash layout (the one before), for the
+// before/after figures.
 func benchRegistry() Config {
 	fs := make([]FeatureConfig, benchFeatures)
 	for i := range fs {
@@ -21,12 +25,17 @@ func benchRegistry() Config {
 	}
 	return Config{
 		Entities: []EntityConfig{{Name: "user", JoinKeys: []JoinKeyConfig{{Name: "user_id"}}}},
-		Views:    []ViewConfig{{Name: "wide", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour}},
-		RowTTL:   time.Hour,
+		Views: []ViewConfig{
+			{Name: "wide", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour},
+			{Name: "wide_hash", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour, Source: SourceConfig{Layout: "hash"}},
+		},
+		RowTTL: time.Hour,
 	}
 }
 
-func benchSetup(b *testing.B) (*env, *Query) {
+// benchSetup pushes 100 rows of 50 features to both views and returns
+// the query of each.
+func benchSetup(b *testing.B) (*env, map[string]*Query) {
 	e := newEnv(b, benchRegistry())
 	rows := make([]PushRow, benchEntities)
 	keys := make([][]string, benchEntities)
@@ -39,40 +48,56 @@ func benchSetup(b *testing.B) (*env, *Query) {
 		rows[i] = PushRow{Entity: map[string]string{"user_id": id}, Values: vals, EventTime: e.clk.Now()}
 		keys[i] = []string{id}
 	}
-	if err := e.s.Push(context.Background(), "wide", rows); err != nil {
-		b.Fatal(err)
+	qs := map[string]*Query{}
+	for _, view := range []string{"wide", "wide_hash"} {
+		if err := e.s.Push(context.Background(), view, rows); err != nil {
+			b.Fatal(err)
+		}
+		refs := make([]string, benchFeatures)
+		for j := range refs {
+			refs[j] = view + ":f" + strconv.Itoa(j)
+		}
+		qs[view] = mustQuery(b, e.s, refs, []string{"user_id"}, keys)
 	}
-	refs := make([]string, benchFeatures)
-	for j := range refs {
-		refs[j] = "wide:f" + strconv.Itoa(j)
-	}
-	return e, mustQuery(b, e.s, refs, []string{"user_id"}, keys)
+	return e, qs
 }
 
 // latencies reports p50/p99 next to ns/op: the issue's goals are
 // percentiles.
 type latencies []time.Duration
 
-func (l latencies) report(b *testing.B) {
+func (l latencies) report(b *testing.B, prefix string) {
 	if len(l) == 0 {
 		return
 	}
 	slices.Sort(l)
-	b.ReportMetric(float64(l[len(l)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(l[len(l)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(l[len(l)/2].Microseconds()), prefix+"p50-µs")
+	b.ReportMetric(float64(l[len(l)*99/100].Microseconds()), prefix+"p99-µs")
 }
 
-func perValue(b *testing.B) {
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(benchEntities*benchFeatures), "ns/value")
+// perValue reports the time and the allocations (of the whole process,
+// from mallocs0 on) per feature value.
+func perValue(b *testing.B, mallocs0 uint64) {
+	n := float64(b.N) * benchEntities * benchFeatures
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/value")
+	b.ReportMetric(float64(mallocs()-mallocs0)/n, "allocs/value")
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
 }
 
 func BenchmarkGet100x50L1(b *testing.B) {
-	e, q := benchSetup(b)
+	e, qs := benchSetup(b)
+	q := qs["wide"]
 	ctx := context.Background()
 	waitFor(b, "rows in L1", func() bool {
 		p := e.hc.pipelines.Load()
 		res, _ := e.s.Get(ctx, q)
 		res.Release()
+		e.s.Wait()
 		return e.hc.pipelines.Load() == p
 	})
 	for _, render := range []bool{false, true} {
@@ -80,6 +105,7 @@ func BenchmarkGet100x50L1(b *testing.B) {
 			var buf []byte
 			lat := make(latencies, 0, b.N)
 			b.ReportAllocs()
+			m0 := mallocs()
 			for b.Loop() {
 				t := time.Now()
 				res, _ := e.s.Get(ctx, q)
@@ -89,61 +115,113 @@ func BenchmarkGet100x50L1(b *testing.B) {
 				res.Release()
 				lat = append(lat, time.Since(t))
 			}
-			perValue(b)
-			lat.report(b)
+			perValue(b, m0)
+			lat.report(b, "")
 		})
 	}
 }
 
-// BenchmarkGet100x50L2: every row misses L1 (the clock jumps past RowTTL
-// each time) and is read from Redis in one pipeline.
-func BenchmarkGet100x50L2(b *testing.B) {
-	e, q := benchSetup(b)
-	ctx := context.Background()
-	lat := make(latencies, 0, b.N)
-	b.ReportAllocs()
-	for b.Loop() {
-		e.clk.Advance(2 * time.Hour)
-		e.s.reg.views["wide"].maxAge = 0
-		t := time.Now()
-		res, _ := e.s.Get(ctx, q)
-		if res.Incomplete {
-			b.Fatal("incomplete")
-		}
-		res.Release()
-		lat = append(lat, time.Since(t))
+// l2Read is one store-level read of q with every row missing L1: the
+// clock jumps past RowTTL first (max_age is off, so values stay PRESENT).
+func l2Read(b *testing.B, e *env, q *Query) {
+	e.clk.Advance(2 * time.Hour)
+	res, _ := e.s.Get(context.Background(), q)
+	if res.Incomplete || res.Cells[len(res.Cells)-1].Status != StatusPresent {
+		b.Fatal("incomplete")
 	}
-	perValue(b)
-	lat.report(b)
+	res.Release()
 }
 
-// BenchmarkRawPipeline100HMGET50 is the L2 limit: the same HMGETs through
-// go-redis, nothing else.
-func BenchmarkRawPipeline100HMGET50(b *testing.B) {
-	e, q := benchSetup(b)
+// rawMGET is the L2 limit of the packed layout: the same reads (one MGET
+// of the 100 row keys, replies as strings) through go-redis, nothing else.
+func rawMGET(b *testing.B, e *env, keys []any) {
 	ctx := context.Background()
-	keys := make([]string, len(q.Rows))
-	for i, r := range q.Rows {
-		keys[i] = "tiercel:fv:wide:" + r[0]
+	pipe := e.rdb.Pipeline()
+	cmd := redis.NewStringSliceCmd(ctx, keys...)
+	_ = pipe.Process(ctx, cmd)
+	if _, err := pipe.Exec(ctx); err != nil || len(cmd.Val()[len(keys)-2]) == 0 {
+		b.Fatal(err)
 	}
-	fields := e.s.reg.views["wide"].fields
-	lat := make(latencies, 0, b.N)
-	b.ReportAllocs()
-	for b.Loop() {
-		t := time.Now()
-		_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range keys {
-				p.HMGet(ctx, k, fields...)
+}
+
+// rawHMGET is the L2 limit of the hash layout: 100 HMGETs of 50 fields.
+func rawHMGET(b *testing.B, e *env, keys []string, fields []string) {
+	ctx := context.Background()
+	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.HMGet(ctx, k, fields...)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkL2 reads 100 entities × 50 features from Redis: the store
+// (read, check, decode, L1 store, cells) and the raw go-redis pipeline of
+// the same reads, for each layout. Allocations per value are the whole
+// process's (go-redis and ristretto included).
+func BenchmarkL2(b *testing.B) {
+	e, qs := benchSetup(b)
+	for _, view := range []string{"wide", "wide_hash"} {
+		e.s.reg.views[view].maxAge = 0
+	}
+	mget, hkeys := benchKeys(qs["wide"])
+	fields := e.s.reg.views["wide_hash"].fields
+	for _, c := range []struct {
+		name string
+		read func(b *testing.B)
+	}{
+		{"store/packed", func(b *testing.B) { l2Read(b, e, qs["wide"]) }},
+		{"raw/MGET", func(b *testing.B) { rawMGET(b, e, mget) }},
+		{"store/hash", func(b *testing.B) { l2Read(b, e, qs["wide_hash"]) }},
+		{"raw/HMGET", func(b *testing.B) { rawHMGET(b, e, hkeys, fields) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			lat := make(latencies, 0, b.N)
+			b.ReportAllocs()
+			m0 := mallocs()
+			for b.Loop() {
+				t := time.Now()
+				c.read(b)
+				lat = append(lat, time.Since(t))
 			}
-			return nil
+			perValue(b, m0)
+			lat.report(b, "")
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t))
 	}
-	perValue(b)
-	lat.report(b)
+}
+
+// BenchmarkL2SideBySide alternates, request by request, the store-level
+// packed read and the raw MGET pipeline of the same rows, so that both see
+// the same machine load: on a shared machine only such a pair compares.
+func BenchmarkL2SideBySide(b *testing.B) {
+	e, qs := benchSetup(b)
+	e.s.reg.views["wide"].maxAge = 0
+	mget, _ := benchKeys(qs["wide"])
+	store := make(latencies, 0, b.N)
+	raw := make(latencies, 0, b.N)
+	for b.Loop() {
+		t := time.Now()
+		l2Read(b, e, qs["wide"])
+		store = append(store, time.Since(t))
+		t = time.Now()
+		rawMGET(b, e, mget)
+		raw = append(raw, time.Since(t))
+	}
+	store.report(b, "store-")
+	raw.report(b, "raw-")
+}
+
+// benchKeys are the Redis keys of q's rows: MGET arguments, hash keys.
+func benchKeys(q *Query) (mget []any, hash []string) {
+	mget = []any{"mget"}
+	for _, r := range q.Rows {
+		mget = append(mget, "tiercel:fv:wide:"+r[0])
+		hash = append(hash, "tiercel:fv:wide_hash:"+r[0])
+	}
+	return mget, hash
 }
 
 func BenchmarkPredictCached(b *testing.B) {
@@ -167,5 +245,47 @@ func BenchmarkPredictCached(b *testing.B) {
 		}
 		lat = append(lat, time.Since(t))
 	}
-	lat.report(b)
+	lat.report(b, "")
+}
+
+// BenchmarkParseNative100x50: the hand parser of POST /v1/features next to
+// encoding/json decoding the same body (parseNativeStd), the parser it
+// replaced.
+func BenchmarkParseNative100x50(b *testing.B) {
+	s, err := New(benchRegistry(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	body := []byte(`{"features":[`)
+	for j := range benchFeatures {
+		if j > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `"wide:f`+strconv.Itoa(j)+`"`...)
+	}
+	body = append(body, `],"entities":[`...)
+	for i := range benchEntities {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `{"user_id":"u`+strconv.Itoa(i)+`"}`...)
+	}
+	body = append(body, "]}"...)
+	for _, c := range []struct {
+		name  string
+		parse func([]byte) error
+	}{
+		{"hand", func(body []byte) error { _, _, _, err := s.parseNative(body); return err }},
+		{"encoding-json", func(body []byte) error { _, _, _, err := parseNativeStd(s, body); return err }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.parse(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

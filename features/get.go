@@ -2,7 +2,6 @@ package features
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
@@ -14,24 +13,27 @@ type getScratch struct {
 	key    []byte
 	rv     rowView
 	misses []miss
+	byKind [3][]miss // misses by source kind
 	canon  []byte
 }
 
 // miss is a row that L1 could not answer.
 type miss struct {
-	qv  int // index into Query.views
-	row int // index into Query.Rows
-	key string
+	qv  int    // index into Query.views
+	row int    // index into Query.Rows
+	key string // appendViewKey
 }
 
 var scratchPool = sync.Pool{New: func() any { return &getScratch{} }}
 
 // Get answers q: L1 first, then one Redis pipeline for every redis-view
 // row L1 missed, then one batched call per http view. It returns by ctx's
-// deadline: what did not arrive by then is NOT_FOUND or DEFAULT and the
-// result is marked Incomplete. The error is non-nil only for a closed or
-// misconfigured Store; call Release on the result.
+// deadline (and each view's budget): what did not arrive by then is
+// NOT_FOUND or DEFAULT and the result is marked Incomplete. The error is
+// non-nil only for a closed or misconfigured Store; call Release on the
+// result.
 func (s *Store) Get(ctx context.Context, q *Query) (*Result, error) {
+	start := time.Now()
 	now := s.now()
 	res := acquireResult(q)
 	sc := scratchPool.Get().(*getScratch)
@@ -41,14 +43,11 @@ func (s *Store) Get(ctx context.Context, q *Query) (*Result, error) {
 	hits := 0
 	for vi := range q.views {
 		qv := &q.views[vi]
-		c := s.rowCache(qv.v)
 		for i, row := range q.Rows {
-			sc.key = appendRowKey(sc.key[:0], qv.v, row, qv.cols)
-			if e, fr, ok := c.Get(sc.key, now); ok && fr == cache.Fresh {
-				if s.fillRow(res, qv, i, e.Value, nowMs, &sc.rv) {
-					hits++
-					continue
-				}
+			sc.key = s.appendViewKey(sc.key[:0], qv.v, row, qv.cols)
+			if enc, ok := s.lookupRow(qv.v, sc.key, now, nowMs); ok && s.fillRow(res, qv, i, enc, nowMs, &sc.rv) {
+				hits++
+				continue
 			}
 			sc.misses = append(sc.misses, miss{qv: vi, row: i, key: string(sc.key)})
 		}
@@ -57,7 +56,7 @@ func (s *Store) Get(ctx context.Context, q *Query) (*Result, error) {
 	s.st.values.Add(uint64(len(res.Cells)))
 	s.st.rowL1Hits.Add(uint64(hits))
 	if len(sc.misses) > 0 {
-		s.fetchMisses(ctx, res, sc, now)
+		s.fetchMisses(ctx, res, sc, now, start)
 	}
 	if res.Incomplete {
 		s.st.incomplete.Add(1)
@@ -65,11 +64,16 @@ func (s *Store) Get(ctx context.Context, q *Query) (*Result, error) {
 	return res, nil
 }
 
-func (s *Store) rowCache(v *view) *cache.Tiered {
+// lookupRow returns a row's encoding from L1, if fresh.
+func (s *Store) lookupRow(v *view, key []byte, now time.Time, nowMs int64) ([]byte, bool) {
 	if v.source == sourceHTTP {
-		return s.cache
+		e, fr, ok := s.cache.Get(key, now)
+		if !ok || fr != cache.Fresh {
+			return nil, false
+		}
+		return e.Value, true
 	}
-	return s.rows
+	return s.rows.get(key, nowMs)
 }
 
 // fillRow sets row i's cells of qv's refs from an encoded row. False: the
@@ -78,6 +82,12 @@ func (s *Store) fillRow(res *Result, qv *qview, i int, enc []byte, nowMs int64, 
 	if err := rv.decode(enc, len(qv.v.features)); err != nil {
 		return false
 	}
+	fillDecoded(res, qv, i, rv, nowMs)
+	return true
+}
+
+// fillDecoded sets row i's cells of qv's refs from a decoded row.
+func fillDecoded(res *Result, qv *qview, i int, rv *rowView, nowMs int64) {
 	q := res.Query
 	maxAge := qv.v.maxAge.Milliseconds()
 	base := i * len(q.Refs)
@@ -85,7 +95,6 @@ func (s *Store) fillRow(res *Result, qv *qview, i int, enc []byte, nowMs int64, 
 		fi := q.refs[j].fi
 		res.Cells[base+j].set(qv.v.features[fi], rv.vals[fi], rv.ts, rv.tsJSON, maxAge, nowMs)
 	}
-	return true
 }
 
 // fillAbsent marks row i's cells of qv as not found (or default).
@@ -97,73 +106,66 @@ func fillAbsent(res *Result, qv *qview, i int, nowMs int64) {
 	}
 }
 
-func (s *Store) fetchMisses(ctx context.Context, res *Result, sc *getScratch, now time.Time) {
+// fallback answers row i of qv without its source, which did not answer
+// for reason: NOT_FOUND or DEFAULT values, the result incomplete.
+func fallback(res *Result, qv *qview, i int, nowMs int64, reason Reason) {
+	fillAbsent(res, qv, i, nowMs)
+	qv.v.fallbacks[reason].Add(1)
+	res.Incomplete = true
+}
+
+func (s *Store) fetchMisses(ctx context.Context, res *Result, sc *getScratch, now, start time.Time) {
 	q := res.Query
-	var redisMisses, httpMisses []miss
+	for k := range sc.byKind {
+		sc.byKind[k] = sc.byKind[k][:0]
+	}
 	for _, m := range sc.misses {
-		switch q.views[m.qv].v.source {
-		case sourceRedis:
-			redisMisses = append(redisMisses, m)
-		case sourceMemory:
-			s.readMemory(res, m, sc, now)
-		case sourceHTTP:
-			httpMisses = append(httpMisses, m)
-		}
+		k := q.views[m.qv].v.source
+		sc.byKind[k] = append(sc.byKind[k], m)
 	}
-	if len(redisMisses) > 0 {
-		s.readRedis(ctx, res, redisMisses, sc, now)
+	for _, m := range sc.byKind[sourceMemory] {
+		s.readMemory(res, m, sc, now)
 	}
-	if len(httpMisses) > 0 {
-		s.readHTTP(ctx, res, httpMisses, now)
+	if ms := sc.byKind[sourceRedis]; len(ms) > 0 {
+		s.readRedis(ctx, res, ms, sc, now, start)
+	}
+	if ms := sc.byKind[sourceHTTP]; len(ms) > 0 {
+		s.readHTTP(ctx, res, ms, now, start)
 	}
 }
 
 func (s *Store) readMemory(res *Result, m miss, sc *getScratch, now time.Time) {
 	qv := &res.Query.views[m.qv]
-	vals := s.mem.hmget(s.reg.cfg.KeyPrefix+m.key, qv.v.fields, nil)
-	enc := s.buildRow(qv.v, vals, sc)
-	s.fillRow(res, qv, m.row, enc, now.UnixMilli(), &sc.rv)
-	s.storeRow(m.key, enc, now)
+	w0 := qv.v.writes.Load()
+	enc := s.rowFromStored(qv.v, s.mem.get(m.key), sc)
+	fillDecoded(res, qv, m.row, &sc.rv, now.UnixMilli())
+	s.storeRow(qv.v, m.key, enc, now, w0)
 }
 
-// buildRow encodes a row from its HMGET reply (features, then _ts). Values
-// of the wrong type are counted and treated as absent: the writer is at
-// fault, and one bad field must not fail the request.
-func (s *Store) buildRow(v *view, vals [][]byte, sc *getScratch) []byte {
-	var ts int64
-	if b := vals[len(v.features)]; b != nil {
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil || n < 0 {
-			s.st.badStoredValues.Add(1)
-		} else {
-			ts = n
-		}
+// storeRow keeps a row read from Redis or memory in L1 for RowTTL, unless
+// its view was written since w0 (view.writes before the read): the read
+// may predate the write. A write that lands between the check and the
+// store would leave the old row in L1 for RowTTL, so the store is checked
+// again and undone; ristretto orders the delete after the set.
+func (s *Store) storeRow(v *view, key string, enc []byte, now time.Time, w0 uint64) {
+	if v.writes.Load() != w0 {
+		return
 	}
-	var rb rowBuilder
-	rb.begin(nil, ts)
-	for fi, f := range v.features {
-		b := vals[fi]
-		if b == nil {
-			rb.absent()
-			continue
-		}
-		var err error
-		sc.canon, err = f.typ.redisToJSON(sc.canon[:0], b)
-		if err != nil {
-			s.st.badStoredValues.Add(1)
-			rb.absent()
-			continue
-		}
-		rb.value(sc.canon)
+	s.rows.set(key, enc, now.Add(s.reg.cfg.RowTTL).UnixMilli())
+	if v.writes.Load() != w0 {
+		s.rows.del(stringBytes(key))
 	}
-	return rb.b
 }
 
-// storeRow keeps a row read from Redis or memory in L1 for RowTTL.
-func (s *Store) storeRow(key string, enc []byte, now time.Time) {
-	e := &cache.Entry{Value: enc, StoredAt: now, FreshUntil: now.Add(s.reg.cfg.RowTTL)}
-	// The fill returns at once, so Fetch does not wait on anything but the
-	// cache's bookkeeping; its context only bounds that.
-	_, _ = s.rows.Fetch(context.Background(), cache.Request{Key: []byte(key), Now: now},
-		func(context.Context, []byte) (*cache.Entry, error) { return e, nil })
+// budgetCtx is ctx capped by a budget counted from start; cancel is nil
+// when ctx's own deadline comes first (or the budget is 0).
+func budgetCtx(ctx context.Context, start time.Time, budget time.Duration) (context.Context, context.CancelFunc) {
+	if budget <= 0 {
+		return ctx, nil
+	}
+	d := start.Add(budget)
+	if cur, ok := ctx.Deadline(); ok && !d.Before(cur) {
+		return ctx, nil
+	}
+	return context.WithDeadline(ctx, d)
 }

@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"encoding/binary"
+	"hash/fnv"
 	"math"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func TestPushThenReadYourWrite(t *testing.T) {
 
 	// Overwrite one feature: the next read sees it although u1's row is in L1.
 	waitFor(t, "u1's row in L1", func() bool {
-		_, _, ok := e.s.rows.Get([]byte("fv:user_stats:u1"), e.clk.Now())
+		_, ok := e.s.rows.get([]byte("tiercel:fv:user_stats:u1"), e.clk.Now().UnixMilli())
 		return ok
 	})
 	if err := e.s.Push(context.Background(), "user_stats", []PushRow{{
@@ -105,11 +106,19 @@ func TestStatuses(t *testing.T) {
 	})
 }
 
+// Every row L1 misses, across views, is read in one pipeline: one MGET for
+// the packed views' rows, plus an HMGET per row of a hash-layout view.
 func TestOnePipelineForAllL2Misses(t *testing.T) {
+	for _, shopLayout := range []string{"packed", "hash"} {
+		t.Run(shopLayout, func(t *testing.T) { testOnePipeline(t, shopLayout) })
+	}
+}
+
+func testOnePipeline(t *testing.T, shopLayout string) {
 	cfg := testRegistry()
 	cfg.Entities = append(cfg.Entities, EntityConfig{Name: "shop", JoinKeys: []JoinKeyConfig{{Name: "shop_id"}}})
 	cfg.Views = append(cfg.Views, ViewConfig{Name: "shop_stats", Entities: []string{"shop"},
-		Features: []FeatureConfig{{Name: "orders", Type: "int64"}}})
+		Features: []FeatureConfig{{Name: "orders", Type: "int64"}}, Source: SourceConfig{Layout: shopLayout}})
 	e := newEnv(t, cfg)
 	for i := range 20 {
 		pushUser(t, e, "u"+string(rune('a'+i)), e.clk.Now())
@@ -119,10 +128,22 @@ func TestOnePipelineForAllL2Misses(t *testing.T) {
 		rows[i] = []string{"u" + string(rune('a'+i)), "s1"}
 	}
 	q := mustQuery(t, e.s, append([]string{"shop_stats:orders"}, allRefs...), []string{"user_id", "shop_id"}, rows)
+	if err := e.s.Push(context.Background(), "shop_stats", []PushRow{{Entity: map[string]string{"shop_id": "s1"},
+		Values: map[string][]byte{"orders": raw(3)}}}); err != nil {
+		t.Fatal(err)
+	}
 	p0, c0 := e.hc.pipelines.Load(), e.hc.cmds.Load()
 	res := mustGet(t, e.s, q)
-	if p, c := e.hc.pipelines.Load()-p0, e.hc.cmds.Load()-c0; p != 1 || c != 60 {
-		t.Errorf("Get sent %d pipelines of %d commands, want 1 of 60 (30 rows × 2 views)", p, c)
+	// The shop row is one key: read once, whatever the number of entity rows.
+	want := int64(1) // MGET
+	if shopLayout == "hash" {
+		want = 2 // MGET (users) + HMGET (s1)
+	}
+	if p, c := e.hc.pipelines.Load()-p0, e.hc.cmds.Load()-c0; p != 1 || c != want {
+		t.Errorf("Get sent %d pipelines of %d commands, want 1 of %d", p, c, want)
+	}
+	if c := res.Cell(29, 0); c.Status != StatusPresent || string(c.Value) != "3" {
+		t.Errorf("shop orders = %s %v", c.Value, c.Status)
 	}
 	if c := res.Cell(0, 1); c.Status != StatusPresent {
 		t.Errorf("ua clicks = %v", c.Status)
@@ -138,8 +159,60 @@ func TestOnePipelineForAllL2Misses(t *testing.T) {
 	}
 }
 
-func TestExternalWriterLayout(t *testing.T) {
+// specRow encodes a stored row from the package doc's spec alone (the
+// standard library's FNV-1a, not featureTag): what an external writer does.
+func specRow(ts int64, nameValues ...string) []byte {
+	b := binary.LittleEndian.AppendUint64([]byte{1}, uint64(ts))
+	for i := 0; i < len(nameValues); i += 2 {
+		h := fnv.New32a()
+		h.Write([]byte(nameValues[i]))
+		b = binary.LittleEndian.AppendUint32(b, h.Sum32())
+		b = binary.AppendUvarint(b, uint64(len(nameValues[i+1])))
+		b = append(b, nameValues[i+1]...)
+	}
+	return b
+}
+
+func TestExternalWriterPackedLayout(t *testing.T) {
 	e := newEnv(t, testRegistry())
+	ctx := context.Background()
+	ts := e.clk.Now().UnixMilli() - 1000
+	// Any order; a feature the view no longer has is skipped.
+	e.rdb.Set(ctx, "tiercel:fv:user_stats:ext%3A1", specRow(ts, "embedding", "[1, 2,3,4]", "gone", "1",
+		"tags", `["x"]`, "is_premium", "false", "country", `"D\u00e9"`, "ctr_7d", "1e-3", "clicks_7d", "7"), 0)
+	e.rdb.Set(ctx, "tiercel:fv:user_stats:bad", specRow(ts, "clicks_7d", "7.5", "ctr_7d", "NaN", "is_premium", "yes",
+		"embedding", "[1,2]", "country", "\"\xff\"", "tags", `["a",1]`), 0)
+	e.rdb.Set(ctx, "tiercel:fv:user_stats:garbage", "hello, world", 0)
+	q := mustQuery(t, e.s, allRefs, []string{"user_id"}, [][]string{{"ext:1"}, {"bad"}, {"garbage"}})
+	res := mustGet(t, e.s, q)
+	want := []string{`7`, `1e-3`, `"D\u00e9"`, `false`, `["x"]`, `[1, 2,3,4]`}
+	for j, w := range want {
+		if c := res.Cell(0, j); string(c.Value) != w || c.Status != StatusPresent || c.EventTime != ts {
+			t.Errorf("ext %s = %s %v %d, want %s PRESENT %d", allRefs[j], c.Value, c.Status, c.EventTime, w, ts)
+		}
+	}
+	// Badly written values are absent (and counted), never a failed request.
+	for i := 1; i <= 2; i++ {
+		if c := res.Cell(i, 0); c.Status != StatusDefault {
+			t.Errorf("row %d clicks_7d: %v", i, c.Status)
+		}
+		for j := 1; j < len(allRefs); j++ {
+			if c := res.Cell(i, j); c.Status != StatusNotFound {
+				t.Errorf("row %d %s: %v %s", i, allRefs[j], c.Status, c.Value)
+			}
+		}
+	}
+	if st := e.s.Stats(); st.BadStoredValues != 6 || st.BadStoredRows != 1 || res.Incomplete {
+		t.Errorf("BadStoredValues = %d, BadStoredRows = %d, incomplete %v; want 6, 1, false", st.BadStoredValues, st.BadStoredRows, res.Incomplete)
+	}
+}
+
+// The layout before packed rows, for pipelines that write it: a hash per
+// row, a field per feature.
+func TestExternalWriterHashLayout(t *testing.T) {
+	cfg := testRegistry()
+	cfg.Views[0].Source.Layout = "hash"
+	e := newEnv(t, cfg)
 	ctx := context.Background()
 	vec := make([]byte, 0, 16)
 	for _, f := range []float32{1, 2, 3, 4} {
@@ -169,6 +242,14 @@ func TestExternalWriterLayout(t *testing.T) {
 	}
 	if n := e.s.Stats().BadStoredValues; n != 4 {
 		t.Errorf("BadStoredValues = %d, want 4", n)
+	}
+	// Push writes the view's layout: a hash, merged field by field.
+	pushUser(t, e, "ext:1", e.clk.Now())
+	if typ := e.rdb.Type(ctx, "tiercel:fv:user_stats:ext%3A1").Val(); typ != "hash" {
+		t.Errorf("push to a hash view wrote a %s", typ)
+	}
+	if got := e.rdb.HGet(ctx, "tiercel:fv:user_stats:ext%3A1", "clicks_7d").Val(); got != "12" {
+		t.Errorf("pushed clicks_7d = %q", got)
 	}
 }
 

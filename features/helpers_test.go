@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,4 +171,50 @@ func newCache(t testing.TB, e *env) *cache.Tiered {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// fault makes a loopback test server misbehave on demand, as a dependency
+// does: answer 5xx, hang until the client gives up, or answer late.
+type fault struct {
+	mode    atomic.Int32
+	release chan struct{} // closed when the test ends: hung handlers return
+}
+
+const (
+	faultNone int32 = iota
+	fault5xx
+	faultHang
+	faultSlow // 200ms late
+)
+
+func newFault() *fault { return &fault{release: make(chan struct{})} }
+
+// releaseAtCleanup lets hung handlers return when the test ends; register
+// it after the server's Close, which waits for them (cleanups run last
+// registered first).
+func (f *fault) releaseAtCleanup(t testing.TB) { t.Cleanup(func() { close(f.release) }) }
+
+// apply runs the fault; true: the request is answered.
+func (f *fault) apply(w http.ResponseWriter, r *http.Request) bool {
+	switch f.mode.Load() {
+	case fault5xx:
+		http.Error(w, "down", http.StatusInternalServerError)
+		return true
+	case faultHang:
+		select {
+		case <-r.Context().Done():
+		case <-f.release:
+		}
+		return true
+	case faultSlow:
+		t := time.NewTimer(200 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return true
+		case <-f.release:
+		}
+	}
+	return false
 }

@@ -19,8 +19,9 @@ import (
 // coalesced across requests); the fills of one Get meet in an httpBatch,
 // which makes one upstream call for all of them.
 
-// readHTTP answers the http-view misses of a Get: one batch per view.
-func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now time.Time) {
+// readHTTP answers the http-view misses of a Get: one batch per view, each
+// bounded by ctx and the view's budget.
+func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now, start time.Time) {
 	q := res.Query
 	// One Fetch per distinct row key: a duplicate would join its twin's
 	// flight and wait for a batch that waits for it.
@@ -48,31 +49,45 @@ func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now ti
 		br.args = append(br.args, entity)
 	}
 	var wg sync.WaitGroup
-	for _, br := range perView {
-		wg.Go(func() { s.fetchBatched(ctx, s.cache, br, now) })
+	for vi, br := range perView {
+		wg.Go(func() {
+			vctx, cancel := budgetCtx(ctx, start, q.views[vi].v.budget)
+			if cancel != nil {
+				defer cancel()
+			}
+			s.fetchBatched(vctx, s.cache, br, now)
+		})
 	}
 	wg.Wait()
 	nowMs := now.UnixMilli()
 	var rv rowView
 	for _, m := range misses {
 		w := byKey[m.key]
-		e := perView[w.view].entries[w.i]
+		br := perView[w.view]
+		e := br.entries[w.i]
 		qv := &q.views[m.qv]
 		if e == nil || !s.fillRow(res, qv, m.row, e.Value, nowMs, &rv) {
-			fillAbsent(res, qv, m.row, nowMs)
-			res.Incomplete = true
+			fallback(res, qv, m.row, nowMs, reasonOf(br.errs[w.i]))
 		}
 	}
 }
 
-// callView makes one upstream call for ps and settles every one of them.
+// callView makes one upstream call for ps, through the view's breaker,
+// and settles every one of them.
 func (s *Store) callView(ctx context.Context, v *view, ps []*pendingFill) {
 	now := s.now()
-	s.st.upstreamCalls.Add(1)
-	encs, err := s.callUpstream(ctx, v, ps)
+	done, err := v.br.allow()
+	var encs [][]byte
+	if err == nil {
+		s.st.upstreamCalls.Add(1)
+		encs, err = s.callUpstream(ctx, v, ps)
+		done(err)
+		if err != nil {
+			s.st.upstreamErrors.Add(1)
+			s.log.Debug("features: upstream failed", "view", v.name, "err", err)
+		}
+	}
 	if err != nil {
-		s.st.upstreamErrors.Add(1)
-		s.log.Debug("features: upstream failed", "view", v.name, "err", err)
 		for _, p := range ps {
 			p.err = err
 		}

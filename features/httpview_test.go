@@ -18,15 +18,19 @@ type feastServer struct {
 	*httptest.Server
 	calls atomic.Int64
 	fail  atomic.Bool
+	fault *fault
 	mu    sync.Mutex
 	last  map[string]any
 	rows  map[string]float64 // item id → score
 }
 
 func newFeastServer(t testing.TB) *feastServer {
-	fs := &feastServer{rows: map[string]float64{"1": 0.5, "2": 0.75}}
+	fs := &feastServer{rows: map[string]float64{"1": 0.5, "2": 0.75}, fault: newFault()}
 	fs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fs.calls.Add(1)
+		if fs.fault.apply(w, r) {
+			return
+		}
 		if fs.fail.Load() || r.URL.Path != "/get-online-features" {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -61,6 +65,7 @@ func newFeastServer(t testing.TB) *feastServer {
 		_ = json.NewEncoder(w).Encode(resp)
 	}))
 	t.Cleanup(fs.Close)
+	fs.fault.releaseAtCleanup(t)
 	return fs
 }
 

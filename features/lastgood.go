@@ -1,37 +1,218 @@
 package features
 
 import (
+	"context"
+	"encoding/binary"
 	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/redis/go-redis/v9"
 )
 
 // lastGood remembers each entity's last good prediction per model, for
-// when the model is down. It is in process only: a replica that never
-// predicted for an entity has nothing to fall back on but the default.
-// Keyed by model name, not version: during a failed rollout the previous
-// version's answer is the best stale one there is.
+// when the model is down: in process, and in Redis when there is one, so
+// that it survives a restart and reaches the replicas that never predicted
+// for that entity. Keyed by model name, not version: during a failed
+// rollout the previous version's answer is the best stale one there is.
+//
+// Redis writes are asynchronous (queued, batched into pipelines by one
+// goroutine, dropped when the queue is full or the Redis breaker open):
+// a model answer never waits on them. Redis is read only on the fallback
+// path, for rows the process does not remember, in one MGET.
+//
+//	key   {prefix}lg:{model}:{entity key}
+//	value 8 bytes, the float64 little-endian; expires after LastGoodTTL
 type lastGood struct {
 	c *ristretto.Cache[string, float64]
+
+	rdb    redis.UniversalClient // nil: in process only
+	br     *breaker              // the feature Redis'
+	prefix string
+	ttl    time.Duration
+	log    *slog.Logger
+	st     *stats
+
+	writes chan lgWrite
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	// queued and settled (written or dropped) count Redis writes, for wait.
+	queued, settled atomic.Uint64
 }
 
-const lastGoodMax = 1 << 20 // entities; ~100 bytes each
+type lgWrite struct {
+	key string
+	v   float64
+}
 
-func newLastGood() (*lastGood, error) {
+const (
+	lastGoodMax   = 1 << 20 // entities in process; ~100 bytes each
+	lgQueue       = 4096
+	lgBatch       = 256
+	lgRedisWrites = 100 * time.Millisecond // one pipeline of writes
+)
+
+func newLastGood(rdb redis.UniversalClient, br *breaker, cfg *Config, log *slog.Logger, st *stats) (*lastGood, error) {
 	c, err := ristretto.NewCache(&ristretto.Config[string, float64]{
 		NumCounters: 10 * lastGoodMax, MaxCost: lastGoodMax, BufferItems: 64,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot create last-good cache: %w", err)
 	}
-	return &lastGood{c: c}, nil
+	l := &lastGood{c: c, rdb: rdb, br: br, prefix: cfg.KeyPrefix + "lg:", ttl: cfg.LastGoodTTL, log: log, st: st}
+	if rdb != nil && l.ttl > 0 {
+		l.writes = make(chan lgWrite, lgQueue)
+		l.stop = make(chan struct{})
+		l.wg.Add(1)
+		go l.writeLoop()
+	}
+	return l, nil
 }
 
-func (l *lastGood) set(model, entity string, v float64) { l.c.Set(model+"\x00"+entity, v, 1) }
+func lgKey(model, entity string) string { return model + ":" + entity }
 
-func (l *lastGood) get(model, entity string) (float64, bool) { return l.c.Get(model + "\x00" + entity) }
+// set remembers v; the Redis copy follows asynchronously.
+func (l *lastGood) set(model, entity string, v float64) {
+	k := lgKey(model, entity)
+	l.c.Set(k, v, 1)
+	if l.writes == nil {
+		return
+	}
+	l.queued.Add(1)
+	select {
+	case l.writes <- lgWrite{key: k, v: v}:
+	default:
+		l.st.lastGoodDrops.Add(1)
+		l.settled.Add(1)
+	}
+}
 
-// wait makes earlier sets visible (ristretto sets are asynchronous).
-func (l *lastGood) wait() { l.c.Wait() }
+func (l *lastGood) get(model, entity string) (float64, bool) { return l.c.Get(lgKey(model, entity)) }
 
-func (l *lastGood) close() { l.c.Close() }
+// fetch reads the Redis copies of entities' last good predictions, by
+// ctx's deadline (and at most timeout); ok[i] false: none.
+func (l *lastGood) fetch(ctx context.Context, timeout time.Duration, model string, entities []string) (vals []float64, ok []bool) {
+	vals, ok = make([]float64, len(entities)), make([]bool, len(entities))
+	if l.writes == nil || len(entities) == 0 || ctx.Err() != nil {
+		// No time left is the request's, not Redis' failure: no call.
+		return vals, ok
+	}
+	done, err := l.br.allow()
+	if err != nil {
+		return vals, ok
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	keys := make([]string, len(entities))
+	for i, e := range entities {
+		keys[i] = l.prefix + lgKey(model, e)
+	}
+	var res []any
+	if _, single := l.rdb.(*redis.Client); single {
+		res, err = l.rdb.MGet(ctx, keys...).Result()
+	} else {
+		res, err = l.mgetCluster(ctx, keys)
+	}
+	done(redisFailure(err))
+	if err != nil {
+		return vals, ok
+	}
+	for i, x := range res {
+		if s, isStr := x.(string); isStr && len(s) == 8 {
+			vals[i], ok[i] = math.Float64frombits(binary.LittleEndian.Uint64([]byte(s))), true
+		}
+	}
+	return vals, ok
+}
+
+// mgetCluster is MGET as a pipeline of GETs: Redis Cluster's MGET cannot
+// span slots.
+func (l *lastGood) mgetCluster(ctx context.Context, keys []string) ([]any, error) {
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, k)
+		}
+		return nil
+	})
+	if redisFailure(err) != nil {
+		return nil, err
+	}
+	out := make([]any, len(keys))
+	for i, c := range cmds {
+		if c.Err() == nil {
+			out[i] = c.Val()
+		}
+	}
+	return out, nil
+}
+
+func (l *lastGood) writeLoop() {
+	defer l.wg.Done()
+	batch := make([]lgWrite, 0, lgBatch)
+	for {
+		select {
+		case <-l.stop:
+			return
+		case w := <-l.writes:
+			batch = append(batch[:0], w)
+		}
+	fill:
+		for len(batch) < lgBatch {
+			select {
+			case w := <-l.writes:
+				batch = append(batch, w)
+			default:
+				break fill
+			}
+		}
+		l.flush(batch)
+	}
+}
+
+func (l *lastGood) flush(batch []lgWrite) {
+	defer l.settled.Add(uint64(len(batch)))
+	done, err := l.br.allow()
+	if err != nil {
+		l.st.lastGoodDrops.Add(uint64(len(batch)))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lgRedisWrites)
+	defer cancel()
+	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range batch {
+			p.Set(ctx, l.prefix+w.key, binary.LittleEndian.AppendUint64(nil, math.Float64bits(w.v)), l.ttl)
+		}
+		return nil
+	})
+	done(redisFailure(err))
+	if err != nil {
+		l.st.lastGoodDrops.Add(uint64(len(batch)))
+		l.log.Debug("features: cannot write last good predictions", "rows", len(batch), "err", err)
+	}
+}
+
+// wait makes earlier in-process sets visible (ristretto sets are
+// asynchronous), and the Redis writes queued so far written or dropped.
+func (l *lastGood) wait() {
+	l.c.Wait()
+	if l.writes == nil {
+		return
+	}
+	want := l.queued.Load()
+	for deadline := time.Now().Add(5 * time.Second); l.settled.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (l *lastGood) close() {
+	if l.stop != nil {
+		close(l.stop)
+		l.wg.Wait()
+	}
+	l.c.Close()
+}

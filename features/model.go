@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,10 +25,16 @@ type model struct {
 	def           *float64
 	ttl, budget   time.Duration
 
-	backend   backendKind
-	inferURL  string // oip
-	oipName   string
-	timeout   time.Duration
+	backend    backendKind
+	inferURL   string // oip
+	oipName    string
+	timeout    time.Duration
+	breakerCfg BreakerConfig // oip
+	br         *breaker      // oip; set by New
+
+	// fallbacks counts rows not answered by the model or the cache, by
+	// what answered them instead and why.
+	fallbacks [numServed][numReasons]atomic.Uint64
 	logistic  bool // builtin
 	weights   Weights
 	keyPrefix string // {prefix}pred:{name}@{version}:
@@ -51,7 +58,9 @@ func (r *registry) compileModel(p *problems, path string, mc ModelConfig) {
 	m := &model{name: mc.Name, version: mc.Version, def: mc.Default, ttl: mc.TTL, budget: mc.Budget,
 		keyPrefix: r.cfg.KeyPrefix + "pred:" + mc.Name + "@" + mc.Version + ":"}
 	setDefault(&m.ttl, defaultModelTTL)
-	setDefault(&m.budget, defaultModelBudget)
+	if mc.Budget < 0 {
+		p.add("%s.budget: must not be negative", path)
+	}
 	if len(mc.Inputs) == 0 {
 		p.add("%s.inputs: must not be empty", path)
 	}
@@ -105,6 +114,8 @@ func (r *registry) compileBackend(p *problems, path string, mc ModelConfig, m *m
 		}
 		m.timeout = b.Timeout
 		setDefault(&m.timeout, defaultHTTPTimeout)
+		m.breakerCfg = b.Breaker.over(r.cfg.Breaker)
+		checkBreaker(p, path+".breaker", b.Breaker)
 		u, err := url.Parse(b.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add("%s.url: want the http(s) base URL of an OIP server, got %q", path, b.URL)

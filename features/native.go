@@ -6,23 +6,14 @@ import (
 	"sort"
 )
 
-// nativeRequest is the body of POST /v1/features (see the package doc).
-type nativeRequest struct {
-	Features []string                     `json:"features"`
-	Entities []map[string]json.RawMessage `json:"entities"`
-}
-
-// ParseNative parses and validates a POST /v1/features body.
+// ParseNative parses and validates a POST /v1/features body. The result
+// shares nothing with body.
 func (s *Store) ParseNative(body []byte) (*Query, error) {
-	var req nativeRequest
-	if err := decodeStrict(body, &req, false); err != nil {
-		return nil, err
-	}
-	keys, rows, err := s.entityRows(req.Entities)
+	refs, keys, rows, err := s.parseNative(body)
 	if err != nil {
 		return nil, err
 	}
-	return s.NewQuery(req.Features, keys, rows)
+	return s.NewQuery(refs, keys, rows)
 }
 
 // entityRows turns row objects into columns and text values.

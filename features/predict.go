@@ -59,16 +59,20 @@ type PredictResult struct {
 
 // Predict answers req with model name: from the prediction cache, else one
 // batched model call for every row that missed, else per row the entity's
-// last good prediction (stale), else the model's default. When some row has
-// none of these it returns an Unavailable error.
+// last good prediction (stale), else the model's default. It returns by
+// ctx's deadline capped by the model's budget. When some row has none of
+// these it returns an Unavailable error.
 func (s *Store) Predict(ctx context.Context, name string, req *PredictRequest) (*PredictResult, error) {
 	m := s.reg.models[name]
 	if m == nil {
 		return nil, errf(NotFound, "unknown_model", "unknown model %q", clipStr(name))
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, m.budget)
+	budget := m.budget
+	if _, ok := ctx.Deadline(); !ok && budget == 0 {
+		budget = defaultModelBudget
+	}
+	ctx, cancel := budgetCtx(ctx, time.Now(), budget)
+	if cancel != nil {
 		defer cancel()
 	}
 	out := &PredictResult{Model: m.name, Version: m.version}
@@ -106,13 +110,26 @@ func (s *Store) Predict(ctx context.Context, name string, req *PredictRequest) (
 	if len(br.keys) > 0 {
 		s.fetchBatched(ctx, s.cache, br, now)
 	}
-	return out, s.settlePredictions(m, out, br, at, entityKeys)
+	return out, s.settlePredictions(ctx, m, out, br, at, entityKeys)
 }
+
+// served is what answered a prediction row that neither the cache nor the
+// model did.
+type served uint8
+
+const (
+	servedStale   served = iota // the entity's last good prediction
+	servedDefault               // the model's declared default
+	servedNone                  // nothing: the request fails
+	numServed
+)
+
+var servedNames = [numServed]string{servedStale: "stale", servedDefault: "default", servedNone: "none"}
 
 // settlePredictions fills the rows the cache could not answer at once, down
 // the fallback ladder, and remembers good predictions per entity.
-func (s *Store) settlePredictions(m *model, out *PredictResult, br *batchReq, at []int, entityKeys []string) error {
-	var missing int
+func (s *Store) settlePredictions(ctx context.Context, m *model, out *PredictResult, br *batchReq, at []int, entityKeys []string) error {
+	var failed []int // rows for the fallback ladder
 	for i := range out.Rows {
 		if out.Rows[i].Source != 0 {
 			continue
@@ -126,29 +143,25 @@ func (s *Store) settlePredictions(m *model, out *PredictResult, br *batchReq, at
 				src = SourceStale
 			}
 			out.Rows[i] = Prediction{Value: decodePrediction(br.entries[j].Value), Source: src}
-			if entityKeys != nil && src != SourceStale {
+			if entityKeys != nil && src == SourceModel {
 				s.lg.set(m.name, entityKeys[i], out.Rows[i].Value)
 			}
 			continue
 		}
-		if entityKeys != nil {
-			if v, ok := s.lg.get(m.name, entityKeys[i]); ok {
-				out.Rows[i] = Prediction{Value: v, Source: SourceStale}
-				s.st.predStale.Add(1)
-				continue
-			}
-		}
-		if m.def != nil {
-			out.Rows[i] = Prediction{Value: *m.def, Source: SourceDefault}
-			s.st.predDefault.Add(1)
-			continue
-		}
-		missing++
+		failed = append(failed, i)
 	}
+	missing := s.fallBack(ctx, m, out, br, at, entityKeys, failed)
 	s.st.predictions.Add(uint64(len(out.Rows)))
 	for _, p := range out.Rows {
-		if p.Source == SourceCache {
+		switch p.Source {
+		case SourceCache:
 			s.st.predCacheHits.Add(1)
+		case SourceModel:
+			s.st.predModel.Add(1)
+		case SourceStale:
+			s.st.predStale.Add(1)
+		case SourceDefault:
+			s.st.predDefault.Add(1)
 		}
 	}
 	if missing > 0 {
@@ -157,6 +170,56 @@ func (s *Store) settlePredictions(m *model, out *PredictResult, br *batchReq, at
 			Err:     ErrUnavailable}
 	}
 	return nil
+}
+
+// fallBack answers the failed rows with the entity's last good prediction
+// (this process's, else Redis', read in one MGET), else the default, and
+// returns how many rows are left without an answer.
+func (s *Store) fallBack(ctx context.Context, m *model, out *PredictResult, br *batchReq, at []int, entityKeys []string, failed []int) int {
+	if len(failed) == 0 {
+		return 0
+	}
+	var remote []int // rows whose last good is to be looked for in Redis
+	if entityKeys != nil {
+		for _, i := range failed {
+			if v, ok := s.lg.get(m.name, entityKeys[i]); ok {
+				out.Rows[i] = Prediction{Value: v, Source: SourceStale}
+			} else {
+				remote = append(remote, i)
+			}
+		}
+	}
+	if len(remote) > 0 {
+		ents := make([]string, len(remote))
+		for k, i := range remote {
+			ents[k] = entityKeys[i]
+		}
+		vals, ok := s.lg.fetch(ctx, s.reg.cfg.RedisTimeout, m.name, ents)
+		for k, i := range remote {
+			if ok[k] {
+				out.Rows[i] = Prediction{Value: vals[k], Source: SourceStale}
+			}
+		}
+	}
+	missing := 0
+	for _, i := range failed {
+		reason := ReasonNoInputs
+		if j := at[i]; j >= 0 {
+			reason = reasonOf(br.errs[j])
+		}
+		what := servedStale
+		switch {
+		case out.Rows[i].Source == SourceStale:
+		case m.def != nil:
+			out.Rows[i] = Prediction{Value: *m.def, Source: SourceDefault}
+			what = servedDefault
+		default:
+			what = servedNone
+			missing++
+		}
+		m.fallbacks[what][reason].Add(1)
+	}
+	return missing
 }
 
 // modelInputs returns one input vector per row (nil: inputs missing) and,
@@ -248,7 +311,8 @@ func decodePrediction(b []byte) float64 {
 	return math.Float64frombits(binary.LittleEndian.Uint64(b))
 }
 
-// callModel predicts every pending row with one backend call.
+// callModel predicts every pending row with one backend call, through the
+// model's breaker.
 func (s *Store) callModel(ctx context.Context, m *model, ps []*pendingFill) {
 	s.st.modelCalls.Add(1)
 	vecs := make([][]float64, len(ps))
@@ -261,13 +325,17 @@ func (s *Store) callModel(ctx context.Context, m *model, ps []*pendingFill) {
 	case backendBuiltin:
 		ys = m.builtin(vecs)
 	case backendOIP:
-		ys, err = s.inferOIP(ctx, m, vecs)
+		var done func(error)
+		if done, err = m.br.allow(); err == nil {
+			ys, err = s.inferOIP(ctx, m, vecs)
+			done(err)
+			if err != nil {
+				s.st.modelErrors.Add(1)
+				s.log.Debug("features: model call failed", "model", m.String(), "err", err)
+			}
+		}
 	default:
 		err = errors.New("BUG: model without backend")
-	}
-	if err != nil {
-		s.st.modelErrors.Add(1)
-		s.log.Debug("features: model call failed", "model", m.String(), "err", err)
 	}
 	now := s.now()
 	for i, p := range ps {

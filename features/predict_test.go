@@ -18,15 +18,19 @@ type oipServer struct {
 	*httptest.Server
 	calls atomic.Int64
 	down  atomic.Bool
+	fault *fault
 	mu    sync.Mutex
 	paths []string
 	rows  []int
 }
 
 func newOIPServer(t testing.TB) *oipServer {
-	o := &oipServer{}
+	o := &oipServer{fault: newFault()}
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.calls.Add(1)
+		if o.fault.apply(w, r) {
+			return
+		}
 		if o.down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -63,6 +67,7 @@ func newOIPServer(t testing.TB) *oipServer {
 			map[string]any{"name": "y", "shape": []int{len(out), 1}, "datatype": "FP64", "data": out}}})
 	}))
 	t.Cleanup(o.Close)
+	o.fault.releaseAtCleanup(t)
 	return o
 }
 

@@ -3,12 +3,12 @@ package features
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/tiercel/tiercel/cache"
 )
 
 // PushRow is one entity's new feature values for a view.
@@ -23,8 +23,10 @@ type PushRow struct {
 }
 
 // Push validates rows against the view and writes them to its store (Redis
-// hashes or memory), then drops their L1 copies, so this process reads its
-// own writes at once. Every problem of every row is reported (BadRequest);
+// or memory), then drops their L1 copies, so this process reads its own
+// writes at once. A row's features not named keep their stored values
+// (the write is a merge, atomic in Redis); the row's event time becomes
+// the push's. Every problem of every row is reported (BadRequest);
 // nothing is written unless all rows are valid.
 func (s *Store) Push(ctx context.Context, viewName string, rows []PushRow) error {
 	v := s.reg.views[viewName]
@@ -38,41 +40,107 @@ func (s *Store) Push(ctx context.Context, viewName string, rows []PushRow) error
 	case len(rows) == 0:
 		return errf(BadRequest, "no_rows", "no rows to push")
 	}
-	keys, hashes, err := s.encodePush(v, rows)
+	encs, err := s.encodePush(v, rows)
 	if err != nil {
 		return err
 	}
 	switch v.source {
 	case sourceMemory:
-		for i, k := range keys {
-			s.mem.hset(s.reg.cfg.KeyPrefix+k, hashes[i])
+		for i := range encs {
+			s.mem.merge(encs[i].key, encs[i].packed(v))
 		}
 	case sourceRedis:
-		if s.rdb == nil {
-			return &Error{Kind: Unavailable, Code: "no_redis", Message: "view " + v.name + " lives in Redis, which is not configured", Err: ErrUnavailable}
-		}
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range keys {
-				p.HSet(ctx, s.reg.cfg.KeyPrefix+k, flatten(hashes[i])...)
-			}
-			return nil
-		}); err != nil {
-			return &Error{Kind: Unavailable, Code: "redis_unavailable", Message: "cannot write to Redis", Err: fmt.Errorf("cannot push: %w: %w", ErrUnavailable, err)}
+		if err := s.writeRedis(ctx, v, encs); err != nil {
+			return err
 		}
 	}
 	s.st.pushes.Add(uint64(len(rows)))
 	// After the write, so that a Get reading the old row either sees the
 	// bump and does not cache it, or cached it before this invalidation.
 	v.writes.Add(1)
-	s.invalidateRows(ctx, keys)
+	for i := range encs {
+		s.rows.del(stringBytes(encs[i].key))
+	}
 	return nil
 }
 
-// encodePush turns rows into cache keys and Redis field maps.
-func (s *Store) encodePush(v *view, rows []PushRow) ([]string, []map[string][]byte, error) {
+// mergeScript runs mergeLua by its SHA, loading it when Redis lacks it.
+var mergeScript = redis.NewScript(mergeLua)
+
+// writeRedis writes rows in one pipeline through the Redis breaker.
+func (s *Store) writeRedis(ctx context.Context, v *view, encs []pushEnc) error {
+	if s.rdb == nil {
+		return &Error{Kind: Unavailable, Code: "no_redis", Message: "view " + v.name + " lives in Redis, which is not configured", Err: ErrUnavailable}
+	}
+	done, err := s.redisBr.allow()
+	if err == nil {
+		err = s.pipeWrites(ctx, v, encs)
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// A restarted or flushed Redis forgot the merge script; the
+			// merges are idempotent, so the whole pipeline is sent again.
+			if err = mergeScript.Load(ctx, s.rdb).Err(); err == nil {
+				err = s.pipeWrites(ctx, v, encs)
+			}
+		}
+		done(redisFailure(err))
+	}
+	if err != nil {
+		return &Error{Kind: Unavailable, Code: "redis_unavailable", Message: "cannot write to Redis", Err: fmt.Errorf("cannot push: %w: %w", ErrUnavailable, err)}
+	}
+	return nil
+}
+
+func (s *Store) pipeWrites(ctx context.Context, v *view, encs []pushEnc) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range encs {
+			e := &encs[i]
+			if v.layout == layoutHash {
+				p.HSet(ctx, e.key, e.hashFields(v)...)
+			} else {
+				mergeScript.EvalSha(ctx, p, []string{e.key}, e.packed(v))
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// pushEnc is one validated push row.
+type pushEnc struct {
+	key  string // appendViewKey
+	ts   int64  // Unix ms
+	vals []pushVal
+}
+
+type pushVal struct {
+	fi    int
+	canon []byte // canonical JSON
+}
+
+// packed is the row as a partial stored row.
+func (e *pushEnc) packed(v *view) []byte {
+	var sb storedBuilder
+	sb.begin(nil, e.ts)
+	for _, pv := range e.vals {
+		sb.value(v.tags[pv.fi], pv.canon)
+	}
+	return sb.b
+}
+
+// hashFields are the row's HSET field-value pairs in the hash layout.
+func (e *pushEnc) hashFields(v *view) []any {
+	out := make([]any, 0, 2*len(e.vals)+2)
+	for _, pv := range e.vals {
+		f := v.features[pv.fi]
+		out = append(out, f.name, f.typ.appendRedis(nil, pv.canon))
+	}
+	return append(out, tsField, strconv.FormatInt(e.ts, 10))
+}
+
+// encodePush validates rows and encodes them.
+func (s *Store) encodePush(v *view, rows []PushRow) ([]pushEnc, error) {
 	var p problems
-	keys := make([]string, len(rows))
-	hashes := make([]map[string][]byte, len(rows))
+	encs := make([]pushEnc, len(rows))
 	cols := make([]int, len(v.keys))
 	for i := range cols {
 		cols[i] = i
@@ -95,8 +163,8 @@ func (s *Store) encodePush(v *view, rows []PushRow) ([]string, []map[string][]by
 				p.add("rows[%d].entity: view %q has no join key %q", i, v.name, clipStr(name))
 			}
 		}
-		keys[i] = string(appendRowKey(nil, v, vals, cols))
-		h := make(map[string][]byte, len(r.Values)+1)
+		e := &encs[i]
+		e.key = string(s.appendViewKey(nil, v, vals, cols))
 		if len(r.Values) == 0 {
 			p.add("rows[%d].values: empty", i)
 		}
@@ -106,29 +174,29 @@ func (s *Store) encodePush(v *view, rows []PushRow) ([]string, []map[string][]by
 				p.add("rows[%d].values: unknown feature %q in view %q", i, clipStr(name), v.name)
 				continue
 			}
-			f := v.features[fi]
-			canon, err := f.typ.canonJSON(nil, r.Values[name])
+			canon, err := v.features[fi].typ.canonJSON(nil, r.Values[name])
 			if err != nil {
 				p.add("rows[%d].values.%s: %v", i, name, err)
 				continue
 			}
-			h[name] = f.typ.appendRedis(nil, canon)
+			e.vals = append(e.vals, pushVal{fi: fi, canon: canon})
 		}
+		// View order: the order stored rows are read fastest in.
+		slices.SortFunc(e.vals, func(a, b pushVal) int { return a.fi - b.fi })
 		t := r.EventTime
 		if t.IsZero() {
 			t = s.now()
 		}
-		h[tsField] = strconv.AppendInt(nil, t.UnixMilli(), 10)
-		hashes[i] = h
+		e.ts = t.UnixMilli()
 		if len(p) > 50 {
 			p.add("…")
 			break
 		}
 	}
 	if err := p.err(BadRequest, "bad_rows"); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return keys, hashes, nil
+	return encs, nil
 }
 
 func hasKey(keys []joinKey, name string) bool {
@@ -149,14 +217,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-func flatten(h map[string][]byte) []any {
-	out := make([]any, 0, 2*len(h))
-	for k, v := range h {
-		out = append(out, k, v)
-	}
-	return out
-}
-
 // InvalidateRows drops the cached rows of a view for the given entities
 // (join key name → text value) in this process, and in L2 for http views.
 // The invalidation consumer calls it for entity events.
@@ -175,14 +235,14 @@ func (s *Store) InvalidateRows(ctx context.Context, viewName string, entities []
 		for k, jk := range v.keys {
 			vals[k] = e[jk.name]
 		}
-		keys = append(keys, appendRowKey(nil, v, vals, cols))
+		keys = append(keys, s.appendViewKey(nil, v, vals, cols))
 	}
 	v.writes.Add(1)
-	var c *cache.Tiered = s.rows
-	if v.source == sourceHTTP {
-		c = s.cache
+	if v.source != sourceHTTP {
+		s.rows.del(keys...)
+		return nil
 	}
-	if _, err := c.InvalidateKeys(ctx, keys...); err != nil {
+	if _, err := s.cache.InvalidateKeys(ctx, keys...); err != nil {
 		return fmt.Errorf("cannot invalidate rows: %w", err)
 	}
 	return nil

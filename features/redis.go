@@ -2,94 +2,228 @@ package features
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// readRedis answers every redis-view miss of a Get with one pipeline of
-// HMGETs, bounded by RedisTimeout and ctx. Rows it could not read are
-// absent, and the result incomplete.
-func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *getScratch, now time.Time) {
+// readRedis answers every redis-view miss of a Get with one pipeline: one
+// MGET of the packed rows (a GET each on Redis Cluster, whose MGET cannot
+// span slots) and an HMGET per row of hash-layout views. The pipeline is
+// bounded by RedisTimeout, ctx and the smallest budget of the views read;
+// it is skipped while the feature Redis' breaker is open. Rows it could
+// not read fall back to NOT_FOUND/DEFAULT, and the result is incomplete.
+func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *getScratch, now, start time.Time) {
 	q := res.Query
 	nowMs := now.UnixMilli()
 	if s.rdb == nil {
-		s.markUnread(res, misses, nowMs)
+		s.markUnread(res, misses, nowMs, ReasonError)
 		return
 	}
 	// Writes counted before the read: a row read is only cached if its
 	// view saw no write meanwhile (see view.writes).
 	w0 := make([]uint64, len(q.views))
+	budget := s.reg.cfg.RedisTimeout
 	for i := range q.views {
 		w0[i] = q.views[i].v.writes.Load()
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.reg.cfg.RedisTimeout)
+	for _, m := range misses {
+		if b := q.views[m.qv].v.budget; b > 0 {
+			budget = min(budget, b-time.Since(start))
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	if rctx.Err() != nil {
-		s.markUnread(res, misses, nowMs)
+		s.markUnread(res, misses, nowMs, ReasonTimeout)
 		return
 	}
-	prefix := s.reg.cfg.KeyPrefix
-	cmds := make([]*redis.SliceCmd, len(misses))
+	done, err := s.redisBr.allow()
+	if err != nil {
+		s.markUnread(res, misses, nowMs, ReasonBreakerOpen)
+		return
+	}
+	rd := s.queueReads(rctx, q, misses)
 	s.st.redisPipelines.Add(1)
 	s.st.rowRedisReads.Add(uint64(len(misses)))
-	_, err := s.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
-		for i, m := range misses {
-			cmds[i] = p.HMGet(rctx, prefix+m.key, q.views[m.qv].v.fields...)
-		}
-		return nil
-	})
-	if err != nil && err != redis.Nil {
+	_, err = rd.pipe.Exec(rctx)
+	done(redisFailure(err))
+	if redisFailure(err) != nil {
 		s.st.redisFailures.Add(1)
 		s.log.Debug("features: redis pipeline failed", "rows", len(misses), "err", err)
-		s.markUnread(res, misses, nowMs)
+		s.markUnread(res, misses, nowMs, reasonOf(err))
 		return
 	}
-	vals := make([][]byte, 0, 64)
-	stored := make([][]string, len(q.views))
+	encs := make([][]byte, len(misses))
 	for i, m := range misses {
 		qv := &q.views[m.qv]
-		vals = vals[:0]
-		for _, x := range cmds[i].Val() {
-			if str, ok := x.(string); ok {
-				vals = append(vals, []byte(str))
-			} else {
-				vals = append(vals, nil)
+		if j := rd.first[i]; j != i {
+			// The same row for another entity row.
+			if encs[j] == nil || !s.fillRow(res, qv, m.row, encs[j], nowMs, &sc.rv) {
+				fallback(res, qv, m.row, nowMs, ReasonError)
 			}
-		}
-		if len(vals) != len(qv.v.fields) {
-			s.st.redisFailures.Add(1)
-			fillAbsent(res, qv, m.row, nowMs)
-			res.Incomplete = true
 			continue
 		}
-		enc := s.buildRow(qv.v, vals, sc)
-		s.fillRow(res, qv, m.row, enc, nowMs, &sc.rv)
-		if qv.v.writes.Load() == w0[m.qv] {
-			s.storeRow(m.key, enc, now)
-			stored[m.qv] = append(stored[m.qv], m.key)
+		enc, ok := s.readReply(qv.v, rd, i, sc)
+		if !ok {
+			s.st.redisFailures.Add(1)
+			fallback(res, qv, m.row, nowMs, ReasonError)
+			continue
 		}
-	}
-	// A write that landed between the check and the store would otherwise
-	// leave the old row in L1 for RowTTL: drop what this Get stored.
-	for vi, keys := range stored {
-		if len(keys) > 0 && q.views[vi].v.writes.Load() != w0[vi] {
-			s.invalidateRows(context.Background(), keys)
-		}
+		encs[i] = enc
+		fillDecoded(res, qv, m.row, &sc.rv, nowMs)
+		s.storeRow(qv.v, m.key, enc, now, w0[m.qv])
 	}
 }
 
-func (s *Store) markUnread(res *Result, misses []miss, nowMs int64) {
+// redisReads is one Get's pipeline and where each miss's reply is. A row
+// asked for by several entity rows (a shop's, for many users) is read once.
+type redisReads struct {
+	pipe  redis.Pipeliner
+	mget  *redis.StringSliceCmd // single node: every packed row
+	cmds  []redis.Cmder         // per miss: its GET or HMGET (nil: in mget)
+	inGet []int                 // per miss: its index in mget
+	first []int                 // per miss: the first miss of its key
+}
+
+func (s *Store) queueReads(ctx context.Context, q *Query, misses []miss) *redisReads {
+	rd := &redisReads{pipe: s.rdb.Pipeline(), cmds: make([]redis.Cmder, len(misses)),
+		inGet: make([]int, len(misses)), first: make([]int, len(misses))}
+	seen := make(map[string]int, len(misses))
+	var args []any
+	for i, m := range misses {
+		if j, dup := seen[m.key]; dup {
+			rd.first[i] = j
+			continue
+		}
+		seen[m.key] = i
+		rd.first[i] = i
+		v := q.views[m.qv].v
+		switch {
+		case v.layout == layoutHash:
+			rd.cmds[i] = rd.pipe.HMGet(ctx, m.key, v.fields...)
+		case s.single:
+			if args == nil {
+				args = make([]any, 1, 1+len(misses))
+				args[0] = "mget"
+			}
+			rd.inGet[i] = len(args) - 1
+			args = append(args, m.key)
+		default:
+			rd.cmds[i] = rd.pipe.Get(ctx, m.key)
+		}
+	}
+	if args != nil {
+		// A StringSliceCmd: replies as strings, not boxed in interfaces
+		// (a missing key is ""; no stored row is empty).
+		rd.mget = redis.NewStringSliceCmd(ctx, args...)
+		_ = rd.pipe.Process(ctx, rd.mget)
+	}
+	return rd
+}
+
+// readReply turns miss i's reply into a row encoding, decoded in sc.rv;
+// false: the reply was an error (say a key of the wrong type).
+func (s *Store) readReply(v *view, rd *redisReads, i int, sc *getScratch) ([]byte, bool) {
+	switch cmd := rd.cmds[i].(type) {
+	case nil:
+		vals := rd.mget.Val()
+		if rd.mget.Err() != nil || rd.inGet[i] >= len(vals) {
+			return nil, false
+		}
+		return s.rowFromStored(v, stringBytes(vals[rd.inGet[i]]), sc), true
+	case *redis.StringCmd:
+		str, err := cmd.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, false
+		}
+		return s.rowFromStored(v, stringBytes(str), sc), true
+	case *redis.SliceCmd:
+		if cmd.Err() != nil || len(cmd.Val()) != len(v.fields) {
+			return nil, false
+		}
+		enc := s.rowFromHash(v, cmd.Val(), sc)
+		return enc, sc.rv.decode(enc, len(v.features)) == nil
+	}
+	panic("BUG: unexpected redis command in a feature read")
+}
+
+func (s *Store) markUnread(res *Result, misses []miss, nowMs int64, reason Reason) {
 	for _, m := range misses {
-		fillAbsent(res, &res.Query.views[m.qv], m.row, nowMs)
+		fallback(res, &res.Query.views[m.qv], m.row, nowMs, reason)
 	}
-	res.Incomplete = true
 }
 
-func (s *Store) invalidateRows(ctx context.Context, keys []string) {
-	bs := make([][]byte, len(keys))
-	for i, k := range keys {
-		bs[i] = []byte(k)
+// rowFromStored encodes a row (row.go) from a stored row (storedrow.go),
+// and leaves it decoded in sc.rv; an empty one is a row with no values. A
+// value that is not JSON of its feature's type is absent and counted: the
+// writer is at fault, and one bad value must not fail the request. The
+// row is one allocation; the values are checked in place, never decoded.
+func (s *Store) rowFromStored(v *view, raw []byte, sc *getScratch) []byte {
+	rv := &sc.rv
+	rv.ts, rv.tsJSON = 0, nil
+	rv.vals = slices.Grow(rv.vals[:0], len(v.features))[:len(v.features)]
+	clear(rv.vals)
+	if len(raw) == 0 {
+		return v.emptyRow
 	}
-	_, _ = s.rows.InvalidateKeys(ctx, bs...)
+	ts, ok := decodeStored(raw, v, rv.vals)
+	if !ok || ts < 0 {
+		clear(rv.vals)
+		s.st.badStoredRows.Add(1)
+		return v.emptyRow
+	}
+	var rb rowBuilder
+	rb.begin(make([]byte, 0, maxRowHeader+len(raw)+len(v.features)), ts)
+	rv.ts, rv.tsJSON = ts, rb.tsJSON()
+	for fi, f := range v.features {
+		val := rv.vals[fi]
+		if val != nil && !f.typ.validJSON(val) {
+			s.st.badStoredValues.Add(1)
+			val = nil
+		}
+		if val == nil {
+			rb.absent()
+			rv.vals[fi] = nil
+		} else {
+			// The cells point into the row: it outlives the request in L1.
+			rv.vals[fi] = rb.value(val)
+		}
+	}
+	return rb.b
+}
+
+// rowFromHash encodes a row from the HMGET reply of the hash layout
+// (features, then _ts), converting each field from its text form.
+func (s *Store) rowFromHash(v *view, reply []any, sc *getScratch) []byte {
+	var ts int64
+	if str, ok := reply[len(v.features)].(string); ok {
+		n, err := strconv.ParseInt(str, 10, 64)
+		if err != nil || n < 0 {
+			s.st.badStoredValues.Add(1)
+		} else {
+			ts = n
+		}
+	}
+	var rb rowBuilder
+	rb.begin(nil, ts)
+	for fi, f := range v.features {
+		str, ok := reply[fi].(string)
+		if !ok {
+			rb.absent()
+			continue
+		}
+		var err error
+		sc.canon, err = f.typ.redisToJSON(sc.canon[:0], stringBytes(str))
+		if err != nil {
+			s.st.badStoredValues.Add(1)
+			rb.absent()
+			continue
+		}
+		rb.value(sc.canon)
+	}
+	return rb.b
 }

@@ -19,6 +19,12 @@ type registry struct {
 	services map[string][]string
 	models   map[string]*model
 	keyTypes map[string]Scalar // join key name → type, across entities
+
+	// keyNames and refNames map every join key name and every valid
+	// view:feature ref to itself: parsers look a name up by its bytes and
+	// keep the registry's string instead of allocating one.
+	keyNames map[string]string
+	refNames map[string]string
 }
 
 type joinKey struct {
@@ -39,6 +45,14 @@ const (
 	sourceMemory
 )
 
+// layout is how a redis view's rows are kept in Redis.
+type layout uint8
+
+const (
+	layoutPacked layout = iota // one stored row (storedrow.go) per key
+	layoutHash                 // one hash per row, a field per feature
+)
+
 type view struct {
 	idx      int
 	name     string
@@ -48,13 +62,28 @@ type view struct {
 	maxAge   time.Duration
 
 	source       sourceKind
+	layout       layout // redis views
 	url          string
 	upstreamView string
 	timeout      time.Duration
 	ttl          time.Duration
+	budget       time.Duration // 0: the caller's deadline
+	breakerCfg   BreakerConfig // http views
+	br           *breaker      // http views; set by New
 
-	// fields are the HMGET fields of one row: the features, then _ts.
+	// tags are the features' stored-row tags, byTag their inverse.
+	tags  []uint32
+	byTag map[uint32]int
+
+	// emptyRow is the row encoding of an entity with no values.
+	emptyRow []byte
+
+	// fields are the HMGET fields of one row of the hash layout: the
+	// features, then _ts.
 	fields []string
+
+	// fallbacks counts rows answered without their source, by reason.
+	fallbacks [numReasons]atomic.Uint64
 
 	// writes counts Push calls (and row invalidations) on this view. A Get
 	// that read Redis stores the rows in L1 only if no write happened
@@ -84,7 +113,8 @@ func (c Config) Validate() error {
 func compile(c Config) (*registry, error) {
 	c = c.withDefaults()
 	r := &registry{cfg: c, entities: map[string]*entity{}, views: map[string]*view{},
-		services: map[string][]string{}, models: map[string]*model{}, keyTypes: map[string]Scalar{}}
+		services: map[string][]string{}, models: map[string]*model{}, keyTypes: map[string]Scalar{},
+		keyNames: map[string]string{}, refNames: map[string]string{}}
 	var p problems
 	if c.MaxEntities < 1 {
 		p.add("max_entities: must be >= 1")
@@ -98,9 +128,13 @@ func compile(c Config) (*registry, error) {
 	if c.RowTTL < 0 {
 		p.add("row_ttl: must not be negative")
 	}
+	if c.LastGoodTTL < 0 {
+		p.add("last_good_ttl: must not be negative")
+	}
 	if c.RowCacheBytes < 1<<20 {
 		p.add("row_cache_bytes: must be >= 1 MiB")
 	}
+	checkBreaker(&p, "breaker", c.Breaker)
 	for i, ec := range c.Entities {
 		r.compileEntity(&p, fmt.Sprintf("entities[%d]", i), ec)
 	}
@@ -167,6 +201,7 @@ func (r *registry) compileEntity(p *problems, path string, ec EntityConfig) {
 			p.add("%s.type: join key %q is %s in another entity", kp, k.name, t)
 		}
 		r.keyTypes[k.name] = k.typ
+		r.keyNames[k.name] = k.name
 		e.keys = append(e.keys, k)
 	}
 	r.entities[ec.Name] = e
@@ -177,7 +212,8 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 	if _, dup := r.views[vc.Name]; dup {
 		p.add("%s.name: duplicate view %q", path, vc.Name)
 	}
-	v := &view{idx: len(r.viewList), name: vc.Name, byName: map[string]int{}, maxAge: vc.MaxAge}
+	v := &view{idx: len(r.viewList), name: vc.Name, byName: map[string]int{}, maxAge: vc.MaxAge,
+		budget: vc.Budget, byTag: map[uint32]int{}}
 	if len(vc.Entities) == 0 {
 		p.add("%s.entities: must not be empty", path)
 	}
@@ -198,6 +234,9 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 	}
 	if vc.MaxAge < 0 {
 		p.add("%s.max_age: must not be negative", path)
+	}
+	if vc.Budget < 0 {
+		p.add("%s.budget: must not be negative", path)
 	}
 	if len(vc.Features) == 0 {
 		p.add("%s.features: must not be empty", path)
@@ -221,11 +260,20 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 				p.add("%s.default: %v", fp, err)
 			}
 		}
+		tag := featureTag(fc.Name)
+		if other, dup := v.byTag[tag]; dup && v.features[other].name != fc.Name {
+			p.add("%s.name: %q and %q have the same stored-row tag (FNV-1a 32); rename one", fp, fc.Name, v.features[other].name)
+		}
 		v.byName[fc.Name] = len(v.features)
+		v.byTag[tag] = len(v.features)
+		v.tags = append(v.tags, tag)
 		v.features = append(v.features, f)
 		v.fields = append(v.fields, fc.Name)
+		ref := vc.Name + ":" + fc.Name
+		r.refNames[ref] = ref
 	}
 	v.fields = append(v.fields, tsField)
+	v.emptyRow = emptyRowOf(len(v.features))
 	r.compileSource(p, path+".source", vc, v)
 	r.views[vc.Name] = v
 	r.viewList = append(r.viewList, v)
@@ -240,6 +288,18 @@ func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *vie
 	v.timeout, v.ttl, v.url = s.Timeout, s.TTL, s.URL
 	setDefault(&v.timeout, defaultHTTPTimeout)
 	setDefault(&v.ttl, defaultHTTPTTL)
+	v.breakerCfg = s.Breaker.over(r.cfg.Breaker)
+	checkBreaker(p, path+".breaker", s.Breaker)
+	switch s.Layout {
+	case "", "packed":
+	case "hash":
+		v.layout = layoutHash
+	default:
+		p.add("%s.layout: unknown layout %q (want packed or hash)", path, s.Layout)
+	}
+	if s.Layout != "" && s.Type != "" && s.Type != "redis" {
+		p.add("%s.layout: only redis views have a layout", path)
+	}
 	switch s.Type {
 	case "", "redis":
 		v.source = sourceRedis
@@ -255,6 +315,12 @@ func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *vie
 	}
 	if s.Timeout < 0 || s.TTL < 0 {
 		p.add("%s: timeout and ttl must not be negative", path)
+	}
+}
+
+func checkBreaker(p *problems, path string, b BreakerConfig) {
+	if b.Cooldown < 0 {
+		p.add("%s.cooldown: must not be negative", path)
 	}
 }
 

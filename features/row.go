@@ -16,10 +16,29 @@ import (
 //	per feature, in view order: uvarint len+1 (0: absent), then len bytes
 const rowVersion = 1
 
+// maxRowHeader bounds a row's bytes before its values: version, event
+// time and its JSON rendering (at most 34 bytes, for years past 9999).
+const maxRowHeader = 1 + binary.MaxVarintLen64 + 1 + 40
+
+// emptyRowOf is the row of n absent values and no event time: what a
+// missing row reads as, cached like any other so that NOT_FOUND rows do
+// not go back to Redis on every request.
+func emptyRowOf(n int) []byte {
+	var rb rowBuilder
+	rb.begin(nil, 0)
+	for range n {
+		rb.absent()
+	}
+	return rb.b
+}
+
 var errBadRow = errors.New("corrupt cached row")
 
 // rowBuilder assembles a row encoding.
-type rowBuilder struct{ b []byte }
+type rowBuilder struct {
+	b     []byte
+	tsLen int
+}
 
 func (rb *rowBuilder) begin(dst []byte, tsMillis int64) {
 	rb.b = append(dst[:0], rowVersion)
@@ -28,13 +47,24 @@ func (rb *rowBuilder) begin(dst []byte, tsMillis int64) {
 	ts := appendTimestamp(tmp[:0], tsMillis)
 	rb.b = binary.AppendUvarint(rb.b, uint64(len(ts)))
 	rb.b = append(rb.b, ts...)
+	rb.tsLen = len(ts)
+}
+
+// tsJSON is the event time rendered by begin, as a slice of the row.
+func (rb *rowBuilder) tsJSON() []byte {
+	n := len(rb.b)
+	return rb.b[n-rb.tsLen : n : n]
 }
 
 func (rb *rowBuilder) absent() { rb.b = append(rb.b, 0) }
 
-func (rb *rowBuilder) value(canon []byte) {
+// value appends a value and returns it as a slice of the row (valid while
+// the row is not grown past its capacity, or as a copy after).
+func (rb *rowBuilder) value(canon []byte) []byte {
 	rb.b = binary.AppendUvarint(rb.b, uint64(len(canon))+1)
 	rb.b = append(rb.b, canon...)
+	n := len(rb.b)
+	return rb.b[n-len(canon) : n : n]
 }
 
 // rowView is a decoded row: slices into the encoding, which is shared and

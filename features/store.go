@@ -36,18 +36,21 @@ type Options struct {
 // Store answers feature lookups, pushes and predictions over a registry.
 // All methods are safe for concurrent use.
 type Store struct {
-	reg   *registry
-	rdb   redis.UniversalClient
-	cache *cache.Tiered // shared: http views, predictions
-	own   *cache.Tiered // non-nil when cache was made here
-	rows  *cache.Tiered // L1 only: rows of redis and memory views
-	mem   *memSource
-	hc    *http.Client
-	log   *slog.Logger
-	st    stats
-	lg    *lastGood
+	reg     *registry
+	rdb     redis.UniversalClient
+	single  bool          // rdb is one node: a read is one MGET
+	redisBr *breaker      // guards rdb
+	cache   *cache.Tiered // shared: http views, predictions
+	own     *cache.Tiered // non-nil when cache was made here
+	rows    *rowCache     // L1 of the rows of redis and memory views
+	mem     *memSource
+	hc      *http.Client
+	log     *slog.Logger
+	st      stats
+	lg      *lastGood
 
 	// now replaces the wall clock in tests that walk rows past max_age.
+	// Budgets and deadlines always use the wall clock.
 	now func() time.Time
 }
 
@@ -67,25 +70,34 @@ func New(cfg Config, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	_, s.single = s.rdb.(*redis.Client)
+	s.redisBr = newBreaker("features:redis", reg.cfg.Breaker, s.log)
+	for _, v := range reg.viewList {
+		if v.source == sourceHTTP {
+			v.br = newBreaker("view:"+v.name, v.breakerCfg, s.log)
+		}
+	}
+	for _, m := range reg.models {
+		if m.backend == backendOIP {
+			m.br = newBreaker("model:"+m.name, m.breakerCfg, s.log)
+		}
+	}
 	if s.hc == nil {
 		s.hc = &http.Client{Transport: &http.Transport{
 			MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
 		}}
 	}
-	// Redis is these rows' L2 already: a copy in the cache's L2 would only
-	// double the writes. Rows are small, hence many counters per byte.
-	s.rows, err = cache.New(cache.Config{L1MaxBytes: reg.cfg.RowCacheBytes, L1Counters: reg.cfg.RowCacheBytes / 20}, nil, s.log)
-	if err != nil {
-		return nil, fmt.Errorf("cannot create row cache: %w", err)
+	if s.rows, err = newRowCache(reg.cfg.RowCacheBytes); err != nil {
+		return nil, err
 	}
 	if s.cache == nil {
 		if s.own, err = cache.New(cache.Config{L1MaxBytes: 64 << 20}, nil, s.log); err != nil {
-			s.rows.Close()
+			s.rows.close()
 			return nil, fmt.Errorf("cannot create cache: %w", err)
 		}
 		s.cache = s.own
 	}
-	if s.lg, err = newLastGood(); err != nil {
+	if s.lg, err = newLastGood(s.rdb, s.redisBr, &reg.cfg, s.log, &s.st); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -101,7 +113,7 @@ func New(cfg Config, opts Options) (*Store, error) {
 
 // Close stops the Store's own caches. Calls after Close fail or miss.
 func (s *Store) Close() {
-	s.rows.Close()
+	s.rows.close()
 	if s.own != nil {
 		s.own.Close()
 	}
@@ -114,7 +126,7 @@ func (s *Store) Close() {
 // last good predictions) are visible: they are asynchronous and tests that
 // read their own writes must wait for them.
 func (s *Store) Wait() {
-	s.rows.Wait()
+	s.rows.wait()
 	s.cache.Wait()
 	s.lg.wait()
 }
@@ -130,21 +142,24 @@ type Stats struct {
 	UpstreamCalls   uint64 // batched calls to http views
 	UpstreamErrors  uint64
 	BadStoredValues uint64 // values in Redis or upstream answers not of the feature's type
+	BadStoredRows   uint64 // Redis values at a row's key that are no stored row
 	Incomplete      uint64 // Get results marked incomplete
 	Pushes          uint64 // rows pushed
 	Predictions     uint64 // prediction rows answered
 	ModelCalls      uint64 // backend calls (one per Predict miss batch)
 	ModelErrors     uint64
 	PredCacheHits   uint64
+	PredModel       uint64 // rows the model answered just now
 	PredStale       uint64 // rows answered from the last good prediction
 	PredDefault     uint64 // rows answered from the model's default
+	LastGoodDrops   uint64 // last good predictions not written to Redis (queue full, Redis failing)
 }
 
 type stats struct {
 	gets, values, rowL1Hits, rowRedisReads, redisPipelines, redisFailures atomic.Uint64
 	upstreamCalls, upstreamErrors, badStoredValues, incomplete, pushes    atomic.Uint64
 	predictions, modelCalls, modelErrors, predCacheHits, predStale        atomic.Uint64
-	predDefault                                                           atomic.Uint64
+	predDefault, badStoredRows, lastGoodDrops, predModel                  atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -155,41 +170,33 @@ func (s *Store) Stats() Stats {
 		RowRedisReads: st.rowRedisReads.Load(), RedisPipelines: st.redisPipelines.Load(),
 		RedisFailures: st.redisFailures.Load(), UpstreamCalls: st.upstreamCalls.Load(),
 		UpstreamErrors: st.upstreamErrors.Load(), BadStoredValues: st.badStoredValues.Load(),
-		Incomplete: st.incomplete.Load(), Pushes: st.pushes.Load(), Predictions: st.predictions.Load(),
+		BadStoredRows: st.badStoredRows.Load(),
+		Incomplete:    st.incomplete.Load(), Pushes: st.pushes.Load(), Predictions: st.predictions.Load(),
 		ModelCalls: st.modelCalls.Load(), ModelErrors: st.modelErrors.Load(),
-		PredCacheHits: st.predCacheHits.Load(), PredStale: st.predStale.Load(), PredDefault: st.predDefault.Load(),
+		PredCacheHits: st.predCacheHits.Load(), PredModel: st.predModel.Load(), PredStale: st.predStale.Load(), PredDefault: st.predDefault.Load(),
+		LastGoodDrops: st.lastGoodDrops.Load(),
 	}
 }
 
-// memSource is the in-process view store: hashes of Redis-encoded fields,
+// memSource is the in-process view store: stored rows (storedrow.go),
 // exactly as Redis would hold them, so both share the read path.
 type memSource struct {
 	mu   sync.RWMutex
-	rows map[string]map[string][]byte
+	rows map[string][]byte
 }
 
-func newMemSource() *memSource { return &memSource{rows: map[string]map[string][]byte{}} }
+func newMemSource() *memSource { return &memSource{rows: map[string][]byte{}} }
 
-// hmget answers like Redis HMGET: nil for absent fields.
-func (m *memSource) hmget(key string, fields []string, dst [][]byte) [][]byte {
+// get returns key's stored row (nil: none). It is never modified after.
+func (m *memSource) get(key string) []byte {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	h := m.rows[key]
-	for _, f := range fields {
-		dst = append(dst, h[f])
-	}
-	return dst
+	return m.rows[key]
 }
 
-func (m *memSource) hset(key string, kv map[string][]byte) {
+// merge writes a partial stored row over key's, as mergeLua does in Redis.
+func (m *memSource) merge(key string, row []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	h := m.rows[key]
-	if h == nil {
-		h = make(map[string][]byte, len(kv))
-		m.rows[key] = h
-	}
-	for k, v := range kv {
-		h[k] = v
-	}
+	m.rows[key] = mergeStored(m.rows[key], row)
 }

@@ -110,6 +110,10 @@ func (s *Server) Readiness(ctx context.Context) Readiness {
 		rd.Checks[k] = c
 		worst(c)
 	}
+	for k, c := range s.featureChecks() {
+		rd.Checks[k] = c
+		worst(c)
+	}
 	if s.draining.Load() {
 		rd.Status = "not_ready"
 		rd.Checks["server"] = Check{Status: "down", Detail: "draining for shutdown"}

@@ -150,6 +150,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descEvConnected, b2f(s.consumer.Ready() == nil))
 		counter(descEvPublishErr, s.stats.publishErrors.Load())
 	}
+	s.collectFeatures(counter, gauge)
 	ls := s.limiter.Stats()
 	counter(descLimitDecision, ls.Allowed, "allowed")
 	counter(descLimitDecision, ls.Rejected, "rejected")

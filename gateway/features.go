@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/features"
@@ -95,4 +97,83 @@ func (s *Server) featureError(err error, st *reqState) *Error {
 		s.log.Warn("features dependency unavailable", "code", fe.Code, "cause", cause, "request_id", string(st.id))
 	}
 	return &Error{Status: featureStatus[fe.Kind], Code: fe.Code, Message: fe.Message}
+}
+
+// featureChecks reports the features' dependencies for /readyz: down while
+// a breaker is open (its rows are answered by fallbacks), degraded while
+// it probes (half-open). Either leaves the gateway ready: it still answers.
+func (s *Server) featureChecks() map[string]Check {
+	out := map[string]Check{}
+	if s.features == nil {
+		return out
+	}
+	for _, d := range s.features.Dependencies() {
+		c := Check{Status: "ok", Detail: featureDetail{Breaker: d.Breaker, Skipped: d.Skipped, Detail: d.Detail}}
+		switch {
+		case d.Down():
+			c.Status = "down"
+		case d.Breaker == "half-open":
+			c.Status = "degraded"
+		}
+		out[d.Name] = c
+	}
+	return out
+}
+
+type featureDetail struct {
+	Breaker string `json:"breaker,omitempty"` // closed | open | half-open
+	Skipped uint64 `json:"skipped_calls,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+var (
+	descFeatValues    = desc("features_values_total", "Feature values answered.")
+	descFeatRows      = desc("features_rows_total", "Feature rows looked up, by where they came from (l1, redis).", "source")
+	descFeatRedis     = desc("features_redis_pipelines_total", "Redis pipelines sent by feature reads, by result.", "result")
+	descFeatUpstream  = desc("features_upstream_calls_total", "Batched calls to http views' upstreams, by result.", "result")
+	descFeatBad       = desc("features_bad_stored_total", "Stored values (or whole rows) that were not of their type, read as absent.", "what")
+	descFeatFallback  = desc("features_fallback_rows_total", "Feature rows answered without their source (NOT_FOUND or DEFAULT values), by view and reason.", "view", "reason")
+	descPredictions   = desc("predictions_total", "Prediction rows answered, by source (cache, model, stale, default).", "source")
+	descPredFallback  = desc("prediction_fallbacks_total", "Prediction rows not answered by the model or the cache, by model, what answered (stale, default, none) and why.", "model", "served", "reason")
+	descFeatBreaker   = desc("features_breaker_state", "State of the breaker of a features dependency (1 for the current state).", "dependency", "state")
+	descFeatSkipped   = desc("features_breaker_skipped_total", "Calls a features dependency's open breaker answered at once.", "dependency")
+	breakerStateNames = []string{"closed", "half-open", "open"}
+)
+
+// collectFeatures exports the features.Store's counters.
+func (s *Server) collectFeatures(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64, ...string)) {
+	if s.features == nil {
+		return
+	}
+	st := s.features.Stats()
+	counter(descFeatValues, st.Values)
+	counter(descFeatRows, st.RowL1Hits, "l1")
+	counter(descFeatRows, st.RowRedisReads, "redis")
+	counter(descFeatRedis, st.RedisPipelines-st.RedisFailures, "ok")
+	counter(descFeatRedis, st.RedisFailures, "error")
+	counter(descFeatUpstream, st.UpstreamCalls-st.UpstreamErrors, "ok")
+	counter(descFeatUpstream, st.UpstreamErrors, "error")
+	counter(descFeatBad, st.BadStoredValues, "value")
+	counter(descFeatBad, st.BadStoredRows, "row")
+	counter(descPredictions, st.PredCacheHits, "cache")
+	counter(descPredictions, st.PredStale, "stale")
+	counter(descPredictions, st.PredDefault, "default")
+	counter(descPredictions, st.PredModel, "model")
+	for _, f := range s.features.Fallbacks() {
+		kind, name, _ := strings.Cut(f.Name, ":")
+		if kind == "view" {
+			counter(descFeatFallback, f.Rows, name, f.Reason.String())
+		} else {
+			counter(descPredFallback, f.Rows, name, f.Served, f.Reason.String())
+		}
+	}
+	for _, d := range s.features.Dependencies() {
+		if d.Breaker == "" {
+			continue
+		}
+		for _, state := range breakerStateNames {
+			gauge(descFeatBreaker, b2f(state == d.Breaker), d.Name, state)
+		}
+		counter(descFeatSkipped, d.Skipped, d.Name)
+	}
 }

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -343,4 +345,80 @@ func TestBuiltinNeeds(t *testing.T) {
 	f("predict", "/v1/models/{name}/predict", models, "")
 	f("predict", "/v1/models/{name}/predict", views, "needs features.models")
 	f("predict", "/v1/models/{model}/predict", models, "{name}")
+}
+
+// A failing model server never fails a predict route inside its budget:
+// rows come back "default", the model's breaker opens and /readyz and
+// /metrics say which dependency is down and what was served instead.
+func TestFeaturesModelBreakerReadyzAndMetrics(t *testing.T) {
+	var failing atomic.Bool
+	oip := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"outputs": []any{
+			map[string]any{"name": "y", "shape": []int{1, 1}, "datatype": "FP64", "data": []float64{7}}}})
+	}))
+	t.Cleanup(oip.Close)
+	h := newHarness(t, func(c *Config) {
+		featureRoutes("", oip.URL)(c)
+		c.Features.Breaker = features.BreakerConfig{Failures: 2, Cooldown: time.Hour}
+	})
+	tok := token(t, featureScopes)
+	failing.Store(true)
+	for i := range 3 {
+		// A new input vector each time: the prediction cache cannot answer.
+		h.mustPost("/v1/push", tok, `{"view":"mem","rows":[{"entity":{"user_id":"u1"},"values":{"clicks":`+strconv.Itoa(i)+`}}]}`)
+		r := h.mustPost("/v1/models/remote/predict", tok, `{"entities":[{"user_id":"u1"}]}`)
+		if got := decode[predictReply](t, r.body); sources(got) != "default" || *got.Predictions[0].Value != -1 {
+			t.Fatalf("predict %d with the model failing: %s", i, r.body)
+		}
+	}
+	rd := h.srv.Readiness(context.Background())
+	if c := rd.Checks["model:remote"]; c.Status != "down" || c.Detail.(featureDetail).Breaker != "open" || rd.Status != "degraded" {
+		t.Errorf("readyz: %s %+v, model:remote %+v", rd.Status, rd.Checks, c)
+	}
+	if c := rd.Checks["model:lin"]; c.Status != "ok" {
+		t.Errorf("readyz model:lin (builtin): %+v", c)
+	}
+	m := h.metrics(t)
+	for _, want := range []string{
+		`tiercel_features_breaker_state{dependency="model:remote",state="open"} 1`,
+		`tiercel_features_breaker_skipped_total{dependency="model:remote"} 1`,
+		`tiercel_prediction_fallbacks_total{model="remote",reason="error",served="default"} 2`,
+		`tiercel_prediction_fallbacks_total{model="remote",reason="breaker_open",served="default"} 1`,
+		`tiercel_predictions_total{source="default"} 3`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// Redis down: a read of a redis view is answered (200) with DEFAULT and
+// NOT_FOUND values, marked incomplete; /readyz names features:redis.
+func TestFeaturesRedisDownReadyz(t *testing.T) {
+	rs := testredis.Start(t)
+	h := newHarness(t, func(c *Config) {
+		featureRoutes(rs.URL(), "")(c)
+		c.Features.Breaker = features.BreakerConfig{Failures: 2, Cooldown: time.Hour}
+	})
+	tok := token(t, featureScopes)
+	rs.Kill()
+	for i := range 3 {
+		// A new entity each time: L1 cannot answer.
+		r := h.mustPost("/v1/features", tok, `{"features":["rv:clicks","rv:country"],"entities":[{"user_id":"x`+strconv.Itoa(i)+`"}]}`)
+		got := decode[nativeReply](t, r.body)
+		if res := got.Results[0]; !got.Incomplete || res.Statuses[0] != "DEFAULT" || res.Values[0] != 0.0 || res.Statuses[1] != "NOT_FOUND" {
+			t.Fatalf("read %d with Redis down: %s", i, r.body)
+		}
+	}
+	if c := h.srv.Readiness(context.Background()).Checks["features:redis"]; c.Status != "down" || c.Detail.(featureDetail).Breaker != "open" {
+		t.Errorf("readyz features:redis: %+v", c)
+	}
+	m := h.metrics(t)
+	if !strings.Contains(m, `tiercel_features_fallback_rows_total{reason="breaker_open",view="rv"} 1`) {
+		t.Errorf("/metrics lacks the breaker_open fallback of view rv")
+	}
 }

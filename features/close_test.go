@@ -1,0 +1,34 @@
+package features
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Close stops every goroutine the Store started (the last-good writer).
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	e := newEnv(t, predictRegistry("http://127.0.0.1:1", "1", nil))
+	s, err := New(predictRegistry("http://127.0.0.1:1", "1", nil), Options{Redis: e.rdb, Cache: e.c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushUser(t, e, "u1", time.Now())
+	if _, err := s.Predict(context.Background(), "churn", &PredictRequest{JoinKeys: []string{"user_id"}, Rows: [][]string{{"u1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The env's own Store has one too.
+	writers := func() int { return strings.Count(stacks(), "features.(*lastGood).writeLoop") }
+	if n := writers(); n != 2 {
+		t.Fatalf("%d last-good writers running, want 2", n)
+	}
+	s.Close()
+	waitFor(t, "the Store's goroutines to end", func() bool { return writers() == 1 })
+}
+
+func stacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
+}
