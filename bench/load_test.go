@@ -149,7 +149,7 @@ func TestXCacheCounts(t *testing.T) {
 			t.Errorf("X-Cache %q counted %d, server sent %d", v, res.XCache[v], sent[v])
 		}
 	}
-	want := float64(sent["HIT-L1"]+sent["HIT-L2"]) / float64(res.OK)
+	want := float64(sent["HIT-L1"]+sent["HIT-L2"]) / float64(res.OK-sent[""])
 	if res.HitRatio() != want {
 		t.Errorf("hit ratio %v, want %v", res.HitRatio(), want)
 	}

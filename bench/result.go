@@ -52,10 +52,12 @@ type Result struct {
 	hist *hdrhistogram.Histogram
 }
 
-// HitRatio is the share of 2xx answers whose X-Cache value starts with
-// "HIT"; errors are neither hits nor misses.
+// HitRatio is the share of 2xx answers with an X-Cache header whose value
+// starts with "HIT": errors are neither hits nor misses, and answers
+// without the header (feature lookups in a mix) are not cache lookups.
 func (res *Result) HitRatio() float64 {
-	if res.OK == 0 {
+	lookups := res.OK - res.XCache[""]
+	if lookups <= 0 {
 		return 0
 	}
 	var hits int64
@@ -64,7 +66,7 @@ func (res *Result) HitRatio() float64 {
 			hits += v
 		}
 	}
-	return float64(hits) / float64(res.OK)
+	return float64(hits) / float64(lookups)
 }
 
 func (r *run) result(col *collector, cut time.Time) *Result {

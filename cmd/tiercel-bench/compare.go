@@ -48,7 +48,7 @@ func compare(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	info := runInfo(o.GenCPU, o.Stack.CPU)
+	info := runInfo(o.GenCPU, o.Stack.CPU, "gateway, bare, origins, nginx, varnishd; wrk too runs on the load generator's CPU")
 	info.Notes = append(info.Notes[:len(info.Notes):len(info.Notes)],
 		"targets alternate within each round, so drift on the shared machine hits them alike; all targets stay up (idle) while another is measured",
 		"server CPU µs/req is the server processes' CPU time (from /proc/<pid>/stat, children included, origins excluded) over the requests of the run: near the generator's limit a req/s ratio cannot tell servers apart, CPU per request can")

@@ -52,7 +52,7 @@ func runSuite(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	info := runInfo(*genCPU, opts.Stack.CPU)
+	info := runInfo(*genCPU, opts.Stack.CPU, "gateway, origin, redis-server")
 	results, err := bench.RunSuite(ctx, suite, opts)
 	if len(results) > 0 {
 		info.Notes = append(info.Notes, "load average after the run: "+loadAvg())
@@ -66,7 +66,7 @@ func runSuite(args []string) error {
 
 // runInfo records the machine and how the run was pinned; the notes say
 // what the figures can and cannot be used for.
-func runInfo(genCPU, serverCPU int) bench.RunInfo {
+func runInfo(genCPU, serverCPU int, servers string) bench.RunInfo {
 	host, _ := os.Hostname()
 	info := bench.RunInfo{
 		Date:    time.Now().UTC().Format(time.RFC3339),
@@ -74,7 +74,7 @@ func runInfo(genCPU, serverCPU int) bench.RunInfo {
 		Machine: fmt.Sprintf("%s, %d CPUs, %s/%s, %s", host, machineCPUs(), runtime.GOOS, runtime.GOARCH, runtime.Version()),
 	}
 	if serverCPU >= 0 {
-		info.Notes = append(info.Notes, fmt.Sprintf("servers (gateway, origin, redis-server) pinned to CPU %d with GOMAXPROCS=1; load generator on CPU %d with GOMAXPROCS=1", serverCPU, genCPU))
+		info.Notes = append(info.Notes, fmt.Sprintf("servers (%s) pinned to CPU %d (Go ones with GOMAXPROCS=1); load generator on CPU %d with GOMAXPROCS=1", servers, serverCPU, genCPU))
 	}
 	info.Notes = append(info.Notes,
 		"open-loop latencies count from each request's intended send time, so queueing behind a slow answer is included (no coordinated omission)",
