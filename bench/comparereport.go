@@ -56,8 +56,9 @@ func WriteComparisonMarkdown(w io.Writer, info RunInfo, c *Comparison) error {
 	writeInfo(&b, info)
 	fmt.Fprintf(&b, "## Max throughput: closed loop, %s, %d connections, %.0fs per run, median of %d alternating rounds\n\n",
 		generatorName(o.Generator), o.Conns, o.MaxDuration, o.Rounds)
-	b.WriteString("| target | req/s | ratio to bare | p50 | p99 | p99.9 | server CPU µs/req | errors | req/s of each round |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| target | req/s | ratio to bare | p50 | p99 | p99.9 | server CPU µs/req | CPU ratio to bare | errors | req/s of each round |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	bareCPU := bareTarget(c).Median.CPUPerReq
 	for _, t := range c.Targets {
 		m := t.Median
 		var rounds []string
@@ -66,9 +67,14 @@ func WriteComparisonMarkdown(w io.Writer, info RunInfo, c *Comparison) error {
 			rounds = append(rounds, fmt.Sprintf("%.0f", r.Rate))
 			errs += r.Errors
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %.2f | %d | %s |\n", t.Description, m.Rate, t.Ratio,
-			fmtUS(m.P50), fmtUS(m.P99), fmtUS(m.P999), m.CPUPerReq, errs, strings.Join(rounds, ", "))
+		cpuRatio := "-"
+		if m.CPUPerReq > 0 && bareCPU > 0 {
+			cpuRatio = fmt.Sprintf("%.2f", bareCPU/m.CPUPerReq)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %.2f | %s | %d | %s |\n", t.Description, m.Rate, t.Ratio,
+			fmtUS(m.P50), fmtUS(m.P99), fmtUS(m.P999), m.CPUPerReq, cpuRatio, errs, strings.Join(rounds, ", "))
 	}
+	b.WriteString("\nCPU ratio to bare is bare's CPU µs/req over the target's: the throughput ratio a CPU-bound server on a quiet core would reach.\n")
 	if len(c.Check) > 0 {
 		var rates []string
 		for _, r := range c.Check {
@@ -76,7 +82,7 @@ func WriteComparisonMarkdown(w io.Writer, info RunInfo, c *Comparison) error {
 		}
 		fmt.Fprintf(&b, "\nGenerator check: %s against bare in the same rounds: %s req/s (median %.0f; %s: %.0f).\n",
 			generatorName(c.Check[0].Generator), strings.Join(rates, ", "), medianRun(c.Check).Rate,
-			generatorName(o.Generator), bareMedian(c))
+			generatorName(o.Generator), bareTarget(c).Median.Rate)
 	}
 	fmt.Fprintf(&b, "\n## Latency at %.0f%% of each target's max: open loop (tiercel-bench, latency from the intended send time), %d connections, %.0fs per run, %d alternating rounds merged\n\n",
 		100*o.OpenFraction, o.Conns, o.OpenDuration, o.Rounds)
@@ -100,11 +106,11 @@ func generatorName(g string) string {
 	return "tiercel-bench closed loop"
 }
 
-func bareMedian(c *Comparison) float64 {
+func bareTarget(c *Comparison) *TargetResult {
 	for _, t := range c.Targets {
 		if t.Name == "bare" {
-			return t.Median.Rate
+			return t
 		}
 	}
-	return 0
+	return &TargetResult{}
 }

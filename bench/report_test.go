@@ -123,7 +123,7 @@ func TestWriteComparisonMarkdown(t *testing.T) {
 	got := b.String()
 	for _, want := range []string{
 		"## Max throughput: closed loop, wrk -t1, 64 connections, 5s per run, median of 2 alternating rounds",
-		"| Tiercel L1 | 90000 | 0.90 | 500µs | 900µs | 2ms | 5.50 | 1 | 90000, 88000 |\n",
+		"| Tiercel L1 | 90000 | 0.90 | 500µs | 900µs | 2ms | 5.50 | 0.82 | 1 | 90000, 88000 |\n",
 		"| bare | 100000 | 1.00 |",
 		"Generator check: tiercel-bench closed loop against bare in the same rounds: 60000 req/s (median 60000; wrk -t1: 100000).",
 		"## Latency at 50% of each target's max",

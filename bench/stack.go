@@ -24,6 +24,12 @@ type StackOptions struct {
 }
 
 func (o StackOptions) withDefaults() (StackOptions, error) {
+	// Absolute, because nginx resolves relative paths against its prefix.
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return o, fmt.Errorf("cannot resolve %q: %w", o.Dir, err)
+	}
+	o.Dir = dir
 	if o.Tiercel == "" {
 		o.Tiercel = "bin/tiercel"
 	}
