@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // SuiteOptions configure RunSuite.
@@ -59,7 +60,7 @@ func RunSuite(ctx context.Context, s *Suite, opts SuiteOptions) ([]*ScenarioResu
 		if ctx.Err() != nil {
 			break
 		}
-		fmt.Fprintf(opts.Log, "== %s: %s\n", sc.Name, sc.Description)
+		fmt.Fprintf(opts.Log, "== %s\n", strings.TrimSuffix(sc.Name+": "+sc.Description, ": "))
 		res, err := runScenario(ctx, s.Defaults, sc, opts)
 		if err != nil {
 			return out, fmt.Errorf("scenario %s: %w", sc.Name, err)
