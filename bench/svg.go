@@ -46,7 +46,7 @@ var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#
 const (
 	panelW               = 760.0
 	panelH               = 300.0
-	padLeft, padRight    = 70.0, 20.0
+	padLeft, padRight    = 70.0, 40.0
 	padTop, padBottom    = 34.0, 46.0
 	legendRow            = 16.0
 	legendW              = 200.0
