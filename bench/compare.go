@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -180,7 +181,7 @@ func (c *comparer) start() error {
 		t := CompareTargets[i]
 		fmt.Fprintf(c.o.Log, "starting %s\n", t.Name)
 		so := c.o.Stack
-		so.Dir = so.Dir + "/" + t.Name
+		so.Dir = filepath.Join(so.Dir, t.Name)
 		if err := mkdir(so.Dir); err != nil {
 			return err
 		}
