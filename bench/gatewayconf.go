@@ -18,6 +18,7 @@ type gatewayConf struct {
 	Listen, Admin string
 	Origin        string // host:port of the 1 KiB origin
 	RedisURL      string // "" for an L1-only gateway
+	KafkaBroker   string // host:port; "" for no Kafka
 	L1Bytes       int64  // 0: the gateway's default
 	Auth          bool
 	RateLimit     bool
@@ -82,6 +83,12 @@ log:
 {{- if .RedisURL}}
 redis:
   url: "{{.RedisURL}}"
+{{- end}}
+{{- if .KafkaBroker}}
+kafka:
+  brokers: ["{{.KafkaBroker}}"]
+  topic: ` + benchTopic + `
+  max_wait: 100ms
 {{- end}}
 {{- if .L1Bytes}}
 cache:

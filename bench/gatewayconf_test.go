@@ -44,7 +44,7 @@ func TestGatewayConfValidates(t *testing.T) {
 	base := gatewayConf{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2", Origin: "127.0.0.1:3", Secret: newSecret()}
 	f(base)
 	all := base
-	all.Auth, all.RateLimit, all.RedisURL, all.L1Bytes = true, true, "redis://127.0.0.1:4/0", 1<<20
+	all.Auth, all.RateLimit, all.RedisURL, all.L1Bytes, all.KafkaBroker = true, true, "redis://127.0.0.1:4/0", 1<<20, "127.0.0.1:5"
 	f(all)
 }
 

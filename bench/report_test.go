@@ -72,7 +72,7 @@ func TestWriteSuiteMarkdown(t *testing.T) {
 		Latency:  Latency{P50: 150, P90: 400, P99: 1200, P999: 3400, Max: 9100},
 		Schedule: &ScheduleStats{Backlogged: 12},
 	}
-	storm := &StormResult{Target: 500, Rate: 499, Sent: 5000, OK: 4990, Errors: 10, Endpoint: "http://a/admin/invalidate", Latency: Latency{P99: 700}}
+	storm := &StormResult{Target: 500, Rate: 499, Sent: 5000, OK: 4990, Errors: 10, Via: "POST http://a/admin/invalidate", Latency: Latency{P99: 700}}
 	results := []*ScenarioResult{
 		{Name: "zipf", Description: "Zipf keys.", Target: "tiercel, L1+L2", Result: res, Storm: storm, Prefill: 100, CPUPerReq: 21.34},
 		{Name: "features", Target: "tiercel", Result: &Result{Mode: "closed", OK: 5, Requests: 5, Rate: 5, XCache: map[string]int64{"": 5}}},
@@ -90,7 +90,7 @@ func TestWriteSuiteMarkdown(t *testing.T) {
 		"| features | closed | - | 5 | 0µs | 0µs | 0µs | 0µs | 0µs | 0 | 0 | - | - | - |\n",
 		"## zipf\n\nZipf keys.\n",
 		"- prefill: 100 unmeasured requests",
-		"- invalidation storm (POST http://a/admin/invalidate): 500 events/s asked, 499 applied/s (5000 sent, 10 errors), p99 700µs\n",
+		"- invalidation storm (POST http://a/admin/invalidate): 500 events/s asked, 499/s accepted (5000 sent, 10 errors), p99 700µs per event\n",
 		"![percentiles](zipf-percentiles.svg)",
 		"| status 429 | 10 |",
 	} {

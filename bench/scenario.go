@@ -70,6 +70,9 @@ type GatewaySpec struct {
 	// RateLimit puts every route under a rate-limit policy (default true)
 	// that admits the load: a 429 counts as an error, never as a hit.
 	RateLimit *bool `yaml:"rate_limit"`
+	// Kafka starts a Kafka broker (kfake) and has the gateway consume
+	// invalidation events from it, for storms sent through Kafka.
+	Kafka bool `yaml:"kafka"`
 }
 
 // RequestSpec is one kind of request of a scenario.
@@ -107,14 +110,17 @@ type Ramp struct {
 	Over time.Duration `yaml:"over"`
 }
 
-// Storm is an invalidation storm: POST /admin/invalidate at Rate events/s,
-// each dropping one tag, while the scenario's load reads.
+// Storm is an invalidation storm: Rate events/s, each dropping one tag,
+// while the scenario's load reads.
 type Storm struct {
 	Rate float64 `yaml:"rate"`
+	// Via is "admin" (default: POST /admin/invalidate) or "kafka" (events
+	// published to the gateway's topic; needs gateway.kafka).
 	// Tag is the tag template, e.g. "product:{key}".
 	Tag  string `yaml:"tag"`
 	Keys int    `yaml:"keys"`
 	Dist Dist   `yaml:"dist"`
+	Via  string `yaml:"via"`
 }
 
 // LoadSuite reads and checks a scenarios file. Errors name the file and
@@ -216,6 +222,9 @@ func (sc *Scenario) validate(at string) error {
 		if err := st.validate(at + ".invalidate"); err != nil {
 			return err
 		}
+		if st.Via == "kafka" && !sc.Gateway.Kafka {
+			return fmt.Errorf("%s.invalidate.via: kafka needs gateway.kafka: true", at)
+		}
 	}
 	return nil
 }
@@ -264,6 +273,8 @@ func (st *Storm) validate(at string) error {
 		return fmt.Errorf("%s.tag: %q has no %s", at, st.Tag, keyPlaceholder)
 	case st.Keys < 1:
 		return fmt.Errorf("%s.keys: must be at least 1", at)
+	case st.Via != "" && st.Via != "admin" && st.Via != "kafka":
+		return fmt.Errorf("%s.via: %q is not admin or kafka", at, st.Via)
 	}
 	if st.Dist != "" {
 		if err := st.Dist.validate(); err != nil {

@@ -24,7 +24,7 @@ func TestDefaultSuiteParses(t *testing.T) {
 			t.Errorf("%s: %v", sc.Name, err)
 		}
 	}
-	for _, want := range []string{"l1-hit", "l2-hit", "miss-to-origin", "zipf", "features", "predictions", "invalidation-storm", "mixed"} {
+	for _, want := range []string{"l1-hit", "l2-hit", "miss-to-origin", "zipf", "features", "predictions", "invalidation-storm", "invalidation-kafka", "mixed"} {
 		if !names[want] {
 			t.Errorf("default suite lacks %s", want)
 		}
@@ -61,6 +61,8 @@ func TestSuiteErrorsNameTheField(t *testing.T) {
 	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    invalidate: {rate: 10, tag: product, keys: 5}\n", "scenarios[0].invalidate.tag:")
 	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    invalidate: {rate: 0, tag: 'p:{key}', keys: 5}\n", "scenarios[0].invalidate.rate:")
 	f("defaults: {conns: -1}\nscenarios:\n"+ok, "defaults.conns:")
+	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    invalidate: {rate: 1, tag: 'p:{key}', keys: 5, via: mq}\n", "scenarios[0].invalidate.via:")
+	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    invalidate: {rate: 1, tag: 'p:{key}', keys: 5, via: kafka}\n", "scenarios[0].invalidate.via: kafka needs gateway.kafka: true")
 }
 
 // A scenario becomes a load config: defaults fill what it leaves unset,

@@ -57,8 +57,10 @@ type Stack struct {
 	// peers), Headers what every request must carry (a token).
 	URL, Admin string
 	Headers    []Header
-	procs      []*Proc
-	measured   []*Proc // the server under test: its CPU time is reported
+	// Broker is the Kafka broker the gateway consumes events from, if any.
+	Broker   string
+	procs    []*Proc
+	measured []*Proc // the server under test: its CPU time is reported
 }
 
 func (s *Stack) start(spec ProcSpec, measured bool) (*Proc, error) {
@@ -157,6 +159,12 @@ func (s *Stack) startTiercel(o StackOptions, spec GatewaySpec) error {
 		if c.RedisURL, err = s.startRedis(o); err != nil {
 			return err
 		}
+	}
+	if spec.Kafka {
+		if c.KafkaBroker, err = s.startBroker(o); err != nil {
+			return err
+		}
+		s.Broker = c.KafkaBroker
 	}
 	text, err := c.render()
 	if err != nil {

@@ -16,9 +16,9 @@ type SuiteOptions struct {
 	// parent of one log directory per scenario.
 	Stack StackOptions
 	// Target, when set, is an existing gateway's base URL: nothing is
-	// started, Token is sent as a bearer token (if set) and Admin is its
-	// admin listener (for invalidation storms).
-	Target, Admin, Token string
+	// started, Token is sent as a bearer token (if set), Admin is its
+	// admin listener and Broker its Kafka broker (for invalidation storms).
+	Target, Admin, Token, Broker string
 	// Only runs the named scenarios; empty runs all.
 	Only []string
 	// Progress receives the live progress lines; Log the tool's notes.
@@ -74,7 +74,7 @@ func runScenario(ctx context.Context, d Defaults, sc *Scenario, opts SuiteOption
 	out := &ScenarioResult{Name: sc.Name, Description: sc.Description}
 	var st *Stack
 	if opts.Target != "" {
-		st = &Stack{URL: opts.Target, Admin: opts.Admin}
+		st = &Stack{URL: opts.Target, Admin: opts.Admin, Broker: opts.Broker}
 		if opts.Token != "" {
 			st.Headers = []Header{{Name: "Authorization", Value: "Bearer " + opts.Token}}
 		}
@@ -92,8 +92,12 @@ func runScenario(ctx context.Context, d Defaults, sc *Scenario, opts SuiteOption
 		defer st.Close()
 		out.Target = describeGateway(sc)
 	}
-	if sc.Invalidate != nil && st.Admin == "" {
-		return nil, fmt.Errorf("an invalidation storm needs the target's admin URL")
+	var storm *storm
+	if sc.Invalidate != nil {
+		var err error
+		if storm, err = newStorm(*sc.Invalidate, st.Admin, st.Broker); err != nil {
+			return nil, err
+		}
 	}
 	for _, pc := range sc.prefillConfigs(st.URL, st.Headers, 32) {
 		res, err := Load(ctx, pc)
@@ -111,13 +115,12 @@ func runScenario(ctx context.Context, d Defaults, sc *Scenario, opts SuiteOption
 
 	var stormDone chan *StormResult
 	stopStorm := func() {}
-	if sc.Invalidate != nil {
+	if storm != nil {
 		var stormCtx context.Context
 		stormCtx, stopStorm = context.WithCancel(ctx)
 		defer stopStorm()
 		stormDone = make(chan *StormResult, 1)
-		s := newStorm(*sc.Invalidate, st.Admin)
-		go func() { stormDone <- s.run(stormCtx) }()
+		go func() { stormDone <- storm.run(stormCtx) }()
 	}
 	res, err := Load(ctx, cfg)
 	if stormDone != nil {

@@ -150,7 +150,7 @@ func (r *ScenarioResult) writeDetails(b *strings.Builder) {
 		fmt.Fprintf(b, "- schedule: %d requests sent late behind busy connections (their wait is in the latency), %d missed\n", s.Backlogged, res.Missed)
 	}
 	if st := r.Storm; st != nil {
-		fmt.Fprintf(b, "- invalidation storm (POST %s): %s\n", st.Endpoint, st)
+		fmt.Fprintf(b, "- invalidation storm (%s): %s\n", st.Via, st)
 	}
 	fmt.Fprintf(b, "\n![percentiles](%s-percentiles.svg)\n![timeline](%s-timeline.svg)\n", r.Name, r.Name)
 	res.writeBreakdowns(b)

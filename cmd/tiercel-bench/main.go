@@ -36,6 +36,7 @@ const usage = `usage:
   tiercel-bench bare [-listen ADDR] [-size BYTES]
   tiercel-bench load -url URL [-rate R] [-conns C] [-duration D] [flags]  (load -h for all)
   tiercel-bench run [-scenarios FILE] [-out DIR] [-only a,b] [-target URL -token T -admin URL]
+  tiercel-bench kafka [-port P] [-topic T]   (a loopback broker for storms through Kafka)
   tiercel-bench compare [-targets tiercel,bare,nginx,varnish] [-rounds N] [-duration D] [-out DIR]`
 
 func main() {
@@ -52,6 +53,8 @@ func main() {
 		err = runSuite(os.Args[2:])
 	case "compare":
 		err = compare(os.Args[2:])
+	case "kafka":
+		err = kafka(os.Args[2:])
 	default:
 		fail(2, usage)
 	}
@@ -82,4 +85,23 @@ func bare(args []string) error {
 		_ = b.Shutdown()
 	}()
 	return b.Serve(ln)
+}
+
+// kafka serves an in-memory Kafka broker on loopback for storms sent
+// through Kafka; the suite starts it, pinned with the servers.
+func kafka(args []string) error {
+	fs := flag.NewFlagSet("kafka", flag.ExitOnError)
+	port := fs.Int("port", 9092, "loopback port")
+	topic := fs.String("topic", "tiercel.invalidations", "topic to create")
+	partitions := fs.Int("partitions", 1, "partitions of the topic")
+	_ = fs.Parse(args)
+	b, err := bench.NewBroker(*port, *topic, int32(*partitions))
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	return nil
 }

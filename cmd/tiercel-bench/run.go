@@ -26,6 +26,7 @@ func runSuite(args []string) error {
 	genCPU := fs.Int("load-cpu", 1, "CPU the load generator is pinned to (-1: not pinned)")
 	fs.StringVar(&opts.Target, "target", "", "existing gateway base URL: start nothing")
 	fs.StringVar(&opts.Admin, "admin", "", "its admin base URL (invalidation storms)")
+	fs.StringVar(&opts.Broker, "broker", "", "its Kafka broker host:port (storms with via: kafka)")
 	fs.StringVar(&opts.Token, "token", os.Getenv("TIERCEL_BENCH_TOKEN"), "bearer token for -target (default $TIERCEL_BENCH_TOKEN)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	_ = fs.Parse(args)
