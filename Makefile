@@ -6,12 +6,16 @@ BIN         := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests run for real: a Redis server and an independent
 # Kafka client.
-TEST_DEBS   := redis-server:redis-server kcat:kcat
-BENCH_DEBS  := wrk:wrk
+TEST_DEBS   := redis-server:redis-server kcat:kcat wrk:wrk
+BENCH_DEBS  := wrk:wrk redis-server:redis-server
+# The peers of `make bench-compare`: nginx proxy_cache and Varnish.
+COMPARE_DEBS := $(BENCH_DEBS) nginx:nginx-light varnishd:varnish
+# Where `make bench` and `make bench-compare` write (one directory a day).
+BENCH_OUT   ?= bench/results/$(shell date -u +%Y-%m-%d)
 TEST_TIMEOUT ?= 12m
 
 .PHONY: all build run test test-short deps bench-deps lint fmt vet staticcheck \
-        bench bench-go bench-wrk fuzz check-all clean chaos
+        bench bench-compare compare-deps bench-go bench-wrk fuzz check-all clean chaos
 
 all: build
 
@@ -29,6 +33,9 @@ deps:
 
 bench-deps:
 	@./scripts/ensure-debs.sh $(BENCH_DEBS)
+
+compare-deps:
+	@./scripts/ensure-debs.sh $(COMPARE_DEBS)
 
 test: deps
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -59,9 +66,16 @@ lint: vet staticcheck
 
 check-all: lint test
 
-# bench: the packages' go benchmarks with allocations, then the wrk
-# side-by-side run (server on CPU 0, wrk on CPU 1).
-bench: bench-go bench-wrk
+# bench: the short scenario suite (bench/scenarios/default.yaml, about
+# two minutes): report.md, results.json and SVG plots in $(BENCH_OUT).
+# Servers run on CPU 0, the load generator on CPU 1.
+bench: build bench-deps
+	./$(BIN)/tiercel-bench run -scenarios bench/scenarios/default.yaml -out $(BENCH_OUT)
+
+# bench-compare: Tiercel, bare fasthttp, nginx and Varnish side by side
+# (about three minutes): compare.md, compare.json and a plot in $(BENCH_OUT).
+bench-compare: build compare-deps
+	./$(BIN)/tiercel-bench compare -out $(BENCH_OUT)
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...

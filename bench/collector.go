@@ -17,6 +17,7 @@ type Tick struct {
 	At        float64 `json:"at_s"`
 	Warmup    bool    `json:"warmup,omitempty"`
 	Rate      float64 `json:"rate"`          // requests finished per second
+	P50       int64   `json:"p50_us"`        // of this second's measured requests
 	P99       int64   `json:"p99_us"`        // of this second's measured requests
 	P99SoFar  int64   `json:"p99_so_far_us"` // of every measured request so far
 	Errors    int64   `json:"errors"`        // so far
@@ -77,6 +78,7 @@ func (c *collector) tick(now time.Time) {
 		At:        now.Sub(c.measureFrom).Seconds(),
 		Warmup:    c.lastAt.Before(c.measureFrom),
 		Rate:      float64(completed-c.last.Completed) / now.Sub(c.lastAt).Seconds(),
+		P50:       c.interval.ValueAtQuantile(50),
 		P99:       c.interval.ValueAtQuantile(99),
 		P99SoFar:  c.cum.ValueAtQuantile(99),
 		Errors:    errs,

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -61,4 +62,34 @@ func summarize(h *hdrhistogram.Histogram) Latency {
 		P999:  h.ValueAtQuantile(99.9),
 		Max:   h.Max(),
 	}
+}
+
+// Percentile is one point of a latency distribution.
+type Percentile struct {
+	Percentile float64 `json:"p"`
+	Value      int64   `json:"us"`
+}
+
+// percentileTicksPerHalf is the number of points between 0% and 50%, 50%
+// and 75%, 75% and 87.5%…: HdrHistogram's own percentile output steps so,
+// giving evenly spaced points on its log-scaled "1/(1-p)" axis.
+const percentileTicksPerHalf = 5
+
+// percentiles is h's percentile distribution, from 0% up to the last
+// percentile its count can resolve, then 100% (the max).
+func percentiles(h *hdrhistogram.Histogram) []Percentile {
+	n := h.TotalCount()
+	if n == 0 {
+		return nil
+	}
+	var out []Percentile
+	for i := 0; ; i++ {
+		tail := math.Pow(0.5, float64(i)/percentileTicksPerHalf)
+		if tail*float64(n) < 1 {
+			break
+		}
+		p := 100 * (1 - tail)
+		out = append(out, Percentile{Percentile: p, Value: h.ValueAtQuantile(p)})
+	}
+	return append(out, Percentile{Percentile: 100, Value: h.Max()})
 }

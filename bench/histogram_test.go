@@ -67,3 +67,41 @@ func TestCollectorDrainMergesWorkers(t *testing.T) {
 		t.Errorf("second drain: interval %d cum %d, want 1 601", c.interval.TotalCount(), c.cum.TotalCount())
 	}
 }
+
+// MergeResults merges the rounds' histograms: the merged percentiles are
+// those of all requests together, which no average of percentiles gives.
+func TestMergeResults(t *testing.T) {
+	mk := func(lo, hi int64, status map[int]int64, xc map[string]int64) *Result {
+		h := newHistogram()
+		for v := lo; v <= hi; v++ {
+			if err := h.RecordValue(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := hi - lo + 1
+		return &Result{Mode: "open", Target: 100, Requests: n, Completed: n + 10, OK: n, Elapsed: 1,
+			Status: status, Transport: map[string]int64{}, XCache: xc, Latency: summarize(h), hist: h,
+			Schedule: &ScheduleStats{Backlogged: 1}}
+	}
+	fast := mk(1, 900, map[int]int64{}, map[string]int64{"HIT-L1": 900})
+	slow := mk(10_001, 10_100, map[int]int64{429: 3}, map[string]int64{"HIT-L1": 90, "MISS": 10})
+	slow.Errors = 3
+	m := MergeResults("t", fast, slow)
+	if m.Requests != 1000 || m.Completed != 1020 || m.Errors != 3 || m.Status[429] != 3 || m.XCache["HIT-L1"] != 990 || m.XCache["MISS"] != 10 {
+		t.Errorf("counts: %+v", m)
+	}
+	if m.Rate != 500 || m.Elapsed != 2 || m.Schedule.Backlogged != 2 {
+		t.Errorf("rate %v over %vs, backlogged %d", m.Rate, m.Elapsed, m.Schedule.Backlogged)
+	}
+	// 900 fast and 100 slow: the p90 is fast, the p95 slow. Neither run's
+	// own p95 (855 and 10095) says so.
+	if m.Latency.P90 > 900 || m.Latency.Max != slow.Latency.Max || m.Latency.Count != 1000 {
+		t.Errorf("merged latency %+v", m.Latency)
+	}
+	if p95 := m.hist.ValueAtQuantile(95); p95 < 10_001 {
+		t.Errorf("merged p95 %d, want one of the slow round's", p95)
+	}
+	if m.Percentiles[len(m.Percentiles)-1].Value != m.Latency.Max {
+		t.Errorf("merged percentiles end at %+v, want the max", m.Percentiles[len(m.Percentiles)-1])
+	}
+}

@@ -32,21 +32,22 @@ func (d Dist) validate() error {
 	return fmt.Errorf("unknown key distribution %q (want uniform, zipf or seq)", string(d))
 }
 
-// keyPicker draws keys for one worker; it is not safe for concurrent use
-// except for the shared seq counter.
+// keyPicker draws keys for one worker and one request kind; it is not
+// safe for concurrent use except for the shared seq counter.
 type keyPicker struct {
 	n    uint64
+	base uint64
 	dist Dist
 	rng  *rand.Rand
 	zipf *rand.Zipf
 	seq  *atomic.Uint64 // shared by the workers of one run
 }
 
-func newKeyPicker(c Config, worker int, seq *atomic.Uint64) *keyPicker {
-	p := &keyPicker{n: uint64(max(c.Keys, 1)), dist: c.Dist, seq: seq}
-	p.rng = rand.New(rand.NewPCG(c.Seed, uint64(worker)))
-	if c.Dist == DistZipf {
-		p.zipf = rand.NewZipf(p.rng, c.ZipfS, 1, p.n-1)
+func newKeyPicker(r Request, worker, kind int, seed uint64, seq *atomic.Uint64) *keyPicker {
+	p := &keyPicker{n: uint64(max(r.Keys, 1)), base: uint64(r.KeyBase), dist: r.Dist, seq: seq}
+	p.rng = rand.New(rand.NewPCG(seed, uint64(worker)<<16|uint64(kind)))
+	if r.Dist == DistZipf {
+		p.zipf = rand.NewZipf(p.rng, r.ZipfS, 1, p.n-1)
 	}
 	return p
 }
@@ -54,38 +55,55 @@ func newKeyPicker(c Config, worker int, seq *atomic.Uint64) *keyPicker {
 func (p *keyPicker) next() uint64 {
 	switch p.dist {
 	case DistZipf:
-		return p.zipf.Uint64()
+		return p.base + p.zipf.Uint64()
 	case DistSeq:
-		return (p.seq.Add(1) - 1) % p.n
+		return p.base + (p.seq.Add(1)-1)%p.n
 	}
-	return p.rng.Uint64N(p.n)
+	return p.base + p.rng.Uint64N(p.n)
 }
 
-// urlTemplate is a URL split around its {key} placeholders, so a worker
-// builds each request URL by appending into its own buffer.
-type urlTemplate struct {
+// keyTemplate is a URL or body split around its {key} placeholders, so a
+// worker builds each request by appending into its own buffer.
+type keyTemplate struct {
 	parts [][]byte
 }
 
 const keyPlaceholder = "{key}"
 
-func parseURLTemplate(url string, keys int) (urlTemplate, error) {
-	parts := bytes.Split([]byte(url), []byte(keyPlaceholder))
-	switch {
-	case len(parts) > 1 && keys == 0:
-		return urlTemplate{}, fmt.Errorf("url %q has %s but keys is 0", url, keyPlaceholder)
-	case len(parts) == 1 && keys > 0:
-		return urlTemplate{}, fmt.Errorf("keys is %d but url %q has no %s", keys, url, keyPlaceholder)
-	}
-	return urlTemplate{parts: parts}, nil
+func parseTemplate(s string) keyTemplate {
+	return keyTemplate{parts: bytes.Split([]byte(s), []byte(keyPlaceholder))}
 }
 
-func (t urlTemplate) hasKey() bool { return len(t.parts) > 1 }
+// parseRequestTemplates splits r's URL and body, and checks that keys are
+// drawn exactly when something uses them.
+func parseRequestTemplates(r Request) (url, body keyTemplate, err error) {
+	url, body = parseTemplate(r.URL), parseTemplate(r.Body)
+	switch {
+	case (url.hasKey() || body.hasKey()) && r.Keys == 0:
+		return url, body, fmt.Errorf("url %q or body has %s but keys is 0", r.URL, keyPlaceholder)
+	case !url.hasKey() && !body.hasKey() && r.Keys > 0:
+		return url, body, fmt.Errorf("keys is %d but neither url %q nor body has %s", r.Keys, r.URL, keyPlaceholder)
+	}
+	return url, body, nil
+}
 
-func (t urlTemplate) appendURL(dst []byte, key uint64) []byte {
+func (t keyTemplate) hasKey() bool { return len(t.parts) > 1 }
+
+// appendSame appends t with every placeholder replaced by key.
+func (t keyTemplate) appendSame(dst []byte, key uint64) []byte {
 	dst = append(dst, t.parts[0]...)
 	for _, p := range t.parts[1:] {
 		dst = strconv.AppendUint(dst, key, 10)
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+// appendDrawn appends t with each placeholder replaced by its own key.
+func (t keyTemplate) appendDrawn(dst []byte, keys *keyPicker) []byte {
+	dst = append(dst, t.parts[0]...)
+	for _, p := range t.parts[1:] {
+		dst = strconv.AppendUint(dst, keys.next(), 10)
 		dst = append(dst, p...)
 	}
 	return dst

@@ -5,10 +5,11 @@ import (
 	"testing"
 )
 
-func drawKeys(t *testing.T, cfg Config, draws int) []int {
+func drawKeys(t *testing.T, r Request, draws int) []int {
 	t.Helper()
 	var seq atomic.Uint64
-	p := newKeyPicker(cfg.withDefaults(), 0, &seq)
+	p := newKeyPicker(r.withDefaults(), 0, 0, 1, &seq)
+	cfg := r
 	hits := make([]int, cfg.Keys)
 	for range draws {
 		k := p.next()
@@ -24,19 +25,19 @@ func TestKeyDistributions(t *testing.T) {
 	const keys, draws = 100, 100_000
 	share := draws / keys
 
-	zipf := drawKeys(t, Config{Keys: keys, Dist: DistZipf, ZipfS: 1.1}, draws)
+	zipf := drawKeys(t, Request{Keys: keys, Dist: DistZipf, ZipfS: 1.1}, draws)
 	if zipf[0] < 10*share || zipf[0] <= zipf[keys-1] {
 		t.Errorf("zipf: top key %d, last %d, uniform share %d: want a heavy head", zipf[0], zipf[keys-1], share)
 	}
 
-	uniform := drawKeys(t, Config{Keys: keys, Dist: DistUniform}, draws)
+	uniform := drawKeys(t, Request{Keys: keys, Dist: DistUniform}, draws)
 	for k, n := range uniform {
 		if n < share/2 || n > 2*share {
 			t.Errorf("uniform: key %d drawn %d times, want ≈%d", k, n, share)
 		}
 	}
 
-	seq := drawKeys(t, Config{Keys: keys, Dist: DistSeq}, 3*keys)
+	seq := drawKeys(t, Request{Keys: keys, Dist: DistSeq}, 3*keys)
 	for k, n := range seq {
 		if n != 3 {
 			t.Errorf("seq: key %d drawn %d times over 3 laps, want 3", k, n)
@@ -44,14 +45,24 @@ func TestKeyDistributions(t *testing.T) {
 	}
 }
 
-func TestURLTemplate(t *testing.T) {
+func TestKeyBase(t *testing.T) {
+	var seq atomic.Uint64
+	p := newKeyPicker(Request{Keys: 3, KeyBase: 1, Dist: DistSeq}.withDefaults(), 0, 0, 1, &seq)
+	for _, want := range []uint64{1, 2, 3, 1} {
+		if got := p.next(); got != want {
+			t.Fatalf("next = %d, want %d", got, want)
+		}
+	}
+}
+
+func TestTemplates(t *testing.T) {
 	f := func(url string, keys int, key uint64, want string) {
 		t.Helper()
-		tmpl, err := parseURLTemplate(url, keys)
+		u, _, err := parseRequestTemplates(Request{URL: url, Keys: keys})
 		if err != nil {
 			t.Fatalf("parse %q: %v", url, err)
 		}
-		if got := string(tmpl.appendURL(nil, key)); got != want {
+		if got := string(u.appendSame(nil, key)); got != want {
 			t.Errorf("%q with key %d = %q, want %q", url, key, got, want)
 		}
 	}
@@ -59,12 +70,24 @@ func TestURLTemplate(t *testing.T) {
 	f("http://h/k/{key}", 10, 7, "http://h/k/7")
 	f("http://h/{key}?v={key}", 100, 42, "http://h/42?v=42")
 
-	for _, bad := range []struct {
-		url  string
-		keys int
-	}{{"http://h/{key}", 0}, {"http://h/", 5}} {
-		if _, err := parseURLTemplate(bad.url, bad.keys); err == nil {
-			t.Errorf("parse %q with %d keys: want an error", bad.url, bad.keys)
+	// In a body every placeholder draws its own key.
+	var seq atomic.Uint64
+	p := newKeyPicker(Request{Keys: 10, Dist: DistSeq}.withDefaults(), 0, 0, 1, &seq)
+	_, body, err := parseRequestTemplates(Request{URL: "http://h/", Body: `[{key},{key},{key}]`, Keys: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(body.appendDrawn(nil, p)); got != "[0,1,2]" {
+		t.Errorf("body = %s, want [0,1,2]", got)
+	}
+
+	for _, bad := range []Request{
+		{URL: "http://h/{key}"},
+		{URL: "http://h/", Keys: 5},
+		{URL: "http://h/", Body: "{key}"},
+	} {
+		if _, _, err := parseRequestTemplates(bad); err == nil {
+			t.Errorf("parse %+v: want an error", bad)
 		}
 	}
 }

@@ -14,10 +14,10 @@ import (
 // run is one load run in progress.
 type run struct {
 	cfg    Config
-	url    urlTemplate
+	kinds  []*kind
 	client *fasthttp.HostClient
-	sched  *schedule // nil in closed loop
-	seq    atomic.Uint64
+	sched  *schedule    // nil in closed loop
+	issued atomic.Int64 // closed-loop requests started, for Config.Count
 
 	start, measureFrom, end time.Time
 	stop                    <-chan struct{}
@@ -39,17 +39,17 @@ func Load(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("cannot load: %w", err)
 	}
-	tmpl, err := parseURLTemplate(cfg.URL, cfg.Keys)
+	kinds, err := newKinds(cfg.Requests)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load: %w", err)
 	}
-	client, err := newClient(cfg, tmpl)
+	client, err := newClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load: %w", err)
 	}
 	defer client.CloseIdleConnections()
 
-	r := &run{cfg: cfg, url: tmpl, client: client, stop: ctx.Done()}
+	r := &run{cfg: cfg, kinds: kinds, client: client, stop: ctx.Done()}
 	var cancelledAt atomic.Int64
 	defer context.AfterFunc(ctx, func() { cancelledAt.Store(time.Now().UnixNano()) })()
 
@@ -61,7 +61,7 @@ func Load(ctx context.Context, cfg Config) (*Result, error) {
 	r.measureFrom = r.start.Add(cfg.Warmup)
 	r.end = r.measureFrom.Add(cfg.Duration)
 	if cfg.Rate > 0 {
-		r.sched = newSchedule(r.start, cfg.Rate)
+		r.sched = newRampSchedule(r.start, cfg.Rate, cfg.RampFrom, cfg.RampOver)
 	}
 	col := newCollector(workers, r.start, r.measureFrom, cfg.Progress)
 	col.begin()
@@ -90,21 +90,29 @@ func (r *run) runWorkers(workers []*worker) {
 // newClient makes a keep-alive client with one connection per worker. It
 // never retries: a retried request would hide a failure, and its latency
 // would be that of two attempts.
-func newClient(cfg Config, tmpl urlTemplate) (*fasthttp.HostClient, error) {
-	var uri fasthttp.URI
-	if err := uri.Parse(nil, tmpl.appendURL(nil, 0)); err != nil {
-		return nil, fmt.Errorf("cannot parse url %q: %w", cfg.URL, err)
+func newClient(cfg Config) (*fasthttp.HostClient, error) {
+	var addr string
+	var isTLS bool
+	for _, r := range cfg.Requests {
+		var uri fasthttp.URI
+		if err := uri.Parse(nil, parseTemplate(r.URL).appendSame(nil, 0)); err != nil {
+			return nil, fmt.Errorf("cannot parse url %q: %w", r.URL, err)
+		}
+		scheme := string(uri.Scheme())
+		if scheme != "http" && scheme != "https" {
+			return nil, fmt.Errorf("url %q: scheme %q is not http or https", r.URL, scheme)
+		}
+		if len(bytes.TrimSpace(uri.Host())) == 0 {
+			return nil, fmt.Errorf("url %q has no host", r.URL)
+		}
+		a := fasthttp.AddMissingPort(string(uri.Host()), scheme == "https")
+		if addr != "" && (a != addr || isTLS != (scheme == "https")) {
+			return nil, fmt.Errorf("url %q: every request of a run must go to %s", r.URL, addr)
+		}
+		addr, isTLS = a, scheme == "https"
 	}
-	scheme := string(uri.Scheme())
-	if scheme != "http" && scheme != "https" {
-		return nil, fmt.Errorf("url %q: scheme %q is not http or https", cfg.URL, scheme)
-	}
-	if len(bytes.TrimSpace(uri.Host())) == 0 {
-		return nil, fmt.Errorf("url %q has no host", cfg.URL)
-	}
-	isTLS := scheme == "https"
 	return &fasthttp.HostClient{
-		Addr:                      fasthttp.AddMissingPort(string(uri.Host()), isTLS),
+		Addr:                      addr,
 		IsTLS:                     isTLS,
 		MaxConns:                  cfg.Conns,
 		MaxConnWaitTimeout:        cfg.Timeout,

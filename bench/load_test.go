@@ -99,8 +99,11 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	if res.Schedule == nil || res.Schedule.Backlogged < 50 {
 		t.Errorf("schedule %+v: want ≥50 requests sent late behind the stall", res.Schedule)
 	}
-	if res.Missed != 0 {
-		t.Errorf("missed %d, want 0: the backlog drains long before the end", res.Missed)
+	// The backlog drains long before the end; a ticket or two due in the
+	// last instant while all four connections were busy (a descheduled
+	// server on a loaded machine) may still go unsent.
+	if res.Missed > 10 {
+		t.Errorf("missed %d, want ≈0: the backlog drains long before the end", res.Missed)
 	}
 }
 
@@ -149,7 +152,7 @@ func TestXCacheCounts(t *testing.T) {
 			t.Errorf("X-Cache %q counted %d, server sent %d", v, res.XCache[v], sent[v])
 		}
 	}
-	want := float64(sent["HIT-L1"]+sent["HIT-L2"]) / float64(res.OK)
+	want := float64(sent["HIT-L1"]+sent["HIT-L2"]) / float64(res.OK-sent[""])
 	if res.HitRatio() != want {
 		t.Errorf("hit ratio %v, want %v", res.HitRatio(), want)
 	}
@@ -252,4 +255,72 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A weighted mix sends each kind in proportion, each with its own method,
+// path keys and body keys.
+func TestRequestMix(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var bad atomic.Int64
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		k := string(ctx.Method()) + " " + string(ctx.Path())
+		switch {
+		case string(ctx.Method()) == "GET" && strings.HasPrefix(k, "GET /p/") && len(ctx.PostBody()) == 0:
+			k = "GET /p/"
+		case string(ctx.Method()) == "POST" && k == "POST /f" &&
+			strings.HasPrefix(string(ctx.PostBody()), `{"e":["u`) &&
+			string(ctx.Request.Header.ContentType()) == "application/json":
+		default:
+			bad.Add(1)
+		}
+		mu.Lock()
+		seen[k]++
+		mu.Unlock()
+	})
+	res := load(t, Config{
+		Requests: []Request{
+			{URL: url + "/p/{key}", Keys: 100, Weight: 3},
+			{Method: "POST", URL: url + "/f", Body: `{"e":["u{key}","u{key}"]}`, Keys: 10, KeyBase: 1},
+		},
+		Conns: 4, Duration: 300 * time.Millisecond,
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if bad.Load() != 0 || res.Errors != 0 {
+		t.Errorf("%d malformed requests, %d errors; seen %v", bad.Load(), res.Errors, seen)
+	}
+	gets, posts := seen["GET /p/"], seen["POST /f"]
+	if share := float64(gets) / float64(gets+posts); gets+posts < 200 || share < 0.65 || share > 0.85 {
+		t.Errorf("%d GETs, %d POSTs: want about 3:1", gets, posts)
+	}
+}
+
+func TestMixNeedsOneHost(t *testing.T) {
+	_, err := Load(context.Background(), Config{Requests: []Request{{URL: "http://a:1/"}, {URL: "http://b:1/"}}})
+	if err == nil || !strings.Contains(err.Error(), "every request of a run") {
+		t.Errorf("err = %v, want one host per run", err)
+	}
+}
+
+// Count ends a closed-loop run: with seq keys every key is sent exactly once.
+func TestCountTouchesEveryKeyOnce(t *testing.T) {
+	var mu sync.Mutex
+	paths := map[string]int{}
+	url := serve(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		paths[string(ctx.Path())]++
+		mu.Unlock()
+	})
+	res := load(t, Config{URL: url + "/k/{key}", Keys: 500, Dist: DistSeq, Count: 500, Conns: 8, Duration: time.Minute})
+	mu.Lock()
+	defer mu.Unlock()
+	if res.Requests != 500 || len(paths) != 500 {
+		t.Errorf("%d requests over %d paths, want 500 over 500", res.Requests, len(paths))
+	}
+	for p, n := range paths {
+		if n != 1 {
+			t.Errorf("%s requested %d times", p, n)
+		}
+	}
 }

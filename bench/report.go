@@ -65,10 +65,14 @@ func hitRatio(res *Result) string {
 }
 
 func (res *Result) label() string {
-	if res.Interrupted {
-		return res.URL + " (interrupted)"
+	l := res.URL
+	if res.Name != "" {
+		l = res.Name
 	}
-	return res.URL
+	if res.Interrupted {
+		return l + " (interrupted)"
+	}
+	return l
 }
 
 func (res *Result) writeBreakdowns(b *strings.Builder) {

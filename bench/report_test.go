@@ -63,3 +63,74 @@ func TestFmtUS(t *testing.T) {
 	f(2594, "2.59ms")
 	f(60_000_000, "60s")
 }
+
+func TestWriteSuiteMarkdown(t *testing.T) {
+	res := &Result{
+		Mode: "open", Conns: 32, Target: 5000, Rate: 4999.6, Requests: 40000, Completed: 50000, OK: 39990,
+		Errors: 10, Duration: 8, Status: map[int]int64{429: 10}, Transport: map[string]int64{},
+		XCache:   map[string]int64{"HIT-L1": 35991, "HIT-L2": 2000, "MISS": 1999},
+		Latency:  Latency{P50: 150, P90: 400, P99: 1200, P999: 3400, Max: 9100},
+		Schedule: &ScheduleStats{Backlogged: 12},
+	}
+	storm := &StormResult{Target: 500, Rate: 499, Sent: 5000, OK: 4990, Errors: 10, Via: "POST http://a/admin/invalidate", Latency: Latency{P99: 700}}
+	results := []*ScenarioResult{
+		{Name: "zipf", Description: "Zipf keys.", Target: "tiercel, L1+L2", Result: res, Storm: storm, Prefill: 100, CPUPerReq: 21.34},
+		{Name: "features", Target: "tiercel", Result: &Result{Mode: "closed", OK: 5, Requests: 5, Rate: 5, XCache: map[string]int64{"": 5}}},
+	}
+	var b strings.Builder
+	if err := WriteSuiteMarkdown(&b, RunInfo{Date: "D", Machine: "m", Notes: []string{"busy machine"}}, results); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{
+		"# Tiercel benchmark suite, D\n",
+		"- busy machine\n",
+		"| scenario | mode | target req/s | req/s | p50 | p90 | p99 | p99.9 | max | errors | missed | hit ratio | X-Cache mix | server CPU µs/req |\n",
+		"| zipf | open | 5000 | 5000 | 150µs | 400µs | 1.2ms | 3.4ms | 9.1ms | 10 | 0 | 95.0% | HIT-L1 90.0%, HIT-L2 5.0%, MISS 5.0% | 21.3 |\n",
+		"| features | closed | - | 5 | 0µs | 0µs | 0µs | 0µs | 0µs | 0 | 0 | - | - | - |\n",
+		"## zipf\n\nZipf keys.\n",
+		"- prefill: 100 unmeasured requests",
+		"- invalidation storm (POST http://a/admin/invalidate): 500 events/s asked, 499/s accepted (5000 sent, 10 errors), p99 700µs per event\n",
+		"![percentiles](zipf-percentiles.svg)",
+		"| status 429 | 10 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestWriteComparisonMarkdown(t *testing.T) {
+	open := func(name string, rate float64) *Result {
+		return &Result{Name: name, Mode: "open", Target: rate, Rate: rate, OK: 10, Requests: 10,
+			XCache: map[string]int64{"HIT-L1": 10}, Latency: Latency{P50: 100, P90: 200, P99: 800, P999: 900, Max: 1000}}
+	}
+	c := &Comparison{
+		Targets: []*TargetResult{
+			{Name: "tiercel", Description: "Tiercel L1", Median: MaxRun{Rate: 90000, P50: 500, P99: 900, P999: 2000, CPUPerReq: 5.5},
+				Max: []MaxRun{{Rate: 90000}, {Rate: 88000, Errors: 1}}, Ratio: 0.9, Open: open("tiercel", 45000), OpenCPUPerReq: 6},
+			{Name: "bare", Description: "bare", Median: MaxRun{Rate: 100000, CPUPerReq: 4.5}, Max: []MaxRun{{Rate: 100000}}, Ratio: 1,
+				Open: open("bare", 50000)},
+		},
+		Check: []MaxRun{{Generator: "go", Rate: 60000}},
+	}
+	c.Options.Rounds, c.Options.Conns, c.Options.Generator, c.Options.OpenFraction = 2, 64, "wrk", 0.5
+	c.Options.MaxDuration, c.Options.OpenDuration = 5, 5
+	var b strings.Builder
+	if err := WriteComparisonMarkdown(&b, RunInfo{Date: "D"}, c); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{
+		"## Max throughput: closed loop, wrk -t1, 64 connections, 5s per run, median of 2 alternating rounds",
+		"| Tiercel L1 | 90000 | 0.90 | 500µs | 900µs | 2ms | 5.50 | 0.82 | 1 | 90000, 88000 |\n",
+		"| bare | 100000 | 1.00 |",
+		"Generator check: tiercel-bench closed loop against bare in the same rounds: 60000 req/s (median 60000; wrk -t1: 100000).",
+		"## Latency at 50% of each target's max",
+		"| tiercel | 45000 | 45000 | 100µs | 200µs | 800µs | 900µs | 1ms | 6.00 | 0 | 0 | 100.0% |\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -11,32 +12,55 @@ import (
 // MaxConns, at most one connection's worth of requests in flight.
 type worker struct {
 	r     *run
-	keys  *keyPicker
+	mix   mix
+	keys  []*keyPicker // one per request kind
 	tally *tally
 	req   fasthttp.Request
 	resp  fasthttp.Response
 	url   []byte
+	body  []byte
 	timer *time.Timer
 }
 
 var xCacheHeader = []byte("X-Cache")
 
 func newWorker(r *run, id int) *worker {
-	w := &worker{r: r, keys: newKeyPicker(r.cfg, id, &r.seq), tally: newTally()}
-	w.req.Header.SetMethod(r.cfg.Method)
-	for _, h := range r.cfg.Headers {
+	w := &worker{r: r, tally: newTally()}
+	w.mix = mix{kinds: r.kinds, rng: rand.New(rand.NewPCG(r.cfg.Seed, uint64(id)<<32|0xfffff))}
+	for i, k := range r.kinds {
+		w.keys = append(w.keys, newKeyPicker(k.req, id, i, r.cfg.Seed, &k.seq))
+	}
+	if k := r.kinds[0]; len(r.kinds) == 1 && !k.url.hasKey() && !k.body.hasKey() {
+		w.prepare(0) // the same request every time: build it once
+	}
+	return w
+}
+
+// prepare sets the request up as kind i, drawing its keys. It starts from
+// a reset request: a GET must carry nothing left over from a POST.
+func (w *worker) prepare(i int) {
+	k := w.r.kinds[i]
+	w.req.Reset()
+	for _, h := range w.r.cfg.Headers {
 		if strings.EqualFold(h.Name, "Host") {
 			w.req.Header.SetHost(h.Value)
 			continue
 		}
 		w.req.Header.Add(h.Name, h.Value)
 	}
-	if r.cfg.Body != nil {
-		w.req.SetBody(r.cfg.Body)
+	w.req.Header.SetMethod(k.req.Method)
+	var key uint64
+	if k.url.hasKey() {
+		key = w.keys[i].next()
 	}
-	w.url = r.url.appendURL(w.url, 0)
+	w.url = k.url.appendSame(w.url[:0], key)
 	w.req.SetRequestURIBytes(w.url)
-	return w
+	if k.req.Body == "" {
+		return
+	}
+	w.req.Header.SetContentType(k.req.ContentType)
+	w.body = k.body.appendDrawn(w.body[:0], w.keys[i])
+	w.req.SetBodyRaw(w.body)
 }
 
 // openLoop sends the requests of the schedule's tickets until the run
@@ -79,6 +103,9 @@ func (w *worker) closedLoop() {
 		if !now.Before(w.r.end) || w.r.stopped() {
 			return
 		}
+		if n := w.r.cfg.Count; n > 0 && w.r.issued.Add(1) > n {
+			return
+		}
 		w.do(now, !now.Before(w.r.measureFrom))
 	}
 }
@@ -105,9 +132,10 @@ func (w *worker) waitUntil(t time.Time) bool {
 
 // do sends one request; latency counts from `from` (due or send time).
 func (w *worker) do(from time.Time, measured bool) {
-	if w.r.url.hasKey() {
-		w.url = w.r.url.appendURL(w.url[:0], w.keys.next())
-		w.req.SetRequestURIBytes(w.url)
+	if i := w.mix.pick(); len(w.r.kinds) > 1 {
+		w.prepare(i)
+	} else if k := w.r.kinds[0]; k.url.hasKey() || k.body.hasKey() {
+		w.prepare(0)
 	}
 	w.tally.started(measured)
 	err := w.r.client.DoDeadline(&w.req, &w.resp, time.Now().Add(w.r.cfg.Timeout))

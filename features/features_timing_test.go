@@ -247,3 +247,45 @@ func BenchmarkPredictCached(b *testing.B) {
 	}
 	lat.report(b, "")
 }
+
+// BenchmarkParseNative100x50: the hand parser of POST /v1/features next to
+// encoding/json decoding the same body (parseNativeStd), the parser it
+// replaced.
+func BenchmarkParseNative100x50(b *testing.B) {
+	s, err := New(benchRegistry(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	body := []byte(`{"features":[`)
+	for j := range benchFeatures {
+		if j > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `"wide:f`+strconv.Itoa(j)+`"`...)
+	}
+	body = append(body, `],"entities":[`...)
+	for i := range benchEntities {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `{"user_id":"u`+strconv.Itoa(i)+`"}`...)
+	}
+	body = append(body, "]}"...)
+	for _, c := range []struct {
+		name  string
+		parse func([]byte) error
+	}{
+		{"hand", func(body []byte) error { _, _, _, err := s.parseNative(body); return err }},
+		{"encoding-json", func(body []byte) error { _, _, _, err := parseNativeStd(s, body); return err }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.parse(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

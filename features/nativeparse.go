@@ -34,14 +34,15 @@ type nativeParser struct {
 	lex  jsonLex
 	refs []string
 	ents []entityObj
+	kvs  []keyVal // every entity's keys, entity after entity
 	cols []string // union of the entities' keys, registry strings
 	// unknown lists the join keys the registry does not know.
 	unknown []string
 }
 
-// entityObj is one entity object: its keys' values as raw JSON.
+// entityObj is one entity object: its keys' values as raw JSON, kvs[from:to].
 type entityObj struct {
-	kv []keyVal
+	from, to int
 }
 
 type keyVal struct {
@@ -123,7 +124,8 @@ func (p *nativeParser) features() bool {
 
 func (p *nativeParser) entities() bool {
 	l := &p.lex
-	p.ents = p.ents[:0]
+	// A repeated field: the last one wins, as with encoding/json.
+	p.ents, p.kvs, p.cols, p.unknown = p.ents[:0], p.kvs[:0], p.cols[:0], p.unknown[:0]
 	if l.peek() == 'n' {
 		p.ents = nil
 		return l.literal("null")
@@ -136,7 +138,7 @@ func (p *nativeParser) entities() bool {
 		return true
 	}
 	for {
-		var e entityObj
+		e := entityObj{from: len(p.kvs), to: len(p.kvs)}
 		if l.peek() == 'n' {
 			if !l.literal("null") {
 				return false
@@ -176,10 +178,11 @@ func (p *nativeParser) entity(e *entityObj) bool {
 		if !ok {
 			return false
 		}
-		if i := slices.IndexFunc(e.kv, func(kv keyVal) bool { return kv.key == key }); i >= 0 {
-			e.kv[i].raw = raw
+		if i := slices.IndexFunc(p.kvs[e.from:], func(kv keyVal) bool { return kv.key == key }); i >= 0 {
+			p.kvs[e.from+i].raw = raw
 		} else {
-			e.kv = append(e.kv, keyVal{key: key, raw: raw})
+			p.kvs = append(p.kvs, keyVal{key: key, raw: raw})
+			e.to++
 		}
 		if !slices.Contains(p.cols, key) {
 			p.cols = append(p.cols, key)
@@ -211,16 +214,16 @@ func (p *nativeParser) rows() ([]string, [][]string, error) {
 	// view's fill goes on for later requests) and must not alias it.
 	var text []byte
 	ends := make([]int, 0, len(p.ents)*len(keys))
-	for i := range p.ents {
-		e := &p.ents[i]
+	for i, e := range p.ents {
+		kvs := p.kvs[e.from:e.to]
 		for k, name := range keys {
-			j := slices.IndexFunc(e.kv, func(kv keyVal) bool { return kv.key == name })
+			j := slices.IndexFunc(kvs, func(kv keyVal) bool { return kv.key == name })
 			if j < 0 {
 				probs.add("entities[%d]: missing %q", i, name)
-			} else if t, ok := appendKeyText(text, types[k], e.kv[j].raw); ok {
+			} else if t, ok := appendKeyText(text, types[k], kvs[j].raw); ok {
 				text = t
 			} else {
-				probs.add("entities[%d].%s: %v", i, name, keyTypeError(types[k], e.kv[j].raw))
+				probs.add("entities[%d].%s: %v", i, name, keyTypeError(types[k], kvs[j].raw))
 			}
 			ends = append(ends, len(text))
 		}

@@ -219,3 +219,18 @@ func TestFallbackConfigValidation(t *testing.T) {
 	f(&RouteFallback{Headers: map[string]string{"bad name": "x"}}, "", `fallback.headers: "bad name" is not a header name`)
 	f(&RouteFallback{Body: "{}"}, "features", "fallback: built-in handlers have their own defaults")
 }
+
+func TestOpenRoutesNeedNoIssuer(t *testing.T) {
+	c := Config{
+		Upstreams: []upstream.Config{{Name: "o", Targets: []string{"127.0.0.1:9"}}},
+		Routes:    []RouteConfig{{Name: "r", Path: "/x", Upstream: "o", Auth: RouteAuth{Mode: "none"}}},
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("open routes only: %v", err)
+	}
+	c.Routes[0].Auth.Mode = "required"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "routes[0].auth.mode: required needs at least one auth.issuers entry") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -9,25 +9,35 @@
 //
 // sends an open-loop load (constant arrival rate, latency from the intended
 // send time; -rate 0 is closed loop) and prints a Markdown table.
+//
+//	tiercel-bench run [-scenarios bench/scenarios/default.yaml] [-out DIR]
+//
+// runs a scenarios file, starting a gateway per scenario, and writes
+// report.md, results.json and SVG plots.
+//
+//	tiercel-bench compare [-targets tiercel,bare,nginx,varnish] [-out DIR]
+//
+// runs the same L1-hit load against Tiercel and its peers, alternating
+// rounds, servers on CPU 0 and the load on CPU 1.
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/tiercel/tiercel/bench"
 )
 
 const usage = `usage:
   tiercel-bench bare [-listen ADDR] [-size BYTES]
-  tiercel-bench load -url URL [-rate R] [-conns C] [-duration D] [flags]  (load -h for all)`
+  tiercel-bench load -url URL [-rate R] [-conns C] [-duration D] [flags]  (load -h for all)
+  tiercel-bench run [-scenarios FILE] [-out DIR] [-only a,b] [-target URL -token T -admin URL]
+  tiercel-bench kafka [-port P] [-topic T]   (a loopback broker for storms through Kafka)
+  tiercel-bench compare [-targets tiercel,bare,nginx,varnish] [-rounds N] [-duration D] [-out DIR]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -39,6 +49,12 @@ func main() {
 		err = bare(os.Args[2:])
 	case "load":
 		err = load(os.Args[2:])
+	case "run":
+		err = runSuite(os.Args[2:])
+	case "compare":
+		err = compare(os.Args[2:])
+	case "kafka":
+		err = kafka(os.Args[2:])
 	default:
 		fail(2, usage)
 	}
@@ -71,62 +87,21 @@ func bare(args []string) error {
 	return b.Serve(ln)
 }
 
-// headerFlags is the repeatable -H flag.
-type headerFlags []bench.Header
-
-func (h *headerFlags) String() string { return fmt.Sprint(*h) }
-
-func (h *headerFlags) Set(s string) error {
-	v, err := bench.ParseHeader(s)
-	if err == nil {
-		*h = append(*h, v)
-	}
-	return err
-}
-
-func load(args []string) error {
-	var cfg bench.Config
-	var headers headerFlags
-	var body, dist, jsonPath string
-	fs := flag.NewFlagSet("load", flag.ExitOnError)
-	fs.StringVar(&cfg.URL, "url", "", "target URL; {key} is replaced by a key drawn from -dist over [0, -keys)")
-	fs.StringVar(&cfg.Method, "method", "GET", "HTTP method")
-	fs.Var(&headers, "H", `request header "Name: value" (repeatable)`)
-	fs.StringVar(&body, "body", "", "request body")
-	fs.IntVar(&cfg.Keys, "keys", 0, "number of distinct keys for {key}")
-	fs.StringVar(&dist, "dist", "uniform", "key distribution: uniform, zipf or seq")
-	fs.Float64Var(&cfg.ZipfS, "zipf-s", 1.1, "Zipf exponent (> 1)")
-	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the key sequences")
-	fs.Float64Var(&cfg.Rate, "rate", 0, "open-loop arrival rate in requests/s; 0 = closed loop (max throughput)")
-	fs.IntVar(&cfg.Conns, "conns", 64, "connections, each with one request in flight")
-	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured duration")
-	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before -duration")
-	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "per-request timeout")
-	fs.StringVar(&jsonPath, "json", "", "also write the result as JSON to this file")
-	quiet := fs.Bool("q", false, "no progress lines on stderr")
+// kafka serves an in-memory Kafka broker on loopback for storms sent
+// through Kafka; the suite starts it, pinned with the servers.
+func kafka(args []string) error {
+	fs := flag.NewFlagSet("kafka", flag.ExitOnError)
+	port := fs.Int("port", 9092, "loopback port")
+	topic := fs.String("topic", "tiercel.invalidations", "topic to create")
+	partitions := fs.Int("partitions", 1, "partitions of the topic")
 	_ = fs.Parse(args)
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %s", strings.Join(fs.Args(), " "))
-	}
-	cfg.Headers, cfg.Dist = headers, bench.Dist(dist)
-	if body != "" {
-		cfg.Body = []byte(body)
-	}
-	if !*quiet {
-		cfg.Progress = os.Stderr
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	res, err := bench.Load(ctx, cfg)
+	b, err := bench.NewBroker(*port, *topic, int32(*partitions))
 	if err != nil {
 		return err
 	}
-	if err := bench.WriteMarkdown(os.Stdout, res); err != nil {
-		return err
-	}
-	if jsonPath != "" {
-		return bench.WriteJSONFile(jsonPath, res)
-	}
+	defer b.Close()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
 	return nil
 }
