@@ -44,6 +44,12 @@ type Config struct {
 	// down; each process also remembers the ones it served.
 	LastGoodTTL time.Duration `yaml:"last_good_ttl"`
 
+	// LastGoodEntries bounds the last good predictions each process keeps
+	// in memory (default 100000, ~100 bytes each); beyond them Redis still
+	// has every one. The cache's admission counters are sized from it, so
+	// an oversized value costs memory and start/stop time for nothing.
+	LastGoodEntries int64 `yaml:"last_good_entries"`
+
 	// SeedDemo fills the demo's user_stats view (source memory) with the
 	// synthetic rows of users u1…u1000 when the Store is created: a memory
 	// view starts empty and the embedded demo has no pipeline to fill it.
@@ -198,16 +204,17 @@ type Weights struct {
 }
 
 const (
-	defaultKeyPrefix     = "tiercel:"
-	defaultMaxEntities   = 1000
-	defaultMaxRefs       = 500
-	defaultRedisTimeout  = 10 * time.Millisecond
-	defaultRowTTL        = 5 * time.Second
-	defaultRowCacheBytes = 64 << 20
-	defaultHTTPTimeout   = 50 * time.Millisecond
-	defaultHTTPTTL       = time.Minute
-	defaultModelTTL      = 5 * time.Minute
-	defaultLastGoodTTL   = 24 * time.Hour
+	defaultKeyPrefix       = "tiercel:"
+	defaultMaxEntities     = 1000
+	defaultMaxRefs         = 500
+	defaultRedisTimeout    = 10 * time.Millisecond
+	defaultRowTTL          = 5 * time.Second
+	defaultRowCacheBytes   = 64 << 20
+	defaultHTTPTimeout     = 50 * time.Millisecond
+	defaultHTTPTTL         = time.Minute
+	defaultModelTTL        = 5 * time.Minute
+	defaultLastGoodTTL     = 24 * time.Hour
+	defaultLastGoodEntries = 100000
 	// defaultModelBudget bounds a Predict whose caller set no deadline.
 	defaultModelBudget = 100 * time.Millisecond
 )
@@ -222,6 +229,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RowTTL, defaultRowTTL)
 	setDefault(&c.RowCacheBytes, defaultRowCacheBytes)
 	setDefault(&c.LastGoodTTL, defaultLastGoodTTL)
+	setDefault(&c.LastGoodEntries, defaultLastGoodEntries)
 	c.Breaker = c.Breaker.over(BreakerConfig{Failures: defaultBreakerFailures, Cooldown: defaultBreakerCooldown})
 	return c
 }

@@ -50,7 +50,6 @@ type lgWrite struct {
 }
 
 const (
-	lastGoodMax   = 1 << 20 // entities in process; ~100 bytes each
 	lgQueue       = 4096
 	lgBatch       = 256
 	lgRedisWrites = 100 * time.Millisecond // one pipeline of writes
@@ -58,7 +57,7 @@ const (
 
 func newLastGood(rdb redis.UniversalClient, br *breaker, cfg *Config, log *slog.Logger, st *stats) (*lastGood, error) {
 	c, err := ristretto.NewCache(&ristretto.Config[string, float64]{
-		NumCounters: 10 * lastGoodMax, MaxCost: lastGoodMax, BufferItems: 64,
+		NumCounters: 10 * cfg.LastGoodEntries, MaxCost: cfg.LastGoodEntries, BufferItems: 64,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot create last-good cache: %w", err)

@@ -131,6 +131,9 @@ func compile(c Config) (*registry, error) {
 	if c.LastGoodTTL < 0 {
 		p.add("last_good_ttl: must not be negative")
 	}
+	if c.LastGoodEntries < 0 {
+		p.add("last_good_entries: must not be negative")
+	}
 	if c.RowCacheBytes < 1<<20 {
 		p.add("row_cache_bytes: must be >= 1 MiB")
 	}

@@ -41,10 +41,10 @@ var _ Applier = ApplyFunc(nil)
 
 // Status is the consumer's connection state, for readiness checks.
 type Status struct {
-	Connected   bool      // the broker answered within MaxGap
-	InGap       bool      // a long disconnect is going on (L1 was dropped)
-	LastContact time.Time // last metadata answer or message (zero: never)
-	Partitions  int       // partitions being read
+	Connected   bool      `json:"connected"`    // the broker answered within MaxGap
+	InGap       bool      `json:"in_gap"`       // a long disconnect is going on (L1 was dropped)
+	LastContact time.Time `json:"last_contact"` // last metadata answer or message (zero: never)
+	Partitions  int       `json:"partitions"`   // partitions being read
 }
 
 // Consumer reads every partition of the event topic and applies every event

@@ -110,10 +110,11 @@ func (s *jwksSource) nextDelay() time.Duration {
 }
 
 // refetchForUnknownKID is called on the request path when a token names a
-// kid we do not have. It joins the fetch in flight, or starts one in the
-// background if the limiter allows, and waits for it until deadline (zero:
-// no limit); otherwise it returns at once and the token is rejected. A slow
-// or hung JWKS endpoint therefore costs the request at most its budget.
+// kid we do not have. It joins the fetch in flight (unless the last one
+// failed), or starts one in the background if the limiter allows, and
+// waits for it until deadline (zero: no limit); otherwise it returns at
+// once and the token is rejected. A slow or hung JWKS endpoint therefore
+// costs at most one request per jwks_unknown_kid_interval its budget.
 func (s *jwksSource) refetchForUnknownKID(deadline time.Time) {
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
@@ -121,6 +122,12 @@ func (s *jwksSource) refetchForUnknownKID(deadline time.Time) {
 		return // closed: never fetch again
 	}
 	c := s.inflight
+	if c != nil && s.failures > 0 {
+		// The endpoint is failing: a request that joined the fetch in
+		// flight would most likely spend its budget to learn nothing.
+		s.mu.Unlock()
+		return
+	}
 	started := false
 	if c == nil && s.limiter.AllowN(s.now(), 1) {
 		c, started = s.beginLocked(), true

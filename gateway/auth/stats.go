@@ -24,19 +24,19 @@ type Stats struct {
 
 // IssuerStatus describes the JWKS of one issuer, for readiness checks.
 type IssuerStatus struct {
-	Name    string
-	JWKSURL string
+	Name    string `json:"name"`
+	JWKSURL string `json:"jwks_url"`
 	// Keys is the number of keys in the last good set; 0 if none was loaded.
-	Keys int
+	Keys int `json:"keys"`
 	// LastRefresh is when the last fetch ended; zero before the first.
-	LastRefresh time.Time
+	LastRefresh time.Time `json:"last_refresh"`
 	// LastRefreshOK reports whether that fetch succeeded.
-	LastRefreshOK bool
+	LastRefreshOK bool `json:"last_refresh_ok"`
 	// LastSuccess is when a fetch last succeeded; zero if none ever did,
 	// in which case the issuer's tokens fail with ReasonKeysUnavailable.
-	LastSuccess time.Time
+	LastSuccess time.Time `json:"last_success"`
 	// LastError is the error of the last fetch, "" if it succeeded.
-	LastError string
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Stats returns the counters. It is cheap enough to call per scrape.

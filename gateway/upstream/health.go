@@ -53,13 +53,13 @@ type targetHealth struct {
 
 // TargetStatus is one target's health, for readiness endpoints.
 type TargetStatus struct {
-	Name                string // the pool's name
-	Addr                string // the target as configured
-	Healthy             bool
-	InFlight            int64
-	ConsecutiveFailures int
-	Breaker             string // closed, open, half-open or disabled
-	LastError           string // the most recent failure, kept after recovery
+	Name                string `json:"name"` // the pool's name
+	Addr                string `json:"addr"` // the target as configured
+	Healthy             bool   `json:"healthy"`
+	InFlight            int64  `json:"in_flight"`
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	Breaker             string `json:"breaker"`              // closed, open, half-open or disabled
+	LastError           string `json:"last_error,omitempty"` // the most recent failure, kept after recovery
 }
 
 // Status reports every target in configuration order.
