@@ -20,6 +20,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	descPanics        = desc("panics_total", "Panics recovered in the request handler (answered 500).")
 	descBadRequests   = desc("bad_requests_total", "Requests fasthttp could not parse or whose body was over the limit.")
+	descConnTimeouts  = desc("connection_timeouts_total", "Public connections cut by server.read_timeout or idle_timeout (read) or write_timeout (write).", "phase")
 	descAuthFailures  = desc("auth_failures_total", "Rejected requests by reason: token problems (401) and missing scopes (403).", "reason")
 	descTokenCache    = desc("auth_token_cache_total", "Verified-token cache lookups.", "result")
 	descTokenEntries  = desc("auth_token_cache_entries", "Tokens in the verified-token cache.")
@@ -82,6 +83,11 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descInFlight, float64(s.inFlight.Load()))
 	}
 	counter(descBadRequests, s.stats.badRequests.Load())
+	if s.timeouts != nil {
+		st := s.timeouts.Stats()
+		counter(descConnTimeouts, st.ReadTimeouts, "read")
+		counter(descConnTimeouts, st.WriteTimeouts, "write")
+	}
 	counter(descAuthFailures, s.stats.scopeDenied.Load(), "insufficient_scope")
 	if s.verifier != nil {
 		st := s.verifier.Stats()

@@ -51,7 +51,7 @@ type reqState struct {
 	num     []byte
 	timing  []byte
 	started time.Time
-	lap     time.Time // end of the last timed stage
+	lap     time.Duration // end of the last timed stage, since started
 	limit   ratelimit.Decision
 	limited bool
 	route   int // index into Server.routes; -1 before routing
@@ -70,8 +70,12 @@ var statePool = sync.Pool{New: func() any {
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	st := statePool.Get().(*reqState)
-	st.started = time.Now()
-	st.lap = st.started
+	// fasthttp reads the clock just before calling the handler; a second
+	// read here would cost as much as the rate-limit check.
+	if st.started = ctx.Time(); st.started.IsZero() {
+		st.started = time.Now()
+	}
+	st.lap = 0
 	st.timing = st.timing[:0]
 	st.limited = false
 	st.cache = cacheNone
@@ -160,7 +164,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState,
 		return nil, nil
 	}
 	defer st.stage("auth")
-	hdr := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	hdr := ctx.Request.Header.PeekCanonical(reqAuthorization)
 	if len(hdr) == 0 && rt.authMode == authOptional {
 		return nil, nil
 	}
@@ -206,7 +210,7 @@ func unauthorizedMessage(code string) string {
 // The decision is kept in st: finish writes the RateLimit-* headers, after
 // the upstream's response has replaced ours.
 func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, rt *route, p *auth.Principal, st *reqState, deadline time.Time) bool {
-	t0 := st.lap
+	t0 := st.started.Add(st.lap)
 	st.key = appendLimitKey(st.key[:0], rt.limit.KeyKind(), p, ctx)
 	tier := ""
 	if p != nil {
@@ -346,13 +350,13 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 	}
 }
 
-// stage ends a timed stage: one clock read per stage, the time since the
-// previous stage ended.
-func (st *reqState) stage(name string) time.Time {
-	now := time.Now()
-	st.timing = appendTiming(st.timing, name, now.Sub(st.lap))
+// stage ends a timed stage: one monotonic clock read per stage (time.Since
+// reads half the clocks time.Now does), the time since the previous stage
+// ended.
+func (st *reqState) stage(name string) {
+	now := time.Since(st.started)
+	st.timing = appendTiming(st.timing, name, now-st.lap)
 	st.lap = now
-	return now
 }
 
 // appendTiming appends one Server-Timing metric in milliseconds with
@@ -372,7 +376,7 @@ func appendTiming(b []byte, name string, d time.Duration) []byte {
 
 // requestID propagates a well-formed X-Request-ID or makes a new one.
 func (s *Server) requestID(ctx *fasthttp.RequestCtx, dst []byte) []byte {
-	if id := ctx.Request.Header.Peek(headerRequestID); validRequestID(id) {
+	if id := ctx.Request.Header.PeekCanonical(reqRequestID); validRequestID(id) {
 		return append(dst, id...)
 	}
 	return s.ids.appendNew(dst)

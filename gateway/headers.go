@@ -1,5 +1,7 @@
 package gateway
 
+import "github.com/valyala/fasthttp"
+
 // Response header names, canonical and as bytes: fasthttp's SetCanonical
 // skips the key normalisation that SetBytesV repeats on every call, which
 // was a fifth of an L1 hit's cost.
@@ -17,6 +19,13 @@ var (
 	cacheStatusBypass     = []byte("tiercel; fwd=bypass")
 	noStore               = []byte("no-store")
 	retryAfterOne         = []byte("1")
+)
+
+// Request header names as fasthttp's parser normalises them, for
+// PeekCanonical: Peek copies and normalises the name on every call.
+var (
+	reqAuthorization = []byte(fasthttp.HeaderAuthorization)
+	reqRequestID     = []byte("X-Request-Id")
 )
 
 var cacheLabelBytes = func() (out [numCacheLabels][]byte) {

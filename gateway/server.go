@@ -17,6 +17,7 @@ import (
 	"github.com/tiercel/tiercel/cache"
 	"github.com/tiercel/tiercel/features"
 	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/conntimeout"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
@@ -48,9 +49,13 @@ type Server struct {
 	stats    serverStats
 
 	public *fasthttp.Server
-	admin  *http.Server
-	ln     net.Listener
-	adminL net.Listener
+	// timeouts enforces server.read_timeout, write_timeout and
+	// idle_timeout on public connections (fasthttp's own are off: they
+	// re-arm runtime timers three times per request).
+	timeouts *conntimeout.Guard
+	admin    *http.Server
+	ln       net.Listener
+	adminL   net.Listener
 
 	draining atomic.Bool
 	// inFlight counts admitted requests when maxInFlight (server.max_in_flight)
@@ -142,13 +147,12 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := s.startConsumer(logger); err != nil {
 		return nil, err
 	}
+	s.timeouts = conntimeout.New(conntimeout.Config{
+		Read: cfg.Server.ReadTimeout, Write: cfg.Server.WriteTimeout, Idle: cfg.Server.IdleTimeout})
 	s.public = &fasthttp.Server{
 		Handler:            s.handle,
 		ErrorHandler:       s.handleServerError,
 		Name:               "tiercel",
-		ReadTimeout:        cfg.Server.ReadTimeout,
-		WriteTimeout:       cfg.Server.WriteTimeout,
-		IdleTimeout:        cfg.Server.IdleTimeout,
 		MaxRequestBodySize: cfg.Server.MaxBodyBytes,
 		ReadBufferSize:     cfg.Server.MaxHeaderBytes,
 		Concurrency:        cfg.Server.MaxConcurrency,
@@ -228,7 +232,7 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		if err := s.public.Serve(ln); err != nil {
+		if err := s.public.Serve(s.timeouts.Listener(ln)); err != nil {
 			s.log.Error("public listener stopped", "error", err)
 		}
 	}()
@@ -270,6 +274,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeComponents() {
+	if s.timeouts != nil {
+		s.timeouts.Close()
+	}
 	if s.producer != nil {
 		_ = s.producer.Close()
 	}
