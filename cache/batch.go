@@ -222,9 +222,17 @@ func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
 	if err == nil && len(vals) != n {
 		err = fmt.Errorf("mget answered %d values for %d keys", len(vals), n)
 	}
+	// One slab for the whole batch's tag generations: an entry keeps its
+	// lookup's part (decode shares equal gens), a few bytes, not a slice
+	// allocation per lookup.
+	var gens []uint64
+	if err == nil {
+		gens = make([]uint64, n-2*len(live))
+	}
 	for _, lk := range live {
 		if err == nil {
 			k := 2 + len(lk.tags)
+			lk.tagGens, gens = gens[:len(lk.tags):len(lk.tags)], gens[len(lk.tags):]
 			lk.err = lk.parseStrings(vals[:k])
 			vals = vals[k:]
 		} else {
@@ -235,7 +243,7 @@ func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
 }
 
 // parseStrings reads one lookup's MGET values: entry, key generation, tag
-// generations.
+// generations (into lk.tagGens, sized by the caller).
 func (lk *l2Lookup) parseStrings(vals []string) error {
 	if vals[0] != "" {
 		lk.entry = stringBytes(vals[0])
@@ -244,7 +252,6 @@ func (lk *l2Lookup) parseStrings(vals []string) error {
 	if lk.keyGen, err = parseGenString(vals[1]); err != nil {
 		return err
 	}
-	lk.tagGens = make([]uint64, len(lk.tags))
 	for i := range lk.tags {
 		if lk.tagGens[i], err = parseGenString(vals[2+i]); err != nil {
 			return err

@@ -32,7 +32,11 @@ func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result,
 	if now.IsZero() {
 		now = c.clock(start)
 	}
-	e, fr := c.lookupL1(req.Key, now)
+	var e *Entry
+	fr := Gone
+	if !req.L1Missed {
+		e, fr = c.lookupL1(req.Key, now)
+	}
 	switch fr {
 	case Fresh:
 		c.st.l1Hits.Add(1)

@@ -75,6 +75,11 @@ type Request struct {
 	// the fill goes on after its waiters have left, to serve later requests.
 	FillTimeout time.Duration
 
+	// L1Missed says the caller's Get found no entry for Key just now:
+	// Fetch starts at L2 instead of asking L1 again. An entry stored in
+	// between costs an L2 read, never a wrong answer.
+	L1Missed bool
+
 	// MakeFill, when set and Fetch's fill is nil, makes the FillFunc only
 	// when this request may need one: to fill after an L2 miss, or to
 	// refresh a stale entry; never on an L1 or fresh L2 hit, nor when the

@@ -448,3 +448,24 @@ func TestMakeFillOnlyWhenNeeded(t *testing.T) {
 	f2(3)
 	waitFor(t, "b's refresh", func() bool { return b.Stats().BackgroundRefreshes == 1 })
 }
+
+// TestL1MissedSkipsL1: a caller whose Get just missed says so, and Fetch
+// goes to L2 without asking L1 again; the answer is the same entry.
+func TestL1MissedSkipsL1(t *testing.T) {
+	srv := testredis.Start(t)
+	clk := newClock()
+	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
+	f := newFiller(clk, "v%d")
+	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
+	waitFor(t, "the L2 write", func() bool { return c.Stats().L2Writes == 1 })
+	settle(t, c)
+	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeHitL1, "v1")
+	res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Now(), L1Missed: true}, f.fill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, res, OutcomeHitL2, "v1")
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("fill called %d times, want 1", n)
+	}
+}

@@ -65,7 +65,8 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		s.proxy(ctx, rt, st, deadline)
 		return
 	}
-	if e, fr, ok := s.cache.Get(st.ckey, now); ok && fr == cache.Fresh {
+	e, fr, ok := s.cache.Get(st.ckey, now)
+	if ok && fr == cache.Fresh {
 		st.stage("l1")
 		s.writeEntry(ctx, st, e, cacheHitL1, now)
 		return
@@ -77,7 +78,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 	fm.s, fm.ctx, fm.rt, fm.st, fm.p = s, ctx, rt, st, p
 	res, err := s.cache.Fetch(context.Background(), cache.Request{
 		Key: st.ckey, Tags: rc.renderTags(&st.params), Now: now, Deadline: deadline,
-		FillTimeout: rt.timeout, MakeFill: fm.make,
+		FillTimeout: rt.timeout, MakeFill: fm.make, L1Missed: !ok,
 	}, nil)
 	*fm = fillMaker{make: fm.make}
 	fillMakers.Put(fm)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/binary"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -66,20 +67,35 @@ func (rc *routeCache) renderTags(params *router.Params) []string {
 	return renderTemplates(rc.tags, params)
 }
 
-// renderTemplates expands tag templates with path parameters.
+// renderTemplates expands tag templates with path parameters. All the tags
+// share one string, so a request costs two allocations whatever the number
+// of tags (a string and a slice per tag cost as much as the L1 lookup).
 func renderTemplates(tmpls []template, params *router.Params) []string {
 	if len(tmpls) == 0 {
 		return nil
 	}
-	out := make([]string, 0, len(tmpls))
-	var b []byte
+	size := 0
 	for _, t := range tmpls {
-		b = append(b[:0], t.parts[0]...)
-		for i, name := range t.params {
-			b = append(b, params.Get(name)...)
-			b = append(b, t.parts[i+1]...)
+		for _, p := range t.parts {
+			size += len(p)
 		}
-		out = append(out, string(b))
+		for _, name := range t.params {
+			size += len(params.Get(name))
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	out := make([]string, len(tmpls))
+	for i, t := range tmpls {
+		start := b.Len()
+		b.WriteString(t.parts[0])
+		for j, name := range t.params {
+			b.Write(params.Get(name))
+			b.WriteString(t.parts[j+1])
+		}
+		// A Builder never changes bytes it has written, and after Grow(size)
+		// never moves them: every tag is a view of the one string.
+		out[i] = b.String()[start:]
 	}
 	return out
 }
