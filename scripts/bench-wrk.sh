@@ -35,6 +35,7 @@ wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 server() { GOMAXPROCS=1 taskset -c 0 "$@" & pids+=($!); }
 server "$BIN/tiercel-bench" bare -listen 127.0.0.1:$ORIGIN_PORT -size 1024
 server redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --logfile "$OUT/redis.log"
+redis_pid=$!
 wait_port "$REDIS_PORT"
 BENCH_ORIGIN_PORT=$ORIGIN_PORT BENCH_TIERCEL_PORT=$T1_PORT BENCH_TIERCEL_ADMIN_PORT=$((T1_PORT+1)) \
   server "$BIN/tiercel" serve -config deploy/examples/bench.yaml 2>"$OUT/tiercel-l1.log"
@@ -57,17 +58,21 @@ request = function()
 end
 LUA
 
-cpu_ticks() { local t=0 p; for p in $server_pids; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 
 run_wrk() { # name url [wrk args...]
   local name=$1 url=$2; shift 2
-  local f="$OUT/wrk-$name-$round.txt" c0 c1
-  c0=$(cpu_ticks)
+  local f="$OUT/wrk-$name-$round.txt" c0 c1 r0 r1
+  # shellcheck disable=SC2086
+  c0=$(cpu_ticks $server_pids); r0=$(cpu_ticks "$redis_pid")
   taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "$url" > "$f"
-  c1=$(cpu_ticks)
+  # shellcheck disable=SC2086
+  c1=$(cpu_ticks $server_pids); r1=$(cpu_ticks "$redis_pid")
   local reqs; reqs=$(awk '/requests in/ {print $1}' "$f")
-  # CPU µs per request, all server processes (clock ticks are 1/100 s).
+  # CPU µs per request, all server processes and redis-server alone (clock
+  # ticks are 1/100 s).
   awk -v d=$((c1 - c0)) -v r="$reqs" 'BEGIN {printf "cpu_us_per_req %.2f\n", d * 10000 / r}' >> "$f"
+  awk -v d=$((r1 - r0)) -v r="$reqs" 'BEGIN {printf "redis_us_per_req %.2f\n", d * 10000 / r}' >> "$f"
   local non2xx; non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$f" | grep -o '[0-9]*$' || true)
   if [ -n "$non2xx" ]; then echo "$name: $non2xx non-2xx responses: the figure is invalid" >&2; exit 1; fi
 }
@@ -79,6 +84,8 @@ run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
 run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
 run_wrk tiercel-l1-open "http://127.0.0.1:$T1_PORT/open/products/1"
 SEQUENTIAL=1 run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
+l2_metrics() { curl -s "http://127.0.0.1:$((T2_PORT+1))/metrics" | awk '/^tiercel_cache_lookups_total/ {print $1, $2}'; }
+l2_metrics > "$OUT/l2-gateway-cache-metrics-warm.txt"
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   run_wrk bare "http://127.0.0.1:$ORIGIN_PORT/api/products/1"
@@ -87,19 +94,21 @@ for round in $(seq "$ROUNDS"); do
   run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
   run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
 done
-curl -s "http://127.0.0.1:$((T2_PORT+1))/metrics" | grep '^tiercel_cache_lookups_total' > "$OUT/l2-gateway-cache-metrics.txt" || true
+# Outcomes of the measured rounds only: the warm-up's misses are subtracted.
+l2_metrics | awk 'NR == FNR {warm[$1] = $2; next} {printf "%s %d\n", $1, $2 - warm[$1]}' \
+  "$OUT/l2-gateway-cache-metrics-warm.txt" - > "$OUT/l2-gateway-cache-metrics.txt" || true
 
-summarize() { # name -> "median_rps p50 p90 p99 cpu_us"
+summarize() { # name -> "median_rps p50 p90 p99 cpu_us redis_us"
   local name=$1 rps=() f
   for f in "$OUT"/wrk-"$name"-[0-9]*.txt; do rps+=("$(awk '/Requests\/sec/ {print $2}' "$f")"); done
   local med; med=$(printf '%s\n' "${rps[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   local best; best=$(grep -l "Requests/sec: *$med" "$OUT"/wrk-"$name"-[0-9]*.txt | head -1)
-  echo "$med $(awk '$1=="50%" {print $2}' "$best") $(awk '$1=="90%" {print $2}' "$best") $(awk '$1=="99%" {print $2}' "$best") $(awk '/cpu_us_per_req/ {print $2}' "$best")"
+  echo "$med $(awk '$1=="50%" {print $2}' "$best") $(awk '$1=="90%" {print $2}' "$best") $(awk '$1=="99%" {print $2}' "$best") $(awk '/cpu_us_per_req/ {print $2}' "$best") $(awk '/redis_us_per_req/ {print $2}' "$best")"
 }
-read -r b_rps b_p50 b_p90 b_p99 b_cpu <<<"$(summarize bare)"
+read -r b_rps b_p50 b_p90 b_p99 b_cpu _ <<<"$(summarize bare)"
 row() { # label name
   local rps p50 p90 p99 cpu
-  read -r rps p50 p90 p99 cpu <<<"$(summarize "$2")"
+  read -r rps p50 p90 p99 cpu _ <<<"$(summarize "$2")"
   echo "| $1 | $rps | $p50 | $p90 | $p99 | $cpu | $(awk -v a="$rps" -v b="$b_rps" 'BEGIN {printf "%.2f", a/b}') |"
 }
 {
@@ -113,7 +122,10 @@ row() { # label name
   row "tiercel L2 hit ($KEYS keys, 1 MiB L1, Redis on CPU 0)" tiercel-l2
   row "tiercel proxy, uncached (JWT + rate limit + origin on CPU 0)" tiercel-proxy
   echo
-  echo "L2 gateway cache outcomes over the whole run (warm-up included):"
+  read -r _ _ _ _ l2_cpu l2_redis <<<"$(summarize tiercel-l2)"
+  echo "Server CPU counts every process on CPU 0: on the L2 row, redis-server's share was $l2_redis of its $l2_cpu µs/req."
+  echo
+  echo "L2 gateway cache outcomes over the measured rounds (warm-up excluded):"
   echo '```'
   cat "$OUT/l2-gateway-cache-metrics.txt"
   echo '```'
