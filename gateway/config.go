@@ -130,6 +130,21 @@ type RouteConfig struct {
 	// Fallback is the declared default answer for GET/HEAD when the origin
 	// fails and no stale copy is usable (see RouteFallback).
 	Fallback *RouteFallback `yaml:"fallback"`
+	// Headers drops per-request response headers the route's clients do
+	// not read (see RouteHeaders); default: all are sent.
+	Headers RouteHeaders `yaml:"headers"`
+}
+
+// RouteHeaders turns off informational response headers. Each is written
+// on every response: on an L1 hit the two cost ~0.4µs of ~14µs of server
+// CPU (3%), and 160 bytes.
+type RouteHeaders struct {
+	// OmitServerTiming drops Server-Timing, and the clock reads per stage
+	// that feed it.
+	OmitServerTiming bool `yaml:"omit_server_timing"`
+	// OmitRateLimit drops RateLimit-Limit, -Remaining and -Reset from
+	// admitted requests; a 429 still carries them and Retry-After.
+	OmitRateLimit bool `yaml:"omit_rate_limit"`
 }
 
 // RouteAuth says who may call a route.

@@ -40,6 +40,9 @@ type route struct {
 	upstreamName string
 	// fallback is the declared default answer for reads; nil if none.
 	fallback *fallbackResponse
+	// omitTiming and omitLimit drop Server-Timing and the RateLimit-*
+	// headers of admitted requests (RouteHeaders).
+	omitTiming, omitLimit bool
 }
 
 // reqState is per-request scratch space, pooled so the hot path allocates
@@ -52,6 +55,7 @@ type reqState struct {
 	timing  []byte
 	started time.Time
 	lap     time.Duration // end of the last timed stage, since started
+	timed   bool          // Server-Timing is written: stages read the clock
 	limit   ratelimit.Decision
 	limited bool
 	route   int // index into Server.routes; -1 before routing
@@ -75,7 +79,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if st.started = ctx.Time(); st.started.IsZero() {
 		st.started = time.Now()
 	}
-	st.lap = 0
+	st.lap, st.timed = 0, true
 	st.timing = st.timing[:0]
 	st.limited = false
 	st.cache = cacheNone
@@ -141,6 +145,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Tim
 	}
 	rt := s.routes[idx]
 	st.route = idx
+	st.timed = !rt.omitTiming
 	deadline := st.started.Add(rt.timeout)
 	p, e := s.authenticate(ctx, rt, st, deadline)
 	if e != nil {
@@ -317,11 +322,13 @@ func (s *Server) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *r
 func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 	ri := st.route
 	elapsed := time.Since(st.started)
-	st.timing = appendTiming(st.timing, "total", elapsed)
 	h := &ctx.Response.Header
-	h.SetCanonical(hdrServerTiming, st.timing)
+	if st.timed {
+		st.timing = appendTiming(st.timing, "total", elapsed)
+		h.SetCanonical(hdrServerTiming, st.timing)
+	}
 	h.SetCanonical(hdrRequestID, st.id)
-	if st.limited {
+	if st.limited && (!st.limit.Allowed || ri < 0 || !s.routes[ri].omitLimit) {
 		st.writeLimitHeaders(h)
 	}
 	if st.cache != cacheNone {
@@ -354,6 +361,9 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 // reads half the clocks time.Now does), the time since the previous stage
 // ended.
 func (st *reqState) stage(name string) {
+	if !st.timed {
+		return
+	}
 	now := time.Since(st.started)
 	st.timing = appendTiming(st.timing, name, now-st.lap)
 	st.lap = now

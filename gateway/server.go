@@ -178,6 +178,8 @@ func (s *Server) buildRoutes() error {
 			upstreamName: rc.Upstream,
 			builtin:      builtinHandlers[rc.Handler],
 			fallback:     newFallbackResponse(rc.Fallback),
+			omitTiming:   rc.Headers.OmitServerTiming,
+			omitLimit:    rc.Headers.OmitRateLimit,
 		}
 		for _, tmpl := range rc.InvalidateTags {
 			t, err := compileTemplate(tmpl, pathParams(rc.Path))
