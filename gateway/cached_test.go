@@ -336,9 +336,16 @@ func TestCacheStaleIfError(t *testing.T) {
 
 func TestCacheTwoTiersAndTagInvalidation(t *testing.T) {
 	rs := testredis.Start(t)
-	a := newHarness(t, cachedRoutes(rs.URL()))
+	// The default 5ms L2 budget includes B's first dial: on a busy machine
+	// (make test runs packages in parallel, with -race) it could time out,
+	// B would fill from its own origin and never see an L2 hit.
+	routes := func(c *Config) {
+		cachedRoutes(rs.URL())(c)
+		c.Cache.L2Timeout = time.Second
+	}
+	a := newHarness(t, routes)
 	oa := newVersionedOrigin(a.origin)
-	b := newHarness(t, cachedRoutes(rs.URL()))
+	b := newHarness(t, routes)
 	ob := newVersionedOrigin(b.origin)
 	// A's L2 write is behind its response: wait for it, or B may miss L2,
 	// fill from its own origin and never see an L2 hit. On a busy machine
@@ -362,12 +369,14 @@ func TestCacheTwoTiersAndTagInvalidation(t *testing.T) {
 	// Invalidate the tag through A's admin API: A's L1 and the shared L2.
 	oa.bump("/c/products/42")
 	a.invalidate(t, `{"tags":["product:42"]}`, `"tags":1`)
+	written := a.srv.cache.Stats().L2Writes
 	if r := a.get("/c/products/42", ""); r.header.Get("X-Cache") != "MISS" || !strings.Contains(r.body, `"version":1`) {
 		t.Fatalf("A after invalidation: %q %q", r.header.Get("X-Cache"), r.body)
 	}
+	eventually(t, 10*time.Second, "A's refill in L2", func() bool { return a.srv.cache.Stats().L2Writes > written })
 	// A third instance starts with an empty L1: the old entry must not come
 	// back from L2; the refilled one does.
-	c := newHarness(t, cachedRoutes(rs.URL()))
+	c := newHarness(t, routes)
 	newVersionedOrigin(c.origin)
 	if r := c.get("/c/products/42", ""); r.header.Get("X-Cache") != "HIT-L2" || !strings.Contains(r.body, `"version":1`) {
 		t.Fatalf("C: %q %q", r.header.Get("X-Cache"), r.body)
