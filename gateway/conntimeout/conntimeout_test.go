@@ -231,7 +231,7 @@ func TestCloseUntracksAndStopsSweeper(t *testing.T) {
 	waitFor(t, "no tracked connections", func() bool { return s.g.Stats().Open == 0 })
 	s.g.Close()
 	_ = s.ln.Close()
-	waitFor(t, "goroutines back", func() bool { return runtime.NumGoroutine() <= before+1 }) // +1: the cleanup's accept loop may still be exiting
+	waitFor(t, "goroutines back", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestDisabledReturnsListener(t *testing.T) {
