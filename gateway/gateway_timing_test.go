@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -24,8 +25,9 @@ func BenchmarkAdmit(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		st.route, st.limited, st.timing = -1, false, st.timing[:0]
+		st.started, st.lap = time.Now(), 0 // as handle does
 		if _, _, ok := s.admit(ctx, st); !ok {
-			b.Fatal("not admitted")
+			b.Fatalf("not admitted: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}
 }

@@ -173,18 +173,15 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState,
 	if len(hdr) == 0 && rt.authMode == authOptional {
 		return nil, nil
 	}
-	tok, err := auth.ExtractBearer(hdr)
-	if err == nil {
-		var p *auth.Principal
-		if p, err = s.verifier.VerifyDeadline(tok, deadline); err == nil {
-			if !p.HasScopes(rt.scopes) {
-				s.stats.scopeDenied.Add(1)
-				return nil, errForbidden
-			}
-			return p, nil
-		}
+	p, err := s.verifier.VerifyBearer(hdr, deadline)
+	if err != nil {
+		return nil, authError(err)
 	}
-	return nil, authError(err)
+	if !p.HasScopes(rt.scopes) {
+		s.stats.scopeDenied.Add(1)
+		return nil, errForbidden
+	}
+	return p, nil
 }
 
 // authError turns a verification failure into a 401 whose code names the

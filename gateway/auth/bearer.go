@@ -16,6 +16,18 @@ var (
 // sub-slice of authorization and nothing is allocated. Errors are *Error with
 // ReasonMissing (empty header) or ReasonMalformed.
 func ExtractBearer(authorization []byte) ([]byte, error) {
+	tok, err := splitBearer(authorization)
+	if err != nil {
+		return nil, err
+	}
+	if !isB64Token(tok) {
+		return nil, errBearerChars
+	}
+	return tok, nil
+}
+
+// splitBearer is ExtractBearer without the b64token check.
+func splitBearer(authorization []byte) ([]byte, error) {
 	if len(authorization) == 0 {
 		return nil, errMissing
 	}
@@ -29,9 +41,6 @@ func ExtractBearer(authorization []byte) ([]byte, error) {
 	}
 	if len(tok) == 0 {
 		return nil, errEmptyBearer
-	}
-	if !isB64Token(tok) {
-		return nil, errBearerChars
 	}
 	return tok, nil
 }

@@ -184,3 +184,35 @@ func TestVerifyRejects(t *testing.T) {
 		t.Fatalf("cache holds %d entries, want the 5 valid unexpired tokens", n)
 	}
 }
+
+func TestVerifyBearer(t *testing.T) {
+	v := newTestVerifier(t, hsConfig(), nil)
+	tok := hsToken(t, time.Now(), nil)
+	ok := func(hdr string) {
+		t.Helper()
+		if _, err := v.VerifyBearer([]byte(hdr), time.Now().Add(time.Second)); err != nil {
+			t.Fatalf("%q: %v", hdr, err)
+		}
+	}
+	bad := func(hdr string, want Reason) {
+		t.Helper()
+		_, err := v.VerifyBearer([]byte(hdr), time.Now().Add(time.Second))
+		if r, isErr := reasonOf(err); !isErr || r != want {
+			t.Fatalf("%q: got %v, want %s", hdr, err, want)
+		}
+	}
+	// Checked in full before it is cached, and from the cache after.
+	for range 2 {
+		ok("Bearer " + tok)
+		ok("bearer   " + tok)
+	}
+	bad("", ReasonMissing)
+	bad("Basic "+tok, ReasonMalformed)
+	bad("Bearer ", ReasonMalformed)
+	// Not cached: the b64token check still applies, before any parsing.
+	bad("Bearer "+tok+"!", ReasonMalformed)
+	bad("Bearer "+tok[:len(tok)-1]+" ", ReasonMalformed)
+	if st := v.Stats(); st.Verifications != 1 {
+		t.Errorf("Verifications = %d, want 1: the rejected headers never reach the parser", st.Verifications)
+	}
+}
