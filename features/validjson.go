@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -124,50 +125,18 @@ func validInt64(b []byte) bool {
 // validNumber checks the JSON number grammar; a number that could be out
 // of range for a float of bits bits is parsed to be sure it is not.
 func validNumber(b []byte, bits int) bool {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	start := i
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
+	if len(b) == 0 || numberLen(b) != len(b) {
 		return false
 	}
-	intDigits := i - start
-	if i < len(b) && b[i] == '.' {
-		i++
-		f := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == f {
-			return false
-		}
+	digits := b
+	if digits[0] == '-' {
+		digits = digits[1:]
 	}
-	exp := false
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		exp = true
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		e := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == e {
-			return false
-		}
+	intDigits := 0
+	for intDigits < len(digits) && digits[intDigits] >= '0' && digits[intDigits] <= '9' {
+		intDigits++
 	}
-	if i != len(b) {
-		return false
-	}
+	exp := bytes.ContainsAny(b, "eE")
 	// float32 overflows past 3.4e38 (39 integer digits), float64 past
 	// 1.8e308; below those no exponent-free number can.
 	if exp || (bits == 32 && intDigits >= 39) || intDigits >= 309 {
