@@ -65,6 +65,20 @@ func (l *jsonLex) literal(word string) bool {
 	return true
 }
 
+// open consumes the opening bracket of an object or array, and its
+// closing one too when it is empty: empty reports that, ok is false on a
+// syntax error.
+func (l *jsonLex) open(open, close byte) (empty, ok bool) {
+	if !l.eat(open) {
+		return false, false
+	}
+	if l.peek() == close {
+		l.i++
+		return true, true
+	}
+	return false, true
+}
+
 // more reports, inside an array or object after its first element,
 // whether another follows (consuming the comma) or it ends (consuming
 // close).

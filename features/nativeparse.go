@@ -55,12 +55,8 @@ func (p *nativeParser) top() bool {
 	if l.peek() == 'n' {
 		return l.literal("null")
 	}
-	if !l.eat('{') {
-		return false
-	}
-	if l.peek() == '}' {
-		l.i++
-		return true
+	if empty, ok := l.open('{', '}'); !ok || empty {
+		return ok
 	}
 	for {
 		name, ok := l.str()
@@ -91,11 +87,11 @@ func (p *nativeParser) features() bool {
 		p.refs = nil
 		return l.literal("null")
 	}
-	if !l.eat('[') {
+	empty, ok := l.open('[', ']')
+	if !ok {
 		return false
 	}
-	if l.peek() == ']' {
-		l.i++
+	if empty {
 		p.refs = []string{}
 		return true
 	}
@@ -130,12 +126,8 @@ func (p *nativeParser) entities() bool {
 		p.ents = nil
 		return l.literal("null")
 	}
-	if !l.eat('[') {
-		return false
-	}
-	if l.peek() == ']' {
-		l.i++
-		return true
+	if empty, ok := l.open('[', ']'); !ok || empty {
+		return ok
 	}
 	for {
 		e := entityObj{from: len(p.kvs), to: len(p.kvs)}
@@ -155,12 +147,8 @@ func (p *nativeParser) entities() bool {
 
 func (p *nativeParser) entity(e *entityObj) bool {
 	l := &p.lex
-	if !l.eat('{') {
-		return false
-	}
-	if l.peek() == '}' {
-		l.i++
-		return true
+	if empty, ok := l.open('{', '}'); !ok || empty {
+		return ok
 	}
 	for {
 		name, ok := l.str()

@@ -11,10 +11,11 @@ import (
 // when Do returns; what it holds is then left to the garbage collector
 // rather than returned to fasthttp's pools, which a late write would corrupt.
 type leg struct {
-	t    *target
-	req  *fasthttp.Request
-	resp *fasthttp.Response
-	err  error
+	t     *target
+	hedge bool // sent by hedge_after, not as a retry of a failed first leg
+	req   *fasthttp.Request
+	resp  *fasthttp.Response
+	err   error
 }
 
 // doHedged sends req to one target and, if no response has arrived after
@@ -24,15 +25,15 @@ type leg struct {
 func (p *Pool) doHedged(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, start time.Time) (Result, error) {
 	results := make(chan *leg, 2) // buffered: a loser never blocks
 	var tried triedSet
-	launch := func() {
-		l := &leg{t: p.pick(&tried), req: &fasthttp.Request{}, resp: &fasthttp.Response{}}
+	launch := func(hedge bool) {
+		l := &leg{t: p.pick(&tried), hedge: hedge, req: &fasthttp.Request{}, resp: &fasthttp.Response{}}
 		req.CopyTo(l.req)
 		go func() {
 			l.err = p.attempt(l.t, l.req, l.resp, deadline)
 			results <- l
 		}()
 	}
-	launch()
+	launch(false)
 	launched, pending := 1, 1
 	timer := time.NewTimer(p.hedgeAfter)
 	defer timer.Stop()
@@ -46,7 +47,7 @@ func (p *Pool) doHedged(req *fasthttp.Request, resp *fasthttp.Response, deadline
 		case <-timer.C:
 			if launched < 2 && time.Now().Before(deadline) {
 				p.hedges.Add(1)
-				launch()
+				launch(true)
 				launched++
 				pending++
 			}
@@ -55,7 +56,7 @@ func (p *Pool) doHedged(req *fasthttp.Request, resp *fasthttp.Response, deadline
 			res.Attempts++
 			res.Target = l.t.name
 			if l.err == nil {
-				if launched == 2 && l.t != p.targets[tried.idx[0]] {
+				if l.hedge {
 					p.hedgeWins.Add(1)
 				}
 				l.resp.CopyTo(resp)
@@ -73,7 +74,7 @@ func (p *Pool) doHedged(req *fasthttp.Request, resp *fasthttp.Response, deadline
 			// A first leg that failed fast leaves the hedge to act as the
 			// retry, at once.
 			if launched < 2 && kind.retryable() {
-				launch()
+				launch(false) // a retry, not a hedge
 				launched++
 				pending++
 			}

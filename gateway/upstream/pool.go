@@ -74,9 +74,9 @@ type Stats struct {
 	Requests    uint64 // calls to Do, including those made by Proxy
 	Retries     uint64 // extra attempts after a connection failure
 	Timeouts    uint64 // calls that returned ErrTimeout
-	Unavailable uint64 // calls that returned ErrUnavailable (including the two below)
+	Unavailable uint64 // calls that returned ErrUnavailable, Overloaded and ErrOpen ones included
 	Overloaded  uint64 // calls refused at once by max_in_flight
-	Rejected    uint64 // attempts refused by an open breaker (nothing sent)
+	Rejected    uint64 // attempts (not calls) refused by an open breaker: nothing sent
 	Hedges      uint64 // second requests sent by hedge_after
 	HedgeWins   uint64 // hedged requests answered by the second target
 }
