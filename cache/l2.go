@@ -53,7 +53,7 @@ type l2 struct {
 	invTimeout time.Duration
 	batchMax   int
 	cb         *gobreaker.CircuitBreaker[struct{}]
-	reads      chan *l2Lookup
+	q          *readQueue
 	timers     *timerPool
 	writes     chan l2Write
 	stop       <-chan struct{}
@@ -83,7 +83,7 @@ func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, 
 		genTTL:     cfg.TombstoneTTL,
 		invTimeout: cfg.InvalidateTimeout,
 		batchMax:   cfg.L2BatchMax,
-		reads:      make(chan *l2Lookup, cfg.L2QueueSize),
+		q:          newReadQueue(cfg.L2QueueSize),
 		writes:     make(chan l2Write, cfg.L2QueueSize),
 		stop:       stop,
 		st:         st,

@@ -203,6 +203,9 @@ func (c *Tiered) Close() {
 	c.done.Store(true)
 	c.mu.Unlock()
 	c.cancel()
+	if c.l2 != nil {
+		c.l2.q.close() // answers the L2 reads waited for
+	}
 	close(c.stop)
 	c.wg.Wait()
 	c.l1.close()
