@@ -40,20 +40,22 @@ var errLeft = errors.New("l2 read left")
 
 // lookup reads lk's entry and generations within the L2 timeout. It returns
 // errL2Skipped at once when the breaker is open or the queue full.
-func (l *l2) lookup(lk *l2Lookup) error {
-	if err := l.submit(lk); err != nil {
+// now is a clock reading just taken.
+func (l *l2) lookup(lk *l2Lookup, now time.Time) error {
+	if err := l.submit(lk, now); err != nil {
 		return err
 	}
 	return l.await(lk, nil, time.Time{})
 }
 
-// submit queues lk for the batcher, or answers errL2Skipped.
-func (l *l2) submit(lk *l2Lookup) error {
+// submit queues lk for the batcher, or answers errL2Skipped. now is a
+// clock reading just taken.
+func (l *l2) submit(lk *l2Lookup, now time.Time) error {
 	if l.open() {
 		l.st.l2Skipped.Add(1)
 		return errL2Skipped
 	}
-	lk.deadline = time.Now().Add(l.timeout)
+	lk.deadline = now.Add(l.timeout)
 	lk.done = make(chan struct{})
 	if !l.batched {
 		l.st.l2Reads.Add(1)

@@ -126,7 +126,7 @@ func BenchmarkL2GetParallel(b *testing.B) {
 	}
 	lookup := func(key []byte) error {
 		lk := &l2Lookup{key: key, tags: tags}
-		if err := c.l2.lookup(lk); err != nil {
+		if err := c.l2.lookup(lk, time.Now()); err != nil {
 			return err
 		}
 		_, err := Decode(lk.entry)

@@ -22,6 +22,10 @@ type flight struct {
 	fill     FillFunc
 	refresh  bool // background refresh of a stale entry: a stale L2 entry does not end it
 
+	// barrier, set only on the markers Tiered.Wait sends through the retire
+	// queue, is closed when every flight queued before is retired.
+	barrier chan struct{}
+
 	// seq fences the flight's results: it is taken before the L2 read, so
 	// an invalidation applied after it makes them invalid (fence.go).
 	seq uint64
@@ -43,7 +47,7 @@ type flight struct {
 
 	entry   *Entry
 	outcome Outcome
-	stored  bool   // entry went into L1: a late joiner is served as an L1 hit
+	stored  bool   // entry goes into L1 (retireLoop): a late joiner is served as an L1 hit
 	old     *Entry // an expired L2 entry, served if the fill fails
 	err     error
 	l2d     time.Duration
@@ -121,21 +125,26 @@ func (c *Tiered) run(f *flight) {
 
 // finish publishes f's results to its waiters and retires it.
 func (c *Tiered) finish(f *flight) {
-	close(f.done)
-	// Keep the finished flight joinable until its L1 write is visible, so a
-	// request arriving meanwhile neither misses L1 nor starts a second fill.
-	// One ristretto Wait covers every flight queued meanwhile (retireLoop).
+	// Keep the finished flight joinable until its L1 write is made and
+	// visible, so a request arriving meanwhile neither misses L1 nor starts
+	// a second fill. One ristretto Wait covers every flight queued meanwhile
+	// (retireLoop). Queued before the waiters are released, so that a Wait
+	// called by one of them covers this flight's L1 write.
 	select {
 	case c.retired <- f:
 	default:
 		// Queue full: retire it at once. A request arriving before the L1
 		// write is visible then reads L2 again, which costs a round trip.
+		c.promote(f)
 		c.retire(f)
 	}
+	close(f.done)
 }
 
-// retireLoop removes finished flights from c.flights once their L1 writes
-// are visible, batching the wait like the L2 batcher batches reads.
+// retireLoop stores finished flights' entries in L1 and removes the flights
+// from c.flights once those writes are visible, batching the writes and the
+// wait like the L2 batcher batches reads. A barrier (Wait) is answered once
+// everything queued before it is visible.
 func (c *Tiered) retireLoop() {
 	batch := make([]*flight, 0, 64)
 	for {
@@ -155,9 +164,18 @@ func (c *Tiered) retireLoop() {
 				break drain
 			}
 		}
+		for _, f := range batch {
+			if f.barrier == nil {
+				c.promote(f)
+			}
+		}
 		c.l1.wait()
 		for _, f := range batch {
-			c.retire(f)
+			if f.barrier != nil {
+				close(f.barrier)
+			} else {
+				c.retire(f)
+			}
 		}
 		clear(batch)
 	}

@@ -21,7 +21,7 @@ func (c *Tiered) lead(ctx context.Context, f *flight, req *Request) {
 		return
 	}
 	t := f.started // just taken: f is new
-	err := c.l2.submit(&f.lk)
+	err := c.l2.submit(&f.lk, t)
 	if err == nil {
 		err = c.l2.await(&f.lk, ctx.Done(), req.Deadline)
 	}

@@ -211,12 +211,23 @@ func (c *Tiered) Close() {
 	c.l1.close()
 }
 
-// Wait blocks until the L1 writes made so far are applied. L1 writes are
-// asynchronous (ristretto's Set): tests and tools that must see a write call
-// Wait; the request path never does.
+// Wait blocks until the L1 writes of the Fetch calls returned so far are
+// applied. L1 writes are asynchronous (made by the retire loop, and
+// ristretto's Set is itself asynchronous): tests and tools that must see a
+// write call Wait; the request path never does.
 func (c *Tiered) Wait() {
-	if !c.done.Load() {
-		c.l1.wait()
+	if c.done.Load() {
+		return
+	}
+	b := &flight{barrier: make(chan struct{})}
+	select {
+	case c.retired <- b:
+	case <-c.stop:
+		return
+	}
+	select {
+	case <-b.barrier:
+	case <-c.stop:
 	}
 }
 
