@@ -16,11 +16,14 @@ import (
 // goroutine of their own, so no waiter holds them up or cancels them by
 // leaving.
 type flight struct {
-	key      string // map key
-	keyBytes []byte // owned copy of Request.Key, becomes Entry.Key
-	tags     []string
-	fill     FillFunc
-	refresh  bool // background refresh of a stale entry: a stale L2 entry does not end it
+	keyBytes  []byte // owned copy of Request.Key, becomes Entry.Key; its string view keys c.flights
+	tags      []string
+	fill      FillFunc
+	refresh   bool // background refresh of a stale entry: a stale L2 entry does not end it
+	gensKnown bool // the L2 read succeeded: lk.keyGen and lk.tagGens are the generations read before the fill
+	finished  bool // under c.mu: the results below are set
+	stored    bool // entry goes into L1 (retireLoop): a late joiner is served as an L1 hit
+	outcome   Outcome
 
 	// barrier, set only on the markers Tiered.Wait sends through the retire
 	// queue, is closed when every flight queued before is retired.
@@ -30,28 +33,23 @@ type flight struct {
 	// an invalidation applied after it makes them invalid (fence.go).
 	seq uint64
 
-	// keyGen and tagGens are the L2 generations read before the fill.
-	keyGen    uint64
-	tagGens   []uint64
-	gensKnown bool // the L2 read succeeded: keyGen and tagGens are set
-
-	now      time.Time // the starting request's time
-	started  time.Time // wall clock, for TTLs and the deadline
-	deadline time.Time // after it, a stuck flight is no longer joined
-	timeout  time.Duration
+	now     time.Time // the starting request's time
+	started time.Time // wall clock, for TTLs and joinUntil
+	timeout time.Duration
 
 	// lk is the flight's L2 read, embedded to save an allocation.
 	lk l2Lookup
 
-	done chan struct{} // closed when the fields below are set
+	// done, under c.mu, is made by the first request that must wait for
+	// the flight and closed when it finishes: most flights (L2 hits) are
+	// waited for by nobody but their leader, which needs no channel.
+	done chan struct{}
 
-	entry   *Entry
-	outcome Outcome
-	stored  bool   // entry goes into L1 (retireLoop): a late joiner is served as an L1 hit
-	old     *Entry // an expired L2 entry, served if the fill fails
-	err     error
-	l2d     time.Duration
-	filld   time.Duration
+	entry *Entry
+	old   *Entry // an expired L2 entry, served if the fill fails
+	err   error
+	l2d   time.Duration
+	filld time.Duration
 }
 
 // elapsedNow is the flight's now advanced by the real time it has run, so
@@ -60,17 +58,39 @@ func (f *flight) elapsedNow() time.Time { return f.now.Add(time.Since(f.started)
 
 // join returns the flight in progress for req's key, or registers a new one
 // that the caller must lead (lead.go). A flight overtaken by an
-// invalidation, or stuck past its deadline, is replaced rather than joined.
-func (c *Tiered) join(req *Request, fill FillFunc, now time.Time) (f *flight, joined bool, err error) {
+// invalidation, or stuck past joinUntil, is replaced rather than joined.
+// For a joined flight, wait is closed when it finishes, or nil if it has.
+func (c *Tiered) join(req *Request, fill FillFunc, now time.Time) (f *flight, joined bool, wait <-chan struct{}, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, false, ErrClosed
+		return nil, false, nil, ErrClosed
 	}
-	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && time.Now().Before(f.deadline) {
-		return f, true, nil
+	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && time.Now().Before(c.joinUntil(f)) {
+		return f, true, f.waitLocked(), nil
 	}
-	return c.newFlightLocked(req, fill, now, false), false, nil
+	return c.newFlightLocked(req, fill, now, false), false, nil, nil
+}
+
+// joinUntil is when a stuck flight is no longer joined.
+func (c *Tiered) joinUntil(f *flight) time.Time { return f.started.Add(c.cfg.L2Timeout + f.timeout) }
+
+// waitLocked returns a channel closed when f finishes, or nil if it has.
+func (f *flight) waitLocked() <-chan struct{} {
+	if f.finished {
+		return nil
+	}
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	return f.done
+}
+
+// waitFor is waitLocked for a caller not holding c.mu.
+func (c *Tiered) waitFor(f *flight) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return f.waitLocked()
 }
 
 // startRefresh starts a background refresh of req's key unless a flight for
@@ -99,7 +119,6 @@ func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, ref
 	}
 	started := time.Now()
 	f := &flight{
-		key:      bytesString(kb), // kb is never modified
 		keyBytes: kb,
 		tags:     slices.Clone(req.Tags),
 		fill:     fill,
@@ -107,12 +126,10 @@ func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, ref
 		seq:      c.fence.next(),
 		now:      now,
 		started:  started,
-		deadline: started.Add(c.cfg.L2Timeout + timeout),
 		timeout:  timeout,
-		done:     make(chan struct{}),
 	}
 	f.lk.key, f.lk.tags = f.keyBytes, f.tags
-	c.flights[f.key] = f
+	c.flights[bytesString(kb)] = f // kb is never modified
 	return f
 }
 
@@ -138,7 +155,13 @@ func (c *Tiered) finish(f *flight) {
 		c.promote(f)
 		c.retire(f)
 	}
-	close(f.done)
+	c.mu.Lock()
+	f.finished = true
+	done := f.done
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
 }
 
 // retireLoop stores finished flights' entries in L1 and removes the flights
@@ -183,8 +206,8 @@ func (c *Tiered) retireLoop() {
 
 func (c *Tiered) retire(f *flight) {
 	c.mu.Lock()
-	if c.flights[f.key] == f {
-		delete(c.flights, f.key)
+	if k := bytesString(f.keyBytes); c.flights[k] == f {
+		delete(c.flights, k)
 	}
 	c.mu.Unlock()
 	if f.outcome == OutcomeStale && !f.refresh {

@@ -29,7 +29,6 @@ func (c *Tiered) useL2(f *flight, err error) bool {
 		return false
 	}
 	f.gensKnown = true
-	f.keyGen, f.tagGens = f.lk.keyGen, f.lk.tagGens
 	e := c.fromL2(f, &f.lk)
 	if e == nil {
 		return false
@@ -116,7 +115,9 @@ func (c *Tiered) fill(f *flight) (*Entry, error) {
 	// The generations read with the L2 lookup, before the fill: what fences
 	// this entry in L2. Zero when the lookup failed, but then the entry is
 	// not written to L2.
-	e.keyGen, e.tagGens = f.keyGen, f.tagGens
+	if f.gensKnown {
+		e.keyGen, e.tagGens = f.lk.keyGen, f.lk.tagGens
+	}
 	return e, nil
 }
 
