@@ -21,7 +21,9 @@ import (
 
 // l2Lookup is one pending read: the entry and the current generations of
 // its key and tags. The reply fields are written by whoever answers it
-// (claim) before done is closed.
+// (claim) before it sends the one token done carries. done has capacity 1
+// and comes from a pool: its waiter receives the token and gives the
+// channel back (await), so a read costs no channel allocation.
 type l2Lookup struct {
 	key      []byte
 	tags     []string
@@ -56,13 +58,17 @@ func (l *l2) submit(lk *l2Lookup, now time.Time) error {
 		return errL2Skipped
 	}
 	lk.deadline = now.Add(l.timeout)
-	lk.done = make(chan struct{})
+	lk.state.Store(lookupPending)
+	lk.done = l.dones.get()
 	if !l.batched {
 		l.st.l2Reads.Add(1)
 		l.readBatch([]*l2Lookup{lk}, nil)
 		return nil
 	}
 	if err := l.q.push(lk); err != nil {
+		// Not queued, so nobody answers: done is still empty.
+		l.dones.put(lk.done)
+		lk.done = nil
 		if err == errL2Skipped {
 			l.st.l2Skipped.Add(1)
 		}
@@ -102,7 +108,10 @@ func (l *l2) await(lk *l2Lookup, leave <-chan struct{}, leaveAt time.Time) error
 	}
 }
 
+// finish takes the answer of lk, whose token its caller has just received.
 func (l *l2) finish(lk *l2Lookup) error {
+	l.dones.put(lk.done) // empty again, and nobody else receives from it
+	lk.done = nil
 	if lk.err != nil && lk.err != ErrClosed {
 		l.count(lk.err)
 	}
@@ -233,7 +242,7 @@ func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
 		if lk.claim() {
 			lk.tagGens = tagGens
 			lk.err = lk.parseStrings(lkVals)
-			close(lk.done)
+			lk.done <- struct{}{}
 		}
 	}
 }
@@ -285,7 +294,7 @@ func (l *l2) readPipelined(live []*l2Lookup) {
 		cmds = cmds[n:]
 		if lk.claim() {
 			lk.err = lk.parse(lkCmds)
-			close(lk.done)
+			lk.done <- struct{}{}
 		}
 	}
 }

@@ -50,13 +50,18 @@ func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result,
 		return Result{Entry: e, Outcome: OutcomeStale, L1: time.Since(start)}, nil
 	}
 	// e is nil or expired: kept for stale-if-error.
-	return c.fetchSlow(ctx, &req, fill, now, e, time.Since(start))
+	return c.fetchSlow(ctx, &req, fill, now, e, start)
 }
 
-func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now time.Time, old *Entry, l1d time.Duration) (Result, error) {
-	res := Result{L1: l1d}
-	for range maxFenced {
-		f, joined, wait, err := c.join(req, fill, now)
+// fetchSlow is Fetch after L1; start is the wall clock when Fetch started.
+func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now time.Time, old *Entry, start time.Time) (Result, error) {
+	wall := time.Now()
+	res := Result{L1: wall.Sub(start)}
+	for round := range maxFenced {
+		if round > 0 {
+			wall = time.Now()
+		}
+		f, joined, wait, err := c.join(req, fill, now, wall)
 		if err != nil {
 			c.st.errors.Add(1)
 			return res, err

@@ -60,16 +60,16 @@ func (f *flight) elapsedNow() time.Time { return f.now.Add(time.Since(f.started)
 // that the caller must lead (lead.go). A flight overtaken by an
 // invalidation, or stuck past joinUntil, is replaced rather than joined.
 // For a joined flight, wait is closed when it finishes, or nil if it has.
-func (c *Tiered) join(req *Request, fill FillFunc, now time.Time) (f *flight, joined bool, wait <-chan struct{}, err error) {
+func (c *Tiered) join(req *Request, fill FillFunc, now, wall time.Time) (f *flight, joined bool, wait <-chan struct{}, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, false, nil, ErrClosed
 	}
-	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && time.Now().Before(c.joinUntil(f)) {
+	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && wall.Before(c.joinUntil(f)) {
 		return f, true, f.waitLocked(), nil
 	}
-	return c.newFlightLocked(req, fill, now, false), false, nil, nil
+	return c.newFlightLocked(req, fill, now, wall, false), false, nil, nil
 }
 
 // joinUntil is when a stuck flight is no longer joined.
@@ -102,13 +102,14 @@ func (c *Tiered) startRefresh(req *Request, fill FillFunc, now time.Time) {
 		return
 	}
 	c.st.refreshes.Add(1)
-	f := c.newFlightLocked(req, fill, now, true)
+	f := c.newFlightLocked(req, fill, now, time.Now(), true)
 	c.wg.Add(1)
 	go c.run(f)
 }
 
 // newFlightLocked registers a flight for req's key; the caller runs it.
-func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, refresh bool) *flight {
+// wall is a wall clock reading just taken, the flight's start.
+func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now, wall time.Time, refresh bool) *flight {
 	timeout := req.FillTimeout
 	if timeout <= 0 {
 		timeout = c.cfg.FillTimeout
@@ -117,7 +118,6 @@ func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, ref
 	if kb == nil {
 		kb = []byte{}
 	}
-	started := time.Now()
 	f := &flight{
 		keyBytes: kb,
 		tags:     slices.Clone(req.Tags),
@@ -125,7 +125,7 @@ func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, ref
 		refresh:  refresh,
 		seq:      c.fence.next(),
 		now:      now,
-		started:  started,
+		started:  wall,
 		timeout:  timeout,
 	}
 	f.lk.key, f.lk.tags = f.keyBytes, f.tags

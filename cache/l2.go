@@ -59,11 +59,13 @@ type l2 struct {
 	// checks one atomic instead of the breaker's mutex and clock; only
 	// while it is set does open ask the breaker, which moves to half-open.
 	tripped atomic.Bool
-	q       *readQueue
-	timers  *timerPool
-	writes  chan l2Write
-	stop    <-chan struct{}
-	st      *stats
+
+	q      *readQueue
+	dones  donePool // l2Lookup.done channels
+	timers *timerPool
+	writes chan l2Write
+	stop   <-chan struct{}
+	st     *stats
 
 	// batched is false only in the benchmark of one pipeline per lookup.
 	batched bool

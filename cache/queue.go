@@ -29,16 +29,30 @@ const (
 	lookupAnswered
 )
 
-// claim reports whether the caller may answer lk (and must close done).
+// claim reports whether the caller may answer lk (and must send done its
+// token).
 func (lk *l2Lookup) claim() bool { return lk.state.CompareAndSwap(lookupPending, lookupAnswered) }
 
 // answer settles lk with err unless it was answered already.
 func (lk *l2Lookup) answer(err error) {
 	if lk.claim() {
 		lk.err = err
-		close(lk.done)
+		lk.done <- struct{}{}
 	}
 }
+
+// donePool recycles the capacity-1 channels of l2Lookup.done.
+type donePool struct{ p sync.Pool }
+
+func (dp *donePool) get() chan struct{} {
+	if ch, ok := dp.p.Get().(chan struct{}); ok {
+		return ch
+	}
+	return make(chan struct{}, 1)
+}
+
+// put takes back an empty channel.
+func (dp *donePool) put(ch chan struct{}) { dp.p.Put(ch) }
 
 // readQueue holds the lookups submitted and not yet answered, for the
 // batcher and the reaper.
