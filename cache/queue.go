@@ -14,7 +14,8 @@ import (
 // first: the batcher, with Redis' reply, or the reaper, one timer for the
 // whole queue, with a timeout. Lookups all live l.timeout from submission,
 // so deadlines follow queue order: a timer armed at the oldest pending
-// deadline covers them all. A push arms it only when it is not armed, and
+// deadline covers them all. A push arms it only when it is not armed (or
+// armed for later), and
 // the reaper re-arms itself for what is still pending when it fires; under
 // load it fires about once per L2Timeout, finding nothing late, instead of
 // one timer being set per read.
@@ -23,7 +24,8 @@ import (
 // batcher stuck in a hung call only delays its own claims, which then lose.
 
 // lookupState is an l2Lookup's answer state: only the goroutine that moves
-// it from pending to answered writes the reply fields and closes done.
+// it from pending to answered writes the reply fields and sends done its
+// token.
 const (
 	lookupPending uint32 = iota
 	lookupAnswered

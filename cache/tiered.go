@@ -21,7 +21,7 @@ type Tiered struct {
 	st    stats
 	log   *slog.Logger
 
-	timers timerPool // for waits bounded by L2Timeout or Request.Deadline
+	timers timerPool // for waits bounded by Request.Deadline (joiners, a request leaving its L2 read early)
 
 	// now, when set, replaces the wall clock used when Request.Now is zero
 	// and for tombstones: tests walk entries through their windows with it
