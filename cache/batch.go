@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,13 +20,16 @@ import (
 // batches grow by themselves.
 
 // l2Lookup is one pending read: the entry and the current generations of
-// its key and tags. The reply fields are written by the batcher before done
-// is closed; a waiter that timed out never reads them.
+// its key and tags. The reply fields are written by whoever answers it
+// (claim) before it sends the one token done carries. done has capacity 1
+// and comes from a pool: its waiter receives the token and gives the
+// channel back (await), so a read costs no channel allocation.
 type l2Lookup struct {
 	key      []byte
 	tags     []string
 	deadline time.Time
 	done     chan struct{}
+	state    atomic.Uint32 // lookupPending, then lookupAnswered (queue.go)
 
 	entry   []byte // nil: no entry
 	keyGen  uint64
@@ -38,68 +42,77 @@ var errLeft = errors.New("l2 read left")
 
 // lookup reads lk's entry and generations within the L2 timeout. It returns
 // errL2Skipped at once when the breaker is open or the queue full.
-func (l *l2) lookup(lk *l2Lookup) error {
-	if err := l.submit(lk); err != nil {
+// now is a clock reading just taken.
+func (l *l2) lookup(lk *l2Lookup, now time.Time) error {
+	if err := l.submit(lk, now); err != nil {
 		return err
 	}
 	return l.await(lk, nil, time.Time{})
 }
 
-// submit queues lk for the batcher, or answers errL2Skipped.
-func (l *l2) submit(lk *l2Lookup) error {
+// submit queues lk for the batcher, or answers errL2Skipped. now is a
+// clock reading just taken.
+func (l *l2) submit(lk *l2Lookup, now time.Time) error {
 	if l.open() {
 		l.st.l2Skipped.Add(1)
 		return errL2Skipped
 	}
-	l.st.l2Reads.Add(1)
-	lk.deadline = time.Now().Add(l.timeout)
-	lk.done = make(chan struct{})
+	lk.deadline = now.Add(l.timeout)
+	lk.state.Store(lookupPending)
+	lk.done = l.dones.get()
 	if !l.batched {
+		l.st.l2Reads.Add(1)
 		l.readBatch([]*l2Lookup{lk}, nil)
 		return nil
 	}
-	select {
-	case l.reads <- lk:
-		return nil
-	default:
-		l.st.l2Skipped.Add(1)
-		return errL2Skipped
+	if err := l.q.push(lk); err != nil {
+		// Not queued, so nobody answers: done is still empty.
+		l.dones.put(lk.done)
+		lk.done = nil
+		if err == errL2Skipped {
+			l.st.l2Skipped.Add(1)
+		}
+		return err
 	}
+	l.st.l2Reads.Add(1)
+	return nil
 }
 
-// await waits for the reply to a submitted lk until its deadline or Close,
-// or until leave is closed or leaveAt (zero: never) passes first: then it
-// answers errLeft, and lk may be awaited again.
+// await waits for the reply to a submitted lk, which comes by its deadline
+// (queue.go). When leave may close first, or leaveAt (zero: never) comes
+// before that deadline, it answers errLeft then, and lk may be awaited
+// again: only then does the wait take a timer.
 func (l *l2) await(lk *l2Lookup, leave <-chan struct{}, leaveAt time.Time) error {
+	if leave == nil && (leaveAt.IsZero() || !leaveAt.Before(lk.deadline)) {
+		<-lk.done
+		return l.finish(lk)
+	}
 	select {
 	case <-lk.done:
 		return l.finish(lk)
 	default:
 	}
-	until, early := lk.deadline, false
-	if !leaveAt.IsZero() && leaveAt.Before(until) {
-		until, early = leaveAt, true
+	var tick <-chan time.Time
+	if !leaveAt.IsZero() && leaveAt.Before(lk.deadline) {
+		t := l.timers.get(time.Until(leaveAt))
+		defer l.timers.put(t)
+		tick = t.C
 	}
-	t := l.timers.get(time.Until(until))
-	defer l.timers.put(t)
 	select {
 	case <-lk.done:
 		return l.finish(lk)
-	case <-t.C:
-		if early {
-			return errLeft
-		}
-		l.st.l2Timeouts.Add(1)
-		return context.DeadlineExceeded
-	case <-l.stop:
-		return ErrClosed
+	case <-tick:
+		return errLeft
 	case <-leave:
 		return errLeft
 	}
 }
 
+// finish takes the answer of lk, whose token its caller has just received.
 func (l *l2) finish(lk *l2Lookup) error {
-	if lk.err != nil {
+	l.dones.put(lk.done) // empty again, and nobody else receives from it
+	lk.done = nil
+	if lk.err != nil && lk.err != ErrClosed {
 		l.count(lk.err)
 	}
 	return lk.err
@@ -109,27 +122,14 @@ func (l *l2) finish(lk *l2Lookup) error {
 func (l *l2) readLoop() {
 	batch := make([]*l2Lookup, 0, l.batchMax)
 	scratch := &readScratch{live: make([]*l2Lookup, 0, l.batchMax)}
-	for {
-		select {
-		case lk := <-l.reads:
-			batch = append(batch[:0], lk)
-		case <-l.stop:
-			return
-		}
-		// The send that woke this goroutine made it run next, before the
+	for l.q.wait(l.stop) {
+		// The push that woke this goroutine made it run next, before the
 		// requests already runnable could queue their reads: let them run
 		// first, or with few cores every batch holds one read.
 		runtime.Gosched()
-	drain:
-		for len(batch) < l.batchMax {
-			select {
-			case lk := <-l.reads:
-				batch = append(batch, lk)
-			default:
-				break drain
-			}
-		}
+		batch = l.q.take(batch, l.batchMax)
 		l.readBatch(batch, scratch)
+		l.q.landed()
 		clear(batch) // drop references for the GC
 	}
 }
@@ -160,11 +160,12 @@ func (l *l2) readBatch(batch []*l2Lookup, s *readScratch) {
 	for _, lk := range batch {
 		if now.After(lk.deadline) {
 			// Its waiter has left already; asking Redis is wasted work.
-			lk.err = context.DeadlineExceeded
-			close(lk.done)
+			lk.answer(context.DeadlineExceeded)
 			continue
 		}
-		live = append(live, lk)
+		if lk.state.Load() == lookupPending { // else answered by the reaper or Close
+			live = append(live, lk)
+		}
 	}
 	if len(live) > 0 && l.mget {
 		l.readMGet(live, s)
@@ -230,15 +231,19 @@ func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
 		gens = make([]uint64, n-2*len(live))
 	}
 	for _, lk := range live {
-		if err == nil {
-			k := 2 + len(lk.tags)
-			lk.tagGens, gens = gens[:len(lk.tags):len(lk.tags)], gens[len(lk.tags):]
-			lk.err = lk.parseStrings(vals[:k])
-			vals = vals[k:]
-		} else {
-			lk.err = err
+		if err != nil {
+			lk.answer(err)
+			continue
 		}
-		close(lk.done)
+		k := 2 + len(lk.tags)
+		tagGens := gens[:len(lk.tags):len(lk.tags)]
+		lkVals := vals[:k]
+		gens, vals = gens[len(lk.tags):], vals[k:]
+		if lk.claim() {
+			lk.tagGens = tagGens
+			lk.err = lk.parseStrings(lkVals)
+			lk.done <- struct{}{}
+		}
 	}
 }
 
@@ -280,14 +285,17 @@ func (l *l2) readPipelined(live []*l2Lookup) {
 		}
 	})
 	for _, lk := range live {
-		if err == nil {
-			n := 2 + len(lk.tags)
-			lk.err = lk.parse(cmds[:n])
-			cmds = cmds[n:]
-		} else {
-			lk.err = err
+		if err != nil {
+			lk.answer(err)
+			continue
 		}
-		close(lk.done)
+		n := 2 + len(lk.tags)
+		lkCmds := cmds[:n]
+		cmds = cmds[n:]
+		if lk.claim() {
+			lk.err = lk.parse(lkCmds)
+			lk.done <- struct{}{}
+		}
 	}
 }
 

@@ -50,38 +50,45 @@ func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result,
 		return Result{Entry: e, Outcome: OutcomeStale, L1: time.Since(start)}, nil
 	}
 	// e is nil or expired: kept for stale-if-error.
-	return c.fetchSlow(ctx, &req, fill, now, e, time.Since(start))
+	return c.fetchSlow(ctx, &req, fill, now, e, start)
 }
 
-func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now time.Time, old *Entry, l1d time.Duration) (Result, error) {
-	res := Result{L1: l1d}
-	for range maxFenced {
-		f, joined, err := c.join(req, fill, now)
+// fetchSlow is Fetch after L1; start is the wall clock when Fetch started.
+func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now time.Time, old *Entry, start time.Time) (Result, error) {
+	wall := time.Now()
+	res := Result{L1: wall.Sub(start)}
+	for round := range maxFenced {
+		if round > 0 {
+			wall = time.Now()
+		}
+		f, joined, wait, err := c.join(req, fill, now, wall)
 		if err != nil {
 			c.st.errors.Add(1)
 			return res, err
 		}
-		if !joined {
-			c.lead(ctx, f, req)
+		late := false
+		switch {
+		case !joined:
+			if !c.lead(ctx, f, req) {
+				wait = c.waitFor(f)
+			}
 			// A later round leads a new flight, and the fill made for this
 			// one (if any) serves it too.
 			fill = f.fill
+		case wait == nil:
+			// A flight that finished before this request joined it (it
+			// stays joinable until its L1 write is visible) did no work for
+			// this request: its stored entry is an L1 hit, not a coalesced
+			// miss.
+			late = f.err == nil && f.stored
+		default:
+			c.st.coalescedWaits.Add(1)
+			res.Coalesced = true
 		}
-		// A flight that finished before this request joined it (it stays
-		// joinable until its L1 write is visible) did no work for this
-		// request: its stored entry is an L1 hit, not a coalesced miss.
-		late := false
-		if joined {
-			select {
-			case <-f.done:
-				late = f.err == nil && f.stored
-			default:
-				c.st.coalescedWaits.Add(1)
-				res.Coalesced = true
+		if wait != nil {
+			if err := c.wait(ctx, req.Deadline, wait); err != nil {
+				return c.fallback(res, now, err, old)
 			}
-		}
-		if err := c.wait(ctx, req.Deadline, f.done); err != nil {
-			return c.fallback(res, now, err, old)
 		}
 		res.L2, res.Fill = f.l2d, f.filld
 		if f.err != nil {

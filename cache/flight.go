@@ -16,38 +16,40 @@ import (
 // goroutine of their own, so no waiter holds them up or cancels them by
 // leaving.
 type flight struct {
-	key      string // map key
-	keyBytes []byte // owned copy of Request.Key, becomes Entry.Key
-	tags     []string
-	fill     FillFunc
-	refresh  bool // background refresh of a stale entry: a stale L2 entry does not end it
+	keyBytes  []byte // owned copy of Request.Key, becomes Entry.Key; its string view keys c.flights
+	tags      []string
+	fill      FillFunc
+	refresh   bool // background refresh of a stale entry: a stale L2 entry does not end it
+	gensKnown bool // the L2 read succeeded: lk.keyGen and lk.tagGens are the generations read before the fill
+	finished  bool // under c.mu: the results below are set
+	stored    bool // entry goes into L1 (retireLoop): a late joiner is served as an L1 hit
+	outcome   Outcome
+
+	// barrier, set only on the markers Tiered.Wait sends through the retire
+	// queue, is closed when every flight queued before is retired.
+	barrier chan struct{}
 
 	// seq fences the flight's results: it is taken before the L2 read, so
 	// an invalidation applied after it makes them invalid (fence.go).
 	seq uint64
 
-	// keyGen and tagGens are the L2 generations read before the fill.
-	keyGen    uint64
-	tagGens   []uint64
-	gensKnown bool // the L2 read succeeded: keyGen and tagGens are set
-
-	now      time.Time // the starting request's time
-	started  time.Time // wall clock, for TTLs and the deadline
-	deadline time.Time // after it, a stuck flight is no longer joined
-	timeout  time.Duration
+	now     time.Time // the starting request's time
+	started time.Time // wall clock, for TTLs and joinUntil
+	timeout time.Duration
 
 	// lk is the flight's L2 read, embedded to save an allocation.
 	lk l2Lookup
 
-	done chan struct{} // closed when the fields below are set
+	// done, under c.mu, is made by the first request that must wait for
+	// the flight and closed when it finishes: most flights (L2 hits) are
+	// waited for by nobody but their leader, which needs no channel.
+	done chan struct{}
 
-	entry   *Entry
-	outcome Outcome
-	stored  bool   // entry went into L1: a late joiner is served as an L1 hit
-	old     *Entry // an expired L2 entry, served if the fill fails
-	err     error
-	l2d     time.Duration
-	filld   time.Duration
+	entry *Entry
+	old   *Entry // an expired L2 entry, served if the fill fails
+	err   error
+	l2d   time.Duration
+	filld time.Duration
 }
 
 // elapsedNow is the flight's now advanced by the real time it has run, so
@@ -56,17 +58,39 @@ func (f *flight) elapsedNow() time.Time { return f.now.Add(time.Since(f.started)
 
 // join returns the flight in progress for req's key, or registers a new one
 // that the caller must lead (lead.go). A flight overtaken by an
-// invalidation, or stuck past its deadline, is replaced rather than joined.
-func (c *Tiered) join(req *Request, fill FillFunc, now time.Time) (f *flight, joined bool, err error) {
+// invalidation, or stuck past joinUntil, is replaced rather than joined.
+// For a joined flight, wait is closed when it finishes, or nil if it has.
+func (c *Tiered) join(req *Request, fill FillFunc, now, wall time.Time) (f *flight, joined bool, wait <-chan struct{}, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, false, ErrClosed
+		return nil, false, nil, ErrClosed
 	}
-	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && time.Now().Before(f.deadline) {
-		return f, true, nil
+	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && wall.Before(c.joinUntil(f)) {
+		return f, true, f.waitLocked(), nil
 	}
-	return c.newFlightLocked(req, fill, now, false), false, nil
+	return c.newFlightLocked(req, fill, now, wall, false), false, nil, nil
+}
+
+// joinUntil is when a stuck flight is no longer joined.
+func (c *Tiered) joinUntil(f *flight) time.Time { return f.started.Add(c.cfg.L2Timeout + f.timeout) }
+
+// waitLocked returns a channel closed when f finishes, or nil if it has.
+func (f *flight) waitLocked() <-chan struct{} {
+	if f.finished {
+		return nil
+	}
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	return f.done
+}
+
+// waitFor is waitLocked for a caller not holding c.mu.
+func (c *Tiered) waitFor(f *flight) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return f.waitLocked()
 }
 
 // startRefresh starts a background refresh of req's key unless a flight for
@@ -78,13 +102,14 @@ func (c *Tiered) startRefresh(req *Request, fill FillFunc, now time.Time) {
 		return
 	}
 	c.st.refreshes.Add(1)
-	f := c.newFlightLocked(req, fill, now, true)
+	f := c.newFlightLocked(req, fill, now, time.Now(), true)
 	c.wg.Add(1)
 	go c.run(f)
 }
 
 // newFlightLocked registers a flight for req's key; the caller runs it.
-func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, refresh bool) *flight {
+// wall is a wall clock reading just taken, the flight's start.
+func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now, wall time.Time, refresh bool) *flight {
 	timeout := req.FillTimeout
 	if timeout <= 0 {
 		timeout = c.cfg.FillTimeout
@@ -93,22 +118,18 @@ func (c *Tiered) newFlightLocked(req *Request, fill FillFunc, now time.Time, ref
 	if kb == nil {
 		kb = []byte{}
 	}
-	started := time.Now()
 	f := &flight{
-		key:      bytesString(kb), // kb is never modified
 		keyBytes: kb,
 		tags:     slices.Clone(req.Tags),
 		fill:     fill,
 		refresh:  refresh,
 		seq:      c.fence.next(),
 		now:      now,
-		started:  started,
-		deadline: started.Add(c.cfg.L2Timeout + timeout),
+		started:  wall,
 		timeout:  timeout,
-		done:     make(chan struct{}),
 	}
 	f.lk.key, f.lk.tags = f.keyBytes, f.tags
-	c.flights[f.key] = f
+	c.flights[bytesString(kb)] = f // kb is never modified
 	return f
 }
 
@@ -121,21 +142,32 @@ func (c *Tiered) run(f *flight) {
 
 // finish publishes f's results to its waiters and retires it.
 func (c *Tiered) finish(f *flight) {
-	close(f.done)
-	// Keep the finished flight joinable until its L1 write is visible, so a
-	// request arriving meanwhile neither misses L1 nor starts a second fill.
-	// One ristretto Wait covers every flight queued meanwhile (retireLoop).
+	// Keep the finished flight joinable until its L1 write is made and
+	// visible, so a request arriving meanwhile neither misses L1 nor starts
+	// a second fill. One ristretto Wait covers every flight queued meanwhile
+	// (retireLoop). Queued before the waiters are released, so that a Wait
+	// called by one of them covers this flight's L1 write.
 	select {
 	case c.retired <- f:
 	default:
 		// Queue full: retire it at once. A request arriving before the L1
 		// write is visible then reads L2 again, which costs a round trip.
+		c.promote(f)
 		c.retire(f)
+	}
+	c.mu.Lock()
+	f.finished = true
+	done := f.done
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
 	}
 }
 
-// retireLoop removes finished flights from c.flights once their L1 writes
-// are visible, batching the wait like the L2 batcher batches reads.
+// retireLoop stores finished flights' entries in L1 and removes the flights
+// from c.flights once those writes are visible, batching the writes and the
+// wait like the L2 batcher batches reads. A barrier (Wait) is answered once
+// everything queued before it is visible.
 func (c *Tiered) retireLoop() {
 	batch := make([]*flight, 0, 64)
 	for {
@@ -155,9 +187,18 @@ func (c *Tiered) retireLoop() {
 				break drain
 			}
 		}
+		for _, f := range batch {
+			if f.barrier == nil {
+				c.promote(f)
+			}
+		}
 		c.l1.wait()
 		for _, f := range batch {
-			c.retire(f)
+			if f.barrier != nil {
+				close(f.barrier)
+			} else {
+				c.retire(f)
+			}
 		}
 		clear(batch)
 	}
@@ -165,8 +206,8 @@ func (c *Tiered) retireLoop() {
 
 func (c *Tiered) retire(f *flight) {
 	c.mu.Lock()
-	if c.flights[f.key] == f {
-		delete(c.flights, f.key)
+	if k := bytesString(f.keyBytes); c.flights[k] == f {
+		delete(c.flights, k)
 	}
 	c.mu.Unlock()
 	if f.outcome == OutcomeStale && !f.refresh {

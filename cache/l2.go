@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,11 +54,18 @@ type l2 struct {
 	invTimeout time.Duration
 	batchMax   int
 	cb         *gobreaker.CircuitBreaker[struct{}]
-	reads      chan *l2Lookup
-	timers     *timerPool
-	writes     chan l2Write
-	stop       <-chan struct{}
-	st         *stats
+
+	// tripped mirrors "the breaker is open" (OnStateChange), so that a read
+	// checks one atomic instead of the breaker's mutex and clock; only
+	// while it is set does open ask the breaker, which moves to half-open.
+	tripped atomic.Bool
+
+	q      *readQueue
+	dones  donePool // l2Lookup.done channels
+	timers *timerPool
+	writes chan l2Write
+	stop   <-chan struct{}
+	st     *stats
 
 	// batched is false only in the benchmark of one pipeline per lookup.
 	batched bool
@@ -76,30 +84,32 @@ type l2Write struct {
 
 func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, log *slog.Logger, stop <-chan struct{}) *l2 {
 	failures := cfg.Breaker.Failures
-	return &l2{
+	l := &l2{
 		rdb:        rdb,
 		prefix:     cfg.KeyPrefix,
 		timeout:    cfg.L2Timeout,
 		genTTL:     cfg.TombstoneTTL,
 		invTimeout: cfg.InvalidateTimeout,
 		batchMax:   cfg.L2BatchMax,
-		reads:      make(chan *l2Lookup, cfg.L2QueueSize),
+		q:          newReadQueue(cfg.L2QueueSize),
 		writes:     make(chan l2Write, cfg.L2QueueSize),
 		stop:       stop,
 		st:         st,
 		timers:     timers,
 		batched:    true,
 		mget:       isSingleNode(rdb),
-		cb: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-			Name:        "cache-l2",
-			MaxRequests: 1,
-			Timeout:     cfg.Breaker.Cooldown,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-			OnStateChange: func(_ string, from, to gobreaker.State) {
-				log.Warn("cache l2 breaker", "from", from.String(), "to", to.String())
-			},
-		}),
 	}
+	l.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "cache-l2",
+		MaxRequests: 1,
+		Timeout:     cfg.Breaker.Cooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			l.tripped.Store(to == gobreaker.StateOpen)
+			log.Warn("cache l2 breaker", "from", from.String(), "to", to.String())
+		},
+	})
+	return l
 }
 
 func (l *l2) entryKey(key []byte) string  { return l.prefix + "e:" + string(key) }
@@ -108,7 +118,7 @@ func (l *l2) tagGenKey(tag string) string { return l.prefix + "tg:" + tag }
 
 // open reports whether the breaker currently forbids Redis calls, so that
 // callers skip L2 without queueing.
-func (l *l2) open() bool { return l.cb.State() == gobreaker.StateOpen }
+func (l *l2) open() bool { return l.tripped.Load() && l.cb.State() == gobreaker.StateOpen }
 
 // exec runs one pipeline under the breaker and the timeout. Only transport
 // failures (network, timeout) count against the breaker: a missing key or a

@@ -13,28 +13,26 @@ import (
 
 // lead runs f, a flight the caller has just registered for req, until it
 // is finished or handed to a goroutine; it returns no later than ctx ends
-// or req.Deadline passes.
-func (c *Tiered) lead(ctx context.Context, f *flight, req *Request) {
+// or req.Deadline passes, and reports whether f is finished.
+func (c *Tiered) lead(ctx context.Context, f *flight, req *Request) (finished bool) {
 	if c.l2 == nil {
 		c.makeFill(f, req)
-		c.goFlight(f, c.fillStage)
-		return
+		return c.goFlight(f, c.fillStage)
 	}
 	t := f.started // just taken: f is new
-	err := c.l2.submit(&f.lk)
+	err := c.l2.submit(&f.lk, t)
 	if err == nil {
 		err = c.l2.await(&f.lk, ctx.Done(), req.Deadline)
 	}
 	if err == errLeft {
 		c.makeFill(f, req) // req is the caller's: make the fill while it is here
-		c.goFlight(f, func(f *flight) {
+		return c.goFlight(f, func(f *flight) {
 			err := c.l2.await(&f.lk, nil, time.Time{})
 			f.l2d = time.Since(t)
 			if !c.useL2(f, err) {
 				c.fillStage(f)
 			}
 		})
-		return
 	}
 	f.l2d = time.Since(t)
 	if c.useL2(f, err) {
@@ -42,10 +40,10 @@ func (c *Tiered) lead(ctx context.Context, f *flight, req *Request) {
 			c.makeFill(f, req) // for the refresh that retire starts
 		}
 		c.finish(f)
-		return
+		return true
 	}
 	c.makeFill(f, req)
-	c.goFlight(f, c.fillStage)
+	return c.goFlight(f, c.fillStage)
 }
 
 // makeFill gives f the fill req makes, if f has none: only the goroutine
@@ -57,8 +55,8 @@ func (c *Tiered) makeFill(f *flight, req *Request) {
 }
 
 // goFlight finishes f with work on a goroutine of the cache's, or at once
-// with ErrClosed when the cache is closing.
-func (c *Tiered) goFlight(f *flight, work func(*flight)) {
+// with ErrClosed when the cache is closing (then it reports true).
+func (c *Tiered) goFlight(f *flight, work func(*flight)) (finished bool) {
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
@@ -68,11 +66,12 @@ func (c *Tiered) goFlight(f *flight, work func(*flight)) {
 	if closed {
 		f.err = ErrClosed
 		c.finish(f)
-		return
+		return true
 	}
 	go func() {
 		defer c.wg.Done()
 		work(f)
 		c.finish(f)
 	}()
+	return false
 }

@@ -13,7 +13,7 @@ import (
 func (c *Tiered) load(f *flight) {
 	if c.l2 != nil {
 		t := time.Now()
-		err := c.l2.lookup(&f.lk)
+		err := c.l2.lookup(&f.lk, t)
 		f.l2d = time.Since(t)
 		if c.useL2(f, err) {
 			return
@@ -29,7 +29,6 @@ func (c *Tiered) useL2(f *flight, err error) bool {
 		return false
 	}
 	f.gensKnown = true
-	f.keyGen, f.tagGens = f.lk.keyGen, f.lk.tagGens
 	e := c.fromL2(f, &f.lk)
 	if e == nil {
 		return false
@@ -116,7 +115,9 @@ func (c *Tiered) fill(f *flight) (*Entry, error) {
 	// The generations read with the L2 lookup, before the fill: what fences
 	// this entry in L2. Zero when the lookup failed, but then the entry is
 	// not written to L2.
-	e.keyGen, e.tagGens = f.keyGen, f.tagGens
+	if f.gensKnown {
+		e.keyGen, e.tagGens = f.lk.keyGen, f.lk.tagGens
+	}
 	return e, nil
 }
 
@@ -131,18 +132,28 @@ func callFill(ctx context.Context, fill FillFunc, key []byte) (e *Entry, err err
 	return fill(ctx, key)
 }
 
-// settle records e as the flight's result and stores it in L1 unless an
-// invalidation overtook the flight. It reports whether e was stored.
+// settle records e as the flight's result, to be stored in L1 when the
+// flight is retired (promote) unless an invalidation overtook the flight.
+// It reports whether e is to be stored.
 func (c *Tiered) settle(f *flight, e *Entry, o Outcome) bool {
 	f.entry, f.outcome = e, o
 	if !c.fence.valid(f.seq, e.Key, e.Tags) {
 		c.st.fenced.Add(1)
 		return false
 	}
-	ttl := c.ttl(f, e)
-	c.l1.set(e, ttl)
-	f.stored = ttl > 0
+	f.stored = c.ttl(f, e) > 0
 	return true
+}
+
+// promote stores a settled flight's entry in L1 for what is left of its
+// TTL. It runs when the flight is retired, so that the L1 writes of a batch
+// of flights wake ristretto's worker once rather than once each. An
+// invalidation applied since settle is no danger: the entry's seq predates
+// its tombstone, so no read serves it.
+func (c *Tiered) promote(f *flight) {
+	if f.stored {
+		c.l1.set(f.entry, c.ttl(f, f.entry))
+	}
 }
 
 // ttl is how long e may stay in a tier (wall time): until its last window

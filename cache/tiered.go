@@ -21,7 +21,7 @@ type Tiered struct {
 	st    stats
 	log   *slog.Logger
 
-	timers timerPool // for waits bounded by L2Timeout or Request.Deadline
+	timers timerPool // for waits bounded by Request.Deadline (joiners, a request leaving its L2 read early)
 
 	// now, when set, replaces the wall clock used when Request.Now is zero
 	// and for tombstones: tests walk entries through their windows with it
@@ -203,17 +203,31 @@ func (c *Tiered) Close() {
 	c.done.Store(true)
 	c.mu.Unlock()
 	c.cancel()
+	if c.l2 != nil {
+		c.l2.q.close() // answers the L2 reads waited for
+	}
 	close(c.stop)
 	c.wg.Wait()
 	c.l1.close()
 }
 
-// Wait blocks until the L1 writes made so far are applied. L1 writes are
-// asynchronous (ristretto's Set): tests and tools that must see a write call
-// Wait; the request path never does.
+// Wait blocks until the L1 writes of the Fetch calls returned so far are
+// applied. L1 writes are asynchronous (made by the retire loop, and
+// ristretto's Set is itself asynchronous): tests and tools that must see a
+// write call Wait; the request path never does.
 func (c *Tiered) Wait() {
-	if !c.done.Load() {
-		c.l1.wait()
+	if c.done.Load() {
+		return
+	}
+	b := &flight{barrier: make(chan struct{})}
+	select {
+	case c.retired <- b:
+	case <-c.stop:
+		return
+	}
+	select {
+	case <-b.barrier:
+	case <-c.stop:
 	}
 }
 

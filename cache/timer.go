@@ -6,8 +6,10 @@ import (
 )
 
 // timerPool reuses timers for waits that usually end before them: a Fetch
-// waiting for its L2 read or its flight. Since Go 1.23 a stopped timer's
-// channel holds no stale tick, so a pooled timer is safe to reset.
+// waiting for another request's flight, or for its L2 read when its own
+// deadline comes before the read's (an L2 read is otherwise bounded by the
+// read queue's reaper, queue.go). Since Go 1.23 a stopped timer's channel
+// holds no stale tick, so a pooled timer is safe to reset.
 type timerPool struct{ p sync.Pool }
 
 func (tp *timerPool) get(d time.Duration) *time.Timer {
