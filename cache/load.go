@@ -140,7 +140,8 @@ func (c *Tiered) settle(f *flight, e *Entry, o Outcome) bool {
 		return false
 	}
 	ttl := c.ttl(f, e)
-	c.l1.set(e, ttl)
+	// f.now + ran + ttl, on the requests' clock.
+	c.l1.set(e, ttl, minTime(e.ErrorUntil, f.now.Add(c.cfg.TombstoneTTL)))
 	f.stored = ttl > 0
 	return true
 }
@@ -150,6 +151,13 @@ func (c *Tiered) settle(f *flight, e *Entry, o Outcome) bool {
 func (c *Tiered) ttl(f *flight, e *Entry) time.Duration {
 	ran := time.Since(f.started)
 	return min(e.ErrorUntil.Sub(f.now.Add(ran)), c.cfg.TombstoneTTL-ran)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // storeL2 queues the asynchronous L2 write: a miss never waits for Redis.

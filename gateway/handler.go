@@ -49,6 +49,7 @@ type route struct {
 // nothing. Nothing in it may outlive the handler call.
 type reqState struct {
 	params  router.Params
+	rawPath []byte // the path as sent (requestPath); params are views of it or of the parsed URI
 	id      []byte
 	key     []byte
 	num     []byte
@@ -99,6 +100,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		s.finish(ctx, st)
 		st.params.Reset()
+		st.rawPath = nil
 		st.caller = nil
 		statePool.Put(st)
 	}()
@@ -133,7 +135,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // already written. With a cached token and an existing rate-limit bucket it
 // allocates nothing.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Time, bool) {
-	idx, allow, err := s.router.Match(ctx.Method(), ctx.Path(), &st.params)
+	path, raw := requestPath(ctx)
+	st.rawPath = raw
+	idx, allow, err := s.router.Match(ctx.Method(), path, &st.params)
 	if err != nil {
 		if errors.Is(err, router.ErrMethodNotAllowed) {
 			writeError(ctx, errMethodNotAllowed, st.id)
