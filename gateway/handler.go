@@ -59,11 +59,15 @@ type reqState struct {
 	timed   bool          // Server-Timing is written: stages read the clock
 	limit   ratelimit.Decision
 	limited bool
-	route   int // index into Server.routes; -1 before routing
-	ckey    []byte
-	scratch []byte
-	cache   cacheLabel
-	caller  *auth.Principal
+	// limitText is limitN formatted, kept across requests (see
+	// writeLimitHeaders).
+	limitN    int
+	limitText []byte
+	route     int // index into Server.routes; -1 before routing
+	ckey      []byte
+	scratch   []byte
+	cache     cacheLabel
+	caller    *auth.Principal
 	// admitted is set while the request counts toward server.max_in_flight.
 	admitted bool
 }
@@ -241,8 +245,13 @@ func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, rt *route, p *auth.Principa
 }
 
 func (st *reqState) writeLimitHeaders(h *fasthttp.ResponseHeader) {
-	st.num = strconv.AppendInt(st.num[:0], int64(st.limit.Limit), 10)
-	h.SetCanonical(hdrRateLimitLimit, st.num)
+	// A policy's limit seldom changes from one request to the next, and
+	// formatting 100000000 cost as much as the header it goes in.
+	if st.limit.Limit != st.limitN || st.limitText == nil {
+		st.limitN = st.limit.Limit
+		st.limitText = strconv.AppendInt(st.limitText[:0], int64(st.limitN), 10)
+	}
+	h.SetCanonical(hdrRateLimitLimit, st.limitText)
 	st.num = strconv.AppendInt(st.num[:0], int64(st.limit.Remaining), 10)
 	h.SetCanonical(hdrRateLimitRemaining, st.num)
 	st.num = strconv.AppendInt(st.num[:0], ceilSeconds(st.limit.Reset), 10)
