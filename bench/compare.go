@@ -14,7 +14,7 @@ import (
 type CompareOptions struct {
 	// Stack starts the targets; its CPU is the servers' CPU (0 in the CLI).
 	Stack StackOptions
-	// Targets are names from CompareTargets; default tiercel, bare, nginx,
+	// Targets are names from CompareTargets; default tiercel, bare, bare-jwt, nginx,
 	// varnish.
 	Targets []string
 	// Rounds of alternation; default 3.
@@ -43,7 +43,7 @@ type CompareOptions struct {
 
 func (o CompareOptions) withDefaults() CompareOptions {
 	if len(o.Targets) == 0 {
-		o.Targets = []string{"tiercel", "bare", "nginx", "varnish"}
+		o.Targets = []string{"tiercel", "bare", "bare-jwt", "nginx", "varnish"}
 	}
 	if o.Rounds == 0 {
 		o.Rounds = 3
@@ -86,6 +86,7 @@ var CompareTargets = []CompareTarget{
 		return StartTiercel(o, GatewaySpec{})
 	}},
 	{"bare", "bare fasthttp handler, fixed 1 KiB body (the limit)", StartBare},
+	{"bare-jwt", "bare fasthttp handler sent Tiercel's request (a JWT of the same size, ignored)", StartBareJWT},
 	{"nginx", "nginx proxy_cache hit (one worker)", StartNginx},
 	{"varnish", "Varnish cache hit (one thread pool)", StartVarnish},
 	{"tiercel-noauth", "Tiercel L1 hit, no JWT, no rate limit", func(o StackOptions) (*Stack, error) {

@@ -75,6 +75,13 @@ func WriteComparisonMarkdown(w io.Writer, info RunInfo, c *Comparison) error {
 			fmtUS(m.P50), fmtUS(m.P99), fmtUS(m.P999), m.CPUPerReq, cpuRatio, errs, strings.Join(rounds, ", "))
 	}
 	b.WriteString("\nCPU ratio to bare is bare's CPU µs/req over the target's: the throughput ratio a CPU-bound server on a quiet core would reach.\n")
+	if bj, ti := targetNamed(c, "bare-jwt"), targetNamed(c, "tiercel"); bj != nil && ti != nil && bj.Median.Rate > 0 {
+		fmt.Fprintf(&b, "\nAgainst bare-jwt, the bare handler sent the very request Tiercel gets (same JWT, ignored), so request size cancels out: Tiercel %.2f by req/s", ti.Median.Rate/bj.Median.Rate)
+		if ti.Median.CPUPerReq > 0 {
+			fmt.Fprintf(&b, ", %.2f by CPU µs/req", bj.Median.CPUPerReq/ti.Median.CPUPerReq)
+		}
+		b.WriteString(".\n")
+	}
 	if len(c.Check) > 0 {
 		var rates []string
 		for _, r := range c.Check {
@@ -107,10 +114,17 @@ func generatorName(g string) string {
 }
 
 func bareTarget(c *Comparison) *TargetResult {
+	if t := targetNamed(c, "bare"); t != nil {
+		return t
+	}
+	return &TargetResult{}
+}
+
+func targetNamed(c *Comparison, name string) *TargetResult {
 	for _, t := range c.Targets {
-		if t.Name == "bare" {
+		if t.Name == name {
 			return t
 		}
 	}
-	return &TargetResult{}
+	return nil
 }

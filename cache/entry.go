@@ -58,6 +58,10 @@ type Entry struct {
 	// L2 read) that produced this L1 entry; never encoded.
 	seq uint64
 
+	// l1Until ends the entry's life in L1 (l1.set): its last window, and at
+	// most TombstoneTTL after its fill started (see fence.go).
+	l1Until time.Time
+
 	// checked is the last invalidation sequence this L1 entry was found
 	// valid against (fence.validEntry); accessed atomically.
 	checked uint64

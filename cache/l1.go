@@ -47,22 +47,32 @@ func newL1(maxBytes, counters int64, st *stats) (*l1, error) {
 	return &l1{c: c, hash: xxhash.Sum64}, nil
 }
 
-// get returns the entry stored for key, or nil. It allocates nothing.
-func (l *l1) get(key []byte) *Entry {
+// get returns the entry stored for key, or nil once its L1 lifetime has
+// ended at now. It allocates nothing and reads no clock.
+func (l *l1) get(key []byte, now time.Time) *Entry {
 	e, ok := l.c.Get(l.hash(key))
-	if !ok || !bytes.Equal(e.Key, key) {
+	if !ok || !now.Before(e.l1Until) || !bytes.Equal(e.Key, key) {
 		return nil
 	}
 	return e
 }
 
-// set stores e for ttl (wall time). Like every ristretto Set it is
-// asynchronous and may be dropped; wait makes it visible.
-func (l *l1) set(e *Entry, ttl time.Duration) {
+// set stores e until until, on the clock of the requests that read it,
+// unless ttl (what is left of that, wall time) is not positive. Like every
+// ristretto Set it is asynchronous and may be dropped; wait makes it
+// visible.
+//
+// The lifetime is checked by get against the request's own clock reading,
+// not by a ristretto TTL: ristretto reads the clock on every Get of an item
+// with a TTL, a tenth of an L1 hit's handler time. An entry past its
+// lifetime stays in ristretto until a fill replaces it or its cost is
+// needed, and is never served.
+func (l *l1) set(e *Entry, ttl time.Duration, until time.Time) {
 	if ttl <= 0 {
 		return
 	}
-	l.c.SetWithTTL(l.hash(e.Key), e, int64(e.Size()), ttl)
+	e.l1Until = until
+	l.c.Set(l.hash(e.Key), e, int64(e.Size()))
 }
 
 // del removes key's entry. A colliding key's entry goes too, which only

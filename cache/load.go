@@ -152,7 +152,9 @@ func (c *Tiered) settle(f *flight, e *Entry, o Outcome) bool {
 // its tombstone, so no read serves it.
 func (c *Tiered) promote(f *flight) {
 	if f.stored {
-		c.l1.set(f.entry, c.ttl(f, f.entry))
+		// The lifetime is f.now + ran + ttl, on the requests' clock.
+		e := f.entry
+		c.l1.set(e, c.ttl(f, e), minTime(e.ErrorUntil, f.now.Add(c.cfg.TombstoneTTL)))
 	}
 }
 
@@ -161,6 +163,13 @@ func (c *Tiered) promote(f *flight) {
 func (c *Tiered) ttl(f *flight, e *Entry) time.Duration {
 	ran := time.Since(f.started)
 	return min(e.ErrorUntil.Sub(f.now.Add(ran)), c.cfg.TombstoneTTL-ran)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // storeL2 queues the asynchronous L2 write: a miss never waits for Redis.

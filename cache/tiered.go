@@ -257,7 +257,7 @@ func (c *Tiered) clock(wall time.Time) time.Time {
 }
 
 func (c *Tiered) lookupL1(key []byte, now time.Time) (*Entry, Freshness) {
-	e := c.l1.get(key)
+	e := c.l1.get(key, now)
 	if e == nil {
 		return nil, Gone
 	}

@@ -95,9 +95,15 @@ func TestL2HitTTLBoundedByLifetime(t *testing.T) {
 	b := newTiered(t, testConfig(), rdb, clk)
 	expect(t, fetch(t, b, "k", nil, clk.Now(), f), OutcomeHitL2, "v1")
 	settle(t, b)
-	l1ttl, ok := b.l1.c.GetTTL(b.l1.hash([]byte("k")))
-	if !ok || l1ttl <= 0 || l1ttl > 30*time.Second {
-		t.Fatalf("L1 TTL %v (%v), want within the entry's remaining 30s", l1ttl, ok)
+	e := b.l1.get([]byte("k"), clk.Now())
+	if e == nil {
+		t.Fatal("the L2 hit was not copied into L1")
+	}
+	if left := e.l1Until.Sub(clk.Now()); left <= 0 || left > 30*time.Second {
+		t.Fatalf("L1 lifetime %v, want within the entry's remaining 30s", left)
+	}
+	if e := b.l1.get([]byte("k"), clk.Advance(31*time.Second)); e != nil {
+		t.Fatal("L1 still serves the entry after its lifetime")
 	}
 }
 

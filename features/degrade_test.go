@@ -16,7 +16,11 @@ import (
 // was answered and why (never how fast: the machine is shared); they log
 // the time each call took.
 
-var testBreaker = BreakerConfig{Failures: 2, Cooldown: 100 * time.Millisecond}
+// The cooldown is what separates "open" from "half-open" in the checks
+// right after the failures: at 100ms a stalled test process (-race, a busy
+// machine) saw the breaker half-open already, and its probe as a call an
+// open breaker should not have made.
+var testBreaker = BreakerConfig{Failures: 2, Cooldown: 500 * time.Millisecond}
 
 // callLog logs how long calls took, for the test's log; polling loops
 // would drown it, so only the first two calls of each outcome are logged.

@@ -58,7 +58,7 @@ func labelOf(o cache.Outcome) cacheLabel {
 // through Tiered.Fetch (L2, coalesced fill, stale windows).
 func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
 	rc := rt.cache
-	st.ckey = rc.appendCacheKey(st.ckey[:0], ctx, p)
+	st.ckey = rc.appendCacheKey(st.ckey[:0], ctx, st.rawPath, p)
 	now := st.started
 	if s.pass.has(st.ckey, now) {
 		st.cache = cacheBypass
@@ -213,7 +213,7 @@ func (fm *fillMaker) fill() cache.FillFunc {
 func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {
 	rc := rt.cache
 	f := &fill{s: s, rt: rt, requestID: append([]byte(nil), st.id...)}
-	f.uri = append(f.uri, ctx.URI().PathOriginal()...)
+	f.uri = append(f.uri, st.rawPath...)
 	args := ctx.QueryArgs()
 	var q fasthttp.Args
 	for _, name := range rc.cfg.Key.Query {

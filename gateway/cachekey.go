@@ -18,19 +18,15 @@ const keyFormat = 1
 // different response, and nothing else. Fields are length-prefixed, so no
 // value can be crafted to look like another field ("a=b&c" as one value).
 // GET and HEAD share keys: a HEAD is answered from a stored GET.
-func (rc *routeCache) appendCacheKey(dst []byte, ctx *fasthttp.RequestCtx, p *auth.Principal) []byte {
+//
+// rawPath is the path as the client sent it (requestPath): keyed as sent,
+// because the fill sends it as sent.
+func (rc *routeCache) appendCacheKey(dst []byte, ctx *fasthttp.RequestCtx, rawPath []byte, p *auth.Principal) []byte {
 	dst = append(dst, 'h', keyFormat)
 	dst = appendField(dst, rc.routeName)
-	dst = appendFieldBytes(dst, ctx.URI().PathOriginal())
-	args := ctx.QueryArgs()
-	for _, name := range rc.cfg.Key.Query {
-		// Only the first value of a parameter is keyed, and only it is sent
-		// on a fill: key and upstream request always agree.
-		if v := args.Peek(name); v != nil || args.Has(name) {
-			dst = append(dst, 'q')
-			dst = appendField(dst, name)
-			dst = appendFieldBytes(dst, v)
-		}
+	dst = appendFieldBytes(dst, rawPath)
+	if len(rc.cfg.Key.Query) > 0 {
+		dst = rc.appendQueryKey(dst, ctx.QueryArgs())
 	}
 	for _, name := range rc.cfg.Key.Headers {
 		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
@@ -47,6 +43,21 @@ func (rc *routeCache) appendCacheKey(dst []byte, ctx *fasthttp.RequestCtx, p *au
 		dst = appendField(dst, p.Issuer)
 		dst = appendField(dst, p.Tenant)
 		dst = appendField(dst, p.Subject)
+	}
+	return dst
+}
+
+// appendQueryKey appends the keyed query parameters. Parsing the query is
+// skipped when the route keys none.
+func (rc *routeCache) appendQueryKey(dst []byte, args *fasthttp.Args) []byte {
+	for _, name := range rc.cfg.Key.Query {
+		// Only the first value of a parameter is keyed, and only it is sent
+		// on a fill: key and upstream request always agree.
+		if v := args.Peek(name); v != nil || args.Has(name) {
+			dst = append(dst, 'q')
+			dst = appendField(dst, name)
+			dst = appendFieldBytes(dst, v)
+		}
 	}
 	return dst
 }

@@ -46,7 +46,8 @@ func FuzzCacheKey(f *testing.F) {
 			ctx := fuzzCtx("/"+path+"?"+args.String(), h)
 			keyed := string(ctx.URI().PathOriginal()) + "\x00" + string(ctx.QueryArgs().Peek("a")) + "\x00" +
 				string(ctx.QueryArgs().Peek("b")) + "\x00" + string(ctx.Request.Header.Peek("X-H")) + "\x00" + tenant + "\x00" + sub
-			return rc.appendCacheKey(nil, ctx, &auth.Principal{Issuer: "i", Tenant: tenant, Subject: sub}), keyed
+			_, raw := requestPath(ctx)
+			return rc.appendCacheKey(nil, ctx, raw, &auth.Principal{Issuer: "i", Tenant: tenant, Subject: sub}), keyed
 		}
 		k1, in1 := key(p1, a1, b1, h1, t1, s1)
 		k2, in2 := key(p2, a2, b2, h2, t2, s2)

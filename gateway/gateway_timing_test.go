@@ -219,6 +219,7 @@ func BenchmarkCacheKey(b *testing.B) {
 	var key []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		key = rc.appendCacheKey(key[:0], ctx, p)
+		_, raw := requestPath(ctx)
+		key = rc.appendCacheKey(key[:0], ctx, raw, p)
 	}
 }

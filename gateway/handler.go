@@ -49,6 +49,7 @@ type route struct {
 // nothing. Nothing in it may outlive the handler call.
 type reqState struct {
 	params  router.Params
+	rawPath []byte // the path as sent (requestPath); params are views of it or of the parsed URI
 	id      []byte
 	key     []byte
 	num     []byte
@@ -58,11 +59,15 @@ type reqState struct {
 	timed   bool          // Server-Timing is written: stages read the clock
 	limit   ratelimit.Decision
 	limited bool
-	route   int // index into Server.routes; -1 before routing
-	ckey    []byte
-	scratch []byte
-	cache   cacheLabel
-	caller  *auth.Principal
+	// limitText is limitN formatted, kept across requests (see
+	// writeLimitHeaders).
+	limitN    int
+	limitText []byte
+	route     int // index into Server.routes; -1 before routing
+	ckey      []byte
+	scratch   []byte
+	cache     cacheLabel
+	caller    *auth.Principal
 	// admitted is set while the request counts toward server.max_in_flight.
 	admitted bool
 }
@@ -99,6 +104,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		s.finish(ctx, st)
 		st.params.Reset()
+		st.rawPath = nil
 		st.caller = nil
 		statePool.Put(st)
 	}()
@@ -133,7 +139,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // already written. With a cached token and an existing rate-limit bucket it
 // allocates nothing.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Time, bool) {
-	idx, allow, err := s.router.Match(ctx.Method(), ctx.Path(), &st.params)
+	path, raw := requestPath(ctx)
+	st.rawPath = raw
+	idx, allow, err := s.router.Match(ctx.Method(), path, &st.params)
 	if err != nil {
 		if errors.Is(err, router.ErrMethodNotAllowed) {
 			writeError(ctx, errMethodNotAllowed, st.id)
@@ -237,8 +245,13 @@ func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, rt *route, p *auth.Principa
 }
 
 func (st *reqState) writeLimitHeaders(h *fasthttp.ResponseHeader) {
-	st.num = strconv.AppendInt(st.num[:0], int64(st.limit.Limit), 10)
-	h.SetCanonical(hdrRateLimitLimit, st.num)
+	// A policy's limit seldom changes from one request to the next, and
+	// formatting 100000000 cost as much as the header it goes in.
+	if st.limit.Limit != st.limitN || st.limitText == nil {
+		st.limitN = st.limit.Limit
+		st.limitText = strconv.AppendInt(st.limitText[:0], int64(st.limitN), 10)
+	}
+	h.SetCanonical(hdrRateLimitLimit, st.limitText)
 	st.num = strconv.AppendInt(st.num[:0], int64(st.limit.Remaining), 10)
 	h.SetCanonical(hdrRateLimitRemaining, st.num)
 	st.num = strconv.AppendInt(st.num[:0], ceilSeconds(st.limit.Reset), 10)

@@ -148,7 +148,8 @@ func (s *Server) keyForPath(path string) ([]byte, error) {
 	var ctx fasthttp.RequestCtx
 	ctx.Init(&req, &net.TCPAddr{}, nil)
 	st := &reqState{}
-	idx, _, err := s.router.Match(ctx.Method(), ctx.Path(), &st.params)
+	routed, raw := requestPath(&ctx)
+	idx, _, err := s.router.Match(ctx.Method(), routed, &st.params)
 	if err != nil {
 		return nil, fmt.Errorf("%q: no GET route matches", path)
 	}
@@ -159,7 +160,7 @@ func (s *Server) keyForPath(path string) ([]byte, error) {
 	case rt.cache.cfg.Key.Private || len(rt.cache.cfg.Key.Headers) > 0:
 		return nil, fmt.Errorf("%q: route %s keys on the caller or on headers; invalidate it by tag", path, rt.name)
 	}
-	return rt.cache.appendCacheKey(nil, &ctx, nil), nil
+	return rt.cache.appendCacheKey(nil, &ctx, raw, nil), nil
 }
 
 func writeAdminError(w http.ResponseWriter, e *Error) {

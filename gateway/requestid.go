@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"sync/atomic"
 )
 
@@ -15,13 +16,15 @@ const maxRequestIDLen = 128
 // requestIDs makes unique, unguessable-enough IDs without allocating: a
 // random per-process prefix and a counter, hex encoded.
 type requestIDs struct {
-	prefix [8]byte
+	prefix [16]byte // 8 random bytes, hex encoded once
 	n      atomic.Uint64
 }
 
 func newRequestIDs() *requestIDs {
 	var g requestIDs
-	_, _ = rand.Read(g.prefix[:])
+	var prefix [8]byte
+	_, _ = rand.Read(prefix[:])
+	hex.Encode(g.prefix[:], prefix[:])
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
 	g.n.Store(binary.LittleEndian.Uint64(seed[:]))
@@ -30,12 +33,12 @@ func newRequestIDs() *requestIDs {
 
 // appendNew appends a fresh 32-character ID to dst.
 func (g *requestIDs) appendNew(dst []byte) []byte {
-	var raw [16]byte
-	copy(raw[:8], g.prefix[:])
-	binary.BigEndian.PutUint64(raw[8:], g.n.Add(1))
-	const hex = "0123456789abcdef"
+	var raw [8]byte
+	binary.BigEndian.PutUint64(raw[:], g.n.Add(1))
+	dst = append(dst, g.prefix[:]...)
+	const digits = "0123456789abcdef"
 	for _, c := range raw {
-		dst = append(dst, hex[c>>4], hex[c&0xf])
+		dst = append(dst, digits[c>>4], digits[c&0xf])
 	}
 	return dst
 }

@@ -17,7 +17,7 @@ import (
 func compare(args []string) error {
 	fs := flag.NewFlagSet("compare", flag.ExitOnError)
 	var o bench.CompareOptions
-	targets := fs.String("targets", "tiercel,bare,nginx,varnish", "targets, of: tiercel, bare, nginx, varnish, tiercel-noauth")
+	targets := fs.String("targets", "tiercel,bare,bare-jwt,nginx,varnish", "targets, of: tiercel, bare, bare-jwt, nginx, varnish, tiercel-noauth")
 	out := fs.String("out", "bench/results/"+time.Now().Format("2006-01-02"), "results directory")
 	fs.StringVar(&o.Stack.Tiercel, "tiercel", "bin/tiercel", "gateway binary")
 	fs.IntVar(&o.Stack.CPU, "server-cpu", 0, "CPU the servers are pinned to (-1: not pinned)")

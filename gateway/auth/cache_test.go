@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"hash/maphash"
 	"testing"
 	"time"
 
@@ -203,5 +204,22 @@ func TestVerifyAfterCloseSkipsCache(t *testing.T) {
 	mustVerify(t, v, tok)
 	if st := v.Stats(); st.Verifications != 2 || st.CacheHits != 1 {
 		t.Fatalf("unexpected stats after Close: %+v", st)
+	}
+}
+
+// TestTokenCacheHashCollision: entries are found by a 64-bit hash, and a
+// token whose hash matches another's must never get the other's Principal.
+func TestTokenCacheHashCollision(t *testing.T) {
+	c := newTokenCache(64)
+	alice := &Principal{Subject: "alice"}
+	c.put("token-a", alice, 100, 0)
+	// Plant alice's entry under the hash of token-b, as a collision would.
+	h := maphash.String(c.seed, "token-b")
+	c.shards[h&c.mask].m[h] = cacheEntry{token: "token-a", p: alice, expires: 100}
+	if p := c.get([]byte("token-b"), 1); p != nil {
+		t.Fatalf("token-b got %q's principal through a hash collision", p.Subject)
+	}
+	if p := c.get([]byte("token-a"), 1); p != alice {
+		t.Fatal("token-a lost its own entry")
 	}
 }

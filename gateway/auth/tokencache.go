@@ -18,9 +18,12 @@ type tokenCache struct {
 
 type cacheShard struct {
 	mu sync.RWMutex
-	// m is keyed by the token string; lookups use m[string(b)], which Go
-	// compiles without allocating.
-	m   map[string]cacheEntry
+	// m is keyed by the token's hash, the one that also picked the shard:
+	// keyed by the token string, every lookup hashed the token twice. The
+	// entry holds the token, compared in full: two tokens with one hash
+	// share a slot, and the later one only costs the earlier a
+	// verification.
+	m   map[uint64]cacheEntry
 	max int
 
 	hits   atomic.Uint64
@@ -31,7 +34,8 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
-	p *Principal
+	token string
+	p     *Principal
 	// expires is min(token exp, verification time + CacheTTL) in Unix ns.
 	expires int64
 }
@@ -51,24 +55,21 @@ func newTokenCache(entries int) *tokenCache {
 	per := max(entries/n, 1)
 	c := &tokenCache{seed: maphash.MakeSeed(), mask: uint64(n - 1), shards: make([]cacheShard, n)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]cacheEntry)
+		c.shards[i].m = make(map[uint64]cacheEntry)
 		c.shards[i].max = per
 	}
 	return c
 }
 
-func (c *tokenCache) shard(token []byte) *cacheShard {
-	return &c.shards[maphash.Bytes(c.seed, token)&c.mask]
-}
-
 // get returns the cached Principal for token, or nil if it is absent or its
 // entry expired at now (Unix ns). It does not allocate.
 func (c *tokenCache) get(token []byte, now int64) *Principal {
-	sh := c.shard(token)
+	h := maphash.Bytes(c.seed, token)
+	sh := &c.shards[h&c.mask]
 	sh.mu.RLock()
-	e, ok := sh.m[string(token)]
+	e, ok := sh.m[h]
 	sh.mu.RUnlock()
-	if ok && now < e.expires {
+	if ok && now < e.expires && e.token == string(token) {
 		sh.hits.Add(1)
 		return e.p
 	}
@@ -82,12 +83,13 @@ func (c *tokenCache) put(token string, p *Principal, expires, now int64) {
 	if expires <= now {
 		return
 	}
-	sh := &c.shards[maphash.String(c.seed, token)&c.mask]
+	h := maphash.String(c.seed, token)
+	sh := &c.shards[h&c.mask]
 	sh.mu.Lock()
-	if _, ok := sh.m[token]; !ok && len(sh.m) >= sh.max {
+	if _, ok := sh.m[h]; !ok && len(sh.m) >= sh.max {
 		sh.evict(now)
 	}
-	sh.m[token] = cacheEntry{p: p, expires: expires}
+	sh.m[h] = cacheEntry{token: token, p: p, expires: expires}
 	sh.mu.Unlock()
 }
 

@@ -40,8 +40,9 @@ type node struct {
 	// names of the parameters bound on the way to this node; set on nodes
 	// that end a pattern.
 	names []string
-	// routes by method; "*" matches any method.
-	methods map[string]int
+	// routes by method; "*" matches any method. A node has a handful, and
+	// scanning them costs a tenth of a map lookup with a string key.
+	methods []methodRoute
 	// allow is the sorted, comma-separated method list for a 405's Allow header.
 	allow string
 }
@@ -96,18 +97,38 @@ func (r *Router) Add(method, pattern string, index int) error {
 	if len(names) > MaxParams {
 		return fmt.Errorf("pattern %q: more than %d parameters", pattern, MaxParams)
 	}
-	if n.methods == nil {
-		n.methods = map[string]int{}
-	} else if n.names != nil && strings.Join(n.names, ",") != strings.Join(names, ",") {
+	if n.methods != nil && n.names != nil && strings.Join(n.names, ",") != strings.Join(names, ",") {
 		return fmt.Errorf("pattern %q: parameter names differ from an earlier pattern on the same path", pattern)
 	}
-	if _, dup := n.methods[method]; dup {
-		return fmt.Errorf("pattern %q: method %s registered twice", pattern, method)
+	for _, m := range n.methods {
+		if m.method == method {
+			return fmt.Errorf("pattern %q: method %s registered twice", pattern, method)
+		}
 	}
 	n.names = names
-	n.methods[method] = index
+	n.methods = append(n.methods, methodRoute{method, index})
 	n.allow = allowList(n.methods)
 	return nil
+}
+
+type methodRoute struct {
+	method string
+	index  int
+}
+
+// route returns the route index for method: its own pattern, else a "*"
+// one.
+func (n *node) route(method []byte) (int, bool) {
+	anyIndex, found := 0, false
+	for _, m := range n.methods {
+		switch m.method {
+		case string(method):
+			return m.index, true
+		case "*":
+			anyIndex, found = m.index, true
+		}
+	}
+	return anyIndex, found
 }
 
 func checkName(pattern, name string, seen []string) error {
@@ -173,10 +194,8 @@ func (r *Router) Match(method, path []byte, p *Params) (index int, allow string,
 	}
 	if n := r.root.match(path[1:], method, p); n != nil {
 		p.names = n.names
-		if i, ok := n.methods[string(method)]; ok {
-			return i, "", nil
-		}
-		return n.methods["*"], "", nil
+		i, _ := n.route(method)
+		return i, "", nil
 	}
 	// No pattern takes this method: tell 405 from 404 with a second walk that
 	// accepts any method. Only failing requests pay for it.
@@ -197,10 +216,7 @@ func (n *node) accepts(method []byte) bool {
 	if method == nil {
 		return true
 	}
-	if _, ok := n.methods[string(method)]; ok {
-		return true
-	}
-	_, ok := n.methods["*"]
+	_, ok := n.route(method)
 	return ok
 }
 
@@ -262,13 +278,13 @@ func cut(rest []byte) (seg, tail []byte, last bool) {
 	return rest, nil, true
 }
 
-func allowList(methods map[string]int) string {
+func allowList(methods []methodRoute) string {
 	var ms []string
-	for m := range methods {
-		if m == "*" {
+	for _, m := range methods {
+		if m.method == "*" {
 			return "*"
 		}
-		ms = append(ms, m)
+		ms = append(ms, m.method)
 	}
 	slices.Sort(ms) // stable order for the Allow header
 	return strings.Join(ms, ", ")

@@ -260,8 +260,11 @@ func TestTLSHandshakeBoundedByDeadline(t *testing.T) {
 func TestCloseLeavesNoGoroutine(t *testing.T) {
 	flaky := startFlaky(t, false)
 	p, err := New(Config{
-		Targets:         []string{flaky.addr, refusedAddr(t)},
-		IdleConnTimeout: 50 * time.Millisecond,
+		Targets: []string{flaky.addr, refusedAddr(t)},
+		// Long enough that the connection of the request just before the
+		// check below is still open (on a loaded machine 50ms were not: the
+		// cleaner had exited already), short enough for the wait after Close.
+		IdleConnTimeout: time.Second,
 		HealthCheck:     HealthCheck{Path: "/health", Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond},
 	}, nil)
 	if err != nil {
@@ -273,6 +276,9 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		}
 	}
 	eventually(t, "a probe reached the server", func() bool { return flaky.hits.Load() > 5 })
+	if _, _, err := get(t, p, "/"); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
 	// Both kinds must be visible now, or the check below passes vacuously.
 	if probes, cleaners := poolGoroutines(p); len(probes) != 2 || len(cleaners) == 0 {
 		t.Fatalf("before Close: %d probe loops and %d cleaners, want 2 and at least 1", len(probes), len(cleaners))
