@@ -109,19 +109,31 @@ summarize() { # name -> "median_rps p50 p90 p99 cpu_us redis_us"
   local best; best=$(grep -l "Requests/sec: *$med" "$OUT"/wrk-"$name"-[0-9]*.txt | head -1)
   echo "$med $(awk '$1=="50%" {print $2}' "$best") $(awk '$1=="90%" {print $2}' "$best") $(awk '$1=="99%" {print $2}' "$best") $(awk '/cpu_us_per_req/ {print $2}' "$best") $(awk '/redis_us_per_req/ {print $2}' "$best")"
 }
+# paired name -> the median over rounds of the round's req/s over that
+# round's bare-jwt req/s: each ratio is taken a few seconds apart, so drift
+# of a shared host between rounds cancels out, where a ratio of medians
+# may pair a fast round with a slow one.
+paired() {
+  local r a b
+  for r in $(seq "$ROUNDS"); do
+    a=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$1-$r.txt")
+    b=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-bare-jwt-$r.txt")
+    awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f\n", a/b}'
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'
+}
 read -r b_rps b_p50 b_p90 b_p99 b_cpu _ <<<"$(summarize bare)"
 read -r bj_rps _ <<<"$(summarize bare-jwt)"
 row() { # label name
   local rps p50 p90 p99 cpu
   read -r rps p50 p90 p99 cpu _ <<<"$(summarize "$2")"
-  echo "| $1 | $rps | $p50 | $p90 | $p99 | $cpu | $(awk -v a="$rps" -v b="$b_rps" 'BEGIN {printf "%.2f", a/b}') | $(awk -v a="$rps" -v b="$bj_rps" 'BEGIN {printf "%.2f", a/b}') |"
+  echo "| $1 | $rps | $p50 | $p90 | $p99 | $cpu | $(awk -v a="$rps" -v b="$b_rps" 'BEGIN {printf "%.2f", a/b}') | $(awk -v a="$rps" -v b="$bj_rps" 'BEGIN {printf "%.2f", a/b}') | $(paired "$2") |"
 }
 {
   echo "# wrk side by side ($(date -u +%FT%TZ), $(nproc) cores; servers on CPU 0 with GOMAXPROCS=1, wrk -t1 -c$CONNS -d$DURATION on CPU 1; median of $ROUNDS alternating rounds)"
   echo
-  echo "| target | req/s | p50 | p90 | p99 | server CPU µs/req | ratio to bare | ratio to bare-jwt |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  echo "| bare fasthttp, 1 KiB | $b_rps | $b_p50 | $b_p90 | $b_p99 | $b_cpu | 1.00 | $(awk -v a="$b_rps" -v b="$bj_rps" 'BEGIN {printf "%.2f", a/b}') |"
+  echo "| target | req/s | p50 | p90 | p99 | server CPU µs/req | ratio to bare | ratio to bare-jwt | same-round ratio to bare-jwt |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| bare fasthttp, 1 KiB | $b_rps | $b_p50 | $b_p90 | $b_p99 | $b_cpu | 1.00 | $(awk -v a="$b_rps" -v b="$bj_rps" 'BEGIN {printf "%.2f", a/b}') | $(paired bare) |"
   row "bare-jwt: bare sent the L1 row's request (JWT header)" bare-jwt
   row "tiercel L1 hit (JWT + rate limit + L1)" tiercel-l1
   row "tiercel L1 hit, no auth, no rate limit" tiercel-l1-open
@@ -129,6 +141,8 @@ row() { # label name
   row "tiercel proxy, uncached (JWT + rate limit + origin on CPU 0)" tiercel-proxy
   echo
   read -r _ _ _ _ l2_cpu l2_redis <<<"$(summarize tiercel-l2)"
+  echo "The req/s columns are medians over the rounds; *same-round ratio* is the median of each round's ratio to the bare-jwt run of that round, the one to read on a busy host."
+  echo
   echo "ratio to bare-jwt divides by the bare handler answering the very request the L1 row sends (same JWT header, ignored): it controls for request size, so it is the gateway's own work. The L2 and proxy rows send other paths, same header."
   echo
   echo "Server CPU counts every process on CPU 0: on the L2 row, redis-server's share was $l2_redis of its $l2_cpu µs/req."
