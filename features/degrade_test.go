@@ -141,16 +141,20 @@ func TestRedisFaultsFallBackAndRecover(t *testing.T) {
 	}
 }
 
+// httpFaults are what the feature and model servers do wrong, and the
+// fallback reason each must be counted under.
+var httpFaults = []struct {
+	name   string
+	mode   int32
+	reason Reason
+}{
+	{"5xx", fault5xx, ReasonError},
+	{"hung", faultHang, ReasonTimeout},
+	{"slow", faultSlow, ReasonTimeout},
+}
+
 func TestHTTPViewFaultsFallBackAndRecover(t *testing.T) {
-	for _, fc := range []struct {
-		name   string
-		mode   int32
-		reason Reason
-	}{
-		{"5xx", fault5xx, ReasonError},
-		{"hung", faultHang, ReasonTimeout},
-		{"slow", faultSlow, ReasonTimeout},
-	} {
+	for _, fc := range httpFaults {
 		t.Run(fc.name, func(t *testing.T) {
 			fs := newFeastServer(t)
 			cfg := httpRegistry(fs.URL)
@@ -207,15 +211,7 @@ func TestHTTPViewFaultsFallBackAndRecover(t *testing.T) {
 }
 
 func TestModelFaultsFallBackAndRecover(t *testing.T) {
-	for _, fc := range []struct {
-		name   string
-		mode   int32
-		reason Reason
-	}{
-		{"5xx", fault5xx, ReasonError},
-		{"hung", faultHang, ReasonTimeout},
-		{"slow", faultSlow, ReasonTimeout},
-	} {
+	for _, fc := range httpFaults {
 		t.Run(fc.name, func(t *testing.T) {
 			o := newOIPServer(t)
 			def := -1.0

@@ -50,16 +50,6 @@ server_pids="${pids[*]}"
 export TOKEN; TOKEN=$("$BIN/tiercel" token -config deploy/examples/bench.yaml -sub bench -scope products:read -ttl 2h)
 export KEYS
 
-cat > "$OUT/random-keys.lua" <<'LUA'
-local token = os.getenv("TOKEN")
-local keys = tonumber(os.getenv("KEYS"))
-local n = 0
-request = function()
-  n = n + 1
-  local id = (os.getenv("SEQUENTIAL") and (n % keys) + 1) or math.random(1, keys)
-  return wrk.format("GET", "/api/products/" .. id, {["Authorization"] = "Bearer " .. token})
-end
-LUA
 
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 
@@ -86,7 +76,7 @@ echo "warming up: token caches, buckets, L1, and $KEYS keys into Redis" >&2
 run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
 run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
 run_wrk tiercel-l1-open "http://127.0.0.1:$T1_PORT/open/products/1"
-SEQUENTIAL=1 run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
+SEQUENTIAL=1 run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s scripts/random-keys.lua
 l2_metrics() { curl -s "http://127.0.0.1:$((T2_PORT+1))/metrics" | awk '/^tiercel_cache_lookups_total/ {print $1, $2}'; }
 l2_metrics > "$OUT/l2-gateway-cache-metrics-warm.txt"
 for round in $(seq "$ROUNDS"); do
@@ -95,7 +85,7 @@ for round in $(seq "$ROUNDS"); do
   run_wrk bare-jwt "http://127.0.0.1:$ORIGIN_PORT/api/products/1" "${auth[@]}"
   run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
   run_wrk tiercel-l1-open "http://127.0.0.1:$T1_PORT/open/products/1"
-  run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s "$OUT/random-keys.lua"
+  run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s scripts/random-keys.lua
   run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
 done
 # Outcomes of the measured rounds only: the warm-up's misses are subtracted.
