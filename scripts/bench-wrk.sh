@@ -16,6 +16,12 @@
 #   tiercel-l1-open  the same without auth and rate limit: what they cost
 #   tiercel-l2   cached route, 1 MiB L1 over 50k keys in Redis: mostly L2 hits
 #   tiercel-proxy uncached route: JWT + rate limit + proxy to bare
+#   ref-ristretto   bare + one ristretto Get, sent the L1 row's request
+#   ref-redis-get   bare + one go-redis GET per request (same redis-server),
+#                sent the L2 row's requests
+# The two ref rows re-measure the anchors of shared/PLATFORM.md (1.01 and
+# 0.33 of bare there) in the same run, so a ratio can be read against what
+# this machine does to any server slower than bare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -45,7 +51,11 @@ BENCH_ORIGIN_PORT=$ORIGIN_PORT BENCH_TIERCEL_PORT=$T1_PORT BENCH_TIERCEL_ADMIN_P
 BENCH_ORIGIN_PORT=$ORIGIN_PORT BENCH_TIERCEL_PORT=$T2_PORT BENCH_TIERCEL_ADMIN_PORT=$((T2_PORT+1)) \
   BENCH_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 BENCH_L1_BYTES=1048576 \
   server "$BIN/tiercel" serve -config deploy/examples/bench.yaml 2>"$OUT/tiercel-l2.log"
-wait_port "$ORIGIN_PORT"; wait_port "$T1_PORT"; wait_port "$T2_PORT"
+REF1_PORT=18290 # bare + ristretto Get
+REF2_PORT=18291 # bare + go-redis GET
+server "$BIN/tiercel-bench" bare -listen 127.0.0.1:$REF1_PORT -ref ristretto -keys "$KEYS"
+server "$BIN/tiercel-bench" bare -listen 127.0.0.1:$REF2_PORT -ref redis-get -keys "$KEYS" -redis redis://127.0.0.1:$REDIS_PORT/0
+wait_port "$ORIGIN_PORT"; wait_port "$T1_PORT"; wait_port "$T2_PORT"; wait_port "$REF1_PORT"; wait_port "$REF2_PORT"
 server_pids="${pids[*]}"
 export TOKEN; TOKEN=$("$BIN/tiercel" token -config deploy/examples/bench.yaml -sub bench -scope products:read -ttl 2h)
 export KEYS
@@ -77,6 +87,8 @@ run_wrk tiercel-l1 "http://127.0.0.1:$T1_PORT/api/products/1" "${auth[@]}"
 run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
 run_wrk tiercel-l1-open "http://127.0.0.1:$T1_PORT/open/products/1"
 SEQUENTIAL=1 run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s scripts/random-keys.lua
+run_wrk ref-ristretto "http://127.0.0.1:$REF1_PORT/api/products/1" "${auth[@]}"
+run_wrk ref-redis-get "http://127.0.0.1:$REF2_PORT" -s scripts/random-keys.lua
 l2_metrics() { curl -s "http://127.0.0.1:$((T2_PORT+1))/metrics" | awk '/^tiercel_cache_lookups_total/ {print $1, $2}'; }
 l2_metrics > "$OUT/l2-gateway-cache-metrics-warm.txt"
 for round in $(seq "$ROUNDS"); do
@@ -87,6 +99,8 @@ for round in $(seq "$ROUNDS"); do
   run_wrk tiercel-l1-open "http://127.0.0.1:$T1_PORT/open/products/1"
   run_wrk tiercel-l2 "http://127.0.0.1:$T2_PORT" -s scripts/random-keys.lua
   run_wrk tiercel-proxy "http://127.0.0.1:$T1_PORT/api/proxy/1" "${auth[@]}"
+  run_wrk ref-ristretto "http://127.0.0.1:$REF1_PORT/api/products/1" "${auth[@]}"
+  run_wrk ref-redis-get "http://127.0.0.1:$REF2_PORT" -s scripts/random-keys.lua
 done
 # Outcomes of the measured rounds only: the warm-up's misses are subtracted.
 l2_metrics | awk 'NR == FNR {warm[$1] = $2; next} {printf "%s %d\n", $1, $2 - warm[$1]}' \
@@ -103,11 +117,12 @@ summarize() { # name -> "median_rps p50 p90 p99 cpu_us redis_us"
 # round's bare-jwt req/s: each ratio is taken a few seconds apart, so drift
 # of a shared host between rounds cancels out, where a ratio of medians
 # may pair a fast round with a slow one.
-paired() {
+paired() { paired_to "$1" bare-jwt; }
+paired_to() { # name reference
   local r a b
   for r in $(seq "$ROUNDS"); do
     a=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$1-$r.txt")
-    b=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-bare-jwt-$r.txt")
+    b=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk-$2-$r.txt")
     awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f\n", a/b}'
   done | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'
 }
@@ -129,6 +144,10 @@ row() { # label name
   row "tiercel L1 hit, no auth, no rate limit" tiercel-l1-open
   row "tiercel L2 hit ($KEYS keys, 1 MiB L1, Redis on CPU 0)" tiercel-l2
   row "tiercel proxy, uncached (JWT + rate limit + origin on CPU 0)" tiercel-proxy
+  row "ref: bare + one ristretto Get, L1 row's request (PLATFORM.md: 1.01)" ref-ristretto
+  row "ref: bare + one go-redis GET per request, L2 row's requests (PLATFORM.md: 0.33)" ref-redis-get
+  echo
+  echo "Against the references of the same run (median of each round's ratio): L1 row / ref-ristretto $(paired_to tiercel-l1 ref-ristretto), L2 row / ref-redis-get $(paired_to tiercel-l2 ref-redis-get). The goals assume 0.80 and 0.50/0.33 = 1.52 on the machine of PLATFORM.md."
   echo
   read -r _ _ _ _ l2_cpu l2_redis <<<"$(summarize tiercel-l2)"
   echo "The req/s columns are medians over the rounds; *same-round ratio* is the median of each round's ratio to the bare-jwt run of that round, the one to read on a busy host."

@@ -5,6 +5,12 @@
 //
 // serves the bare fasthttp baseline that every figure is compared against.
 //
+//	tiercel-bench bare -ref redis-get -redis redis://127.0.0.1:6379/0 -keys 50000
+//
+// serves a reference instead: bare plus one ristretto Get or one go-redis
+// GET per request (the anchors in shared/PLATFORM.md), measured in the same
+// run as the rows they calibrate.
+//
 //	tiercel-bench load -url http://127.0.0.1:9000/ -rate 20000 -conns 64 -duration 10s
 //
 // sends an open-loop load (constant arrival rate, latency from the intended
@@ -22,6 +28,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -33,7 +40,7 @@ import (
 )
 
 const usage = `usage:
-  tiercel-bench bare [-listen ADDR] [-size BYTES]
+  tiercel-bench bare [-listen ADDR] [-size BYTES] [-ref ristretto|redis-get -keys N -redis URL]
   tiercel-bench load -url URL [-rate R] [-conns C] [-duration D] [flags]  (load -h for all)
   tiercel-bench run [-scenarios FILE] [-out DIR] [-only a,b] [-target URL -token T -admin URL]
   tiercel-bench kafka [-port P] [-topic T]   (a loopback broker for storms through Kafka)
@@ -72,19 +79,33 @@ func bare(args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:9000", "listen address")
 	size := fs.Int("size", 1024, "response body size in bytes")
+	ref := fs.String("ref", "", "serve a reference instead: ristretto or redis-get (bare plus one lookup of /api/products/{id})")
+	keys := fs.Int("keys", 50000, "with -ref: ids 1..keys are stored")
+	redisURL := fs.String("redis", "", "with -ref redis-get: the Redis URL (its keys are written at start)")
 	_ = fs.Parse(args)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	b := bench.NewBare(*size)
+	var srv interface {
+		Serve(net.Listener) error
+		Shutdown() error
+	}
+	if *ref == "" {
+		srv = bench.NewBare(*size)
+	} else if srv, err = bench.NewReference(context.Background(), bench.RefConfig{
+		Kind: bench.RefKind(*ref), Size: *size, Keys: *keys, RedisURL: *redisURL,
+	}); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 		<-sig
-		_ = b.Shutdown()
+		_ = srv.Shutdown()
 	}()
-	return b.Serve(ln)
+	return srv.Serve(ln)
 }
 
 // kafka serves an in-memory Kafka broker on loopback for storms sent
