@@ -75,11 +75,11 @@ func NewReference(ctx context.Context, cfg RefConfig) (*Reference, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot make the ristretto reference: %w", err)
 		}
-		for i := 1; i <= cfg.Keys; i++ {
-			c.Set(refPath(i), r.body, int64(cfg.Size))
-		}
-		c.Wait()
 		r.l1 = c
+		if err := r.fill(cfg.Keys, int64(cfg.Size)); err != nil {
+			c.Close()
+			return nil, err
+		}
 		r.srv = &fasthttp.Server{Handler: r.handleRistretto, Name: "ref-ristretto"}
 	case RefRedisGet:
 		opt, err := redis.ParseURL(cfg.RedisURL)
@@ -99,6 +99,31 @@ func NewReference(ctx context.Context, cfg RefConfig) (*Reference, error) {
 }
 
 func refPath(id int) string { return "/api/products/" + strconv.Itoa(id) }
+
+// fill stores every key in the ristretto cache. Sets are asynchronous and
+// dropped under contention, so it sets again what a Get does not find.
+func (r *Reference) fill(keys int, cost int64) error {
+	missing := make([]int, 0, keys)
+	for i := 1; i <= keys; i++ {
+		missing = append(missing, i)
+	}
+	for range 20 {
+		for _, i := range missing {
+			r.l1.Set(refPath(i), r.body, cost)
+		}
+		r.l1.Wait()
+		left := missing[:0]
+		for _, i := range missing {
+			if _, ok := r.l1.Get(refPath(i)); !ok {
+				left = append(left, i)
+			}
+		}
+		if missing = left; len(missing) == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("cannot store the ristretto reference's keys: %d of %d missing", len(missing), keys)
+}
 
 // seed writes every key in pipelines of 1000.
 func (r *Reference) seed(ctx context.Context, keys int) error {
