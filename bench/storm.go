@@ -64,7 +64,8 @@ func newStorm(st Storm, admin, broker string) (*storm, error) {
 			return nil, errors.New("an invalidation storm through Kafka needs the target's broker")
 		}
 		p, err := invalidation.NewProducer(invalidation.ProducerConfig{
-			Brokers: []string{broker}, Topic: benchTopic, BatchTimeout: time.Millisecond,
+			Endpoint:     invalidation.Endpoint{Brokers: []string{broker}, Topic: benchTopic},
+			BatchTimeout: time.Millisecond,
 		})
 		if err != nil {
 			return nil, err

@@ -78,11 +78,10 @@ func (r *recorder) event(id string) *Event {
 // testConfig is quick to notice gaps and to close.
 func testConfig(addr string) Config {
 	return Config{
-		Brokers:          []string{addr},
+		Endpoint:         Endpoint{Brokers: []string{addr}, DialTimeout: 500 * time.Millisecond},
 		MaxGap:           400 * time.Millisecond,
 		DiscoverInterval: 50 * time.Millisecond,
 		MaxWait:          50 * time.Millisecond,
-		DialTimeout:      500 * time.Millisecond,
 		ApplyBackoff:     time.Millisecond,
 	}
 }
@@ -107,7 +106,7 @@ func waitReading(t testing.TB, c *Consumer, partitions int) {
 
 func newProducer(t testing.TB, addr string) *Producer {
 	t.Helper()
-	p, err := NewProducer(ProducerConfig{Brokers: []string{addr}})
+	p, err := NewProducer(ProducerConfig{Endpoint: Endpoint{Brokers: []string{addr}}})
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
 	}
