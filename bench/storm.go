@@ -12,6 +12,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tiercel/tiercel/internal/defaults"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -54,9 +55,7 @@ type storm struct {
 // to broker with the invalidation package's producer (what Tiercel's users
 // would use).
 func newStorm(st Storm, admin, broker string) (*storm, error) {
-	if st.Dist == "" {
-		st.Dist = DistUniform
-	}
+	defaults.Set(&st.Dist, DistUniform)
 	s := &storm{st: st, tag: parseTemplate(st.Tag), hist: newHistogram(), close: func() {}}
 	switch st.Via {
 	case "kafka":
