@@ -177,6 +177,18 @@ func startKafka(t testing.TB) *testkafka.Cluster {
 	return testkafka.Start(t, testkafka.Topic(DefaultTopic, 3))
 }
 
+// readingConsumer starts a broker and one consumer (testConfig) that records
+// into a new recorder, and waits until it reads every partition: the start
+// of most consumer tests.
+func readingConsumer(t testing.TB) (*testkafka.Cluster, *recorder, *Consumer) {
+	t.Helper()
+	k := startKafka(t)
+	r := newRecorder()
+	c := startConsumer(t, testConfig(k.Addr()), r)
+	waitReading(t, c, 3)
+	return k, r, c
+}
+
 func ids(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
