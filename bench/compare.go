@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // CompareOptions configure Compare. Zero values are the documented defaults.
@@ -45,30 +47,14 @@ func (o CompareOptions) withDefaults() CompareOptions {
 	if len(o.Targets) == 0 {
 		o.Targets = []string{"tiercel", "bare", "bare-jwt", "nginx", "varnish"}
 	}
-	if o.Rounds == 0 {
-		o.Rounds = 3
-	}
-	if o.Conns == 0 {
-		o.Conns = 64
-	}
-	if o.MaxDuration == 0 {
-		o.MaxDuration = 5 * time.Second
-	}
-	if o.OpenDuration == 0 {
-		o.OpenDuration = 5 * time.Second
-	}
-	if o.Warmup == 0 {
-		o.Warmup = 2 * time.Second
-	}
-	if o.Generator == "" {
-		o.Generator = "wrk"
-	}
-	if o.OpenFraction == 0 {
-		o.OpenFraction = 0.5
-	}
-	if o.Log == nil {
-		o.Log = io.Discard
-	}
+	defaults.Set(&o.Rounds, 3)
+	defaults.Set(&o.Conns, 64)
+	defaults.Set(&o.MaxDuration, 5*time.Second)
+	defaults.Set(&o.OpenDuration, 5*time.Second)
+	defaults.Set(&o.Warmup, 2*time.Second)
+	defaults.Set(&o.Generator, "wrk")
+	defaults.Set(&o.OpenFraction, 0.5)
+	defaults.Set(&o.Log, io.Discard)
 	return o
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Config describes one load run. Zero values are the documented defaults.
@@ -115,31 +117,17 @@ func (c Config) withDefaults() Config {
 	}
 	first := c.Requests[0]
 	c.URL, c.Method, c.Keys, c.Dist, c.ZipfS = first.URL, first.Method, first.Keys, first.Dist, first.ZipfS
-	if c.Conns == 0 {
-		c.Conns = 64
-	}
-	if c.Duration == 0 {
-		c.Duration = 10 * time.Second
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 5 * time.Second
-	}
+	defaults.Set(&c.Conns, 64)
+	defaults.Set(&c.Duration, 10*time.Second)
+	defaults.Set(&c.Timeout, 5*time.Second)
 	return c
 }
 
 func (r Request) withDefaults() Request {
-	if r.Method == "" {
-		r.Method = "GET"
-	}
-	if r.Dist == "" {
-		r.Dist = DistUniform
-	}
-	if r.ZipfS == 0 {
-		r.ZipfS = 1.1
-	}
-	if r.Weight == 0 {
-		r.Weight = 1
-	}
+	defaults.Set(&r.Method, "GET")
+	defaults.Set(&r.Dist, DistUniform)
+	defaults.Set(&r.ZipfS, 1.1)
+	defaults.Set(&r.Weight, 1)
 	if r.Body != "" && r.ContentType == "" {
 		r.ContentType = "application/json"
 	}

@@ -32,8 +32,16 @@ func TestWriteMarkdown(t *testing.T) {
 		}
 	}
 	for _, w := range want[3:] {
-		if !strings.Contains(got, w+"\n") {
-			t.Errorf("missing %q in\n%s", w, got)
+		mustContain(t, got, w+"\n")
+	}
+}
+
+// mustContain reports each of want that got, a rendered report, lacks.
+func mustContain(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("report lacks %q:\n%s", w, got)
 		}
 	}
 }
@@ -81,8 +89,7 @@ func TestWriteSuiteMarkdown(t *testing.T) {
 	if err := WriteSuiteMarkdown(&b, RunInfo{Date: "D", Machine: "m", Notes: []string{"busy machine"}}, results); err != nil {
 		t.Fatal(err)
 	}
-	got := b.String()
-	for _, want := range []string{
+	mustContain(t, b.String(),
 		"# Tiercel benchmark suite, D\n",
 		"- busy machine\n",
 		"| scenario | mode | target req/s | req/s | p50 | p90 | p99 | p99.9 | max | errors | missed | hit ratio | X-Cache mix | server CPU µs/req |\n",
@@ -93,11 +100,7 @@ func TestWriteSuiteMarkdown(t *testing.T) {
 		"- invalidation storm (POST http://a/admin/invalidate): 500 events/s asked, 499/s accepted (5000 sent, 10 errors), p99 700µs per event\n",
 		"![percentiles](zipf-percentiles.svg)",
 		"| status 429 | 10 |",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("report lacks %q:\n%s", want, got)
-		}
-	}
+	)
 }
 
 func TestWriteComparisonMarkdown(t *testing.T) {
@@ -122,8 +125,7 @@ func TestWriteComparisonMarkdown(t *testing.T) {
 	if err := WriteComparisonMarkdown(&b, RunInfo{Date: "D"}, c); err != nil {
 		t.Fatal(err)
 	}
-	got := b.String()
-	for _, want := range []string{
+	mustContain(t, b.String(),
 		"## Max throughput: closed loop, wrk -t1, 64 connections, 5s per run, median of 2 alternating rounds",
 		"| Tiercel L1 | 90000 | 0.90 | 500µs | 900µs | 2ms | 5.50 | 0.82 | 1 | 90000, 88000 |\n",
 		"| bare | 100000 | 1.00 |",
@@ -131,9 +133,5 @@ func TestWriteComparisonMarkdown(t *testing.T) {
 		"Against bare-jwt, the bare handler sent the very request Tiercel gets (same JWT, ignored), so request size cancels out: Tiercel 0.94 by req/s, 0.91 by CPU µs/req.",
 		"## Latency at 50% of each target's max",
 		"| tiercel | 45000 | 45000 | 100µs | 200µs | 800µs | 900µs | 1ms | 6.00 | 0 | 0 | 100.0% |\n",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("comparison lacks %q:\n%s", want, got)
-		}
-	}
+	)
 }

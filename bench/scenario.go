@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tiercel/tiercel/internal/defaults"
 	"github.com/tiercel/tiercel/internal/yamlconf"
 )
 
@@ -305,18 +306,10 @@ func (sc *Scenario) Config(d Defaults, base string, headers []Header) Config {
 		Name: sc.Name, Headers: headers, Seed: 1, Rate: sc.Rate,
 		Conns: sc.Conns, Duration: sc.Duration, Warmup: sc.Warmup, Timeout: sc.Timeout,
 	}
-	if cfg.Conns == 0 {
-		cfg.Conns = d.Conns
-	}
-	if cfg.Duration == 0 {
-		cfg.Duration = d.Duration
-	}
-	if cfg.Warmup == 0 {
-		cfg.Warmup = d.Warmup
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = d.Timeout
-	}
+	defaults.Set(&cfg.Conns, d.Conns)
+	defaults.Set(&cfg.Duration, d.Duration)
+	defaults.Set(&cfg.Warmup, d.Warmup)
+	defaults.Set(&cfg.Timeout, d.Timeout)
 	if sc.Ramp != nil {
 		cfg.RampFrom, cfg.RampOver = sc.Ramp.From, sc.Ramp.Over
 	}

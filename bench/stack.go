@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // StackOptions say where the programs a stack runs are and how to pin them.
@@ -30,9 +32,7 @@ func (o StackOptions) withDefaults() (StackOptions, error) {
 		return o, fmt.Errorf("cannot resolve %q: %w", o.Dir, err)
 	}
 	o.Dir = dir
-	if o.Tiercel == "" {
-		o.Tiercel = "bin/tiercel"
-	}
+	defaults.Set(&o.Tiercel, "bin/tiercel")
 	if o.Self == "" {
 		self, err := os.Executable()
 		if err != nil {

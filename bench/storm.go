@@ -12,6 +12,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/valyala/fasthttp"
 
+	"github.com/tiercel/tiercel/internal/defaults"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -54,9 +55,7 @@ type storm struct {
 // to broker with the invalidation package's producer (what Tiercel's users
 // would use).
 func newStorm(st Storm, admin, broker string) (*storm, error) {
-	if st.Dist == "" {
-		st.Dist = DistUniform
-	}
+	defaults.Set(&st.Dist, DistUniform)
 	s := &storm{st: st, tag: parseTemplate(st.Tag), hist: newHistogram(), close: func() {}}
 	switch st.Via {
 	case "kafka":
@@ -64,7 +63,8 @@ func newStorm(st Storm, admin, broker string) (*storm, error) {
 			return nil, errors.New("an invalidation storm through Kafka needs the target's broker")
 		}
 		p, err := invalidation.NewProducer(invalidation.ProducerConfig{
-			Brokers: []string{broker}, Topic: benchTopic, BatchTimeout: time.Millisecond,
+			Endpoint:     invalidation.Endpoint{Brokers: []string{broker}, Topic: benchTopic},
+			BatchTimeout: time.Millisecond,
 		})
 		if err != nil {
 			return nil, err

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // SuiteOptions configure RunSuite.
@@ -43,9 +45,7 @@ type ScenarioResult struct {
 // RunSuite runs the suite's scenarios in order, each against a freshly
 // started gateway (or opts.Target), and returns their results.
 func RunSuite(ctx context.Context, s *Suite, opts SuiteOptions) ([]*ScenarioResult, error) {
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
+	defaults.Set(&opts.Log, io.Discard)
 	for _, name := range opts.Only {
 		if !slices.ContainsFunc(s.Scenarios, func(sc Scenario) bool { return sc.Name == name }) {
 			return nil, fmt.Errorf("no scenario %q", name)

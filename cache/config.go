@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Config sizes and bounds a Tiered cache. Zero values mean the documented
@@ -93,27 +95,19 @@ const (
 
 // withDefaults returns a copy of c with zero values replaced by defaults.
 func (c Config) withDefaults() Config {
-	setDefault(&c.L1MaxBytes, defaultL1MaxBytes)
-	setDefault(&c.L1Counters, c.L1MaxBytes/100)
-	setDefault(&c.L2Timeout, defaultL2Timeout)
-	if c.KeyPrefix == "" {
-		c.KeyPrefix = defaultKeyPrefix
-	}
-	setDefault(&c.TombstoneTTL, defaultTombstoneTTL)
-	setDefault(&c.MaxTombstones, defaultMaxTombstones)
-	setDefault(&c.FillTimeout, defaultFillTimeout)
-	setDefault(&c.InvalidateTimeout, defaultInvalidateTimeout)
-	setDefault(&c.L2QueueSize, defaultL2QueueSize)
-	setDefault(&c.L2BatchMax, defaultL2BatchMax)
-	setDefault(&c.Breaker.Failures, defaultBreakerFailures)
-	setDefault(&c.Breaker.Cooldown, defaultBreakerCooldown)
+	defaults.Set(&c.L1MaxBytes, defaultL1MaxBytes)
+	defaults.Set(&c.L1Counters, c.L1MaxBytes/100)
+	defaults.Set(&c.L2Timeout, defaultL2Timeout)
+	defaults.Set(&c.KeyPrefix, defaultKeyPrefix)
+	defaults.Set(&c.TombstoneTTL, defaultTombstoneTTL)
+	defaults.Set(&c.MaxTombstones, defaultMaxTombstones)
+	defaults.Set(&c.FillTimeout, defaultFillTimeout)
+	defaults.Set(&c.InvalidateTimeout, defaultInvalidateTimeout)
+	defaults.Set(&c.L2QueueSize, defaultL2QueueSize)
+	defaults.Set(&c.L2BatchMax, defaultL2BatchMax)
+	defaults.Set(&c.Breaker.Failures, defaultBreakerFailures)
+	defaults.Set(&c.Breaker.Cooldown, defaultBreakerCooldown)
 	return c
-}
-
-func setDefault[T int | int64 | uint32 | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }
 
 // Validate reports the first invalid field, named by its yaml path relative

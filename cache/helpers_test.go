@@ -185,4 +185,17 @@ func settle(t testing.TB, c *Tiered) {
 	})
 }
 
+// filledOnce returns an L1-only cache whose key "k" was fetched once: a miss,
+// filled with v1 by f under the windows that set gives it, and settled.
+func filledOnce(t testing.TB, set func(f *filler)) (*clock, *Tiered, *filler) {
+	t.Helper()
+	clk := newClock()
+	c := newTiered(t, testConfig(), nil, clk)
+	f := newFiller(clk, "v%d")
+	f.set(set)
+	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
+	settle(t, c)
+	return clk, c, f
+}
+
 var errOrigin = errors.New("origin down")

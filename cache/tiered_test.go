@@ -196,12 +196,7 @@ func TestRequestDeadline(t *testing.T) {
 }
 
 func TestStaleWhileRevalidate(t *testing.T) {
-	clk := newClock()
-	c := newTiered(t, testConfig(), nil, clk)
-	f := newFiller(clk, "v%d")
-	f.set(func(f *filler) { f.fresh, f.stale = 10*time.Second, 50*time.Second })
-	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
-	settle(t, c)
+	clk, c, f := filledOnce(t, func(f *filler) { f.fresh, f.stale = 10*time.Second, 50*time.Second })
 	expect(t, fetch(t, c, "k", nil, clk.Advance(5*time.Second), f), OutcomeHitL1, "v1")
 
 	gate := make(chan struct{})
@@ -246,12 +241,7 @@ func TestStaleWhileRevalidateFromL2(t *testing.T) {
 }
 
 func TestStaleIfError(t *testing.T) {
-	clk := newClock()
-	c := newTiered(t, testConfig(), nil, clk)
-	f := newFiller(clk, "v%d")
-	f.set(func(f *filler) { f.fresh, f.errw = 10*time.Second, 60*time.Second })
-	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
-	settle(t, c)
+	clk, c, f := filledOnce(t, func(f *filler) { f.fresh, f.errw = 10*time.Second, 60*time.Second })
 
 	f.set(func(f *filler) { f.err = errOrigin })
 	expect(t, fetch(t, c, "k", nil, clk.Advance(20*time.Second), f), OutcomeStaleError, "v1")
@@ -301,12 +291,7 @@ func TestNegativeEntry(t *testing.T) {
 }
 
 func TestUncacheableEntryNotStored(t *testing.T) {
-	clk := newClock()
-	c := newTiered(t, testConfig(), nil, clk)
-	f := newFiller(clk, "v%d")
-	f.set(func(f *filler) { f.fresh = 0 })
-	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
-	settle(t, c)
+	clk, c, f := filledOnce(t, func(f *filler) { f.fresh = 0 })
 	expect(t, fetch(t, c, "k", nil, clk.Advance(time.Nanosecond), f), OutcomeMiss, "v2")
 }
 

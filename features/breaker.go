@@ -10,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Every dependency of the Store (the feature Redis, each http view's
@@ -37,12 +39,8 @@ const (
 
 // over fills b's zero fields from def.
 func (b BreakerConfig) over(def BreakerConfig) BreakerConfig {
-	if b.Failures == 0 {
-		b.Failures = def.Failures
-	}
-	if b.Cooldown == 0 {
-		b.Cooldown = def.Cooldown
-	}
+	defaults.Set(&b.Failures, def.Failures)
+	defaults.Set(&b.Cooldown, def.Cooldown)
 	return b
 }
 

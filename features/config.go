@@ -2,6 +2,8 @@ package features
 
 import (
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Config is the feature registry and the store's limits, as written in the
@@ -220,22 +222,14 @@ const (
 )
 
 func (c Config) withDefaults() Config {
-	if c.KeyPrefix == "" {
-		c.KeyPrefix = defaultKeyPrefix
-	}
-	setDefault(&c.MaxEntities, defaultMaxEntities)
-	setDefault(&c.MaxRefs, defaultMaxRefs)
-	setDefault(&c.RedisTimeout, defaultRedisTimeout)
-	setDefault(&c.RowTTL, defaultRowTTL)
-	setDefault(&c.RowCacheBytes, defaultRowCacheBytes)
-	setDefault(&c.LastGoodTTL, defaultLastGoodTTL)
-	setDefault(&c.LastGoodEntries, defaultLastGoodEntries)
+	defaults.Set(&c.KeyPrefix, defaultKeyPrefix)
+	defaults.Set(&c.MaxEntities, defaultMaxEntities)
+	defaults.Set(&c.MaxRefs, defaultMaxRefs)
+	defaults.Set(&c.RedisTimeout, defaultRedisTimeout)
+	defaults.Set(&c.RowTTL, defaultRowTTL)
+	defaults.Set(&c.RowCacheBytes, defaultRowCacheBytes)
+	defaults.Set(&c.LastGoodTTL, defaultLastGoodTTL)
+	defaults.Set(&c.LastGoodEntries, defaultLastGoodEntries)
 	c.Breaker = c.Breaker.over(BreakerConfig{Failures: defaultBreakerFailures, Cooldown: defaultBreakerCooldown})
 	return c
-}
-
-func setDefault[T int | int64 | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 type backendKind uint8
@@ -57,7 +59,7 @@ func (r *registry) compileModel(p *problems, path string, mc ModelConfig) {
 	}
 	m := &model{name: mc.Name, version: mc.Version, def: mc.Default, ttl: mc.TTL, budget: mc.Budget,
 		keyPrefix: r.cfg.KeyPrefix + "pred:" + mc.Name + "@" + mc.Version + ":"}
-	setDefault(&m.ttl, defaultModelTTL)
+	defaults.Set(&m.ttl, defaultModelTTL)
 	if mc.Budget < 0 {
 		p.add("%s.budget: must not be negative", path)
 	}
@@ -109,11 +111,9 @@ func (r *registry) compileBackend(p *problems, path string, mc ModelConfig, m *m
 	case "oip":
 		m.backend = backendOIP
 		m.oipName = b.ModelName
-		if m.oipName == "" {
-			m.oipName = mc.Name
-		}
+		defaults.Set(&m.oipName, mc.Name)
 		m.timeout = b.Timeout
-		setDefault(&m.timeout, defaultHTTPTimeout)
+		defaults.Set(&m.timeout, defaultHTTPTimeout)
 		m.breakerCfg = b.Breaker.over(r.cfg.Breaker)
 		checkBreaker(p, path+".breaker", b.Breaker)
 		u, err := url.Parse(b.URL)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // registry is a validated Config, indexed for lookups on the request path.
@@ -285,12 +287,10 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *view) {
 	s := vc.Source
 	v.upstreamView = s.UpstreamView
-	if v.upstreamView == "" {
-		v.upstreamView = vc.Name
-	}
+	defaults.Set(&v.upstreamView, vc.Name)
 	v.timeout, v.ttl, v.url = s.Timeout, s.TTL, s.URL
-	setDefault(&v.timeout, defaultHTTPTimeout)
-	setDefault(&v.ttl, defaultHTTPTTL)
+	defaults.Set(&v.timeout, defaultHTTPTimeout)
+	defaults.Set(&v.ttl, defaultHTTPTTL)
 	v.breakerCfg = s.Breaker.over(r.cfg.Breaker)
 	checkBreaker(p, path+".breaker", s.Breaker)
 	switch s.Layout {

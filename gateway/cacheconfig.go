@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // RouteCache is a route's `cache` block.
@@ -62,9 +64,9 @@ type RouteCacheKey struct {
 }
 
 func (c *RouteCache) setDefaults() {
-	setDefault(&c.TTL, 30*time.Second)
-	setDefault(&c.MaxBodyBytes, 1<<20)
-	setDefault(&c.HitForPass, 10*time.Second)
+	defaults.Set(&c.TTL, 30*time.Second)
+	defaults.Set(&c.MaxBodyBytes, 1<<20)
+	defaults.Set(&c.HitForPass, 10*time.Second)
 	for i, h := range c.Key.Headers {
 		c.Key.Headers[i] = textproto.CanonicalMIMEHeaderKey(h)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/defaults"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -165,19 +166,19 @@ const (
 // SetDefaults fills zero values with the documented defaults.
 func (c *Config) SetDefaults() {
 	s := &c.Server
-	setDefault(&s.Listen, ":8080")
-	setDefault(&s.AdminListen, ":8081")
-	setDefault(&s.ReadTimeout, 5*time.Second)
-	setDefault(&s.WriteTimeout, 5*time.Second)
-	setDefault(&s.IdleTimeout, 60*time.Second)
-	setDefault(&s.MaxBodyBytes, 1<<20)
-	setDefault(&s.MaxHeaderBytes, 16<<10)
-	setDefault(&s.MaxConcurrency, 256*1024)
-	setDefault(&s.DefaultTimeout, 100*time.Millisecond)
-	setDefault(&s.ShutdownTimeout, 10*time.Second)
-	setDefault(&c.Log.Level, "info")
-	setDefault(&c.Log.Format, "text")
-	setDefault(&c.Redis.DialTimeout, 200*time.Millisecond)
+	defaults.Set(&s.Listen, ":8080")
+	defaults.Set(&s.AdminListen, ":8081")
+	defaults.Set(&s.ReadTimeout, 5*time.Second)
+	defaults.Set(&s.WriteTimeout, 5*time.Second)
+	defaults.Set(&s.IdleTimeout, 60*time.Second)
+	defaults.Set(&s.MaxBodyBytes, 1<<20)
+	defaults.Set(&s.MaxHeaderBytes, 16<<10)
+	defaults.Set(&s.MaxConcurrency, 256*1024)
+	defaults.Set(&s.DefaultTimeout, 100*time.Millisecond)
+	defaults.Set(&s.ShutdownTimeout, 10*time.Second)
+	defaults.Set(&c.Log.Level, "info")
+	defaults.Set(&c.Log.Format, "text")
+	defaults.Set(&c.Redis.DialTimeout, 200*time.Millisecond)
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if len(r.Methods) == 0 {
@@ -186,18 +187,11 @@ func (c *Config) SetDefaults() {
 		for j, m := range r.Methods {
 			r.Methods[j] = strings.ToUpper(m)
 		}
-		setDefault(&r.Name, r.Methods[0]+" "+r.Path)
-		setDefault(&r.Timeout, s.DefaultTimeout)
-		setDefault(&r.Auth.Mode, authRequired)
+		defaults.Set(&r.Name, r.Methods[0]+" "+r.Path)
+		defaults.Set(&r.Timeout, s.DefaultTimeout)
+		defaults.Set(&r.Auth.Mode, authRequired)
 		r.Cache.setDefaults()
 		r.Fallback.setDefaults()
-	}
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
 	}
 }
 

@@ -156,7 +156,7 @@ func (s *Server) startConsumer(logger *slog.Logger) error {
 	}
 	s.consumer = c
 	if s.cfg.invalidatingRoutes() {
-		p, err := invalidation.NewProducer(invalidation.ProducerConfig{Brokers: s.cfg.Kafka.Brokers, Topic: s.cfg.Kafka.Topic, DialTimeout: s.cfg.Kafka.DialTimeout})
+		p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: s.cfg.Kafka.Endpoint})
 		if err != nil {
 			return fmt.Errorf("cannot start the invalidation producer: %w", err)
 		}

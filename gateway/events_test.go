@@ -26,7 +26,7 @@ func kafkaReplica(t *testing.T, redisURL, brokers string) *harness {
 	t.Helper()
 	return newHarness(t, func(c *Config) {
 		cachedRoutes(redisURL)(c)
-		c.Kafka = invalidation.Config{Brokers: []string{brokers}, Topic: testTopic, MaxWait: 50 * time.Millisecond}
+		c.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{brokers}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
 	})
 }
 
@@ -131,7 +131,7 @@ func TestNoStaleReadAfterAppliedEvent(t *testing.T) {
 		replicas = append(replicas, h)
 	}
 	waitKafkaReady(t, replicas...)
-	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Brokers: []string{kf.Addr()}, Topic: testTopic})
+	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestKafkaUpsertAndEntityEvents(t *testing.T) {
 	mk := func() *harness {
 		return newHarness(t, func(c *Config) {
 			featureRoutes(rs.URL(), "")(c)
-			c.Kafka = invalidation.Config{Brokers: []string{kf.Addr()}, Topic: testTopic, MaxWait: 50 * time.Millisecond}
+			c.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
 		})
 	}
 	a, b := mk(), mk()
@@ -280,7 +280,7 @@ func TestWriteOnOneReplicaReachesTheOther(t *testing.T) {
 	mk := func() *harness {
 		h := newHarness(t, func(c *Config) {
 			cachedRoutes(rs.URL())(c)
-			c.Kafka = invalidation.Config{Brokers: []string{kf.Addr()}, Topic: testTopic, MaxWait: 50 * time.Millisecond}
+			c.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
 			c.Routes = append(c.Routes, RouteConfig{Name: "c-products-write", Path: "/c/products/{id}", Methods: []string{"PUT"},
 				Upstream: "origin", Auth: RouteAuth{Mode: "none"}, InvalidateTags: []string{"product:{id}"}})
 		})

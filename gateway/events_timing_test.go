@@ -27,7 +27,7 @@ func BenchmarkEventToApplied(b *testing.B) {
 	for range 2 {
 		cfg := testConfig("127.0.0.1:9")
 		cachedRoutes(rs.URL())(&cfg)
-		cfg.Kafka = invalidation.Config{Brokers: []string{kf.Addr()}, Topic: testTopic, MaxWait: 50 * time.Millisecond}
+		cfg.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
 		cfg.SetDefaults()
 		s, err := New(cfg, discardLogger())
 		if err != nil {
@@ -50,7 +50,7 @@ func BenchmarkEventToApplied(b *testing.B) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Brokers: []string{kf.Addr()}, Topic: testTopic})
+	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}})
 	if err != nil {
 		b.Fatal(err)
 	}

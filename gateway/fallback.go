@@ -5,6 +5,8 @@ import (
 	"net/textproto"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // RouteFallback is a route's declared default answer: the last step of the
@@ -28,8 +30,8 @@ func (f *RouteFallback) setDefaults() {
 	if f == nil {
 		return
 	}
-	setDefault(&f.Status, fasthttp.StatusOK)
-	setDefault(&f.ContentType, "application/json")
+	defaults.Set(&f.Status, fasthttp.StatusOK)
+	defaults.Set(&f.ContentType, "application/json")
 }
 
 func (f *RouteFallback) validate() []string {

@@ -6,16 +6,60 @@ import (
 	"net"
 	"regexp"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
-// Config configures a Consumer. Zero values mean the documented defaults;
-// only Brokers is required.
-type Config struct {
+// Endpoint is where events are published and read: the part of Config and
+// ProducerConfig that names the cluster and the topic, written inline in
+// their YAML (kafka.brokers, not kafka.endpoint.brokers).
+type Endpoint struct {
 	// Brokers are the bootstrap brokers, host:port (required).
 	Brokers []string `yaml:"brokers"`
 
 	// Topic is the event topic (default tiercel.invalidations).
 	Topic string `yaml:"topic"`
+
+	// DialTimeout bounds connecting to a broker and, for a Consumer, each
+	// metadata or offset request (default 2s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+const defaultDialTimeout = 2 * time.Second
+
+func (e Endpoint) withDefaults() Endpoint {
+	defaults.Set(&e.Topic, DefaultTopic)
+	defaults.Set(&e.DialTimeout, defaultDialTimeout)
+	return e
+}
+
+var topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// validate reports the first invalid field by its yaml path; the paths are
+// those of Config and ProducerConfig too, since Endpoint is inline in both.
+func (e Endpoint) validate() error {
+	if len(e.Brokers) == 0 {
+		return errors.New("brokers: required")
+	}
+	for i, b := range e.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return fmt.Errorf("brokers[%d]: %q is not host:port", i, b)
+		}
+	}
+	d := e.withDefaults()
+	switch {
+	case !topicRE.MatchString(d.Topic):
+		return fmt.Errorf("topic: %q is not a Kafka topic name", d.Topic)
+	case d.DialTimeout < 0:
+		return errors.New("dial_timeout: must not be negative")
+	}
+	return nil
+}
+
+// Config configures a Consumer. Zero values mean the documented defaults;
+// only Brokers is required.
+type Config struct {
+	Endpoint `yaml:",inline"`
 
 	// Replay is how far back a starting consumer reads (default 1h). Keep it
 	// at least the cache's TombstoneTTL, which caps every entry's lifetime:
@@ -33,10 +77,6 @@ type Config struct {
 	// MaxWait is the fetch long-poll (default 100ms, at most 1s). kafka-go's
 	// own default of 10s makes Close wait up to 10s per partition.
 	MaxWait time.Duration `yaml:"max_wait"`
-
-	// DialTimeout bounds connecting to a broker and each metadata or offset
-	// request (default 2s).
-	DialTimeout time.Duration `yaml:"dial_timeout"`
 
 	// DiscoverInterval is how often partitions are listed, which also
 	// probes the broker for the gap detection (default 5s; never more than
@@ -70,7 +110,6 @@ const (
 	defaultReplay           = time.Hour
 	defaultMaxGap           = 30 * time.Second
 	defaultMaxWait          = 100 * time.Millisecond
-	defaultDialTimeout      = 2 * time.Second
 	defaultDiscoverInterval = 5 * time.Second
 	defaultDedupSize        = 100_000
 	defaultVersionsSize     = 100_000
@@ -80,47 +119,34 @@ const (
 )
 
 func (c Config) withDefaults() Config {
-	if c.Topic == "" {
-		c.Topic = DefaultTopic
-	}
-	setDefault(&c.Replay, defaultReplay)
-	setDefault(&c.MaxGap, defaultMaxGap)
-	setDefault(&c.MaxWait, defaultMaxWait)
-	setDefault(&c.DialTimeout, defaultDialTimeout)
-	setDefault(&c.DiscoverInterval, defaultDiscoverInterval)
+	c.Endpoint = c.Endpoint.withDefaults()
+	defaults.Set(&c.Replay, defaultReplay)
+	defaults.Set(&c.MaxGap, defaultMaxGap)
+	defaults.Set(&c.MaxWait, defaultMaxWait)
+	defaults.Set(&c.DiscoverInterval, defaultDiscoverInterval)
 	c.DiscoverInterval = min(c.DiscoverInterval, c.MaxGap/4)
-	setDefault(&c.DedupSize, defaultDedupSize)
-	setDefault(&c.VersionsSize, defaultVersionsSize)
-	setDefault(&c.ApplyAttempts, defaultApplyAttempts)
-	setDefault(&c.ApplyTimeout, defaultApplyTimeout)
-	setDefault(&c.ApplyBackoff, defaultApplyBackoff)
+	defaults.Set(&c.DedupSize, defaultDedupSize)
+	defaults.Set(&c.VersionsSize, defaultVersionsSize)
+	defaults.Set(&c.ApplyAttempts, defaultApplyAttempts)
+	defaults.Set(&c.ApplyTimeout, defaultApplyTimeout)
+	defaults.Set(&c.ApplyBackoff, defaultApplyBackoff)
 	return c
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }
 
 // Validate reports the first invalid field by its yaml path relative to
 // Config. Zero values are valid: they stand for the defaults.
 func (c Config) Validate() error {
-	if err := validateBrokers(c.Brokers); err != nil {
+	if err := c.Endpoint.validate(); err != nil {
 		return err
 	}
 	d := c.withDefaults()
 	switch {
-	case !topicRE.MatchString(d.Topic):
-		return fmt.Errorf("topic: %q is not a Kafka topic name", d.Topic)
 	case d.Replay < 0:
 		return errors.New("replay: must not be negative")
 	case d.MaxGap < 100*time.Millisecond:
 		return fmt.Errorf("max_gap: must be >= 100ms, got %s", d.MaxGap)
 	case d.MaxWait < time.Millisecond || d.MaxWait > time.Second:
 		return fmt.Errorf("max_wait: must be between 1ms and 1s, got %s", d.MaxWait)
-	case d.DialTimeout < 0:
-		return errors.New("dial_timeout: must not be negative")
 	case d.DiscoverInterval < 0:
 		return errors.New("discover_interval: must not be negative")
 	case d.DedupSize < 1:
@@ -137,31 +163,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
-var topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
-
-func validateBrokers(brokers []string) error {
-	if len(brokers) == 0 {
-		return errors.New("brokers: required")
-	}
-	for i, b := range brokers {
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			return fmt.Errorf("brokers[%d]: %q is not host:port", i, b)
-		}
-	}
-	return nil
-}
-
 // ProducerConfig configures a Producer. Zero values mean the documented
 // defaults; only Brokers is required.
 type ProducerConfig struct {
-	// Brokers are the bootstrap brokers, host:port (required).
-	Brokers []string `yaml:"brokers"`
-
-	// Topic is the event topic (default tiercel.invalidations).
-	Topic string `yaml:"topic"`
-
-	// DialTimeout bounds connecting to a broker (default 2s).
-	DialTimeout time.Duration `yaml:"dial_timeout"`
+	Endpoint `yaml:",inline"`
 
 	// BatchTimeout is how long a message waits for others to share its
 	// produce request (default 1ms). kafka-go's default of 1s would make
@@ -174,26 +179,19 @@ type ProducerConfig struct {
 }
 
 func (c ProducerConfig) withDefaults() ProducerConfig {
-	if c.Topic == "" {
-		c.Topic = DefaultTopic
-	}
-	setDefault(&c.DialTimeout, defaultDialTimeout)
-	setDefault(&c.BatchTimeout, time.Millisecond)
-	setDefault(&c.WriteTimeout, 5*time.Second)
+	c.Endpoint = c.Endpoint.withDefaults()
+	defaults.Set(&c.BatchTimeout, time.Millisecond)
+	defaults.Set(&c.WriteTimeout, 5*time.Second)
 	return c
 }
 
 // Validate reports the first invalid field by its yaml path.
 func (c ProducerConfig) Validate() error {
-	if err := validateBrokers(c.Brokers); err != nil {
+	if err := c.Endpoint.validate(); err != nil {
 		return err
 	}
 	d := c.withDefaults()
 	switch {
-	case !topicRE.MatchString(d.Topic):
-		return fmt.Errorf("topic: %q is not a Kafka topic name", d.Topic)
-	case d.DialTimeout < 0:
-		return errors.New("dial_timeout: must not be negative")
 	case d.BatchTimeout < 0:
 		return errors.New("batch_timeout: must not be negative")
 	case d.WriteTimeout < 0:

@@ -56,10 +56,7 @@ func TestTwoReplicasApplyEveryEvent(t *testing.T) {
 // An independent client (kcat, librdkafka) produces; the event is applied
 // as sent, and a key lands in the partition our producer would choose.
 func TestKcatProducedEventApplied(t *testing.T) {
-	k := startKafka(t)
-	r := newRecorder()
-	c := startConsumer(t, testConfig(k.Addr()), r)
-	waitReading(t, c, 3)
+	k, r, c := readingConsumer(t)
 	body := `{"version": 1, "id": "evt-kcat", "type": "upsert", "tags": ["user:u1"],
 		"entities": [{"view": "user_stats", "key": {"user_id": "u1"}, "values": {"clicks_7d": 12}}],
 		"source_version": 17, "ts": "2026-11-22T10:00:00Z"}`
@@ -76,10 +73,7 @@ func TestKcatProducedEventApplied(t *testing.T) {
 // Bad messages are counted by reason and skipped; good events after them
 // in the same partition are still applied.
 func TestMalformedEventsSkipped(t *testing.T) {
-	k := startKafka(t)
-	r := newRecorder()
-	c := startConsumer(t, testConfig(k.Addr()), r)
-	waitReading(t, c, 3)
+	k, r, c := readingConsumer(t)
 	key := []byte("product:1") // one partition: the good event comes after the bad ones
 	writeRaw(t, k.Addr(),
 		kafka.Message{Key: key, Value: []byte(`{"version":1,"id":`)},
@@ -105,10 +99,7 @@ func TestMalformedEventsSkipped(t *testing.T) {
 // source_version: an event older than one applied for the same target is
 // ignored; a multi-target event keeps only the targets it is not late for.
 func TestSourceVersionOrdering(t *testing.T) {
-	k := startKafka(t)
-	r := newRecorder()
-	c := startConsumer(t, testConfig(k.Addr()), r)
-	waitReading(t, c, 3)
+	k, r, c := readingConsumer(t)
 	p := newProducer(t, k.Addr())
 	publish(t, p, &Event{ID: "v5", Type: TypeInvalidate, Tags: []string{"a"}, SourceVersion: 5})
 	publish(t, p, &Event{ID: "v3", Type: TypeInvalidate, Tags: []string{"a"}, SourceVersion: 3})
@@ -127,10 +118,7 @@ func TestSourceVersionOrdering(t *testing.T) {
 
 // A repeated id (producer retry, replay) is applied once.
 func TestDuplicateIDAppliedOnce(t *testing.T) {
-	k := startKafka(t)
-	r := newRecorder()
-	c := startConsumer(t, testConfig(k.Addr()), r)
-	waitReading(t, c, 3)
+	k, r, c := readingConsumer(t)
 	p := newProducer(t, k.Addr())
 	publish(t, p, tagEvent("dup", "t1"))
 	publish(t, p, tagEvent("dup", "t2")) // another partition, most likely
@@ -173,10 +161,7 @@ func TestApplyErrorsRetriedThenSkipped(t *testing.T) {
 // A broker restart mid-stream (data kept): every event produced before and
 // after it is applied, none lost, none twice.
 func TestBrokerRestartLosesNothing(t *testing.T) {
-	k := startKafka(t)
-	r := newRecorder()
-	c := startConsumer(t, testConfig(k.Addr()), r)
-	waitReading(t, c, 3)
+	k, r, _ := readingConsumer(t)
 	p := newProducer(t, k.Addr())
 	before, after := ids("before", 30), ids("after", 30)
 	for i, id := range before {
@@ -198,11 +183,7 @@ func TestBrokerRestartLosesNothing(t *testing.T) {
 // A long disconnect drops L1 once and makes the replica not ready; after
 // the broker returns, the replica is ready again and resumes where it was.
 func TestLongDisconnectDropsLocalOnce(t *testing.T) {
-	k := startKafka(t)
-	r := newRecorder()
-	cfg := testConfig(k.Addr())
-	c := startConsumer(t, cfg, r)
-	waitReading(t, c, 3)
+	k, r, c := readingConsumer(t)
 	p := newProducer(t, k.Addr())
 	publish(t, p, tagEvent("first", "a"))
 	waitFor(t, "the first event", func() bool { return r.has("first") })
@@ -219,7 +200,7 @@ func TestLongDisconnectDropsLocalOnce(t *testing.T) {
 		t.Fatalf("status during the gap: %+v", st)
 	}
 	// Several gap checks later, still one drop per gap.
-	waitFor(t, "the gap to last", func() bool { return time.Since(c.Status().LastContact) > 3*cfg.MaxGap })
+	waitFor(t, "the gap to last", func() bool { return time.Since(c.Status().LastContact) > 3*c.cfg.MaxGap })
 	if n := r.drops.Load(); n != 1 {
 		t.Fatalf("DropLocal called %d times in one gap", n)
 	}

@@ -78,11 +78,10 @@ func (r *recorder) event(id string) *Event {
 // testConfig is quick to notice gaps and to close.
 func testConfig(addr string) Config {
 	return Config{
-		Brokers:          []string{addr},
+		Endpoint:         Endpoint{Brokers: []string{addr}, DialTimeout: 500 * time.Millisecond},
 		MaxGap:           400 * time.Millisecond,
 		DiscoverInterval: 50 * time.Millisecond,
 		MaxWait:          50 * time.Millisecond,
-		DialTimeout:      500 * time.Millisecond,
 		ApplyBackoff:     time.Millisecond,
 	}
 }
@@ -107,7 +106,7 @@ func waitReading(t testing.TB, c *Consumer, partitions int) {
 
 func newProducer(t testing.TB, addr string) *Producer {
 	t.Helper()
-	p, err := NewProducer(ProducerConfig{Brokers: []string{addr}})
+	p, err := NewProducer(ProducerConfig{Endpoint: Endpoint{Brokers: []string{addr}}})
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
 	}
@@ -176,6 +175,18 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func startKafka(t testing.TB) *testkafka.Cluster {
 	return testkafka.Start(t, testkafka.Topic(DefaultTopic, 3))
+}
+
+// readingConsumer starts a broker and one consumer (testConfig) that records
+// into a new recorder, and waits until it reads every partition: the start
+// of most consumer tests.
+func readingConsumer(t testing.TB) (*testkafka.Cluster, *recorder, *Consumer) {
+	t.Helper()
+	k := startKafka(t)
+	r := newRecorder()
+	c := startConsumer(t, testConfig(k.Addr()), r)
+	waitReading(t, c, 3)
+	return k, r, c
 }
 
 func ids(prefix string, n int) []string {

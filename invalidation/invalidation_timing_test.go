@@ -36,7 +36,7 @@ func BenchmarkProduceToApplied(b *testing.B) {
 	k := startKafka(b)
 	replicas := []timingApplier{make(timingApplier, 16), make(timingApplier, 16)}
 	for _, r := range replicas {
-		c := startConsumer(b, Config{Brokers: []string{k.Addr()}}, r)
+		c := startConsumer(b, Config{Endpoint: Endpoint{Brokers: []string{k.Addr()}}}, r)
 		waitReading(b, c, 3)
 	}
 	p := newProducer(b, k.Addr())

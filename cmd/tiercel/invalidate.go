@@ -98,7 +98,7 @@ func parseEntity(s string) (invalidation.Entity, error) {
 }
 
 func publishEvent(ctx context.Context, brokers []string, topic string, ev *invalidation.Event) error {
-	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Brokers: brokers, Topic: topic})
+	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: invalidation.Endpoint{Brokers: brokers, Topic: topic}})
 	if err != nil {
 		return err
 	}

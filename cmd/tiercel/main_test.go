@@ -65,6 +65,11 @@ routes:
 	f("rate_limit:\n  policies: {p: {rate: -1}}\n", `rate_limit.policies.p.rate`)
 	f("server: {max_body_bytes: lots}\n", `server.max_body_bytes: cannot unmarshal`)
 	f("log: {level: loud}\n", `log.level: "loud" is not one of`)
+	// kafka's brokers, topic and dial_timeout are invalidation.Endpoint's,
+	// inline: found, checked and suggested at the section's top level.
+	f("kafka:\n  brokers: [\"k:1\"]\n  dial_timout: 1s\n", `kafka.dial_timout: unknown field (line 3); did you mean "dial_timeout"?`)
+	f("kafka: {brokers: [\"k:1\"], topic: t, dial_timeout: -1s}\n", `kafka.dial_timeout: must not be negative`)
+	f("kafka: {brokers: [k], max_wait: 1s}\n", `kafka.brokers[0]: "k" is not host:port`)
 	if code, _, errOut := runCLI("validate", "-config", "/does/not/exist.yaml"); code != 1 || !strings.Contains(errOut, "cannot read config") {
 		t.Fatalf("missing file: code %d %q", code, errOut)
 	}

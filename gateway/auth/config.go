@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Config configures a Verifier. Zero values mean the documented defaults.
@@ -101,10 +103,10 @@ const (
 
 // withDefaults returns a copy with every zero value replaced by its default.
 func (c Config) withDefaults() Config {
-	setDefault(&c.Leeway, defaultLeeway)
-	setDefault(&c.MaxTokenBytes, defaultMaxTokenBytes)
-	setDefault(&c.CacheEntries, defaultCacheEntries)
-	setDefault(&c.CacheTTL, defaultCacheTTL)
+	defaults.Set(&c.Leeway, defaultLeeway)
+	defaults.Set(&c.MaxTokenBytes, defaultMaxTokenBytes)
+	defaults.Set(&c.CacheEntries, defaultCacheEntries)
+	defaults.Set(&c.CacheTTL, defaultCacheTTL)
 	c.Issuers = append([]IssuerConfig(nil), c.Issuers...)
 	for i := range c.Issuers {
 		c.Issuers[i] = c.Issuers[i].withDefaults()
@@ -113,23 +115,16 @@ func (c Config) withDefaults() Config {
 }
 
 func (ic IssuerConfig) withDefaults() IssuerConfig {
-	setDefault(&ic.Name, ic.Issuer)
-	setDefault(&ic.JWKSRefresh, defaultJWKSRefresh)
-	setDefault(&ic.JWKSUnknownKIDInterval, defaultJWKSUnknown)
-	setDefault(&ic.JWKSTimeout, defaultJWKSTimeout)
-	setDefault(&ic.Claims.Subject, "sub")
-	setDefault(&ic.Claims.Tenant, "tenant")
-	setDefault(&ic.Claims.Scopes, "scope")
-	setDefault(&ic.Claims.Roles, "roles")
-	setDefault(&ic.Claims.Plan, "plan")
+	defaults.Set(&ic.Name, ic.Issuer)
+	defaults.Set(&ic.JWKSRefresh, defaultJWKSRefresh)
+	defaults.Set(&ic.JWKSUnknownKIDInterval, defaultJWKSUnknown)
+	defaults.Set(&ic.JWKSTimeout, defaultJWKSTimeout)
+	defaults.Set(&ic.Claims.Subject, "sub")
+	defaults.Set(&ic.Claims.Tenant, "tenant")
+	defaults.Set(&ic.Claims.Scopes, "scope")
+	defaults.Set(&ic.Claims.Roles, "roles")
+	defaults.Set(&ic.Claims.Plan, "plan")
 	return ic
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // Validate checks the configuration without reading key files. Error texts

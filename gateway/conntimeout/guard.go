@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Config holds the timeouts. Zero values are documented defaults.
@@ -25,9 +27,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Idle == 0 {
-		c.Idle = c.Read
-	}
+	defaults.Set(&c.Idle, c.Read)
 	if c.Resolution > 0 {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Defaults applied to zero Config fields.
@@ -145,15 +147,9 @@ func validateLimit(path string, rate float64, burst int) []error {
 
 // withDefaults returns c with zero fields replaced by their defaults.
 func (c Config) withDefaults() Config {
-	if c.IdleTTL == 0 {
-		c.IdleTTL = DefaultIdleTTL
-	}
-	if c.MaxKeys == 0 {
-		c.MaxKeys = DefaultMaxKeys
-	}
-	if c.RedisTimeout == 0 {
-		c.RedisTimeout = DefaultRedisTimeout
-	}
+	defaults.Set(&c.IdleTTL, DefaultIdleTTL)
+	defaults.Set(&c.MaxKeys, DefaultMaxKeys)
+	defaults.Set(&c.RedisTimeout, DefaultRedisTimeout)
 	return c
 }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"golang.org/x/time/rate"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // limits is one rate and burst, precomputed for both the local bucket and
@@ -32,9 +34,7 @@ func compilePolicy(p Policy) *policy {
 		base:    newLimits(p.Rate, p.Burst),
 		tiers:   make(map[string]*limits, len(p.Tiers)),
 	}
-	if c.key == "" {
-		c.key = KeySubject
-	}
+	defaults.Set(&c.key, KeySubject)
 	for name, t := range p.Tiers {
 		c.tiers[name] = newLimits(t.Rate, t.Burst)
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Config describes one pool of interchangeable upstream targets.
@@ -103,12 +105,10 @@ const (
 
 // withDefaults returns a copy of c with zero values replaced by defaults.
 func (c Config) withDefaults() Config {
-	if c.Balance == "" {
-		c.Balance = balanceRoundRobin
-	}
-	setDefault(&c.MaxConnsPerTarget, 512)
-	setDefault(&c.DialTimeout, time.Second)
-	setDefault(&c.IdleConnTimeout, 4*time.Second)
+	defaults.Set(&c.Balance, balanceRoundRobin)
+	defaults.Set(&c.MaxConnsPerTarget, 512)
+	defaults.Set(&c.DialTimeout, time.Second)
+	defaults.Set(&c.IdleConnTimeout, 4*time.Second)
 	switch {
 	case c.Retries == 0:
 		c.Retries = 1
@@ -116,21 +116,15 @@ func (c Config) withDefaults() Config {
 		c.Retries = 0
 	}
 	h := &c.HealthCheck
-	setDefault(&h.Interval, 5*time.Second)
-	setDefault(&h.Timeout, time.Second)
-	setDefault(&h.UnhealthyAfter, 3)
-	setDefault(&h.HealthyAfter, 2)
-	setDefault(&c.Breaker.Failures, 5)
-	setDefault(&c.Breaker.Cooldown, 5*time.Second)
-	setDefault(&c.MaxInFlight, 1024)
-	setDefault(&c.MaxResponseBytes, 32<<20)
+	defaults.Set(&h.Interval, 5*time.Second)
+	defaults.Set(&h.Timeout, time.Second)
+	defaults.Set(&h.UnhealthyAfter, 3)
+	defaults.Set(&h.HealthyAfter, 2)
+	defaults.Set(&c.Breaker.Failures, 5)
+	defaults.Set(&c.Breaker.Cooldown, 5*time.Second)
+	defaults.Set(&c.MaxInFlight, 1024)
+	defaults.Set(&c.MaxResponseBytes, 32<<20)
 	return c
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
 }
 
 // Validate reports the first invalid field, named by its yaml path relative

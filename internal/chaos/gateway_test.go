@@ -53,8 +53,8 @@ func (e *env) config() gateway.Config {
 			Breaker:    cache.BreakerConfig{Cooldown: 200 * time.Millisecond},
 		},
 		Kafka: invalidation.Config{
-			Brokers: []string{e.kafka.Addr()}, Topic: topic,
-			MaxWait: 50 * time.Millisecond, MaxGap: time.Second, DialTimeout: 200 * time.Millisecond,
+			Endpoint: invalidation.Endpoint{Brokers: []string{e.kafka.Addr()}, Topic: topic, DialTimeout: 200 * time.Millisecond},
+			MaxWait:  50 * time.Millisecond, MaxGap: time.Second,
 		},
 		Upstreams: []upstream.Config{{
 			Name:        "catalog",

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Target is one kind of request a load run sends.
@@ -118,9 +120,7 @@ func StartLoad(cfg LoadConfig) (*Load, error) {
 	case cfg.Rate <= 0:
 		return nil, fmt.Errorf("cannot start load: rate %v", cfg.Rate)
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 2 * time.Second
-	}
+	defaults.Set(&cfg.Timeout, 2*time.Second)
 	l := &Load{
 		cfg: cfg,
 		client: &fasthttp.Client{

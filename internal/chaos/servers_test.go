@@ -59,11 +59,9 @@ func (f *failing) fail(w http.ResponseWriter) bool {
 type origin struct {
 	failing
 	name string
-	hits atomic.Int64
 }
 
 func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	o.hits.Add(1)
 	if o.fail(w) {
 		return
 	}
@@ -74,13 +72,9 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // featureServer speaks Feast's /get-online-features for view "profile":
 // every user exists, with a score derived from its id (so cold users have
 // distinct model inputs) and a segment.
-type featureServer struct {
-	failing
-	calls atomic.Int64
-}
+type featureServer struct{ failing }
 
 func (f *featureServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.calls.Add(1)
 	if f.fail(w) {
 		return
 	}
@@ -134,13 +128,9 @@ func score(id string) float64 {
 
 // modelServer answers Open Inference Protocol v2 infer requests: one FP64
 // output per input row.
-type modelServer struct {
-	failing
-	calls atomic.Int64
-}
+type modelServer struct{ failing }
 
 func (m *modelServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	m.calls.Add(1)
 	if m.fail(w) {
 		return
 	}
