@@ -32,6 +32,7 @@ func newCheckCtx(path, tok string) *fasthttp.RequestCtx {
 	req.Header.SetMethod("GET")
 	req.SetRequestURI(path)
 	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.SetHost("127.0.0.1:8080") // what wrk sends: validHost reads it
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
 	return ctx

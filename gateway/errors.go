@@ -27,6 +27,7 @@ var (
 	errBodyTooLarge     = &Error{fasthttp.StatusRequestEntityTooLarge, "body_too_large", "the request body exceeds the size limit"}
 	errHeaderTooLarge   = &Error{fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "the request headers exceed the size limit"}
 	errBadRequest       = &Error{fasthttp.StatusBadRequest, "bad_request", "the request could not be parsed"}
+	errBadHost          = &Error{fasthttp.StatusBadRequest, "bad_host", "the Host header is not a valid host[:port]"}
 	errForbidden        = &Error{fasthttp.StatusForbidden, "insufficient_scope", "the token lacks a scope this route requires"}
 	errRateLimited      = &Error{fasthttp.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After delay"}
 	errUpstreamTimeout  = &Error{fasthttp.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer within the route's budget"}

@@ -139,6 +139,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // already written. With a cached token and an existing rate-limit bucket it
 // allocates nothing.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Time, bool) {
+	if !validHost(ctx.Request.Header.Host()) {
+		writeError(ctx, errBadHost, st.id)
+		return nil, time.Time{}, false
+	}
 	path, raw := requestPath(ctx)
 	st.rawPath = raw
 	idx, allow, err := s.router.Match(ctx.Method(), path, &st.params)

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-
 	"github.com/valyala/fasthttp"
 )
 
@@ -24,28 +22,29 @@ func requestPath(ctx *fasthttp.RequestCtx) (path, raw []byte) {
 }
 
 // normalPath returns the path part of an origin-form request target when
-// fasthttp's normalisation would leave it unchanged.
+// fasthttp's parse would give exactly that path. It refuses what fasthttp
+// would change or reject: a '%' or dot segment or "//" in the path, a '#'
+// anywhere (fasthttp drops the fragment, and a query inside it), and a
+// control byte anywhere (fasthttp's URI parse fails on one and leaves the
+// path "/"; its server answers 400 before any handler, but the fast path
+// must agree with the parse whoever built the request).
 func normalPath(target []byte) ([]byte, bool) {
 	if len(target) == 0 || target[0] != '/' {
 		return nil, false
 	}
-	end := len(target)
-	for i := 0; i < end; i++ {
-		switch target[i] {
-		case '?':
-			end = i
-		case '%', '#':
+	end := len(target) // where the query starts
+	for i, c := range target {
+		switch {
+		case c < ' ' || c == 0x7f || c == '#':
 			return nil, false
-		case '/':
-			if i+1 < end && (target[i+1] == '/' || target[i+1] == '.') {
-				return nil, false
-			}
+		case i > end: // in the query: only the checks above apply
+		case c == '?':
+			end = i
+		case c == '%':
+			return nil, false
+		case c == '/' && i+1 < len(target) && (target[i+1] == '/' || target[i+1] == '.'):
+			return nil, false
 		}
-	}
-	// fasthttp ignores a query that is part of a fragment, and drops the
-	// fragment: leave both to it.
-	if bytes.IndexByte(target[end:], '#') >= 0 {
-		return nil, false
 	}
 	return target[:end], true
 }

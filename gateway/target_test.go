@@ -54,23 +54,46 @@ func TestNormalPath(t *testing.T) {
 	}
 }
 
+// The fast path agrees with fasthttp's URI parse on requests no server
+// read would produce but a handler may still be given (built in process):
+// a control byte anywhere makes fasthttp's parse fail and give "/".
+func TestNormalPathControlBytes(t *testing.T) {
+	for _, target := range []string{"/\x1a", "/a\x00b", "/a\x7f", "/a?b=\x01", "/a?b\tc", "/a?#\x01"} {
+		if p, fast := normalPath([]byte(target)); fast {
+			t.Errorf("%q: fast path took it as %q", target, p)
+		}
+		req := builtRequest(target)
+		if got := req.URI().Path(); string(got) != "/" {
+			t.Errorf("%q: fasthttp's path is %q: the premise changed", target, got)
+		}
+	}
+}
+
+// builtRequest is a request made in process, no server read in between.
+func builtRequest(target string) *fasthttp.Request {
+	var req fasthttp.Request
+	req.Header.SetRequestURI(target)
+	req.Header.SetHost("example.test")
+	return &req
+}
+
 // FuzzNormalPath: whenever the fast path takes a target, routing and cache
-// keys see exactly what fasthttp's own parse would have given them.
+// keys see exactly what fasthttp's own parse would have given them, for a
+// request read by the server and for one built in process.
 func FuzzNormalPath(f *testing.F) {
 	for _, s := range []string{"/api/products/1", "/a/../b", "/a?b=/../c", "/a%2F..", "/x//y?z", "/a.b/.c"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, target string) {
-		req, ok := parsedRequest(t, target)
-		if !ok {
-			return
+		check := func(how string, req *fasthttp.Request) {
+			p, fast := normalPath(req.Header.RequestURI())
+			if fast && (!bytes.Equal(p, req.URI().Path()) || !bytes.Equal(p, req.URI().PathOriginal())) {
+				t.Fatalf("%s %q: fast path %q, fasthttp path %q original %q", how, target, p, req.URI().Path(), req.URI().PathOriginal())
+			}
 		}
-		p, fast := normalPath(req.Header.RequestURI())
-		if !fast {
-			return
+		if req, ok := parsedRequest(t, target); ok {
+			check("read", req)
 		}
-		if !bytes.Equal(p, req.URI().Path()) || !bytes.Equal(p, req.URI().PathOriginal()) {
-			t.Fatalf("%q: fast path %q, fasthttp path %q original %q", target, p, req.URI().Path(), req.URI().PathOriginal())
-		}
+		check("built", builtRequest(target))
 	})
 }
