@@ -92,4 +92,13 @@ func TestL1HitThroughHandlerAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(200, serve); n != 0 {
 		t.Fatalf("an L1 hit with JWT and rate limit allocates %.1f times per request", n)
 	}
+	// A revalidation answered 304 from L1 allocates nothing either.
+	ctx.Request.Header.Set("If-None-Match", "*")
+	serve()
+	if ctx.Response.StatusCode() != fasthttp.StatusNotModified {
+		t.Fatalf("If-None-Match: * answered %d", ctx.Response.StatusCode())
+	}
+	if n := testing.AllocsPerRun(200, serve); n != 0 {
+		t.Fatalf("a 304 from L1 allocates %.1f times per request", n)
+	}
 }
