@@ -10,6 +10,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,9 @@ func (o *Origin) handle(ctx *fasthttp.RequestCtx) {
 	body, _ := json.Marshal(p)
 	ctx.SetContentType("application/json")
 	ctx.Response.Header.Set("Cache-Control", "max-age=30")
+	// The version is the validator: a client holding it gets 304 from the
+	// cache (If-None-Match) until an update bumps it.
+	ctx.Response.Header.Set("ETag", `"`+id+`-v`+strconv.FormatInt(v, 10)+`"`)
 	ctx.SetBody(body)
 }
 
