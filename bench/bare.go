@@ -18,10 +18,16 @@ type Bare struct {
 
 // NewBare makes a bare server whose body is size bytes of JSON-ish text.
 func NewBare(size int) *Bare {
-	b := &Bare{body: bytes.Repeat([]byte("x"), max(size, 2))}
-	b.body[0], b.body[len(b.body)-1] = '"', '"'
+	b := &Bare{body: bareBody(size)}
 	b.srv = &fasthttp.Server{Handler: b.handle, Name: "bare"}
 	return b
+}
+
+// bareBody is size bytes of JSON-ish text (a quoted string, at least "").
+func bareBody(size int) []byte {
+	body := bytes.Repeat([]byte("x"), max(size, 2))
+	body[0], body[len(body)-1] = '"', '"'
+	return body
 }
 
 func (b *Bare) handle(ctx *fasthttp.RequestCtx) {

@@ -11,6 +11,8 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/defaults"
 )
 
 // Reference servers re-measure, in the same run as Tiercel's rows, the
@@ -64,17 +66,18 @@ type RefConfig struct {
 
 // NewReference stores the Keys entries and returns the server.
 func NewReference(ctx context.Context, cfg RefConfig) (*Reference, error) {
-	if cfg.Size <= 0 {
-		cfg.Size = 1024
+	if cfg.Size < 0 || cfg.Keys < 0 {
+		return nil, fmt.Errorf("reference size %d and keys %d must not be negative", cfg.Size, cfg.Keys)
 	}
-	if cfg.Keys <= 0 {
-		cfg.Keys = 50000
-	}
-	r := &Reference{body: NewBare(cfg.Size).body}
+	defaults.Set(&cfg.Size, 1024)
+	defaults.Set(&cfg.Keys, 50000)
+	r := &Reference{body: bareBody(cfg.Size)}
 	switch cfg.Kind {
 	case RefRistretto:
 		// Keyed by a hash of the path, as Tiercel's L1 is: a string key
-		// would cost the reference an allocation per request.
+		// would cost the reference an allocation per request. Unlike
+		// Tiercel it does not compare the key on a hit: every id holds the
+		// same body, so a collision could not change an answer.
 		c, err := ristretto.NewCache(&ristretto.Config[uint64, []byte]{
 			NumCounters: int64(10 * cfg.Keys), MaxCost: int64(4 * cfg.Keys * cfg.Size), BufferItems: 64,
 			KeyToHash: func(h uint64) (uint64, uint64) { return h, 0 },

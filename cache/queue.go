@@ -15,8 +15,7 @@ import (
 // whole queue, with a timeout. Lookups all live l.timeout from submission,
 // so deadlines follow queue order: a timer armed at the oldest pending
 // deadline covers them all. A push arms it only when it is not armed (or
-// armed for later), and
-// the reaper re-arms itself for what is still pending when it fires; under
+// armed for later), and the reaper re-arms itself for what is still pending when it fires; under
 // load it fires about once per L2Timeout, finding nothing late, instead of
 // one timer being set per read.
 //

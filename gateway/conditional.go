@@ -17,18 +17,6 @@ import (
 // If-Match and If-Unmodified-Since are not evaluated: they guard writes,
 // and a cached route only answers GET and HEAD from the cache.
 
-var (
-	reqIfNoneMatch     = []byte("If-None-Match")
-	reqIfModifiedSince = []byte("If-Modified-Since")
-	// Stored header names are canonical in fasthttp's spelling.
-	hdrETag         = []byte("Etag")
-	hdrLastModified = []byte("Last-Modified")
-	// Representation metadata a 304 should not carry (RFC 9110 §15.4.5);
-	// Content-Type is fasthttp's own field.
-	hdrContentEncoding = []byte(fasthttp.HeaderContentEncoding)
-	hdrContentLanguage = []byte(fasthttp.HeaderContentLanguage)
-)
-
 // notModified reports whether the request's validators match the stored
 // response written into resp (status 2xx only). If-None-Match, when sent,
 // decides alone; If-Modified-Since is read only without it, and ignored

@@ -92,6 +92,9 @@ func TestInvalidHostRejected(t *testing.T) {
 			t.Errorf("Host %q: the request reached the origin", host)
 		}
 	}
+	if n := h.origin.hits.Load(); n != 0 {
+		t.Fatalf("the origin was called %d times for invalid Hosts", n)
+	}
 	if r := h.do("GET", "/open/x", "", nil, map[string]string{"Host": "example.test:8080"}); r.status != 200 {
 		t.Fatalf("a valid Host with a port: %d %s", r.status, r.body)
 	}
