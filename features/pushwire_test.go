@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServePush(t *testing.T) {
@@ -13,12 +14,15 @@ func TestServePush(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	out, err := s.ServePush(ctx, []byte(`{"view":"user_stats","rows":[{"entity":{"user_id":"u5"},"values":{"clicks_7d":77,"country":"NZ"},"event_timestamp":"2026-11-22T10:00:00Z"}]}`), nil)
+	// The event time comes from the clock: a fixed date falls outside the
+	// view's max_age once the calendar passes it.
+	ts := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	out, err := s.ServePush(ctx, []byte(`{"view":"user_stats","rows":[{"entity":{"user_id":"u5"},"values":{"clicks_7d":77,"country":"NZ"},"event_timestamp":"`+ts+`"}]}`), nil)
 	if err != nil || string(out) != "{\"view\":\"user_stats\",\"rows\":1}\n" {
 		t.Fatalf("push: %s %v", out, err)
 	}
 	got, err := s.ServeNative(ctx, []byte(`{"features":["user_stats:clicks_7d","user_stats:country"],"entities":[{"user_id":"u5"}]}`), nil)
-	if err != nil || !strings.Contains(string(got), "77") || !strings.Contains(string(got), `"NZ"`) {
+	if err != nil || !strings.Contains(string(got), "77") || !strings.Contains(string(got), `"NZ"`) || strings.Count(string(got), "PRESENT") != 2 {
 		t.Fatalf("read your write: %s %v", got, err)
 	}
 	f := func(body, wantCode, wantMsg string) {
