@@ -58,7 +58,7 @@ func labelOf(o cache.Outcome) cacheLabel {
 // through Tiered.Fetch (L2, coalesced fill, stale windows).
 func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
 	rc := rt.cache
-	st.ckey = rc.appendCacheKey(st.ckey[:0], ctx, st.rawPath, p)
+	st.ckey = rc.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, p)
 	now := st.started
 	if s.pass.has(st.ckey, now) {
 		st.cache = cacheBypass
@@ -216,20 +216,23 @@ func (fm *fillMaker) fill() cache.FillFunc {
 func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {
 	rc := rt.cache
 	f := &fill{s: s, rt: rt, requestID: append([]byte(nil), st.id...)}
-	f.uri = append(f.uri, st.rawPath...)
-	args := ctx.QueryArgs()
-	var q fasthttp.Args
-	for _, name := range rc.cfg.Key.Query {
-		if v := args.Peek(name); v != nil || args.Has(name) {
-			q.AddBytesV(name, v)
+	f.uri = append(f.uri, st.path...)
+	if len(rc.cfg.Key.Query) > 0 {
+		args := st.queryArgs()
+		var q fasthttp.Args
+		for _, name := range rc.cfg.Key.Query {
+			if v := args.Peek(name); v != nil || args.Has(name) {
+				q.AddBytesV(name, v)
+			}
+		}
+		if q.Len() > 0 {
+			f.uri = append(append(f.uri, '?'), q.QueryString()...)
 		}
 	}
-	if q.Len() > 0 {
-		f.uri = append(append(f.uri, '?'), q.QueryString()...)
-	}
 	for _, name := range rc.cfg.Key.Headers {
-		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
-			f.headers = append(f.headers, [2][]byte{[]byte(name), append([]byte(nil), v...)})
+		// Every field line, as the one value the key holds.
+		if lines := ctx.Request.Header.PeekAll(name); len(lines) > 0 {
+			f.headers = append(f.headers, [2][]byte{[]byte(name), appendJoined(nil, lines)})
 		}
 	}
 	if rc.cfg.Key.Private && p != nil {

@@ -7,32 +7,35 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/router"
 )
 
 // keyFormat versions the cache key layout: a change of layout must not read
 // entries stored under the old one.
-const keyFormat = 1
+const keyFormat = 2 // 2: the path in normal form (reqtarget), keyed claims
 
 // appendCacheKey builds the route's cache key: everything that may select a
 // different response, and nothing else. Fields are length-prefixed, so no
 // value can be crafted to look like another field ("a=b&c" as one value).
 // GET and HEAD share keys: a HEAD is answered from a stored GET.
 //
-// rawPath is the path as the client sent it (requestPath): keyed as sent,
-// because the fill sends it as sent.
-func (rc *routeCache) appendCacheKey(dst []byte, ctx *fasthttp.RequestCtx, rawPath []byte, p *auth.Principal) []byte {
+// The path is st.path, in normal form (reqtarget): the one routed and the
+// one a fill sends; the query is st's, parsed only when the route keys
+// parameters. A fill sends exactly the keyed parts (newFill), so key and
+// upstream request are built from the same values.
+func (rc *routeCache) appendCacheKey(dst []byte, h *fasthttp.RequestHeader, st *reqState, p *auth.Principal) []byte {
 	dst = append(dst, 'h', keyFormat)
 	dst = appendField(dst, rc.routeName)
-	dst = appendFieldBytes(dst, rawPath)
+	dst = appendFieldBytes(dst, st.path)
 	if len(rc.cfg.Key.Query) > 0 {
-		dst = rc.appendQueryKey(dst, ctx.QueryArgs())
+		dst = rc.appendQueryKey(dst, st.queryArgs())
 	}
 	for _, name := range rc.cfg.Key.Headers {
-		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
+		if lines := h.PeekAll(name); len(lines) > 0 {
 			dst = append(dst, 'h')
 			dst = appendField(dst, name)
-			dst = appendFieldBytes(dst, v)
+			dst = appendFieldLines(dst, lines)
 		}
 	}
 	if rc.cfg.Key.Private {
@@ -47,8 +50,7 @@ func (rc *routeCache) appendCacheKey(dst []byte, ctx *fasthttp.RequestCtx, rawPa
 	return dst
 }
 
-// appendQueryKey appends the keyed query parameters. Parsing the query is
-// skipped when the route keys none.
+// appendQueryKey appends the keyed query parameters.
 func (rc *routeCache) appendQueryKey(dst []byte, args *fasthttp.Args) []byte {
 	for _, name := range rc.cfg.Key.Query {
 		// Only the first value of a parameter is keyed, and only it is sent
@@ -58,6 +60,29 @@ func (rc *routeCache) appendQueryKey(dst []byte, args *fasthttp.Args) []byte {
 			dst = appendField(dst, name)
 			dst = appendFieldBytes(dst, v)
 		}
+	}
+	return dst
+}
+
+// appendFieldLines appends a header's field lines as the one value they
+// make together (RFC 9110 §5.3: lines joined with ", "), the value a fill
+// sends: two requests whose lines combine to the same value are the same
+// request.
+func appendFieldLines(dst []byte, lines [][]byte) []byte {
+	n := 2 * (len(lines) - 1)
+	for _, l := range lines {
+		n += len(l)
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return appendJoined(dst, lines)
+}
+
+func appendJoined(dst []byte, lines [][]byte) []byte {
+	for i, l := range lines {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, l...)
 	}
 	return dst
 }
@@ -78,9 +103,11 @@ func (rc *routeCache) renderTags(params *router.Params) []string {
 	return renderTemplates(rc.tags, params)
 }
 
-// renderTemplates expands tag templates with path parameters. All the tags
-// share one string, so a request costs two allocations whatever the number
-// of tags (a string and a slice per tag cost as much as the L1 lookup).
+// renderTemplates expands tag templates with path parameters, decoded
+// (product:café for /products/caf%C3%A9: the tag names the value, not its
+// spelling in a URL). All the tags share one string, so a request costs
+// two allocations whatever the number of tags (a string and a slice per tag
+// cost as much as the L1 lookup).
 func renderTemplates(tmpls []template, params *router.Params) []string {
 	if len(tmpls) == 0 {
 		return nil
@@ -95,13 +122,14 @@ func renderTemplates(tmpls []template, params *router.Params) []string {
 		}
 	}
 	var b strings.Builder
-	b.Grow(size)
+	b.Grow(size) // decoding only shortens a value
 	out := make([]string, len(tmpls))
+	var tmp [128]byte
 	for i, t := range tmpls {
 		start := b.Len()
 		b.WriteString(t.parts[0])
 		for j, name := range t.params {
-			b.Write(params.Get(name))
+			b.Write(reqtarget.AppendUnescaped(tmp[:0], params.Get(name)))
 			b.WriteString(t.parts[j+1])
 		}
 		// A Builder never changes bytes it has written, and after Grow(size)

@@ -36,4 +36,6 @@ func TestRenderTemplates(t *testing.T) {
 	f("/t/acme/items/42", []string{"org:{org}", "item:{org}/{id}", "all-items", "{id}"},
 		[]string{"org:acme", "item:acme/42", "all-items", "42"})
 	f("/t/a/items/7", []string{"item:{id}:x", "org:{org}"}, []string{"item:7:x", "org:a"})
+	// Parameters are views of the normal-form path; tags carry their values.
+	f("/t/caf%C3%A9/items/a%2Fb", []string{"org:{org}", "item:{id}"}, []string{"org:café", "item:a/b"})
 }

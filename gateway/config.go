@@ -76,6 +76,11 @@ type ServerConfig struct {
 	DefaultTimeout time.Duration `yaml:"default_timeout"`
 	// ShutdownTimeout bounds draining in-flight requests on SIGTERM; default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// EscapedSlashes says what a path's %2F, %5C or raw backslash gets:
+	// "reject" (default: 400 bad_path) or "keep" (data inside a segment,
+	// forwarded encoded). Keep them only when no origin decodes them into
+	// separators after the gateway has routed the path.
+	EscapedSlashes string `yaml:"escaped_slashes"`
 }
 
 // LogConfig selects the log/slog output.
@@ -176,6 +181,7 @@ func (c *Config) SetDefaults() {
 	defaults.Set(&s.MaxConcurrency, 256*1024)
 	defaults.Set(&s.DefaultTimeout, 100*time.Millisecond)
 	defaults.Set(&s.ShutdownTimeout, 10*time.Second)
+	defaults.Set(&s.EscapedSlashes, "reject")
 	defaults.Set(&c.Log.Level, "info")
 	defaults.Set(&c.Log.Format, "text")
 	defaults.Set(&c.Redis.DialTimeout, 200*time.Millisecond)
@@ -210,6 +216,9 @@ func (c *Config) Validate() error {
 	}
 	if s.MaxInFlight < 0 {
 		add("server.max_in_flight: must be >= 0")
+	}
+	if !oneOf(s.EscapedSlashes, "reject", "keep") {
+		add("server.escaped_slashes: %q is not one of reject, keep", s.EscapedSlashes)
 	}
 	if s.MaxBodyBytes < 0 {
 		add("server.max_body_bytes: must be >= 0")

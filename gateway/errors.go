@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/upstream"
 )
 
@@ -28,6 +29,10 @@ var (
 	errHeaderTooLarge   = &Error{fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "the request headers exceed the size limit"}
 	errBadRequest       = &Error{fasthttp.StatusBadRequest, "bad_request", "the request could not be parsed"}
 	errBadHost          = &Error{fasthttp.StatusBadRequest, "bad_host", "the Host header is not a valid host[:port]"}
+	errBadTarget        = &Error{fasthttp.StatusBadRequest, "bad_target", "the request target must be a path (or an absolute http URI) without control bytes or a fragment"}
+	errBadEscape        = &Error{fasthttp.StatusBadRequest, "bad_path", "the path has a malformed percent-encoding"}
+	errEscapedSlash     = &Error{fasthttp.StatusBadRequest, "bad_path", "the path contains an encoded slash (%2F), an encoded backslash (%5C) or a backslash"}
+	errDotParam         = &Error{fasthttp.StatusBadRequest, "bad_path", "the path has a dot segment with a parameter (\"..;\")"}
 	errForbidden        = &Error{fasthttp.StatusForbidden, "insufficient_scope", "the token lacks a scope this route requires"}
 	errRateLimited      = &Error{fasthttp.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After delay"}
 	errUpstreamTimeout  = &Error{fasthttp.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer within the route's budget"}
@@ -113,4 +118,17 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// targetError maps a request target reqtarget refused to its 400.
+func targetError(err error) *Error {
+	switch {
+	case errors.Is(err, reqtarget.ErrBadEscape):
+		return errBadEscape
+	case errors.Is(err, reqtarget.ErrEscapedSlash):
+		return errEscapedSlash
+	case errors.Is(err, reqtarget.ErrDotParam):
+		return errDotParam
+	}
+	return errBadTarget
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/features"
+	"github.com/tiercel/tiercel/gateway/reqtarget"
 )
 
 // featureServe is the shape of the features.Store methods that answer a
@@ -34,8 +35,9 @@ func servePush(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.
 // servePredict answers POST /v1/models/{name}/predict.
 func servePredict(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
 	// A string: the model name outlives nothing, but ServePredict's
-	// signature takes one; the copy is small next to a prediction.
-	model := string(st.params.Get("name"))
+	// signature takes one; the copy is small next to a prediction. The
+	// name is the parameter's value, not its spelling in the path.
+	model := string(reqtarget.AppendUnescaped(nil, st.params.Get("name")))
 	fs := s.featureStore()
 	s.serveFeatures(ctx, st, deadline, "predict", func(c context.Context, body, dst []byte) ([]byte, error) {
 		return fs.ServePredict(c, model, body, dst)

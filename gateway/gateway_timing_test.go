@@ -13,6 +13,7 @@ import (
 
 	"github.com/tiercel/tiercel/bench"
 	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/internal/testredis"
 )
 
@@ -218,8 +219,10 @@ func BenchmarkCacheKey(b *testing.B) {
 	p := &auth.Principal{Issuer: "https://issuer.test", Tenant: "acme", Subject: "alice"}
 	var key []byte
 	b.ReportAllocs()
+	st := &reqState{}
 	for b.Loop() {
-		_, raw := requestPath(ctx)
-		key = rc.appendCacheKey(key[:0], ctx, raw, p)
+		st.path, st.query, st.pathBuf, _ = reqtarget.Options{}.Parse(st.pathBuf, ctx.Request.Header.RequestURI())
+		st.argsParsed = false
+		key = rc.appendCacheKey(key[:0], &ctx.Request.Header, st, p)
 	}
 }

@@ -48,17 +48,28 @@ type route struct {
 // reqState is per-request scratch space, pooled so the hot path allocates
 // nothing. Nothing in it may outlive the handler call.
 type reqState struct {
-	params  router.Params
-	rawPath []byte // the path as sent (requestPath); params are views of it or of the parsed URI
-	id      []byte
-	key     []byte
-	num     []byte
-	timing  []byte
-	started time.Time
-	lap     time.Duration // end of the last timed stage, since started
-	timed   bool          // Server-Timing is written: stages read the clock
-	limit   ratelimit.Decision
-	limited bool
+	params router.Params
+	// path is the request path in normal form (reqtarget): what was routed
+	// is what is keyed and what the upstream receives. It and params are
+	// views of the request target, or of pathBuf when the target was not
+	// already normal. query is the target's raw query, nil if none.
+	path, query []byte
+	pathBuf     []byte
+	// uri is the origin-form target sent upstream: path, then query.
+	uri []byte
+	// args is query parsed, once, by queryArgs: the keyed parameters and
+	// the ones a fill sends both come from it.
+	args       fasthttp.Args
+	argsParsed bool
+	id         []byte
+	key        []byte
+	num        []byte
+	timing     []byte
+	started    time.Time
+	lap        time.Duration // end of the last timed stage, since started
+	timed      bool          // Server-Timing is written: stages read the clock
+	limit      ratelimit.Decision
+	limited    bool
 	// limitText is limitN formatted, kept across requests (see
 	// writeLimitHeaders).
 	limitN    int
@@ -73,7 +84,7 @@ type reqState struct {
 }
 
 var statePool = sync.Pool{New: func() any {
-	return &reqState{id: make([]byte, 0, 64), key: make([]byte, 0, 128), num: make([]byte, 0, 24),
+	return &reqState{id: make([]byte, 0, 64), key: make([]byte, 0, 128), num: make([]byte, 0, 24), uri: make([]byte, 0, 128),
 		timing: make([]byte, 0, 128), ckey: make([]byte, 0, 256), scratch: make([]byte, 0, 128)}
 }}
 
@@ -104,7 +115,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		s.finish(ctx, st)
 		st.params.Reset()
-		st.rawPath = nil
+		st.path, st.query = nil, nil
+		st.argsParsed = false
 		st.caller = nil
 		statePool.Put(st)
 	}()
@@ -143,8 +155,13 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Tim
 		writeError(ctx, errBadHost, st.id)
 		return nil, time.Time{}, false
 	}
-	path, raw := requestPath(ctx)
-	st.rawPath = raw
+	path, query, buf, err := s.targets.Parse(st.pathBuf[:0], ctx.Request.Header.RequestURI())
+	st.pathBuf = buf
+	if err != nil {
+		writeError(ctx, targetError(err), st.id)
+		return nil, time.Time{}, false
+	}
+	st.path, st.query = path, query
 	idx, allow, err := s.router.Match(ctx.Method(), path, &st.params)
 	if err != nil {
 		if errors.Is(err, router.ErrMethodNotAllowed) {
@@ -281,8 +298,28 @@ func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
+// queryArgs is the request's query, parsed from the same bytes the
+// upstream receives.
+func (st *reqState) queryArgs() *fasthttp.Args {
+	if !st.argsParsed {
+		st.args.ParseBytes(st.query)
+		st.argsParsed = true
+	}
+	return &st.args
+}
+
+// upstreamURI is the target the upstream receives: the routed path in
+// normal form and the client's query as sent.
+func (st *reqState) upstreamURI() []byte {
+	st.uri = append(st.uri[:0], st.path...)
+	if st.query != nil {
+		st.uri = append(append(st.uri, '?'), st.query...)
+	}
+	return st.uri
+}
+
 func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
-	res, err := rt.pool.Proxy(ctx, deadline, st.id)
+	res, err := rt.pool.Proxy(ctx, st.upstreamURI(), deadline, st.id)
 	st.timing = appendTiming(st.timing, "origin", res.Duration)
 	if res.Attempts > 0 {
 		rt.upDur.Observe(res.Duration.Seconds())

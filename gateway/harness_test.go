@@ -141,7 +141,16 @@ func testConfig(origin string) Config {
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	o := startOrigin(t)
-	cfg := testConfig(o.ln.Addr().String())
+	h := startReplica(t, o.ln.Addr().String(), mutate)
+	h.origin = o
+	return h
+}
+
+// startReplica starts a gateway with the test config in front of the
+// origin at originAddr; replicas started with one Redis URL share L2.
+func startReplica(t *testing.T, originAddr string, mutate func(*Config)) *harness {
+	t.Helper()
+	cfg := testConfig(originAddr)
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -162,7 +171,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	return &harness{
-		t: t, srv: srv, origin: o,
+		t: t, srv: srv,
 		base:   "http://" + srv.Addr(),
 		admin:  "http://" + srv.AdminAddr(),
 		client: &http.Client{Timeout: 5 * time.Second},

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -142,14 +141,12 @@ func (s *Server) keyForPath(path string) ([]byte, error) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("%q is not a path", path)
 	}
-	var req fasthttp.Request
-	req.Header.SetMethod(fasthttp.MethodGet)
-	req.SetRequestURI(path)
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&req, &net.TCPAddr{}, nil)
 	st := &reqState{}
-	routed, raw := requestPath(&ctx)
-	idx, _, err := s.router.Match(ctx.Method(), routed, &st.params)
+	var err error
+	if st.path, st.query, _, err = s.targets.Parse(nil, []byte(path)); err != nil {
+		return nil, fmt.Errorf("%q: %w", path, err)
+	}
+	idx, _, err := s.router.Match([]byte(fasthttp.MethodGet), st.path, &st.params)
 	if err != nil {
 		return nil, fmt.Errorf("%q: no GET route matches", path)
 	}
@@ -160,7 +157,8 @@ func (s *Server) keyForPath(path string) ([]byte, error) {
 	case rt.cache.cfg.Key.Private || len(rt.cache.cfg.Key.Headers) > 0:
 		return nil, fmt.Errorf("%q: route %s keys on the caller or on headers; invalidate it by tag", path, rt.name)
 	}
-	return rt.cache.appendCacheKey(nil, &ctx, raw, nil), nil
+	var h fasthttp.RequestHeader // no keyed header: refused above
+	return rt.cache.appendCacheKey(nil, &h, st, nil), nil
 }
 
 func writeAdminError(w http.ResponseWriter, e *Error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/conntimeout"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
+	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
 	"github.com/tiercel/tiercel/invalidation"
@@ -45,8 +46,11 @@ type Server struct {
 	producer *invalidation.Producer // publishes write invalidations to other replicas
 	pass     passSet
 	ids      *requestIDs
-	metrics  *metrics
-	stats    serverStats
+	// targets reads request targets into the one path routed, keyed and
+	// forwarded.
+	targets reqtarget.Options
+	metrics *metrics
+	stats   serverStats
 
 	public *fasthttp.Server
 	// timeouts enforces server.read_timeout, write_timeout and
@@ -86,7 +90,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, accessLog: cfg.Log.Access, ids: newRequestIDs(), pools: map[string]*upstream.Pool{},
+	s := &Server{cfg: cfg, log: logger, accessLog: cfg.Log.Access, ids: newRequestIDs(),
+		targets: reqtarget.Options{KeepEscapedSlashes: cfg.Server.EscapedSlashes == "keep"}, pools: map[string]*upstream.Pool{},
 		maxInFlight: int64(cfg.Server.MaxInFlight)}
 	ok := false
 	defer func() {

@@ -14,7 +14,7 @@ import (
 func (s *Server) shed(ctx *fasthttp.RequestCtx, rt *route, st *reqState) {
 	s.stats.shed.Add(1)
 	if rt.cache != nil && s.cache != nil && (ctx.IsGet() || ctx.IsHead()) {
-		st.ckey = rt.cache.appendCacheKey(st.ckey[:0], ctx, st.rawPath, st.caller)
+		st.ckey = rt.cache.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, st.caller)
 		if e, fr, ok := s.cache.Get(st.ckey, st.started); ok && !s.pass.has(st.ckey, st.started) {
 			label := cacheStale
 			if fr == cache.Fresh {

@@ -24,7 +24,7 @@ func TestProxyAllocations(t *testing.T) {
 	requestID := []byte("0123456789abcdef")
 
 	allocs := testing.AllocsPerRun(200, func() {
-		if _, err := p.Proxy(ctx, time.Now().Add(5*time.Second), requestID); err != nil {
+		if _, err := p.Proxy(ctx, ctx.RequestURI(), time.Now().Add(5*time.Second), requestID); err != nil {
 			t.Fatal(err)
 		}
 	})

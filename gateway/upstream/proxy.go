@@ -6,8 +6,11 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Proxy forwards ctx's request to the pool and, on success, replaces
-// ctx.Response with the upstream's response. Hop-by-hop headers are
+// Proxy forwards ctx's request to the pool with uri as its target and, on
+// success, replaces ctx.Response with the upstream's response. uri is the
+// origin-form target the caller routed (path and query): the client's own
+// request line is never sent, because fasthttp's client reads a target
+// such as "//a/b" as an authority, not as the path that was routed. Hop-by-hop headers are
 // stripped both ways; X-Forwarded-For/-Proto/-Host describe the client's
 // connection and X-Request-ID carries requestID when it is not empty. The
 // upstream sees the target as Host.
@@ -15,13 +18,13 @@ import (
 // GET, HEAD, OPTIONS, PUT, DELETE and TRACE are idempotent and may be
 // retried (see Do). On error ctx.Response is left untouched for the caller
 // to write the error. Nothing from ctx is kept after Proxy returns.
-func (p *Pool) Proxy(ctx *fasthttp.RequestCtx, deadline time.Time, requestID []byte) (Result, error) {
+func (p *Pool) Proxy(ctx *fasthttp.RequestCtx, uri []byte, deadline time.Time, requestID []byte) (Result, error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 
-	copyRequest(req, ctx, requestID)
+	copyRequest(req, ctx, uri, requestID)
 	res, err := p.Do(req, resp, deadline, isIdempotent(ctx.Method()))
 	if err != nil {
 		return res, err
@@ -31,10 +34,10 @@ func (p *Pool) Proxy(ctx *fasthttp.RequestCtx, deadline time.Time, requestID []b
 	return res, nil
 }
 
-func copyRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, requestID []byte) {
-	// The header carries the request line's URI. It is parsed once, when
-	// Do sets the target's host; copying ctx's parsed URI would add a parse.
+func copyRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, uri []byte, requestID []byte) {
 	ctx.Request.Header.CopyTo(&req.Header)
+	// The target is parsed once, when Do sets the target's host.
+	req.SetRequestURIBytes(uri)
 	// The body is only borrowed: req is released before Proxy returns, while
 	// ctx's body is still valid, so copying it would be wasted work.
 	req.SetBodyRaw(ctx.Request.Body())

@@ -61,7 +61,7 @@ func startRecorder(t *testing.T) (string, <-chan seenRequest) {
 // startGateway starts a front server that proxies everything to p.
 func startGateway(t *testing.T, p *Pool) string {
 	return startServer(t, func(ctx *fasthttp.RequestCtx) {
-		if _, err := p.Proxy(ctx, time.Now().Add(5*time.Second), []byte("req-1")); err != nil {
+		if _, err := p.Proxy(ctx, ctx.RequestURI(), time.Now().Add(5*time.Second), []byte("req-1")); err != nil {
 			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
 		}
 	})
@@ -222,7 +222,7 @@ func TestProxyErrorLeavesResponse(t *testing.T) {
 	ctx.Init(&req, nil, nil)
 	ctx.Response.SetBodyString("untouched")
 
-	res, err := p.Proxy(&ctx, time.Now().Add(5*time.Second), nil)
+	res, err := p.Proxy(&ctx, []byte("/x"), time.Now().Add(5*time.Second), nil)
 	if !errors.Is(err, ErrUnavailable) || res.Attempts != 1 {
 		t.Fatalf("Proxy = %+v, %v: want one attempt and ErrUnavailable", res, err)
 	}
@@ -238,6 +238,26 @@ func TestIsIdempotent(t *testing.T) {
 	} {
 		if got := isIdempotent([]byte(m)); got != want {
 			t.Errorf("isIdempotent(%q) = %v, want %v", m, got, want)
+		}
+	}
+}
+
+// The upstream receives the target Proxy is given, never the client's
+// request line: fasthttp's client reads a target such as "//pub/x" as an
+// authority ("pub") and a path ("/x"), which is how a request routed as one
+// path reached the origin as another (issue 13, item 1).
+func TestProxySendsTheGivenTarget(t *testing.T) {
+	upstream, seen := startRecorder(t)
+	p := newTestPool(t, Config{Targets: []string{upstream}})
+	gateway := startServer(t, func(ctx *fasthttp.RequestCtx) {
+		if _, err := p.Proxy(ctx, []byte("/pub/api/secret/1?q=1"), time.Now().Add(5*time.Second), nil); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	})
+	for _, target := range []string{"//pub/api/secret/1?q=1", "http://evil.example//pub/x", "/x/../y"} {
+		roundTrip(t, gateway, "GET "+target+" HTTP/1.1\nHost: shop.example\n\n")
+		if got := <-seen; got.uri != "/pub/api/secret/1?q=1" || got.host != upstream {
+			t.Errorf("client target %q: upstream got %q Host %q", target, got.uri, got.host)
 		}
 	}
 }

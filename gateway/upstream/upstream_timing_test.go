@@ -69,7 +69,7 @@ func BenchmarkProxy(b *testing.B) {
 			requestID := []byte("0123456789abcdef")
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := p.Proxy(ctx, time.Now().Add(time.Second), requestID); err != nil {
+				if _, err := p.Proxy(ctx, ctx.RequestURI(), time.Now().Add(time.Second), requestID); err != nil {
 					b.Fatal(err)
 				}
 			}
