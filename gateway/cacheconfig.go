@@ -57,10 +57,21 @@ type RouteCacheKey struct {
 	// Headers included (and forwarded on fills); every other request header
 	// except X-Request-ID is dropped from fills.
 	Headers []string `yaml:"headers"`
-	// Private keys the response on the caller (issuer, tenant, subject), so
-	// one tenant never reads another's entry; it also allows storing
-	// responses marked Cache-Control: private.
+	// Private keys the response on the caller: the token's issuer and the
+	// Claims below, so one caller never reads another's entry; it also
+	// allows storing responses marked Cache-Control: private. A caller the
+	// claims do not identify is served without the cache (X-Cache: BYPASS).
 	Private bool `yaml:"private"`
+	// Claims are the token claims that identify a caller on a private
+	// route, each keyed with its value (arrays in order; the issuer's scopes
+	// and roles claims as sorted sets). A name ending in "?" is optional: a
+	// token without it is keyed as lacking it; a token without a required
+	// claim, or without any of the listed ones, bypasses the cache.
+	// Default: the issuer's subject claim (required) and tenant claim
+	// (optional). Add the scopes claim ("scope") when the answer depends
+	// on them: without it, a token with fewer scopes reads the answer made
+	// for a token of the same caller with more. Needs private: true.
+	Claims []string `yaml:"claims"`
 }
 
 func (c *RouteCache) setDefaults() {
@@ -96,7 +107,23 @@ func (c *RouteCache) validate(params []string) []string {
 		switch h {
 		case "Authorization", "Cookie":
 			errs = append(errs, fmt.Sprintf("cache.key.headers[%d]: %s would key on a credential; use private: true", i, h))
+		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Authorization":
+			errs = append(errs, fmt.Sprintf("cache.key.headers[%d]: %s is hop-by-hop (RFC 9110 §7.6.1): it is never forwarded", i, h))
 		}
+	}
+	if len(c.Key.Claims) > 0 && !c.Key.Private {
+		errs = append(errs, "cache.key.claims: needs private: true")
+	}
+	seen := map[string]bool{}
+	for i, name := range c.Key.Claims {
+		bare := strings.TrimSuffix(name, "?")
+		switch {
+		case bare == "" || strings.ContainsAny(bare, "? "):
+			errs = append(errs, fmt.Sprintf("cache.key.claims[%d]: %q is not a claim name (optional ones end in one ?)", i, name))
+		case seen[bare]:
+			errs = append(errs, fmt.Sprintf("cache.key.claims[%d]: %q is listed twice", i, bare))
+		}
+		seen[bare] = true
 	}
 	for i, tmpl := range c.Tags {
 		if _, err := compileTemplate(tmpl, params); err != nil {

@@ -16,11 +16,19 @@ import (
 	"github.com/tiercel/tiercel/gateway/auth"
 )
 
+// newRouteCache compiles a route's cache block; kept is
+// auth.Config.KeepClaims (keptClaims of every route).
+func newRouteCache(name string, cfg RouteCache, kept []string) *routeCache {
+	return &routeCache{cfg: cfg, routeName: name, claims: compileKeyClaims(cfg.Key.Claims, kept)}
+}
+
 // routeCache is a route's compiled cache block.
 type routeCache struct {
 	cfg       RouteCache
 	routeName string
 	tags      []template
+	// claims identify the caller on a private route (cfg.Key.Claims).
+	claims []keyClaim
 }
 
 // cacheLabel is how a response was served, for X-Cache and metrics.
@@ -58,6 +66,11 @@ func labelOf(o cache.Outcome) cacheLabel {
 // through Tiered.Fetch (L2, coalesced fill, stale windows).
 func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
 	rc := rt.cache
+	if !rc.keyable(p) {
+		st.cache = cacheBypass
+		s.proxy(ctx, rt, st, deadline)
+		return
+	}
 	st.ckey = rc.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, p)
 	now := st.started
 	if s.pass.has(st.ckey, now) {
@@ -215,7 +228,16 @@ func (fm *fillMaker) fill() cache.FillFunc {
 
 func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {
 	rc := rt.cache
-	f := &fill{s: s, rt: rt, requestID: append([]byte(nil), st.id...)}
+	f := &fill{s: s, rt: rt}
+	if st.idFromCaller {
+		// The answer is stored for everyone: the origin sees the gateway's
+		// own id, never a value the caller chose (which an origin echoing it
+		// would put in a shared entry). The debug line ties the two.
+		f.requestID = s.ids.appendNew(nil)
+		s.log.Debug("cache fill", "route", rt.name, "request_id", string(st.id), "fill_request_id", string(f.requestID))
+	} else {
+		f.requestID = append([]byte(nil), st.id...)
+	}
 	f.uri = append(f.uri, st.path...)
 	if len(rc.cfg.Key.Query) > 0 {
 		args := st.queryArgs()

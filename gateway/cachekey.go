@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -41,13 +42,115 @@ func (rc *routeCache) appendCacheKey(dst []byte, h *fasthttp.RequestHeader, st *
 	if rc.cfg.Key.Private {
 		dst = append(dst, 'p')
 		if p == nil {
-			return append(dst, '-')
+			return append(dst, '-') // anonymous (auth: optional): one shared answer
 		}
 		dst = appendField(dst, p.Issuer)
-		dst = appendField(dst, p.Tenant)
-		dst = appendField(dst, p.Subject)
+		for _, c := range rc.claims {
+			dst = c.appendValue(dst, p)
+		}
 	}
 	return dst
+}
+
+// keyClaim is one identifying claim of a private route's key
+// (RouteCacheKey.Claims).
+type keyClaim struct {
+	kind     claimKind
+	index    int // into auth.Config.KeepClaims, for claimKept
+	optional bool
+}
+
+type claimKind uint8
+
+const (
+	claimSubject claimKind = iota // the issuer's subject claim, whatever its name
+	claimTenant                   // the issuer's tenant claim
+	claimKept                     // a named claim, kept by the verifier
+)
+
+// defaultKeyClaims identify a caller by subject, within its tenant if any.
+var defaultKeyClaims = []keyClaim{{kind: claimSubject}, {kind: claimTenant, optional: true}}
+
+// present reports whether p has the claim; an empty string is no value.
+func (c keyClaim) present(p *auth.Principal) bool {
+	switch c.kind {
+	case claimSubject:
+		return p.Subject != ""
+	case claimTenant:
+		return p.Tenant != ""
+	}
+	_, ok := p.Claim(c.index)
+	return ok
+}
+
+// appendValue appends the claim: 0 when absent, else 1, the number of
+// values and each value length-prefixed.
+func (c keyClaim) appendValue(dst []byte, p *auth.Principal) []byte {
+	if !c.present(p) {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1)
+	switch c.kind {
+	case claimSubject:
+		return appendField(append(dst, 1), p.Subject)
+	case claimTenant:
+		return appendField(append(dst, 1), p.Tenant)
+	}
+	vals, _ := p.Claim(c.index)
+	dst = binary.AppendUvarint(dst, uint64(len(vals)))
+	for _, v := range vals {
+		dst = appendField(dst, v)
+	}
+	return dst
+}
+
+// keyable reports whether a request of p may be answered from the cache
+// and stored: always on a shared route; on a private one, when anonymous
+// (one shared anonymous answer) or identified.
+func (rc *routeCache) keyable(p *auth.Principal) bool {
+	return !rc.cfg.Key.Private || p == nil || rc.identifies(p)
+}
+
+// identifies reports whether p carries what the route keys a caller on:
+// every required claim and at least one claim in all. A caller it does not
+// identify would share one entry with every other such caller (tokens of
+// one issuer without sub and tenant, as client-credentials tokens are).
+func (rc *routeCache) identifies(p *auth.Principal) bool {
+	some := false
+	for _, c := range rc.claims {
+		ok := c.present(p)
+		if !ok && !c.optional {
+			return false
+		}
+		some = some || ok
+	}
+	return some
+}
+
+// keptClaims lists the claims every route's key names, for
+// auth.Config.KeepClaims.
+func keptClaims(routes []RouteConfig) []string {
+	var out []string
+	for _, r := range routes {
+		for _, name := range r.Cache.Key.Claims {
+			out = append(out, strings.TrimSuffix(name, "?"))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// compileKeyClaims resolves a route's key.claims against the kept list.
+func compileKeyClaims(names, kept []string) []keyClaim {
+	if len(names) == 0 {
+		return defaultKeyClaims
+	}
+	out := make([]keyClaim, len(names))
+	for i, name := range names {
+		bare := strings.TrimSuffix(name, "?")
+		out[i] = keyClaim{kind: claimKept, index: slices.Index(kept, bare), optional: bare != name}
+	}
+	return out
 }
 
 // appendQueryKey appends the keyed query parameters.

@@ -17,8 +17,29 @@ type cacheControl struct {
 	hasMaxAge, hasSMaxAge, hasSWR, hasSIE     bool
 }
 
+// parseCacheControl reads one Cache-Control value.
 func parseCacheControl(v []byte) cacheControl {
 	var cc cacheControl
+	cc.parse(v)
+	return cc
+}
+
+// parseCacheControlLines reads a Cache-Control sent as several field lines
+// as the one list they make (RFC 9110 §5.3): a no-store on the second line
+// counts as much as one on the first.
+func parseCacheControlLines(lines [][]byte) cacheControl {
+	var cc cacheControl
+	for _, l := range lines {
+		cc.parse(l)
+	}
+	return cc
+}
+
+// parse adds the directives of v to cc. A lifetime given twice with two
+// values makes the response stale (RFC 9111 §4.2.1: "either the first
+// occurrence should be used or the response should be considered stale";
+// stale is the reading that cannot serve what the origin meant to expire).
+func (cc *cacheControl) parse(v []byte) {
 	for len(v) > 0 {
 		var d []byte
 		if i := bytes.IndexByte(v, ','); i >= 0 {
@@ -43,16 +64,28 @@ func parseCacheControl(v []byte) cacheControl {
 		case "must-revalidate", "proxy-revalidate":
 			cc.mustRevalidate = true
 		case "max-age":
-			cc.maxAge, cc.hasMaxAge = seconds(val)
+			setLifetime(&cc.maxAge, &cc.hasMaxAge, val)
 		case "s-maxage":
-			cc.sMaxAge, cc.hasSMaxAge = seconds(val)
+			setLifetime(&cc.sMaxAge, &cc.hasSMaxAge, val)
 		case "stale-while-revalidate":
-			cc.swr, cc.hasSWR = seconds(val)
+			setLifetime(&cc.swr, &cc.hasSWR, val)
 		case "stale-if-error":
-			cc.sie, cc.hasSIE = seconds(val)
+			setLifetime(&cc.sie, &cc.hasSIE, val)
 		}
 	}
-	return cc
+}
+
+// setLifetime records one occurrence of a delta-seconds directive; a second
+// one with another value leaves 0.
+func setLifetime(d *time.Duration, has *bool, val []byte) {
+	v, ok := seconds(val)
+	if !ok {
+		return
+	}
+	if *has && *d != v {
+		v = 0
+	}
+	*d, *has = v, true
 }
 
 func seconds(v []byte) (time.Duration, bool) {
@@ -90,11 +123,13 @@ type windows struct {
 // uncacheable status, no-cache, an oversized body).
 func (rc *routeCache) policyFor(resp *fasthttp.Response) (w windows, store, pass bool) {
 	h := &resp.Header
-	cc := parseCacheControl(h.Peek(fasthttp.HeaderCacheControl))
+	// Every field line counts (RFC 9110 §5.3): nginx's add_header in front
+	// of an app sends "max-age=60" and "no-store" as two lines.
+	cc := parseCacheControlLines(h.PeekAll(fasthttp.HeaderCacheControl))
 	if h.Peek(fasthttp.HeaderSetCookie) != nil || cc.noStore || (cc.private && !rc.cfg.Key.Private) {
 		return w, false, true
 	}
-	if vary := h.Peek(fasthttp.HeaderVary); len(vary) > 0 && !rc.varyKeyed(vary) {
+	if vary := h.PeekAll(fasthttp.HeaderVary); len(vary) > 0 && !rc.varyKeyed(vary) {
 		// The response depends on a header the key ignores: storing it
 		// would serve one client's variant to another.
 		return w, false, true
@@ -135,9 +170,19 @@ func (rc *routeCache) policyFor(resp *fasthttp.Response) (w windows, store, pass
 	return w, true, false
 }
 
-// varyKeyed reports whether every header a Vary names is in the key (or is
-// Accept-Encoding, which fills never send: stored responses are identity).
-func (rc *routeCache) varyKeyed(vary []byte) bool {
+// varyKeyed reports whether every header the Vary lines name is in the key
+// (or is Accept-Encoding, which fills never send: stored responses are
+// identity).
+func (rc *routeCache) varyKeyed(lines [][]byte) bool {
+	for _, l := range lines {
+		if !rc.varyLineKeyed(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func (rc *routeCache) varyLineKeyed(vary []byte) bool {
 	for _, f := range bytes.Split(vary, []byte{','}) {
 		name := string(bytes.TrimSpace(f))
 		if name == "" || strings.EqualFold(name, "Accept-Encoding") {

@@ -26,11 +26,21 @@ func notModified(req *fasthttp.RequestHeader, resp *fasthttp.ResponseHeader) boo
 		return false
 	}
 	if inm := req.PeekCanonical(reqIfNoneMatch); len(inm) > 0 {
-		return etagListMatches(inm, resp.PeekCanonical(hdrETag))
+		// Every field line is a part of the one list (RFC 9110 §5.3).
+		etag := resp.PeekCanonical(hdrETag)
+		for _, l := range req.PeekAll(headerIfNoneMatch) {
+			if etagListMatches(l, etag) {
+				return true
+			}
+		}
+		return false
 	}
 	ims := req.PeekCanonical(reqIfModifiedSince)
 	if len(ims) == 0 {
 		return false
+	}
+	if len(req.PeekAll(headerIfModifiedSince)) != 1 {
+		return false // more than one member: ignored (RFC 9110 §13.1.3)
 	}
 	lm := resp.PeekCanonical(hdrLastModified)
 	if len(lm) == 0 {

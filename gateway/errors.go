@@ -23,24 +23,25 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Errors the gateway answers with. Their Message is safe to show a client.
 var (
-	errNotFound         = &Error{fasthttp.StatusNotFound, "not_found", "no route matches the request path"}
-	errMethodNotAllowed = &Error{fasthttp.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept this method"}
-	errBodyTooLarge     = &Error{fasthttp.StatusRequestEntityTooLarge, "body_too_large", "the request body exceeds the size limit"}
-	errHeaderTooLarge   = &Error{fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "the request headers exceed the size limit"}
-	errBadRequest       = &Error{fasthttp.StatusBadRequest, "bad_request", "the request could not be parsed"}
-	errBadHost          = &Error{fasthttp.StatusBadRequest, "bad_host", "the Host header is not a valid host[:port]"}
-	errBadTarget        = &Error{fasthttp.StatusBadRequest, "bad_target", "the request target must be a path (or an absolute http URI) without control bytes or a fragment"}
-	errBadEscape        = &Error{fasthttp.StatusBadRequest, "bad_path", "the path has a malformed percent-encoding"}
-	errEscapedSlash     = &Error{fasthttp.StatusBadRequest, "bad_path", "the path contains an encoded slash (%2F), an encoded backslash (%5C) or a backslash"}
-	errDotParam         = &Error{fasthttp.StatusBadRequest, "bad_path", "the path has a dot segment with a parameter (\"..;\")"}
-	errForbidden        = &Error{fasthttp.StatusForbidden, "insufficient_scope", "the token lacks a scope this route requires"}
-	errRateLimited      = &Error{fasthttp.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After delay"}
-	errUpstreamTimeout  = &Error{fasthttp.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer within the route's budget"}
-	errUpstreamDown     = &Error{fasthttp.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"}
-	errUpstreamOpen     = &Error{fasthttp.StatusServiceUnavailable, "upstream_circuit_open", "the upstream is failing; requests are held back until it recovers"}
-	errUpstreamBusy     = &Error{fasthttp.StatusServiceUnavailable, "upstream_overloaded", "the upstream has too many requests in flight"}
-	errOverloaded       = &Error{fasthttp.StatusServiceUnavailable, "overloaded", "the gateway is at its in-flight request limit; retry shortly"}
-	errInternal         = &Error{fasthttp.StatusInternalServerError, "internal", "internal error; it has been logged"}
+	errNotFound               = &Error{fasthttp.StatusNotFound, "not_found", "no route matches the request path"}
+	errMethodNotAllowed       = &Error{fasthttp.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept this method"}
+	errBodyTooLarge           = &Error{fasthttp.StatusRequestEntityTooLarge, "body_too_large", "the request body exceeds the size limit"}
+	errHeaderTooLarge         = &Error{fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "the request headers exceed the size limit"}
+	errBadRequest             = &Error{fasthttp.StatusBadRequest, "bad_request", "the request could not be parsed"}
+	errBadHost                = &Error{fasthttp.StatusBadRequest, "bad_host", "the Host header is not a valid host[:port]"}
+	errDuplicateAuthorization = &Error{fasthttp.StatusBadRequest, "bad_request", "more than one Authorization header"}
+	errBadTarget              = &Error{fasthttp.StatusBadRequest, "bad_target", "the request target must be a path (or an absolute http URI) without control bytes or a fragment"}
+	errBadEscape              = &Error{fasthttp.StatusBadRequest, "bad_path", "the path has a malformed percent-encoding"}
+	errEscapedSlash           = &Error{fasthttp.StatusBadRequest, "bad_path", "the path contains an encoded slash (%2F), an encoded backslash (%5C) or a backslash"}
+	errDotParam               = &Error{fasthttp.StatusBadRequest, "bad_path", "the path has a dot segment with a parameter (\"..;\")"}
+	errForbidden              = &Error{fasthttp.StatusForbidden, "insufficient_scope", "the token lacks a scope this route requires"}
+	errRateLimited            = &Error{fasthttp.StatusTooManyRequests, "rate_limited", "too many requests; retry after the Retry-After delay"}
+	errUpstreamTimeout        = &Error{fasthttp.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer within the route's budget"}
+	errUpstreamDown           = &Error{fasthttp.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached"}
+	errUpstreamOpen           = &Error{fasthttp.StatusServiceUnavailable, "upstream_circuit_open", "the upstream is failing; requests are held back until it recovers"}
+	errUpstreamBusy           = &Error{fasthttp.StatusServiceUnavailable, "upstream_overloaded", "the upstream has too many requests in flight"}
+	errOverloaded             = &Error{fasthttp.StatusServiceUnavailable, "overloaded", "the gateway is at its in-flight request limit; retry shortly"}
+	errInternal               = &Error{fasthttp.StatusInternalServerError, "internal", "internal error; it has been logged"}
 )
 
 // upstreamError is the answer for a failed upstream call (or a fill).

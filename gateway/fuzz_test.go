@@ -12,10 +12,9 @@ import (
 )
 
 func fuzzRouteCache() *routeCache {
-	rc := &routeCache{routeName: "r", cfg: RouteCache{Enabled: true, Key: RouteCacheKey{
-		Query: []string{"a", "b"}, Headers: []string{"X-H"}, Private: true}}}
-	rc.cfg.setDefaults()
-	return rc
+	cfg := RouteCache{Enabled: true, Key: RouteCacheKey{Query: []string{"a", "b"}, Headers: []string{"X-H"}, Private: true}}
+	cfg.setDefaults()
+	return newRouteCache("r", cfg, nil)
 }
 
 func fuzzCtx(uri, header string) *fasthttp.RequestCtx {

@@ -62,14 +62,17 @@ type reqState struct {
 	args       fasthttp.Args
 	argsParsed bool
 	id         []byte
-	key        []byte
-	num        []byte
-	timing     []byte
-	started    time.Time
-	lap        time.Duration // end of the last timed stage, since started
-	timed      bool          // Server-Timing is written: stages read the clock
-	limit      ratelimit.Decision
-	limited    bool
+	// idFromCaller: id is the client's X-Request-ID, which is never sent
+	// on a fill (an origin echoing it would store it for everyone).
+	idFromCaller bool
+	key          []byte
+	num          []byte
+	timing       []byte
+	started      time.Time
+	lap          time.Duration // end of the last timed stage, since started
+	timed        bool          // Server-Timing is written: stages read the clock
+	limit        ratelimit.Decision
+	limited      bool
 	// limitText is limitN formatted, kept across requests (see
 	// writeLimitHeaders).
 	limitN    int
@@ -100,7 +103,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	st.limited = false
 	st.cache = cacheNone
 	st.caller = nil
-	st.id = s.requestID(ctx, st.id[:0])
+	st.id, st.idFromCaller = s.requestID(ctx, st.id[:0])
 	st.route = -1
 	defer func() {
 		if p := recover(); p != nil {
@@ -201,6 +204,11 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState,
 	hdr := ctx.Request.Header.PeekCanonical(reqAuthorization)
 	if len(hdr) == 0 && rt.authMode == authOptional {
 		return nil, nil
+	}
+	if len(hdr) > 0 && len(ctx.Request.Header.PeekAll(fasthttp.HeaderAuthorization)) > 1 {
+		// Not a list field: the token checked here would not be the one
+		// an origin reading the last line trusts.
+		return nil, errDuplicateAuthorization
 	}
 	p, err := s.verifier.VerifyBearer(hdr, deadline)
 	if err != nil {
@@ -435,12 +443,13 @@ func appendTiming(b []byte, name string, d time.Duration) []byte {
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 }
 
-// requestID propagates a well-formed X-Request-ID or makes a new one.
-func (s *Server) requestID(ctx *fasthttp.RequestCtx, dst []byte) []byte {
+// requestID propagates a well-formed X-Request-ID (fromCaller) or makes a
+// new one.
+func (s *Server) requestID(ctx *fasthttp.RequestCtx, dst []byte) (id []byte, fromCaller bool) {
 	if id := ctx.Request.Header.PeekCanonical(reqRequestID); validRequestID(id) {
-		return append(dst, id...)
+		return append(dst, id...), true
 	}
-	return s.ids.appendNew(dst)
+	return s.ids.appendNew(dst), false
 }
 
 // handleServerError answers fasthttp's own errors (bad request line, body

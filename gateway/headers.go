@@ -34,8 +34,13 @@ var (
 var (
 	reqAuthorization   = []byte(fasthttp.HeaderAuthorization)
 	reqRequestID       = []byte("X-Request-Id")
-	reqIfNoneMatch     = []byte("If-None-Match")
-	reqIfModifiedSince = []byte("If-Modified-Since")
+	reqIfNoneMatch     = []byte(headerIfNoneMatch)
+	reqIfModifiedSince = []byte(headerIfModifiedSince)
+)
+
+const (
+	headerIfNoneMatch     = "If-None-Match"
+	headerIfModifiedSince = "If-Modified-Since"
 )
 
 var cacheLabelBytes = func() (out [numCacheLabels][]byte) {

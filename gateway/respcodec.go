@@ -12,15 +12,17 @@ import (
 //
 //	format u8 | status u16 | header count u16 | (name len u16, name, value len u32, value)* | body
 //
-// Only end-to-end headers the origin chose are kept: hop-by-hop headers,
-// per-request ones (Date, X-Request-ID, RateLimit-*) and Set-Cookie never are.
+// Only end-to-end headers the origin chose are kept: hop-by-hop headers
+// (upstream.Pool.Do has already dropped them and those the origin's
+// Connection named; the standard set is skipped here again), per-request
+// ones (Date, X-Request-ID, RateLimit-*) and Set-Cookie never are.
 const respFormat = 1
 
 var errBadStoredResponse = errors.New("cannot decode stored response")
 
 // skipStored lists response headers never stored (lowercase).
 var skipStored = map[string]bool{
-	"connection": true, "keep-alive": true, "proxy-authenticate": true, "proxy-authorization": true,
+	"connection": true, "keep-alive": true, "proxy-connection": true, "proxy-authenticate": true, "proxy-authorization": true,
 	"te": true, "trailer": true, "transfer-encoding": true, "upgrade": true, "content-length": true,
 	"date": true, "server": true, "age": true, "set-cookie": true, "x-request-id": true,
 	"x-cache": true, "cache-status": true, "server-timing": true,

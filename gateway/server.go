@@ -116,7 +116,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	var err error
 	if len(cfg.Auth.Issuers) > 0 {
-		if s.verifier, err = auth.New(cfg.Auth, logger.With("component", "auth")); err != nil {
+		authCfg := cfg.Auth
+		authCfg.KeepClaims = keptClaims(cfg.Routes)
+		if s.verifier, err = auth.New(authCfg, logger.With("component", "auth")); err != nil {
 			return nil, fmt.Errorf("cannot set up auth: %w", err)
 		}
 	}
@@ -194,7 +196,7 @@ func (s *Server) buildRoutes() error {
 			rt.invalidates = append(rt.invalidates, t)
 		}
 		if rc.Cache.Enabled {
-			rt.cache = &routeCache{cfg: rc.Cache, routeName: rc.Name}
+			rt.cache = newRouteCache(rc.Name, rc.Cache, keptClaims(s.cfg.Routes))
 			for _, tmpl := range rc.Cache.Tags {
 				t, err := compileTemplate(tmpl, pathParams(rc.Path))
 				if err != nil {

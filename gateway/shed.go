@@ -13,7 +13,7 @@ import (
 // still get work done are the ones already admitted.
 func (s *Server) shed(ctx *fasthttp.RequestCtx, rt *route, st *reqState) {
 	s.stats.shed.Add(1)
-	if rt.cache != nil && s.cache != nil && (ctx.IsGet() || ctx.IsHead()) {
+	if rt.cache != nil && s.cache != nil && (ctx.IsGet() || ctx.IsHead()) && rt.cache.keyable(st.caller) {
 		st.ckey = rt.cache.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, st.caller)
 		if e, fr, ok := s.cache.Get(st.ckey, st.started); ok && !s.pass.has(st.ckey, st.started) {
 			label := cacheStale

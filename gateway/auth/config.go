@@ -27,6 +27,11 @@ type Config struct {
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// Issuers are the trusted token issuers, chosen by the token's iss claim.
 	Issuers []IssuerConfig `yaml:"issuers"`
+	// KeepClaims names the claims a Principal keeps for Principal.Claim,
+	// in canonical form: the gateway sets it from the routes' cache.key.claims
+	// (keeping every claim of every cached token would cost memory for
+	// nothing). Not read from the config file.
+	KeepClaims []string `yaml:"-"`
 }
 
 // IssuerConfig describes one trusted issuer and its keys.

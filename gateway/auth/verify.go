@@ -26,7 +26,9 @@ type Verifier struct {
 	cache   *tokenCache
 
 	maxTokenBytes int
-	cacheTTL      time.Duration
+	// keepClaims is Config.KeepClaims: what a Principal keeps for Claim.
+	keepClaims []string
+	cacheTTL   time.Duration
 	// now is time.Now except in tests, which set it at construction to a
 	// controllable clock rather than sleeping past exp.
 	now func() time.Time
@@ -68,6 +70,7 @@ func newVerifier(cfg Config, logger *slog.Logger, now func() time.Time) (*Verifi
 		allowed:       make(map[string]bool),
 		cache:         newTokenCache(cfg.CacheEntries),
 		maxTokenBytes: cfg.MaxTokenBytes,
+		keepClaims:    slices.Clone(cfg.KeepClaims),
 		cacheTTL:      cfg.CacheTTL,
 		now:           now,
 		stop:          make(chan struct{}),
@@ -216,7 +219,7 @@ func (v *Verifier) verify(token string, deadline time.Time) (*Principal, error) 
 	if e := is.checkAudience(claims); e != nil {
 		return nil, v.fail(e)
 	}
-	p, err := newPrincipal(iss, is.cfg.Claims, claims)
+	p, err := newPrincipal(iss, is.cfg.Claims, v.keepClaims, claims)
 	if err != nil {
 		return nil, v.fail(&Error{Reason: ReasonMalformed, Err: err})
 	}

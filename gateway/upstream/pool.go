@@ -162,7 +162,20 @@ func (p *Pool) Close() {
 //
 // Errors wrap ErrTimeout or ErrUnavailable and the underlying cause. A zero
 // deadline has already passed.
+//
+// resp never holds hop-by-hop headers (RFC 9110 §7.6.1: the standard set
+// and those the upstream's Connection names): they describe the connection
+// Do read them from, and whoever uses resp next (a proxied answer, a stored
+// cache entry) must not replay them.
 func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, idempotent bool) (Result, error) {
+	res, err := p.do(req, resp, deadline, idempotent)
+	if err == nil {
+		stripHopByHop(&resp.Header)
+	}
+	return res, err
+}
+
+func (p *Pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, idempotent bool) (Result, error) {
 	start := time.Now()
 	p.requests.Add(1)
 	if p.closed.Load() {

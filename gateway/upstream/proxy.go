@@ -29,7 +29,6 @@ func (p *Pool) Proxy(ctx *fasthttp.RequestCtx, uri []byte, deadline time.Time, r
 	if err != nil {
 		return res, err
 	}
-	stripHopByHop(&resp.Header)
 	moveResponse(&ctx.Response, resp)
 	return res, nil
 }

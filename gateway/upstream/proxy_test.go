@@ -195,14 +195,14 @@ Connection: close
 func TestProxyUpstreamSendsHopByHop(t *testing.T) {
 	// Guards TestProxy against passing vacuously: the recorder really does
 	// send the headers that the proxy must strip.
+	// A plain client, not the pool: Do strips them too.
 	upstream, seen := startRecorder(t)
-	p := newTestPool(t, Config{Targets: []string{upstream}})
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("/")
-	if _, err := p.Do(req, resp, time.Now().Add(5*time.Second), true); err != nil {
+	req.SetRequestURI("http://" + upstream + "/")
+	if err := fasthttp.DoTimeout(req, resp, 5*time.Second); err != nil {
 		t.Fatalf("Do: %v", err)
 	}
 	<-seen
@@ -259,5 +259,37 @@ func TestProxySendsTheGivenTarget(t *testing.T) {
 		if got := <-seen; got.uri != "/pub/api/secret/1?q=1" || got.host != upstream {
 			t.Errorf("client target %q: upstream got %q Host %q", target, got.uri, got.host)
 		}
+	}
+}
+
+// Do's response never carries hop-by-hop headers, on a plain or a hedged
+// call: a cache fill reads it without Proxy, and what it stores is
+// replayed to everyone (issue 13, item 4; RFC 9110 §7.6.1). Connection is
+// sent as two field lines, and both name a header.
+func TestDoStripsHopByHop(t *testing.T) {
+	// Written byte for byte: fasthttp's server keeps one Connection line.
+	const answer = "HTTP/1.1 200 OK\r\nConnection: X-Hop-A\r\nConnection: x-hop-b, keep-alive\r\n" +
+		"X-Hop-A: 1\r\nX-Hop-B: 1\r\nKeep-Alive: timeout=9\r\nProxy-Connection: keep-alive\r\n" +
+		"Upgrade: h2c\r\nX-End-To-End: kept\r\nContent-Length: 2\r\n\r\nok"
+	for _, cfg := range []Config{
+		{Targets: []string{startRawServer(t, answer)}},
+		{Targets: []string{startRawServer(t, answer), startRawServer(t, answer)}, HedgeAfter: time.Microsecond},
+	} {
+		p := newTestPool(t, cfg)
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI("/")
+		if _, err := p.Do(req, resp, time.Now().Add(5*time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"X-Hop-A", "X-Hop-B", "Keep-Alive", "Proxy-Connection", "Upgrade"} {
+			if v := resp.Header.Peek(k); v != nil {
+				t.Errorf("hedge=%v: %s: %q survived Do", cfg.HedgeAfter > 0, k, v)
+			}
+		}
+		if string(resp.Header.Peek("X-End-To-End")) != "kept" {
+			t.Errorf("an end-to-end header was dropped")
+		}
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
 	}
 }
