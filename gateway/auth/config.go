@@ -23,7 +23,8 @@ type Config struct {
 	// the token length plus 200 bytes. Default 100000.
 	CacheEntries int `yaml:"cache_entries"`
 	// CacheTTL is the longest a verified token is trusted without verifying it
-	// again, so a key removed from a JWKS stops working within it. Default 5m.
+	// again. It does not delay revocation: a cached token stops being
+	// trusted as soon as the key that verified it leaves its JWKS. Default 5m.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// Issuers are the trusted token issuers, chosen by the token's iss claim.
 	Issuers []IssuerConfig `yaml:"issuers"`

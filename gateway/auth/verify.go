@@ -206,7 +206,14 @@ func (v *Verifier) verify(token string, deadline time.Time) (*Principal, error) 
 	now := v.now()
 	v.verifications.Add(1)
 	claims := jwt.MapClaims{}
-	keyfunc := func(t *jwt.Token) (any, error) { return v.keyfunc(t, deadline) }
+	var k *key // the key that verifies it, which the cache entry remembers
+	keyfunc := func(t *jwt.Token) (any, error) {
+		var err error
+		if k, err = v.keyfunc(t, deadline); err != nil {
+			return nil, err
+		}
+		return k.pub, nil
+	}
 	parsed, err := v.parser.ParseWithClaims(token, claims, keyfunc)
 	if err != nil {
 		return nil, v.fail(v.classify(parsed, err))
@@ -224,14 +231,14 @@ func (v *Verifier) verify(token string, deadline time.Time) (*Principal, error) 
 	if limit := now.Add(v.cacheTTL); limit.Before(expires) {
 		expires = limit
 	}
-	v.cache.put(token, p, expires.UnixNano()-int64(cacheMargin), now.UnixNano())
+	v.cache.put(token, p, k, expires.UnixNano()-int64(cacheMargin), now.UnixNano())
 	return p, nil
 }
 
 // keyfunc picks the issuer by the not yet verified iss, then the key by kid,
 // checking the alg against that issuer's allow-list and the key's type. Only
 // the signature check that follows makes iss trustworthy.
-func (v *Verifier) keyfunc(t *jwt.Token, deadline time.Time) (any, error) {
+func (v *Verifier) keyfunc(t *jwt.Token, deadline time.Time) (*key, error) {
 	iss, err := t.Claims.GetIssuer()
 	if err != nil {
 		return nil, &Error{Reason: ReasonMalformed, Err: err}
@@ -256,11 +263,7 @@ func (v *Verifier) keyfunc(t *jwt.Token, deadline time.Time) (any, error) {
 	if !ok && t.Header["kid"] != nil {
 		return nil, &Error{Reason: ReasonMalformed, Err: errors.New("kid header is not a string")}
 	}
-	k, err := is.key(kid, alg, deadline)
-	if err != nil {
-		return nil, err
-	}
-	return k.pub, nil
+	return is.key(kid, alg, deadline)
 }
 
 // classify maps a jwt/v5 error to a Reason. Errors from keyfunc are already
