@@ -17,7 +17,8 @@
 //   - retain the caller's token buffer (it is reused by the server);
 //   - cache a token that failed verification, or trust a cached one past its
 //     exp, past CacheTTL, or once the key that verified it has left its
-//     JWKS;
+//     JWKS or outlived jwks_max_stale;
 //   - keep trusting a JWKS's keys when it answers with a set that lacks
-//     them (an empty one included).
+//     them (an empty one included), or, while it fails, past
+//     jwks_max_stale.
 package auth

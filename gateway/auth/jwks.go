@@ -34,6 +34,7 @@ type jwksSource struct {
 	client    *http.Client
 	refresh   time.Duration
 	timeout   time.Duration
+	maxStale  time.Duration
 	// limiter allows the refetches triggered by unknown kids; background
 	// refreshes do not use it.
 	limiter *rate.Limiter
@@ -48,7 +49,7 @@ type jwksSource struct {
 	// keys is nil until the first successful fetch; it is then replaced by
 	// the set of every well-formed answer, an empty one included: emptying
 	// the JWKS is how an issuer revokes. A failing endpoint keeps the last
-	// set.
+	// set, trusted until its staleAt only.
 	keys atomic.Pointer[keySet]
 
 	mu          sync.Mutex
@@ -56,13 +57,15 @@ type jwksSource struct {
 	lastAttempt time.Time
 	lastSuccess time.Time
 	lastErr     string
-	failures    int // consecutive
-	listed      int // keys the last good answer listed, usable or not
+	failures    int  // consecutive
+	listed      int  // keys the last good answer listed, usable or not
+	staleLogged bool // the error for the set going stale is logged once
 
 	fetches           atomic.Uint64
 	fetchErrors       atomic.Uint64
 	unknownKIDFetches atomic.Uint64
 	emptySets         atomic.Uint64
+	staleDrops        atomic.Uint64
 	revokedKeys       atomic.Uint64
 }
 
@@ -73,16 +76,17 @@ type fetchCall struct {
 
 func newJWKSSource(ctx context.Context, ic IssuerConfig, client *http.Client, logger *slog.Logger, now func() time.Time) *jwksSource {
 	return &jwksSource{
-		name:    ic.Name,
-		url:     ic.JWKSURL,
-		algs:    ic.Algorithms,
-		client:  client,
-		refresh: ic.JWKSRefresh,
-		timeout: ic.JWKSTimeout,
-		limiter: rate.NewLimiter(rate.Every(ic.JWKSUnknownKIDInterval), 1),
-		logger:  logger.With("issuer", ic.Name, "jwks_url", ic.JWKSURL),
-		now:     now,
-		ctx:     ctx,
+		name:     ic.Name,
+		url:      ic.JWKSURL,
+		algs:     ic.Algorithms,
+		client:   client,
+		refresh:  ic.JWKSRefresh,
+		timeout:  ic.JWKSTimeout,
+		maxStale: ic.JWKSMaxStale,
+		limiter:  rate.NewLimiter(rate.Every(ic.JWKSUnknownKIDInterval), 1),
+		logger:   logger.With("issuer", ic.Name, "jwks_url", ic.JWKSURL),
+		now:      now,
+		ctx:      ctx,
 	}
 }
 
@@ -103,15 +107,24 @@ func (s *jwksSource) run(stop <-chan struct{}, firstDone chan<- struct{}) {
 	}
 }
 
+// nextDelay is the refresh interval, or the back-off after failures, but
+// never later than one fetch timeout before the set goes stale: with
+// jwks_max_stale equal to jwks_refresh, every refresh would otherwise land
+// just after the set expired.
 func (s *jwksSource) nextDelay() time.Duration {
 	s.mu.Lock()
 	failures := s.failures
 	s.mu.Unlock()
-	if failures == 0 {
-		return s.refresh
+	d := s.refresh
+	if failures > 0 {
+		d = min(firstRetry<<min(failures-1, 20), s.refresh)
 	}
-	d := firstRetry << min(failures-1, 20)
-	return min(d, s.refresh)
+	if set := s.keys.Load(); set != nil {
+		if left := time.Duration(set.staleAt-s.now().UnixNano()) - s.timeout; left > 0 {
+			d = min(d, left)
+		}
+	}
+	return d
 }
 
 // refetchForUnknownKID is called on the request path when a token names a

@@ -173,6 +173,10 @@ type keySet struct {
 	// usable counts the keys that fit one of the issuer's algorithms: with
 	// none, no token can verify, and the issuer is not ready.
 	usable int
+	// staleAt (Unix ns) is when a JWKS set stops being trusted if no newer
+	// one has replaced it: the fetch that brought it plus jwks_max_stale.
+	// Zero for static keys, which never go stale.
+	staleAt int64
 }
 
 func newKeySet(keys []*key, algs []string) *keySet {
@@ -189,6 +193,15 @@ func newKeySet(keys []*key, algs []string) *keySet {
 		if fits {
 			s.usable++
 		}
+	}
+	return s
+}
+
+// trustedAt returns s, or nil if s is a JWKS set that outlived
+// jwks_max_stale at now (Unix ns). A nil set stays nil.
+func (s *keySet) trustedAt(now int64) *keySet {
+	if s == nil || (s.staleAt != 0 && now >= s.staleAt) {
+		return nil
 	}
 	return s
 }

@@ -12,6 +12,9 @@ import (
 // revoked flag (one atomic load, no allocation). Keys that stay in the set
 // keep their identity across refreshes (adopt), so a refresh revokes only
 // what it removed and leaves the rest of the cache warm.
+//
+// Staleness needs no flag: an entry verified with a JWKS key expires no
+// later than that set's staleAt (see Verifier.verify).
 
 // adopt replaces each of keys that old also holds, unrevoked, by old's copy,
 // so that the tokens cached with it stay trusted.

@@ -26,6 +26,9 @@ type Stats struct {
 	// JWKSKeysRevoked counts keys that left their JWKS: the tokens they
 	// verified were refused from then on, cached ones included.
 	JWKSKeysRevoked uint64
+	// JWKSStaleDrops counts the times a last good set outlived
+	// jwks_max_stale while fetches failed, and its keys were dropped.
+	JWKSStaleDrops uint64
 }
 
 // IssuerStatus describes the JWKS of one issuer, for readiness checks.
@@ -36,7 +39,7 @@ type IssuerStatus struct {
 	// starts with "no keys: " when UsableKeys is 0.
 	Problem string `json:"problem,omitempty"`
 	// Keys is the number of keys in the set in use: 0 if none was loaded,
-	// or the last one was empty.
+	// the last one was empty, or it outlived jwks_max_stale.
 	Keys int `json:"keys"`
 	// UsableKeys counts the keys, static ones included, that fit one of the
 	// issuer's algorithms. At 0 no token of the issuer can verify.
@@ -50,6 +53,9 @@ type IssuerStatus struct {
 	LastSuccess time.Time `json:"last_success"`
 	// LastError is the error of the last fetch, "" if it succeeded.
 	LastError string `json:"last_error,omitempty"`
+	// StaleSince is when the last good set outlived jwks_max_stale and its
+	// keys were dropped (tokens fail with ReasonKeysStale); zero otherwise.
+	StaleSince time.Time `json:"stale_since,omitzero"`
 }
 
 // Stats returns the counters. It is cheap enough to call per scrape.
@@ -67,6 +73,7 @@ func (v *Verifier) Stats() Stats {
 			st.JWKSUnknownKIDRefetches += s.unknownKIDFetches.Load()
 			st.JWKSEmptySets += s.emptySets.Load()
 			st.JWKSKeysRevoked += s.revokedKeys.Load()
+			st.JWKSStaleDrops += s.staleDrops.Load()
 		}
 	}
 	return st

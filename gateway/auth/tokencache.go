@@ -39,7 +39,8 @@ type cacheEntry struct {
 	// k is the key that verified the token: once it is revoked, the entry
 	// is worthless (see revoke.go).
 	k *key
-	// expires is min(token exp, verification time + CacheTTL) in Unix ns.
+	// expires is min(token exp, verification time + CacheTTL, the staleAt
+	// of k's JWKS set) in Unix ns.
 	expires int64
 }
 
