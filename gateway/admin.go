@@ -39,8 +39,9 @@ type Check struct {
 
 // Readiness is the /readyz document.
 type Readiness struct {
-	// Status is ready, degraded or not_ready (draining, or a route has
-	// nothing left to serve from).
+	// Status is ready, degraded or not_ready (draining, a route has nothing
+	// left to serve from, or an issuer has no key its tokens could verify
+	// with).
 	Status string           `json:"status"`
 	Checks map[string]Check `json:"checks"`
 }
@@ -60,7 +61,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // Readiness reports every dependency. A degraded dependency keeps the
-// gateway ready: it still answers, with less.
+// gateway ready: it still answers, with less. An issuer without keys does
+// not: every request carrying its tokens would get a 401, so traffic had
+// better go to a replica that has them.
 func (s *Server) Readiness(ctx context.Context) Readiness {
 	rd := Readiness{Status: "ready", Checks: map[string]Check{}}
 	worst := func(c Check) {
@@ -105,6 +108,9 @@ func (s *Server) Readiness(ctx context.Context) Readiness {
 	for k, c := range s.authChecks() {
 		rd.Checks[k] = c
 		worst(c)
+		if c.Status == "down" {
+			rd.Status = "not_ready"
+		}
 	}
 	for k, c := range s.upstreamChecks() {
 		rd.Checks[k] = c

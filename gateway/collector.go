@@ -25,8 +25,10 @@ var (
 	descTokenCache    = desc("auth_token_cache_total", "Verified-token cache lookups.", "result")
 	descTokenEntries  = desc("auth_token_cache_entries", "Tokens in the verified-token cache.")
 	descVerifications = desc("auth_verifications_total", "Signature verifications (token cache misses that parsed).")
-	descJWKSFetches   = desc("auth_jwks_fetches_total", "JWKS fetches by result; unknown_kid counts fetches triggered by unknown kids.", "result")
-	descJWKSKeys      = desc("auth_jwks_keys", "Keys in an issuer's last good JWKS.", "issuer")
+	descJWKSFetches   = desc("auth_jwks_fetches_total", "JWKS fetches by result; unknown_kid counts fetches triggered by unknown kids, empty the successful ones whose set had no usable key.", "result")
+	descJWKSKeys      = desc("auth_jwks_keys", "Keys in an issuer's JWKS in use: 0 before the first good fetch, after an empty answer, or once jwks_max_stale has passed.", "issuer")
+	descJWKSRevoked   = desc("auth_jwks_keys_revoked_total", "Keys that left their JWKS; their tokens were refused from then on, cached ones included.")
+	descJWKSStale     = desc("auth_jwks_stale_total", "Times an issuer's last good JWKS outlived jwks_max_stale while fetches failed, and its keys were dropped.")
 	descLimitDecision = desc("ratelimit_decisions_total", "Rate-limit decisions.", "result")
 	descLimitRedisErr = desc("ratelimit_redis_errors_total", "Cluster rate-limit calls to Redis that failed or timed out.")
 	descLimitFallback = desc("ratelimit_fallbacks_total", "Cluster-policy decisions answered by the local limiter because Redis was unavailable.")
@@ -101,6 +103,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descJWKSFetches, st.JWKSRefreshes-st.JWKSErrors, "ok")
 		counter(descJWKSFetches, st.JWKSErrors, "error")
 		counter(descJWKSFetches, st.JWKSUnknownKIDRefetches, "unknown_kid")
+		counter(descJWKSFetches, st.JWKSEmptySets, "empty")
+		counter(descJWKSRevoked, st.JWKSKeysRevoked)
+		counter(descJWKSStale, st.JWKSStaleDrops)
 		for _, is := range s.verifier.Status() {
 			gauge(descJWKSKeys, float64(is.Keys), is.Name)
 		}
@@ -210,9 +215,12 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// authChecks reports each JWKS issuer for /readyz: down when its keys were
-// never loaded (its tokens all fail), degraded when the last refresh failed
-// but the last good set is still in use.
+// authChecks reports each JWKS issuer for /readyz: down when it has no
+// usable key, static ones included (never loaded, emptied, or stale past
+// jwks_max_stale: its tokens all fail), degraded when something is amiss
+// but tokens still verify (the last refresh failed and the last good set is
+// in use, or the JWKS is empty beside static keys). The detail's problem
+// says which.
 func (s *Server) authChecks() map[string]Check {
 	out := map[string]Check{}
 	if s.verifier == nil {
@@ -221,9 +229,9 @@ func (s *Server) authChecks() map[string]Check {
 	for _, is := range s.verifier.Status() {
 		c := Check{Status: "ok", Detail: is}
 		switch {
-		case is.LastSuccess.IsZero():
+		case is.UsableKeys == 0:
 			c.Status = "down"
-		case !is.LastRefreshOK:
+		case is.Problem != "":
 			c.Status = "degraded"
 		}
 		out["jwks:"+is.Name] = c

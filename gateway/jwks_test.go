@@ -7,8 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,9 +42,10 @@ func newJWKSOrigin(t *testing.T) *jwksOrigin {
 	return j
 }
 
+// serve answers the public halves of keys; none answers {"keys":[]}.
 func (j *jwksOrigin) serve(t *testing.T, keys map[string]*rsa.PrivateKey) {
 	t.Helper()
-	var set jwkset.JWKSMarshal
+	set := jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{}}
 	for kid, k := range keys {
 		jwk, err := jwkset.NewJWKFromKey(&k.PublicKey, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, USE: jwkset.UseSig, ALG: jwkset.AlgRS256}})
 		if err != nil {
@@ -127,4 +130,168 @@ func TestJWKSIssuerOverSockets(t *testing.T) {
 		h.get("/api/products/1", rsToken(t, k3, "k3"))
 		return h.srv.Readiness(context.Background()).Checks["jwks:rs"].Status == "degraded"
 	})
+}
+
+// readyz is the admin listener's /readyz answer.
+type readyz struct {
+	code   int
+	body   string // for failure messages
+	Status string `json:"status"`
+	Checks map[string]struct {
+		Status string          `json:"status"`
+		Detail json.RawMessage `json:"detail"`
+	} `json:"checks"`
+}
+
+// problem is the problem a jwks:<issuer> check's detail reports.
+func (rd readyz) problem(t *testing.T, check string) string {
+	t.Helper()
+	var d struct {
+		Problem string `json:"problem"`
+	}
+	if err := json.Unmarshal(rd.Checks[check].Detail, &d); err != nil {
+		t.Fatalf("readyz %s: %v", check, err)
+	}
+	return d.Problem
+}
+
+func (h *harness) readyz() readyz {
+	h.t.Helper()
+	resp, err := h.client.Get(h.admin + "/readyz")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	rd := readyz{code: resp.StatusCode, body: string(b)}
+	if err := json.Unmarshal(b, &rd); err != nil {
+		h.t.Fatalf("readyz: %v: %s", err, b)
+	}
+	return rd
+}
+
+// jwksHarness is a gateway with an RS256 issuer "rs" whose keys come from js,
+// refreshed every 50ms, and a cache_ttl long enough that only revocation
+// can end a cached token's trust within a test.
+func jwksHarness(t *testing.T, js *jwksOrigin, mod func(*auth.IssuerConfig)) *harness {
+	return newHarness(t, func(c *Config) {
+		c.Auth.CacheTTL = time.Hour
+		ic := auth.IssuerConfig{
+			Name: "rs", Issuer: "https://rs.test", Audiences: []string{"tiercel"}, Algorithms: []string{"RS256"},
+			JWKSURL: js.URL, JWKSRefresh: 50 * time.Millisecond,
+		}
+		if mod != nil {
+			mod(&ic)
+		}
+		c.Auth.Issuers = append(c.Auth.Issuers, ic)
+	})
+}
+
+// TestJWKSEmptiedRevokesOverSockets guards issue 13 item 5 (emptied JWKS
+// revokes) and the readyz issue (an issuer with no keys is not ready)
+// through a real gateway: once the JWKS answers {"keys":[]}, the token that
+// got a 200 (and sits in the verified-token cache) gets a 401 at the next
+// refresh, and /readyz on the admin listener is 503 naming the issuer;
+// listing the key again restores both.
+func TestJWKSEmptiedRevokesOverSockets(t *testing.T) {
+	k1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	js := newJWKSOrigin(t)
+	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
+	h := jwksHarness(t, js, nil)
+	tok := rsToken(t, k1, "k1")
+	for range 2 {
+		if r := h.get("/api/products/1", tok); r.status != 200 {
+			t.Fatalf("RS256 token: %d %s", r.status, r.body)
+		}
+	}
+	if st := h.srv.verifier.Stats(); st.CacheHits == 0 {
+		t.Fatalf("the token was not served from the cache: %+v", st)
+	}
+	if rd := h.readyz(); rd.code != 200 || rd.Checks["jwks:rs"].Status != "ok" {
+		t.Fatalf("readyz before: %d %s", rd.code, rd.body)
+	}
+
+	js.serve(t, nil)
+	eventually(t, 5*time.Second, "the cached token to be refused", func() bool {
+		r := h.get("/api/products/1", tok)
+		return r.status == 401 && r.err.Code == "unknown_kid"
+	})
+	rd := h.readyz()
+	if c := rd.Checks["jwks:rs"]; rd.code != 503 || rd.Status != "not_ready" || c.Status != "down" || rd.problem(t, "jwks:rs") != "no keys: JWKS answered an empty set" {
+		t.Fatalf("readyz with an empty JWKS: %d %s", rd.code, rd.body)
+	}
+	if c := rd.Checks["jwks:test"]; c.Status != "" {
+		t.Fatalf("an issuer with static keys only has a JWKS check: %s", rd.body)
+	}
+
+	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
+	eventually(t, 5*time.Second, "the key to be trusted again", func() bool {
+		return h.get("/api/products/1", tok).status == 200
+	})
+	if rd := h.readyz(); rd.code != 200 || rd.Status != "ready" {
+		t.Fatalf("readyz after: %d %s", rd.code, rd.body)
+	}
+	h.wantMetrics(`tiercel_auth_jwks_fetches_total{result="empty"} `, "tiercel_auth_jwks_keys_revoked_total 1\n")
+}
+
+// TestJWKSMaxStaleOverSockets guards issue 13 item 5, second half, through
+// a real gateway: a failing JWKS keeps the last good keys (200, /readyz 200
+// with the issuer degraded and the error) for jwks_max_stale after the last
+// good fetch, then the cached token gets a 401 keys_stale and /readyz a
+// 503; a good fetch restores both.
+func TestJWKSMaxStaleOverSockets(t *testing.T) {
+	k1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	js := newJWKSOrigin(t)
+	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
+	h := jwksHarness(t, js, func(ic *auth.IssuerConfig) { ic.JWKSMaxStale = time.Second })
+	tok := rsToken(t, k1, "k1")
+	if r := h.get("/api/products/1", tok); r.status != 200 {
+		t.Fatalf("RS256 token: %d %s", r.status, r.body)
+	}
+
+	js.fail()
+	eventually(t, 5*time.Second, "readyz to report the failing JWKS", func() bool {
+		return h.readyz().Checks["jwks:rs"].Status == "degraded"
+	})
+	if r := h.get("/api/products/1", tok); r.status != 200 {
+		t.Fatalf("within jwks_max_stale: %d %s", r.status, r.body)
+	}
+	if rd := h.readyz(); rd.code != 200 || !strings.Contains(rd.problem(t, "jwks:rs"), "unexpected status 503") {
+		t.Fatalf("readyz within jwks_max_stale: %d %s", rd.code, rd.body)
+	}
+
+	eventually(t, 5*time.Second, "the cached token to be refused", func() bool {
+		r := h.get("/api/products/1", tok)
+		return r.status == 401 && r.err.Code == "keys_stale"
+	})
+	rd := h.readyz()
+	if c := rd.Checks["jwks:rs"]; rd.code != 503 || c.Status != "down" || !strings.HasPrefix(rd.problem(t, "jwks:rs"), "no keys: JWKS stale since ") {
+		t.Fatalf("readyz past jwks_max_stale: %d %s", rd.code, rd.body)
+	}
+
+	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
+	eventually(t, 5*time.Second, "the key to be trusted again", func() bool {
+		return h.get("/api/products/1", tok).status == 200
+	})
+	if rd := h.readyz(); rd.code != 200 || rd.Status != "ready" {
+		t.Fatalf("readyz after: %d %s", rd.code, rd.body)
+	}
+	h.wantMetrics("tiercel_auth_jwks_stale_total 1\n", `tiercel_auth_failures_total{reason="keys_stale"} `)
+}
+
+// wantMetrics fails unless /metrics on the admin listener contains each of
+// lines.
+func (h *harness) wantMetrics(lines ...string) {
+	h.t.Helper()
+	resp, err := h.client.Get(h.admin + "/metrics")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range lines {
+		if !strings.Contains(string(b), l) {
+			h.t.Errorf("/metrics lacks %q", l)
+		}
+	}
 }

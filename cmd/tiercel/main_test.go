@@ -62,6 +62,8 @@ routes:
 	f("routes:\n  - {path: /x, upstream: nope, auth: {mode: none}}\n", `routes[0].upstream: no upstream named "nope"`)
 	f("upstreams: [{name: a, targets: []}]\n", `upstreams[0].targets`)
 	f("auth:\n  issuers: [{issuer: x, algorithms: [none]}]\n", `auth.issuers[0].algorithms[0]`)
+	f("auth:\n  issuers: [{issuer: x, algorithms: [RS256], jwks_url: \"https://x/jwks\", jwks_max_stale: 1m}]\n",
+		`auth.issuers[0].jwks_max_stale: 1m0s is shorter than jwks_refresh (5m0s)`)
 	f("rate_limit:\n  policies: {p: {rate: -1}}\n", `rate_limit.policies.p.rate`)
 	f("server: {max_body_bytes: lots}\n", `server.max_body_bytes: cannot unmarshal`)
 	f("log: {level: loud}\n", `log.level: "loud" is not one of`)

@@ -9,20 +9,32 @@ import (
 
 // The race detector allocates on its own, hence the build tag.
 
+// TestVerifyCachedAllocatesNothing covers tokens verified with a static key
+// and with a JWKS key, whose cache hits also check that the key was not
+// revoked (issue 13 item 5: the revocation check must stay free).
 func TestVerifyCachedAllocatesNothing(t *testing.T) {
-	v := newTestVerifier(t, hsConfig(), nil)
-	tok := []byte(hsToken(t, time.Now(), map[string]any{"scope": "read write"}))
-	mustVerify(t, v, string(tok))
 	required := []string{"read"}
-	n := testing.AllocsPerRun(1000, func() {
-		p, err := v.Verify(tok)
-		if err != nil || !p.HasScopes(required) {
-			t.Fatal("cached verify failed")
+	f := func(v *Verifier, tok []byte) {
+		t.Helper()
+		mustVerify(t, v, string(tok))
+		n := testing.AllocsPerRun(1000, func() {
+			p, err := v.Verify(tok)
+			if err != nil || !p.HasScopes(required) {
+				t.Fatal("cached verify failed")
+			}
+		})
+		if n != 0 {
+			t.Fatalf("Verify on a cache hit allocates %v times", n)
 		}
-	})
-	if n != 0 {
-		t.Fatalf("Verify on a cache hit allocates %v times", n)
+		if st := v.Stats(); st.Verifications != 1 {
+			t.Fatalf("%d verifications, want every Verify but the first from the cache", st.Verifications)
+		}
 	}
+	f(newTestVerifier(t, hsConfig(), nil), []byte(hsToken(t, time.Now(), map[string]any{"scope": "read write"})))
+	k := fixtures()
+	srv := newJWKSServer(t, map[string]any{"k1": &k.rsa.PublicKey})
+	f(newTestVerifier(t, jwksConfig(srv.URL, nil), nil),
+		[]byte(signWith(t, "RS256", "k1", k.rsa, claimsFor(rsIss, time.Now(), map[string]any{"scope": "read write"}))))
 }
 
 func TestRejectJunkAllocatesNothing(t *testing.T) {

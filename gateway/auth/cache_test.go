@@ -113,14 +113,14 @@ func TestCacheBound(t *testing.T) {
 
 func TestTokenCacheEvictsExpiredFirst(t *testing.T) {
 	c := newTokenCache(64) // one shard
-	p := &Principal{}
+	p, k := &Principal{}, &key{}
 	for i := range 32 {
-		c.put(fmt.Sprint("old", i), p, 10, 0)
+		c.put(fmt.Sprint("old", i), p, k, 10, 0)
 	}
 	for i := range 32 {
-		c.put(fmt.Sprint("live", i), p, 100, 0)
+		c.put(fmt.Sprint("live", i), p, k, 100, 0)
 	}
-	c.put("new", p, 100, 20) // full: the 32 expired entries go, nothing else
+	c.put("new", p, k, 100, 20) // full: the 32 expired entries go, nothing else
 	if _, _, n := c.stats(); n != 33 {
 		t.Fatalf("got %d entries, want 33", n)
 	}
@@ -211,11 +211,11 @@ func TestVerifyAfterCloseSkipsCache(t *testing.T) {
 // token whose hash matches another's must never get the other's Principal.
 func TestTokenCacheHashCollision(t *testing.T) {
 	c := newTokenCache(64)
-	alice := &Principal{Subject: "alice"}
-	c.put("token-a", alice, 100, 0)
+	alice, k := &Principal{Subject: "alice"}, &key{}
+	c.put("token-a", alice, k, 100, 0)
 	// Plant alice's entry under the hash of token-b, as a collision would.
 	h := maphash.String(c.seed, "token-b")
-	c.shards[h&c.mask].m[h] = cacheEntry{token: "token-a", p: alice, expires: 100}
+	c.shards[h&c.mask].m[h] = cacheEntry{token: "token-a", p: alice, k: k, expires: 100}
 	if p := c.get([]byte("token-b"), 1); p != nil {
 		t.Fatalf("token-b got %q's principal through a hash collision", p.Subject)
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,7 +24,9 @@ type Config struct {
 	// the token length plus 200 bytes. Default 100000.
 	CacheEntries int `yaml:"cache_entries"`
 	// CacheTTL is the longest a verified token is trusted without verifying it
-	// again, so a key removed from a JWKS stops working within it. Default 5m.
+	// again. It does not delay revocation: a cached token stops being
+	// trusted as soon as the key that verified it leaves its JWKS or the set
+	// outlives JWKSMaxStale. Default 5m.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// Issuers are the trusted token issuers, chosen by the token's iss claim.
 	Issuers []IssuerConfig `yaml:"issuers"`
@@ -60,6 +63,15 @@ type IssuerConfig struct {
 	JWKSUnknownKIDInterval time.Duration `yaml:"jwks_unknown_kid_interval"`
 	// JWKSTimeout bounds one JWKS fetch. Default 2s.
 	JWKSTimeout time.Duration `yaml:"jwks_timeout"`
+	// JWKSMaxStale is how long the last good JWK Set is trusted, counted
+	// from the fetch that brought it, while fetches fail (errors, non-200,
+	// malformed or oversized answers). Past it the set's keys verify
+	// nothing, cached tokens included, and the issuer is not ready until a
+	// fetch succeeds: an endpoint that is down cannot be told from one that
+	// revokes. It bounds how long a revocation can go unseen, so size it to
+	// the outage you would ride out, a few jwks_refresh at least. Default
+	// 1h, or jwks_refresh if that is longer; at least jwks_refresh.
+	JWKSMaxStale time.Duration `yaml:"jwks_max_stale"`
 	// Claims names the claims mapped into Principal.
 	Claims ClaimNames `yaml:"claims"`
 }
@@ -104,6 +116,7 @@ const (
 	defaultJWKSRefresh   = 5 * time.Minute
 	defaultJWKSUnknown   = time.Minute
 	defaultJWKSTimeout   = 2 * time.Second
+	defaultJWKSMaxStale  = time.Hour
 )
 
 // withDefaults returns a copy with every zero value replaced by its default.
@@ -124,6 +137,8 @@ func (ic IssuerConfig) withDefaults() IssuerConfig {
 	defaults.Set(&ic.JWKSRefresh, defaultJWKSRefresh)
 	defaults.Set(&ic.JWKSUnknownKIDInterval, defaultJWKSUnknown)
 	defaults.Set(&ic.JWKSTimeout, defaultJWKSTimeout)
+	// A config that sets only a long jwks_refresh stays valid.
+	defaults.Set(&ic.JWKSMaxStale, max(defaultJWKSMaxStale, ic.JWKSRefresh))
 	defaults.Set(&ic.Claims.Subject, "sub")
 	defaults.Set(&ic.Claims.Tenant, "tenant")
 	defaults.Set(&ic.Claims.Scopes, "scope")
@@ -220,6 +235,13 @@ func (ic IssuerConfig) validateDurations() error {
 		return errors.New("jwks_unknown_kid_interval: must not be negative")
 	case ic.JWKSTimeout < 0:
 		return errors.New("jwks_timeout: must not be negative")
+	case ic.JWKSMaxStale < 0:
+		return errors.New("jwks_max_stale: must not be negative")
+	}
+	// Shorter than the refresh interval, the set would go stale between two
+	// fetches that both succeed.
+	if refresh := cmp.Or(ic.JWKSRefresh, defaultJWKSRefresh); ic.JWKSMaxStale != 0 && ic.JWKSMaxStale < refresh {
+		return fmt.Errorf("jwks_max_stale: %s is shorter than jwks_refresh (%s)", ic.JWKSMaxStale, refresh)
 	}
 	return nil
 }

@@ -74,6 +74,14 @@ func TestValidate(t *testing.T) {
 		`issuers[0].keys[1].kid: duplicate kid "a" (also keys[0])`)
 	f(rs(func(ic *IssuerConfig) { ic.Audiences = []string{""} }), "issuers[0].audiences[0]: must not be empty")
 	f(rs(func(ic *IssuerConfig) { ic.JWKSTimeout = -1 }), "issuers[0].jwks_timeout: must not be negative")
+	// Issue 13 item 5: jwks_max_stale bounds how long a failing JWKS keeps
+	// its keys, and cannot be shorter than a refresh.
+	f(rs(func(ic *IssuerConfig) { ic.JWKSMaxStale = -time.Second }), "issuers[0].jwks_max_stale: must not be negative")
+	f(rs(func(ic *IssuerConfig) { ic.JWKSMaxStale = time.Minute }), "issuers[0].jwks_max_stale: 1m0s is shorter than jwks_refresh (5m0s)")
+	f(rs(func(ic *IssuerConfig) { ic.JWKSRefresh, ic.JWKSMaxStale = 2*time.Minute, time.Minute }),
+		"issuers[0].jwks_max_stale: 1m0s is shorter than jwks_refresh (2m0s)")
+	f(rs(func(ic *IssuerConfig) { ic.JWKSRefresh, ic.JWKSMaxStale = time.Minute, time.Minute }), "")
+	f(rs(func(ic *IssuerConfig) { ic.JWKSRefresh = 3 * time.Hour }), "") // the default follows
 	f(Config{Issuers: []IssuerConfig{rs(nil).Issuers[0], rs(nil).Issuers[0]}}, `issuers[1].issuer: duplicate issuer "https://rs.example" (also issuers[0])`)
 	f(Config{Issuers: []IssuerConfig{rs(func(ic *IssuerConfig) { ic.Name = "x" }).Issuers[0], rs(func(ic *IssuerConfig) { ic.Name = "x"; ic.Issuer = "b" }).Issuers[0]}},
 		`issuers[1].name: duplicate name "x" (also issuers[0])`)
@@ -120,4 +128,20 @@ func TestJWKFile(t *testing.T) {
 	if r, _ := reasonOf(err); r != ReasonUnknownKID {
 		t.Fatalf("got %v, want unknown_kid", err)
 	}
+}
+
+// TestJWKSMaxStaleDefault: 1h, or jwks_refresh when that is longer, so that a
+// config setting only a long refresh stays valid.
+func TestJWKSMaxStaleDefault(t *testing.T) {
+	f := func(refresh, maxStale, want time.Duration) {
+		t.Helper()
+		ic := IssuerConfig{JWKSRefresh: refresh, JWKSMaxStale: maxStale}.withDefaults()
+		if ic.JWKSMaxStale != want {
+			t.Fatalf("refresh %s, max_stale %s: got %s, want %s", refresh, maxStale, ic.JWKSMaxStale, want)
+		}
+	}
+	f(0, 0, time.Hour)
+	f(time.Minute, 0, time.Hour)
+	f(3*time.Hour, 0, 3*time.Hour)
+	f(time.Minute, 2*time.Minute, 2*time.Minute)
 }

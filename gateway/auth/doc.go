@@ -16,5 +16,9 @@
 //     triggered by an unknown kid, which is rate limited per issuer;
 //   - retain the caller's token buffer (it is reused by the server);
 //   - cache a token that failed verification, or trust a cached one past its
-//     exp or past CacheTTL.
+//     exp, past CacheTTL, or once the key that verified it has left its
+//     JWKS or outlived jwks_max_stale;
+//   - keep trusting a JWKS's keys when it answers with a set that lacks
+//     them (an empty one included), or, while it fails, past
+//     jwks_max_stale.
 package auth

@@ -29,6 +29,10 @@ const (
 	ReasonUnknownKID
 	// ReasonKeysUnavailable: the issuer's JWKS has never been loaded.
 	ReasonKeysUnavailable
+	// ReasonKeysStale: the issuer's JWKS has failed to load for longer than
+	// its jwks_max_stale, so the keys of the last good set are no longer
+	// trusted.
+	ReasonKeysStale
 
 	numReasons
 )
@@ -45,6 +49,7 @@ var reasonNames = [numReasons]string{
 	ReasonAudience:        "audience",
 	ReasonUnknownKID:      "unknown_kid",
 	ReasonKeysUnavailable: "keys_unavailable",
+	ReasonKeysStale:       "keys_stale",
 }
 
 func (r Reason) String() string {

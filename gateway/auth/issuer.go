@@ -59,66 +59,85 @@ func checkKeys(ks []*key, algs []string, seen map[string]bool) error {
 	return nil
 }
 
-func (is *issuer) remoteKeys() *keySet {
+// remoteKeys returns the JWKS set the issuer trusts at now (Unix ns): none
+// before the first good fetch, nor once the last one is older than
+// jwks_max_stale.
+func (is *issuer) remoteKeys(now int64) *keySet {
 	if is.jwks == nil {
 		return nil
 	}
-	return is.jwks.keys.Load()
+	return is.jwks.keys.Load().trustedAt(now)
 }
 
-// key finds the key for a token's kid and alg. Only a key that is not found
-// triggers a JWKS refetch, and that is rate limited inside jwksSource.
-func (is *issuer) key(kid, alg string, deadline time.Time) (*key, error) {
-	k, res := is.lookup(kid, alg)
+// key finds the key for a token's kid and alg at now (Unix ns), and until
+// when a token it verifies may be cached: the staleAt of its JWKS set, or 0
+// (no bound) for a static key. Only a key that is not found triggers a JWKS
+// refetch, and that is rate limited inside jwksSource.
+func (is *issuer) key(kid, alg string, now int64, deadline time.Time) (*key, int64, error) {
+	k, set, res := is.lookup(kid, alg, now)
 	if res == keyNotFound && is.jwks != nil {
 		is.jwks.refetchForUnknownKID(deadline)
-		k, res = is.lookup(kid, alg)
+		k, set, res = is.lookup(kid, alg, now)
 	}
 	switch res {
 	case keyFound:
-		return k, nil
+		return k, set.staleAt, nil
 	case keyWrongType:
-		return nil, &Error{Reason: ReasonAlgorithm, Err: fmt.Errorf("key %q of issuer %s does not fit alg %s", kid, is.cfg.Name, alg)}
+		return nil, 0, &Error{Reason: ReasonAlgorithm, Err: fmt.Errorf("key %q of issuer %s does not fit alg %s", kid, is.cfg.Name, alg)}
 	case keyAmbiguous:
-		return nil, &Error{Reason: ReasonUnknownKID, Err: fmt.Errorf("token has no kid and issuer %s has several %s keys", is.cfg.Name, alg)}
+		return nil, 0, &Error{Reason: ReasonUnknownKID, Err: fmt.Errorf("token has no kid and issuer %s has several %s keys", is.cfg.Name, alg)}
 	}
-	if is.jwks != nil && is.remoteKeys() == nil {
-		return nil, &Error{Reason: ReasonKeysUnavailable, Err: fmt.Errorf("JWKS of issuer %s never loaded", is.cfg.Name)}
-	}
-	return nil, &Error{Reason: ReasonUnknownKID, Err: fmt.Errorf("issuer %s has no %s key with kid %q", is.cfg.Name, alg, kid)}
+	return nil, 0, is.notFound(kid, alg, now)
 }
 
-func (is *issuer) lookup(kid, alg string) (*key, lookupResult) {
-	remote := is.remoteKeys()
+// notFound explains a key that is in no trusted set.
+func (is *issuer) notFound(kid, alg string, now int64) *Error {
+	if is.jwks != nil {
+		switch set := is.jwks.keys.Load(); {
+		case set == nil:
+			return &Error{Reason: ReasonKeysUnavailable, Err: fmt.Errorf("JWKS of issuer %s never loaded", is.cfg.Name)}
+		case set.trustedAt(now) == nil:
+			return &Error{Reason: ReasonKeysStale, Err: fmt.Errorf("JWKS of issuer %s stale since %s: no successful fetch within jwks_max_stale",
+				is.cfg.Name, time.Unix(0, set.staleAt).UTC().Format(time.RFC3339))}
+		}
+	}
+	return &Error{Reason: ReasonUnknownKID, Err: fmt.Errorf("issuer %s has no %s key with kid %q", is.cfg.Name, alg, kid)}
+}
+
+// lookup also returns the set the key was found in.
+func (is *issuer) lookup(kid, alg string, now int64) (*key, *keySet, lookupResult) {
+	remote := is.remoteKeys(now)
 	if kid == "" {
-		return soleKey(is.static.forAlg(alg), remote.forAlg(alg))
+		return soleKey(is.static, remote, alg)
 	}
 	k, res := is.static.find(kid, alg)
 	if res == keyFound {
-		return k, res
+		return k, is.static, res
 	}
 	k, res2 := remote.find(kid, alg)
 	if res2 == keyFound {
-		return k, res2
+		return k, remote, res2
 	}
 	if res == keyWrongType || res2 == keyWrongType {
-		return nil, keyWrongType
+		return nil, nil, keyWrongType
 	}
-	return nil, keyNotFound
+	return nil, nil, keyNotFound
 }
 
-// soleKey allows a token without kid only when exactly one key could have
-// signed it; trying every key would let a kid-less token pick its key.
-func soleKey(a, b []*key) (*key, lookupResult) {
+// soleKey allows a token without kid only when exactly one key of the two
+// sets could have signed it; trying every key would let a kid-less token
+// pick its key.
+func soleKey(static, remote *keySet, alg string) (*key, *keySet, lookupResult) {
+	a, b := static.forAlg(alg), remote.forAlg(alg)
 	switch n := len(a) + len(b); {
 	case n == 0:
-		return nil, keyNotFound
+		return nil, nil, keyNotFound
 	case n > 1:
-		return nil, keyAmbiguous
+		return nil, nil, keyAmbiguous
 	case len(a) == 1:
-		return a[0], keyFound
+		return a[0], static, keyFound
 	}
-	return b[0], keyFound
+	return b[0], remote, keyFound
 }
 
 // checkAudience enforces the issuer's audiences, if it has any.

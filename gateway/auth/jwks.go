@@ -34,6 +34,7 @@ type jwksSource struct {
 	client    *http.Client
 	refresh   time.Duration
 	timeout   time.Duration
+	maxStale  time.Duration
 	// limiter allows the refetches triggered by unknown kids; background
 	// refreshes do not use it.
 	limiter *rate.Limiter
@@ -45,8 +46,10 @@ type jwksSource struct {
 	// the background and Close waits for them.
 	wg *sync.WaitGroup
 
-	// keys is nil until the first successful fetch; it is then only ever
-	// replaced by another good set, so a failing endpoint keeps the last one.
+	// keys is nil until the first successful fetch; it is then replaced by
+	// the set of every well-formed answer, an empty one included: emptying
+	// the JWKS is how an issuer revokes. A failing endpoint keeps the last
+	// set, trusted until its staleAt only.
 	keys atomic.Pointer[keySet]
 
 	mu          sync.Mutex
@@ -54,11 +57,16 @@ type jwksSource struct {
 	lastAttempt time.Time
 	lastSuccess time.Time
 	lastErr     string
-	failures    int // consecutive
+	failures    int  // consecutive
+	listed      int  // keys the last good answer listed, usable or not
+	staleLogged bool // the error for the set going stale is logged once
 
 	fetches           atomic.Uint64
 	fetchErrors       atomic.Uint64
 	unknownKIDFetches atomic.Uint64
+	emptySets         atomic.Uint64
+	staleDrops        atomic.Uint64
+	revokedKeys       atomic.Uint64
 }
 
 type fetchCall struct {
@@ -68,16 +76,17 @@ type fetchCall struct {
 
 func newJWKSSource(ctx context.Context, ic IssuerConfig, client *http.Client, logger *slog.Logger, now func() time.Time) *jwksSource {
 	return &jwksSource{
-		name:    ic.Name,
-		url:     ic.JWKSURL,
-		algs:    ic.Algorithms,
-		client:  client,
-		refresh: ic.JWKSRefresh,
-		timeout: ic.JWKSTimeout,
-		limiter: rate.NewLimiter(rate.Every(ic.JWKSUnknownKIDInterval), 1),
-		logger:  logger.With("issuer", ic.Name, "jwks_url", ic.JWKSURL),
-		now:     now,
-		ctx:     ctx,
+		name:     ic.Name,
+		url:      ic.JWKSURL,
+		algs:     ic.Algorithms,
+		client:   client,
+		refresh:  ic.JWKSRefresh,
+		timeout:  ic.JWKSTimeout,
+		maxStale: ic.JWKSMaxStale,
+		limiter:  rate.NewLimiter(rate.Every(ic.JWKSUnknownKIDInterval), 1),
+		logger:   logger.With("issuer", ic.Name, "jwks_url", ic.JWKSURL),
+		now:      now,
+		ctx:      ctx,
 	}
 }
 
@@ -98,15 +107,24 @@ func (s *jwksSource) run(stop <-chan struct{}, firstDone chan<- struct{}) {
 	}
 }
 
+// nextDelay is the refresh interval, or the back-off after failures, but
+// never later than one fetch timeout before the set goes stale: with
+// jwks_max_stale equal to jwks_refresh, every refresh would otherwise land
+// just after the set expired.
 func (s *jwksSource) nextDelay() time.Duration {
 	s.mu.Lock()
 	failures := s.failures
 	s.mu.Unlock()
-	if failures == 0 {
-		return s.refresh
+	d := s.refresh
+	if failures > 0 {
+		d = min(firstRetry<<min(failures-1, 20), s.refresh)
 	}
-	d := firstRetry << min(failures-1, 20)
-	return min(d, s.refresh)
+	if set := s.keys.Load(); set != nil {
+		if left := time.Duration(set.staleAt-s.now().UnixNano()) - s.timeout; left > 0 {
+			d = min(d, left)
+		}
+	}
+	return d
 }
 
 // refetchForUnknownKID is called on the request path when a token names a
@@ -179,71 +197,57 @@ func (s *jwksSource) beginLocked() *fetchCall {
 
 // complete downloads the set for c and publishes the outcome.
 func (s *jwksSource) complete(c *fetchCall) {
-	set, err := s.download()
-	s.record(set, err)
+	doc, err := s.download()
+	if err != nil {
+		s.recordFailure(err)
+	} else {
+		s.recordSuccess(doc)
+	}
 	c.err = err
 	close(c.done)
 }
 
-// record publishes the outcome of a fetch; a failure keeps the last good set.
-// The new set is stored before inflight is cleared, so that a request that
-// finds no fetch in flight also finds the keys of the last one.
-func (s *jwksSource) record(set *keySet, err error) {
-	s.fetches.Add(1)
-	var old *keySet
-	s.mu.Lock()
-	s.lastAttempt = s.now()
-	if err != nil {
-		s.failures++
-		s.lastErr = err.Error()
-	} else {
-		old = s.keys.Swap(set)
-		s.failures = 0
-		s.lastErr = ""
-		s.lastSuccess = s.lastAttempt
-	}
-	s.inflight = nil
-	failures := s.failures
-	s.mu.Unlock()
-
-	switch {
-	case err == nil && (old == nil || old.size() != set.size()):
-		s.logger.Info("loaded JWKS", "keys", set.size())
-	case err != nil:
-		s.fetchErrors.Add(1)
-		if s.ctx.Err() == nil { // not merely cut short by Close
-			s.logger.Warn("cannot refresh JWKS; keeping the last good key set", "error", err, "failures", failures)
-		}
-	}
+// jwksDoc is a well-formed JWKS answer: the keys we can use out of listed.
+type jwksDoc struct {
+	keys   []*key
+	listed int
 }
 
-func (s *jwksSource) download() (*keySet, error) {
+// download fetches and parses the set. Only a 200 whose body is a JSON
+// object with a "keys" array is an answer; anything else is a failure,
+// which keeps the last good set.
+func (s *jwksSource) download() (jwksDoc, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("cannot build JWKS request: %w", err)
+		return jwksDoc{}, fmt.Errorf("cannot build JWKS request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot fetch JWKS: %w", err)
+		return jwksDoc{}, fmt.Errorf("cannot fetch JWKS: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("cannot fetch JWKS: unexpected status %d", resp.StatusCode)
+		return jwksDoc{}, fmt.Errorf("cannot fetch JWKS: unexpected status %d", resp.StatusCode)
 	}
 	var m jwkset.JWKSMarshal
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJWKSBytes)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("cannot decode JWKS: %w", err)
+		return jwksDoc{}, fmt.Errorf("cannot decode JWKS: %w", err)
 	}
-	return s.parse(m)
+	if m.Keys == nil {
+		// {} or {"error":...} from a misconfigured endpoint is not a set
+		// that revokes every key (RFC 7517 section 5: "keys" is required).
+		return jwksDoc{}, errors.New(`cannot decode JWKS: no "keys" array`)
+	}
+	return jwksDoc{keys: s.parse(m), listed: len(m.Keys)}, nil
 }
 
 // parse skips keys we cannot or must not use (symmetric, encryption, weak,
-// unknown types) rather than failing the whole set, but an empty result is
-// an error: a broken endpoint serving {"keys":[]} must not lock everyone out.
-func (s *jwksSource) parse(m jwkset.JWKSMarshal) (*keySet, error) {
+// unknown types) rather than failing the whole set. The result may be
+// empty: a set whose keys are all gone or unusable revokes them all.
+func (s *jwksSource) parse(m jwkset.JWKSMarshal) []*key {
 	keys := make([]*key, 0, len(m.Keys))
 	for i, km := range m.Keys {
 		k, err := s.parseOne(km)
@@ -255,10 +259,7 @@ func (s *jwksSource) parse(m jwkset.JWKSMarshal) (*keySet, error) {
 			keys = append(keys, k)
 		}
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("cannot use JWKS: none of its %d keys is usable", len(m.Keys))
-	}
-	return newKeySet(keys, s.algs), nil
+	return keys
 }
 
 func (s *jwksSource) parseOne(km jwkset.JWKMarshal) (*key, error) {
@@ -271,18 +272,4 @@ func (s *jwksSource) parseOne(km jwkset.JWKMarshal) (*key, error) {
 		return nil, err
 	}
 	return keyFromJWK(jwk, km.KID)
-}
-
-func (s *jwksSource) status() IssuerStatus {
-	st := IssuerStatus{Name: s.name, JWKSURL: s.url}
-	if set := s.keys.Load(); set != nil {
-		st.Keys = set.size()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st.LastRefresh = s.lastAttempt
-	st.LastSuccess = s.lastSuccess
-	st.LastError = s.lastErr
-	st.LastRefreshOK = !s.lastAttempt.IsZero() && s.lastErr == ""
-	return st
 }

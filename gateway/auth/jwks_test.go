@@ -90,12 +90,12 @@ func TestJWKSRotation(t *testing.T) {
 		t.Fatalf("JWKS fetched %d times, want 3", n)
 	}
 
-	// k1 left the set: its cached token is trusted until CacheTTL, no longer.
-	mustVerify(t, v, old)
-	clock.Advance(defaultCacheTTL)
+	// k1 left the set: its cached token is refused at once, not after
+	// CacheTTL (issue 13 item 5: keys removed from the set stop verifying at
+	// once).
 	_, err = v.Verify([]byte(old))
 	wantReason(t, err, ReasonUnknownKID)
-	if st := v.Stats(); st.JWKSUnknownKIDRefetches != 3 || st.JWKSRefreshes != 4 || st.JWKSErrors != 0 {
+	if st := v.Stats(); st.JWKSUnknownKIDRefetches != 2 || st.JWKSRefreshes != 3 || st.JWKSErrors != 0 || st.JWKSKeysRevoked != 2 {
 		t.Fatalf("unexpected stats %+v", st)
 	}
 }
@@ -165,11 +165,13 @@ func TestJWKSDownMidway(t *testing.T) {
 			t.Fatalf("unexpected status %+v", st)
 		}
 		// A token never seen before still verifies with the last good set.
-		mustVerify(t, v, signWith(t, "RS256", "k1", k.rsa, claimsFor(rsIss, time.Now(), jwt.MapClaims{"jti": body})))
+		mustVerify(t, v, signWith(t, "RS256", "k1", k.rsa, claimsFor(rsIss, time.Now(), jwt.MapClaims{"jti": rand.Text()})))
 	}
 	f(http.StatusInternalServerError, "oops", "unexpected status 500")
 	f(http.StatusOK, "{not json", "cannot decode JWKS")
-	f(http.StatusOK, `{"keys":[]}`, "none of its 0 keys is usable")
+	// Not a JWK Set: a misconfigured endpoint, not a revocation.
+	f(http.StatusOK, `{"error":"maintenance"}`, `no "keys" array`)
+	f(http.StatusOK, `{"keys":[`+strings.Repeat(`{"kty":"RSA"},`, maxJWKSBytes/14)+`{}]}`, "cannot decode JWKS")
 	if st := v.Stats(); st.JWKSErrors == 0 {
 		t.Fatalf("no JWKS errors counted: %+v", st)
 	}

@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/MicahParks/jwkset"
 )
 
-// key is one verification key, immutable once built.
+// key is one verification key, immutable once built but for revoked.
 type key struct {
 	kid  string
 	kind keyKind
@@ -22,6 +23,11 @@ type key struct {
 	pub any // []byte, *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
 	// signer is the private key (or HMAC secret) for Sign; nil for public keys.
 	signer any
+	// revoked is set, once and for good, when the key leaves its JWKS. Every
+	// cache hit reads it, so that the tokens the key verified stop being
+	// trusted at once rather than after CacheTTL (see revoke.go). Static
+	// keys are never revoked.
+	revoked atomic.Bool
 }
 
 func newKey(kid, alg string, k any) (*key, error) {
@@ -158,23 +164,44 @@ func keyFromJWK(jwk jwkset.JWK, kid string) (*key, error) {
 	return newKey(kid, m.ALG.String(), jwk.Key())
 }
 
-// keySet indexes keys for the request path. It is immutable: a JWKS refresh
-// builds a new one and swaps the pointer.
+// keySet indexes keys for the request path. It is immutable once published:
+// a JWKS refresh builds a new one and swaps the pointer.
 type keySet struct {
 	byKID map[string][]*key
 	// byAlg counts and remembers keys per allowed alg, for tokens without kid.
 	byAlg map[string][]*key
+	// usable counts the keys that fit one of the issuer's algorithms: with
+	// none, no token can verify, and the issuer is not ready.
+	usable int
+	// staleAt (Unix ns) is when a JWKS set stops being trusted if no newer
+	// one has replaced it: the fetch that brought it plus jwks_max_stale.
+	// Zero for static keys, which never go stale.
+	staleAt int64
 }
 
 func newKeySet(keys []*key, algs []string) *keySet {
 	s := &keySet{byKID: make(map[string][]*key, len(keys)), byAlg: make(map[string][]*key, len(algs))}
 	for _, k := range keys {
 		s.byKID[k.kid] = append(s.byKID[k.kid], k)
+		fits := false
 		for _, alg := range algs {
 			if k.fits(alg) {
 				s.byAlg[alg] = append(s.byAlg[alg], k)
+				fits = true
 			}
 		}
+		if fits {
+			s.usable++
+		}
+	}
+	return s
+}
+
+// trustedAt returns s, or nil if s is a JWKS set that outlived
+// jwks_max_stale at now (Unix ns). A nil set stays nil.
+func (s *keySet) trustedAt(now int64) *keySet {
+	if s == nil || (s.staleAt != 0 && now >= s.staleAt) {
+		return nil
 	}
 	return s
 }

@@ -20,14 +20,30 @@ type Stats struct {
 	JWKSErrors uint64
 	// JWKSUnknownKIDRefetches counts fetches triggered by unknown kids.
 	JWKSUnknownKIDRefetches uint64
+	// JWKSEmptySets counts successful fetches whose set had no usable key
+	// (empty, or every key unusable): each revoked every key of its issuer.
+	JWKSEmptySets uint64
+	// JWKSKeysRevoked counts keys that left their JWKS: the tokens they
+	// verified were refused from then on, cached ones included.
+	JWKSKeysRevoked uint64
+	// JWKSStaleDrops counts the times a last good set outlived
+	// jwks_max_stale while fetches failed, and its keys were dropped.
+	JWKSStaleDrops uint64
 }
 
 // IssuerStatus describes the JWKS of one issuer, for readiness checks.
 type IssuerStatus struct {
 	Name    string `json:"name"`
 	JWKSURL string `json:"jwks_url"`
-	// Keys is the number of keys in the last good set; 0 if none was loaded.
+	// Problem says why the issuer is not fully healthy, "" when it is. It
+	// starts with "no keys: " when UsableKeys is 0.
+	Problem string `json:"problem,omitempty"`
+	// Keys is the number of keys in the set in use: 0 if none was loaded,
+	// the last one was empty, or it outlived jwks_max_stale.
 	Keys int `json:"keys"`
+	// UsableKeys counts the keys, static ones included, that fit one of the
+	// issuer's algorithms. At 0 no token of the issuer can verify.
+	UsableKeys int `json:"usable_keys"`
 	// LastRefresh is when the last fetch ended; zero before the first.
 	LastRefresh time.Time `json:"last_refresh"`
 	// LastRefreshOK reports whether that fetch succeeded.
@@ -37,6 +53,9 @@ type IssuerStatus struct {
 	LastSuccess time.Time `json:"last_success"`
 	// LastError is the error of the last fetch, "" if it succeeded.
 	LastError string `json:"last_error,omitempty"`
+	// StaleSince is when the last good set outlived jwks_max_stale and its
+	// keys were dropped (tokens fail with ReasonKeysStale); zero otherwise.
+	StaleSince time.Time `json:"stale_since,omitzero"`
 }
 
 // Stats returns the counters. It is cheap enough to call per scrape.
@@ -52,6 +71,9 @@ func (v *Verifier) Stats() Stats {
 			st.JWKSRefreshes += s.fetches.Load()
 			st.JWKSErrors += s.fetchErrors.Load()
 			st.JWKSUnknownKIDRefetches += s.unknownKIDFetches.Load()
+			st.JWKSEmptySets += s.emptySets.Load()
+			st.JWKSKeysRevoked += s.revokedKeys.Load()
+			st.JWKSStaleDrops += s.staleDrops.Load()
 		}
 	}
 	return st
@@ -62,7 +84,7 @@ func (v *Verifier) Status() []IssuerStatus {
 	var out []IssuerStatus
 	for _, is := range v.issuers {
 		if is.jwks != nil {
-			out = append(out, is.jwks.status())
+			out = append(out, is.jwks.status(is.static))
 		}
 	}
 	return out

@@ -36,7 +36,11 @@ type cacheShard struct {
 type cacheEntry struct {
 	token string
 	p     *Principal
-	// expires is min(token exp, verification time + CacheTTL) in Unix ns.
+	// k is the key that verified the token: once it is revoked, the entry
+	// is worthless (see revoke.go).
+	k *key
+	// expires is min(token exp, verification time + CacheTTL, the staleAt
+	// of k's JWKS set) in Unix ns.
 	expires int64
 }
 
@@ -61,15 +65,16 @@ func newTokenCache(entries int) *tokenCache {
 	return c
 }
 
-// get returns the cached Principal for token, or nil if it is absent or its
-// entry expired at now (Unix ns). It does not allocate.
+// get returns the cached Principal for token, or nil if it is absent, its
+// entry expired at now (Unix ns) or its key was revoked. It does not
+// allocate.
 func (c *tokenCache) get(token []byte, now int64) *Principal {
 	h := maphash.Bytes(c.seed, token)
 	sh := &c.shards[h&c.mask]
 	sh.mu.RLock()
 	e, ok := sh.m[h]
 	sh.mu.RUnlock()
-	if ok && now < e.expires && e.token == string(token) {
+	if ok && now < e.expires && e.token == string(token) && !e.k.revoked.Load() {
 		sh.hits.Add(1)
 		return e.p
 	}
@@ -77,9 +82,9 @@ func (c *tokenCache) get(token []byte, now int64) *Principal {
 	return nil
 }
 
-// put caches p until expires. token must be a string the cache may keep,
-// never a view of the caller's buffer.
-func (c *tokenCache) put(token string, p *Principal, expires, now int64) {
+// put caches p, verified with k, until expires or k's revocation. token
+// must be a string the cache may keep, never a view of the caller's buffer.
+func (c *tokenCache) put(token string, p *Principal, k *key, expires, now int64) {
 	if expires <= now {
 		return
 	}
@@ -89,7 +94,7 @@ func (c *tokenCache) put(token string, p *Principal, expires, now int64) {
 	if _, ok := sh.m[h]; !ok && len(sh.m) >= sh.max {
 		sh.evict(now)
 	}
-	sh.m[h] = cacheEntry{token: token, p: p, expires: expires}
+	sh.m[h] = cacheEntry{token: token, p: p, k: k, expires: expires}
 	sh.mu.Unlock()
 }
 

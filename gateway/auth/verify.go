@@ -209,7 +209,16 @@ func (v *Verifier) verify(token string, deadline time.Time) (*Principal, error) 
 	now := v.now()
 	v.verifications.Add(1)
 	claims := jwt.MapClaims{}
-	keyfunc := func(t *jwt.Token) (any, error) { return v.keyfunc(t, deadline) }
+	var k *key
+	var until int64 // when k's JWKS set goes stale; 0 for a static key
+	keyfunc := func(t *jwt.Token) (any, error) {
+		var err error
+		k, until, err = v.keyfunc(t, now.UnixNano(), deadline)
+		if err != nil {
+			return nil, err
+		}
+		return k.pub, nil
+	}
 	parsed, err := v.parser.ParseWithClaims(token, claims, keyfunc)
 	if err != nil {
 		return nil, v.fail(v.classify(parsed, err))
@@ -227,43 +236,45 @@ func (v *Verifier) verify(token string, deadline time.Time) (*Principal, error) 
 	if limit := now.Add(v.cacheTTL); limit.Before(expires) {
 		expires = limit
 	}
-	v.cache.put(token, p, expires.UnixNano()-int64(cacheMargin), now.UnixNano())
+	end := expires.UnixNano()
+	if until != 0 {
+		// No longer than k's JWKS set is trusted: nothing marks it stale.
+		end = min(end, until)
+	}
+	v.cache.put(token, p, k, end-int64(cacheMargin), now.UnixNano())
 	return p, nil
 }
 
 // keyfunc picks the issuer by the not yet verified iss, then the key by kid,
 // checking the alg against that issuer's allow-list and the key's type. Only
-// the signature check that follows makes iss trustworthy.
-func (v *Verifier) keyfunc(t *jwt.Token, deadline time.Time) (any, error) {
+// the signature check that follows makes iss trustworthy. It also returns
+// until when the key's set is trusted (see issuer.key).
+func (v *Verifier) keyfunc(t *jwt.Token, now int64, deadline time.Time) (*key, int64, error) {
 	iss, err := t.Claims.GetIssuer()
 	if err != nil {
-		return nil, &Error{Reason: ReasonMalformed, Err: err}
+		return nil, 0, &Error{Reason: ReasonMalformed, Err: err}
 	}
 	is, ok := v.byIss[iss]
 	switch {
 	case iss == "":
-		return nil, &Error{Reason: ReasonIssuer, Err: errors.New("token has no iss")}
+		return nil, 0, &Error{Reason: ReasonIssuer, Err: errors.New("token has no iss")}
 	case !ok:
-		return nil, &Error{Reason: ReasonIssuer, Err: fmt.Errorf("unknown issuer %q", iss)}
+		return nil, 0, &Error{Reason: ReasonIssuer, Err: fmt.Errorf("unknown issuer %q", iss)}
 	}
 	alg := t.Method.Alg()
 	if !slices.Contains(is.cfg.Algorithms, alg) {
-		return nil, &Error{Reason: ReasonAlgorithm, Err: fmt.Errorf("alg %s is not allowed for issuer %s", alg, is.cfg.Name)}
+		return nil, 0, &Error{Reason: ReasonAlgorithm, Err: fmt.Errorf("alg %s is not allowed for issuer %s", alg, is.cfg.Name)}
 	}
 	if _, ok := t.Header["crit"]; ok {
 		// RFC 7515 4.1.11: extensions we do not implement must be rejected,
 		// and we implement none.
-		return nil, &Error{Reason: ReasonMalformed, Err: errors.New("crit header is not supported")}
+		return nil, 0, &Error{Reason: ReasonMalformed, Err: errors.New("crit header is not supported")}
 	}
 	kid, ok := t.Header["kid"].(string)
 	if !ok && t.Header["kid"] != nil {
-		return nil, &Error{Reason: ReasonMalformed, Err: errors.New("kid header is not a string")}
+		return nil, 0, &Error{Reason: ReasonMalformed, Err: errors.New("kid header is not a string")}
 	}
-	k, err := is.key(kid, alg, deadline)
-	if err != nil {
-		return nil, err
-	}
-	return k.pub, nil
+	return is.key(kid, alg, now, deadline)
 }
 
 // classify maps a jwt/v5 error to a Reason. Errors from keyfunc are already
