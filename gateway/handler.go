@@ -240,6 +240,8 @@ func unauthorizedMessage(code string) string {
 		return "the token has expired"
 	case "not_yet_valid":
 		return "the token is not valid yet"
+	case "keys_stale":
+		return "the issuer's signing keys could not be refreshed for too long (jwks_max_stale); try again later"
 	default:
 		return "the token was rejected (" + code + ")"
 	}
