@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,6 +145,10 @@ func securityProbes() []probe {
 		// 304 for everyone.
 		unkeyed("range", shared, "Range: bytes=0-3", "If-Range: evil-range"),
 		unkeyed("inm", shared, `If-None-Match: "evil-inm"`, "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT"),
+		// The request id: a fill must carry the gateway's own, or an origin
+		// that echoes it stores the attacker's id for everyone.
+		{name: "rid", target: shared + "rid", lines: []string{"X-Request-ID: evil-rid"},
+			fill: shared + "rid", clean: shared + "rid", shared: true},
 
 		// Path overrides (X-Original-URL, X-Rewrite-URL: IIS, Symfony,
 		// Zend; X-Original-URI: nginx auth_request): the route is the
@@ -330,15 +336,14 @@ func (p *secPair) runProbe(t *testing.T, pr probe) {
 			continue
 		}
 		// A reads the attack's entry or fills its own; B then reads
-		// whichever it is from L2.
-		want, fills := "HIT-L2", 0
+		// whichever it is. A hit may come from L2 on A too: ristretto may
+		// drop an L1 set.
+		want, fills := "HIT", 0
 		if i == 0 && !pr.shared {
 			want, fills = "MISS", 1
-		} else if i == 0 {
-			want = "HIT-L1"
 		}
-		if x := r.header.Get("X-Cache"); x != want || len(got) != fills {
-			t.Fatalf("%s: ordinary client: X-Cache %q with %d fills, want %q with %d", who, x, len(got), want, fills)
+		if x := r.header.Get("X-Cache"); !strings.HasPrefix(x, want) || len(got) != fills {
+			t.Fatalf("%s: ordinary client: X-Cache %q with %d fills, want %s with %d", who, x, len(got), want, fills)
 		}
 		for _, e := range got {
 			p.checkFill(t, who+" ordinary fill", marker, e, pr.clean, pr.cleanLang)
@@ -394,13 +399,19 @@ func (p *secPair) checkFill(t *testing.T, who, marker string, e echoed, uri, lan
 	switch {
 	case e.Method != "GET" || e.URI != uri || e.Host != p.origin.addr() || e.Body != "":
 		t.Errorf("%s: the origin received %s %q (Host %q, body %q), want GET %q", who, e.Method, e.URI, e.Host, e.Body, uri)
-	case e.headerNames() != names:
-		t.Errorf("%s: the origin received headers %s, want %s", who, e.headerNames(), names)
+	case headerNames(e) != names:
+		t.Errorf("%s: the origin received headers %s, want %s", who, headerNames(e), names)
 	case strings.Join(e.Headers["Accept-Language"], "|") != lang:
 		t.Errorf("%s: the origin received Accept-Language %q, want %q", who, e.Headers["Accept-Language"], lang)
 	case strings.Contains(strings.Join(e.Headers["X-Request-Id"], ""), marker):
 		t.Errorf("%s: the attacker's %s reached the origin in X-Request-Id", who, marker)
 	}
+}
+
+// headerNames lists the headers an echo says the origin received, sorted.
+func headerNames(e echoed) string {
+	names := slices.Sorted(maps.Keys(e.Headers))
+	return strings.Join(names, ",")
 }
 
 // checkClean asserts that the marker is nowhere in an ordinary client's
