@@ -20,7 +20,7 @@ import (
 // to a cached route; an ordinary client then asks replicas A and B for the
 // same resource and must be served the clean answer.
 //
-// What makes them all fail is one rule (cached.go, newFill): a fill sends
+// One rule defeats them all (cached.go, newFill): a fill sends
 // the origin only the routed path, the keyed query parameters and headers
 // and a request id, so nothing outside the key can reach what is stored.
 // The probes check that rule from the outside, as an attacker would see it.
