@@ -120,8 +120,10 @@ func newSecPair(t *testing.T, mutate func(*Config)) *secPair {
 
 func (p *secPair) replicas() []*harness { return []*harness{p.a, p.b} }
 
-// settle waits until both replicas' caches have applied their writes (L1
-// sets are asynchronous; L2 writes of a fill finish before Wait returns).
+// settle waits until both replicas' L1 sets are visible (ristretto's Sets
+// are asynchronous). L2 writes are queued and sent after the fill returns:
+// settleL2 (security_probes_test.go) also waits for them, and rawHit
+// retries until a cache answers.
 func (p *secPair) settle() {
 	p.a.srv.cache.Wait()
 	p.b.srv.cache.Wait()
