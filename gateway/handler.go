@@ -205,11 +205,6 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState,
 	if len(hdr) == 0 && rt.authMode == authOptional {
 		return nil, nil
 	}
-	if len(hdr) > 0 && len(ctx.Request.Header.PeekAll(fasthttp.HeaderAuthorization)) > 1 {
-		// Not a list field: the token checked here would not be the one
-		// an origin reading the last line trusts.
-		return nil, errDuplicateAuthorization
-	}
 	p, err := s.verifier.VerifyBearer(hdr, deadline)
 	if err != nil {
 		return nil, authError(err)
@@ -329,6 +324,13 @@ func (st *reqState) upstreamURI() []byte {
 }
 
 func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+	if st.caller != nil && len(ctx.Request.Header.PeekAll(fasthttp.HeaderAuthorization)) > 1 {
+		// Not a list field: the token checked (the first line) would not be
+		// the one an origin reading the last line trusts. Only a forwarded
+		// request carries the lines on; a fill sends the checked one.
+		writeError(ctx, errDuplicateAuthorization, st.id)
+		return
+	}
 	res, err := rt.pool.Proxy(ctx, st.upstreamURI(), deadline, st.id)
 	st.timing = appendTiming(st.timing, "origin", res.Duration)
 	if res.Attempts > 0 {
