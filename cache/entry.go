@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -70,7 +71,21 @@ type Entry struct {
 	// the fill started; encoded, compared with the current ones on L2 reads.
 	keyGen  uint64
 	tagGens []uint64
+
+	// local is what a reader derived from Value once, kept for the entry's
+	// later readers in this process (Local, SetLocal); never encoded.
+	local atomic.Value
 }
+
+// Local returns what SetLocal kept with the entry, or nil.
+func (e *Entry) Local() any { return e.local.Load() }
+
+// SetLocal keeps v with the entry for later readers in this process: a
+// form of Value derived once (the gateway keeps the stored response's
+// parsed header), so that every hit does not derive it again. v must be
+// read-only from then on, and always of one concrete type. Racing setters
+// are fine: any of their values is kept.
+func (e *Entry) SetLocal(v any) { e.local.Store(v) }
 
 // Freshness is the state of an entry at a given time.
 type Freshness uint8

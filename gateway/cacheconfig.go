@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tiercel/tiercel/gateway/httpcache"
 	"github.com/tiercel/tiercel/internal/defaults"
 )
 
@@ -14,10 +15,20 @@ import (
 type RouteCache struct {
 	// Enabled turns caching on for the route's GET and HEAD requests.
 	Enabled bool `yaml:"enabled"`
-	// TTL is how long a response stays fresh when the upstream's
-	// Cache-Control gives no max-age/s-maxage (or always, with
-	// override_upstream). Default 30s.
-	TTL time.Duration `yaml:"ttl"`
+	// TTL is how long a response stays fresh when the upstream gives it no
+	// explicit freshness (max-age, s-maxage, Expires) and its status is
+	// cacheable by default (200, 203, 204, 300, 301, 308) or it is marked
+	// public; or always, with override_upstream. Default 30s when unset;
+	// 0 stores only what the upstream marks cacheable (RFC 9111 §4.2.2: a
+	// default lifetime is the cache's choice, "heuristic freshness").
+	TTL *time.Duration `yaml:"ttl"`
+	// LastModifiedFraction, when positive, gives a response without
+	// explicit freshness that has a Last-Modified this fraction of the time
+	// since then (RFC 9111 §4.2.2 suggests 0.1), at most heuristic_max,
+	// instead of ttl. Default 0: off.
+	LastModifiedFraction float64 `yaml:"last_modified_fraction"`
+	// HeuristicMax caps the Last-Modified heuristic. Default 24h.
+	HeuristicMax time.Duration `yaml:"heuristic_max"`
 	// StaleWhileRevalidate serves a stale response this long after TTL while
 	// one background refresh runs. Default 0 unless the upstream sends
 	// stale-while-revalidate.
@@ -26,8 +37,9 @@ type RouteCache struct {
 	// upstream fails or is too slow. Default 0 unless the upstream sends
 	// stale-if-error.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
-	// NegativeTTL caches 404 and 410 answers this long; 0 (default) does not
-	// cache them.
+	// NegativeTTL is ttl for 404, 405, 410, 414 and 501 answers without
+	// explicit freshness; 0 (default) does not cache them (an upstream's
+	// max-age on them is honoured either way).
 	NegativeTTL time.Duration `yaml:"negative_ttl"`
 	// OverrideUpstream ignores the upstream's Cache-Control lifetimes
 	// (max-age, s-maxage, stale-*) and uses the route's. no-store, private
@@ -75,7 +87,11 @@ type RouteCacheKey struct {
 }
 
 func (c *RouteCache) setDefaults() {
-	defaults.Set(&c.TTL, 30*time.Second)
+	if c.TTL == nil {
+		ttl := 30 * time.Second
+		c.TTL = &ttl
+	}
+	defaults.Set(&c.HeuristicMax, 24*time.Hour)
 	defaults.Set(&c.MaxBodyBytes, 1<<20)
 	defaults.Set(&c.HitForPass, 10*time.Second)
 	for i, h := range c.Key.Headers {
@@ -85,20 +101,42 @@ func (c *RouteCache) setDefaults() {
 	slices.Sort(c.Key.Headers)
 }
 
+// ttl is TTL's value (0 when unset: SetDefaults sets it).
+func (c *RouteCache) ttl() time.Duration {
+	if c.TTL == nil {
+		return 0
+	}
+	return *c.TTL
+}
+
+// policy is the block as an httpcache storage policy.
+func (c *RouteCache) policy() httpcache.Policy {
+	return httpcache.Policy{
+		Defaults: httpcache.Defaults{TTL: c.ttl(), NegativeTTL: c.NegativeTTL,
+			LastModifiedFraction: c.LastModifiedFraction, HeuristicMax: c.HeuristicMax},
+		Private: c.Key.Private, Override: c.OverrideUpstream,
+		StaleWhileRevalidate: c.StaleWhileRevalidate, StaleIfError: c.StaleIfError,
+		MaxBodyBytes: c.MaxBodyBytes, KeyedHeaders: c.Key.Headers,
+	}
+}
+
 // validate checks the block; params are the route path's parameter names.
 func (c *RouteCache) validate(params []string) []string {
 	if !c.Enabled {
 		return nil
 	}
 	var errs []string
-	for name, d := range map[string]time.Duration{"ttl": c.TTL, "stale_while_revalidate": c.StaleWhileRevalidate,
+	for name, d := range map[string]time.Duration{"ttl": c.ttl(), "heuristic_max": c.HeuristicMax, "stale_while_revalidate": c.StaleWhileRevalidate,
 		"stale_if_error": c.StaleIfError, "negative_ttl": c.NegativeTTL, "hit_for_pass": c.HitForPass} {
 		if d < 0 {
 			errs = append(errs, fmt.Sprintf("cache.%s: must be >= 0", name))
 		}
 	}
-	if c.TTL <= 0 {
-		errs = append(errs, "cache.ttl: must be > 0")
+	if c.OverrideUpstream && c.ttl() <= 0 {
+		errs = append(errs, "cache.ttl: must be > 0 with override_upstream")
+	}
+	if c.LastModifiedFraction < 0 || c.LastModifiedFraction > 1 {
+		errs = append(errs, "cache.last_modified_fraction: must be between 0 and 1")
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, "cache.max_body_bytes: must be > 0")

@@ -14,12 +14,13 @@ import (
 
 	"github.com/tiercel/tiercel/cache"
 	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/httpcache"
 )
 
 // newRouteCache compiles a route's cache block; kept is
 // auth.Config.KeepClaims (keptClaims of every route).
 func newRouteCache(name string, cfg RouteCache, kept []string) *routeCache {
-	return &routeCache{cfg: cfg, routeName: name, claims: compileKeyClaims(cfg.Key.Claims, kept)}
+	return &routeCache{cfg: cfg, routeName: name, claims: compileKeyClaims(cfg.Key.Claims, kept), policy: cfg.policy()}
 }
 
 // routeCache is a route's compiled cache block.
@@ -29,6 +30,8 @@ type routeCache struct {
 	tags      []template
 	// claims identify the caller on a private route (cfg.Key.Claims).
 	claims []keyClaim
+	// policy decides what is stored and for how long (RFC 9111).
+	policy httpcache.Policy
 }
 
 // cacheLabel is how a response was served, for X-Cache and metrics.
@@ -103,7 +106,9 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		st.timing = appendTiming(st.timing, "origin", res.Fill)
 	}
 	if err == nil {
-		s.writeEntry(ctx, st, res.Entry, labelOf(res.Outcome), now)
+		// Age as of now, not of the request's start: a miss's entry is
+		// younger than the request that waited for it (RFC 9111 §4.2.3).
+		s.writeEntry(ctx, st, res.Entry, labelOf(res.Outcome), time.Now())
 		return
 	}
 	var fe *fillError
@@ -121,8 +126,10 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		if fe.err != nil && s.serveFallback(ctx, rt, st) {
 			return
 		}
-		if werr := writeStoredResponse(&ctx.Response, fe.resp); werr != nil {
+		if sr, werr := decodeStored(fe.resp); werr != nil {
 			writeError(ctx, errInternal, st.id)
+		} else {
+			sr.writeTo(&ctx.Response)
 		}
 		st.cache = cacheMiss
 		s.setCacheStatus(ctx, st, "fwd=uri-miss")
@@ -140,18 +147,21 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 // writeEntry answers with a stored response plus the cache's headers.
 func (s *Server) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache.Entry, label cacheLabel, now time.Time) {
 	ctx.Response.Reset()
-	if err := writeStoredResponse(&ctx.Response, e.Value); err != nil {
+	sr, err := storedOf(e)
+	if err != nil {
 		s.log.Error("stored response is corrupt", "error", err.Error(), "request_id", string(st.id))
 		writeError(ctx, errInternal, st.id)
 		return
 	}
+	sr.writeTo(&ctx.Response)
 	st.cache = label
 	h := &ctx.Response.Header
 	if notModified(&ctx.Request.Header, h) {
 		writeNotModified(&ctx.Response)
 	}
-	age := max(now.Sub(e.StoredAt), 0)
-	st.num = strconv.AppendInt(st.num[:0], int64(age/time.Second), 10)
+	// RFC 9111 §5.1: an age beyond 2^31 seconds is sent as 2^31.
+	age := min(max(now.Sub(e.StoredAt), 0)/time.Second, 1<<31)
+	st.num = strconv.AppendInt(st.num[:0], int64(age), 10)
 	h.SetCanonical(hdrAge, st.num)
 	ttl := int64(e.FreshUntil.Sub(now) / time.Second)
 	st.scratch = append(st.scratch[:0], "tiercel; "...)
@@ -288,25 +298,28 @@ func (f *fill) fill(ctx context.Context, _ []byte) (*cache.Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot fill from upstream %s: %w", f.rt.upstreamName, err)
 	}
-	rc := f.rt.cache
-	w, store, pass := rc.policyFor(resp)
-	if pass {
+	// RFC 9111 §4.2.3's request_time and response_time.
+	x := httpcache.Exchange{RequestTime: start, ResponseTime: time.Now()}
+	v := f.rt.cache.policy.Evaluate(resp, x)
+	if v.Pass {
 		return nil, &fillError{pass: true}
 	}
-	value := encodeResponse(nil, resp)
-	if !store {
+	value := encodeResponse(nil, resp, v.Freshness)
+	if !v.Store {
 		if resp.StatusCode() >= 500 {
 			return nil, &fillError{resp: value, err: fmt.Errorf("upstream %s answered %d", f.rt.upstreamName, resp.StatusCode())}
 		}
 		return nil, &fillError{resp: value}
 	}
-	now := time.Now()
-	e := &cache.Entry{Value: value, StoredAt: now, FreshUntil: now.Add(w.fresh), Negative: w.negative}
-	if w.swr > 0 {
-		e.StaleUntil = e.FreshUntil.Add(w.swr)
+	// Stored as generated InitialAge before it arrived: Age counts from
+	// there (RFC 9111 §4.2.3), and freshness ends Lifetime after it.
+	gen := v.Freshness.Generated(x)
+	e := &cache.Entry{Value: value, StoredAt: gen, FreshUntil: v.Freshness.FreshUntil(x), Negative: v.Negative}
+	if v.StaleWhileRevalidate > 0 {
+		e.StaleUntil = e.FreshUntil.Add(v.StaleWhileRevalidate)
 	}
-	if w.sie > 0 {
-		e.ErrorUntil = e.FreshUntil.Add(w.sie)
+	if v.StaleIfError > 0 {
+		e.ErrorUntil = e.FreshUntil.Add(v.StaleIfError)
 	}
 	return e, nil
 }

@@ -25,12 +25,12 @@ func cachedRoutes(redisURL string) func(*Config) {
 		c.Routes = append(c.Routes,
 			RouteConfig{Name: "c-products", Path: "/c/products/{id}", Upstream: "origin", Auth: RouteAuth{Mode: "none"},
 				Methods: []string{"GET", "HEAD", "POST"}, Timeout: 300 * time.Millisecond,
-				Cache: RouteCache{Enabled: true, TTL: 30 * time.Second, NegativeTTL: 5 * time.Second,
+				Cache: RouteCache{Enabled: true, TTL: ttl(30 * time.Second), NegativeTTL: 5 * time.Second,
 					Key: RouteCacheKey{Query: []string{"color"}}, Tags: []string{"product:{id}"}}},
 			RouteConfig{Name: "c-tiered", Path: "/c/tiered/{id}", Upstream: "origin", Auth: RouteAuth{Mode: "none"},
-				Cache: RouteCache{Enabled: true, TTL: 30 * time.Second, Key: RouteCacheKey{Headers: []string{"X-Tier"}}}},
+				Cache: RouteCache{Enabled: true, TTL: ttl(30 * time.Second), Key: RouteCacheKey{Headers: []string{"X-Tier"}}}},
 			RouteConfig{Name: "c-me", Path: "/c/me", Upstream: "origin",
-				Cache: RouteCache{Enabled: true, TTL: 30 * time.Second, Key: RouteCacheKey{Private: true}}},
+				Cache: RouteCache{Enabled: true, TTL: ttl(30 * time.Second), Key: RouteCacheKey{Private: true}}},
 		)
 	}
 }

@@ -26,7 +26,7 @@ func degradeRoutes(c *Config) {
 			Auth: RouteAuth{Mode: "none"}, Timeout: 200 * time.Millisecond, Fallback: fb},
 		RouteConfig{Name: "fb-cached", Path: "/fbc/{id}", Upstream: "origin", Auth: RouteAuth{Mode: "none"},
 			Timeout: 200 * time.Millisecond, Fallback: fb,
-			Cache: RouteCache{Enabled: true, TTL: 30 * time.Second}},
+			Cache: RouteCache{Enabled: true, TTL: ttl(30 * time.Second)}},
 	)
 }
 

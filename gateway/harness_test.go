@@ -262,3 +262,6 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// ttl is a route's cache.ttl as the config holds it.
+func ttl(d time.Duration) *time.Duration { return &d }

@@ -1,11 +1,21 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/gateway/httpcache"
 )
 
 // A stored response is the cache entry's Value:
@@ -24,7 +34,7 @@ var errBadStoredResponse = errors.New("cannot decode stored response")
 var skipStored = map[string]bool{
 	"connection": true, "keep-alive": true, "proxy-connection": true, "proxy-authenticate": true, "proxy-authorization": true,
 	"te": true, "trailer": true, "transfer-encoding": true, "upgrade": true, "content-length": true,
-	"date": true, "server": true, "age": true, "set-cookie": true, "x-request-id": true,
+	"server": true, "age": true, "set-cookie": true, "x-request-id": true,
 	"x-cache": true, "cache-status": true, "server-timing": true,
 	"ratelimit-limit": true, "ratelimit-remaining": true, "ratelimit-reset": true, "retry-after": true,
 }
@@ -32,14 +42,23 @@ var skipStored = map[string]bool{
 // encodeResponse appends resp in the stored form. Repeated header fields
 // are joined into one comma-separated value (RFC 9110 §5.3; Set-Cookie, the
 // exception, is never stored), so serving can set each name once, without
-// fasthttp re-normalising names on the hot path.
-func encodeResponse(dst []byte, resp *fasthttp.Response) []byte {
+// fasthttp re-normalising names on the hot path. The origin's Date is kept
+// (a cache passes it on, RFC 9110 §6.6.1); when it sent none or an invalid
+// one, f.Date (the time it arrived) is stored in its place. Age is not:
+// it is computed when the entry is served (RFC 9111 §4.2.3).
+func encodeResponse(dst []byte, resp *fasthttp.Response, f httpcache.Freshness) []byte {
 	type field struct{ k, v []byte }
 	var fields []field
 	var lower [64]byte
+	if f.Synthesized {
+		fields = append(fields, field{[]byte(fasthttp.HeaderDate), f.Date.UTC().AppendFormat(nil, http.TimeFormat)})
+	}
 	for k, v := range resp.Header.All() {
 		if len(k) <= len(lower) && skipStored[string(toLower(lower[:0], k))] {
 			continue
+		}
+		if f.Synthesized && len(k) == 4 && bytes.EqualFold(k, []byte(fasthttp.HeaderDate)) {
+			continue // invalid: replaced above
 		}
 		merged := false
 		for i := range fields {
@@ -75,41 +94,135 @@ func toLower(dst, b []byte) []byte {
 	return dst
 }
 
-// writeStoredResponse replaces resp's status, headers and body with the
-// stored ones. The body is referenced, not copied: entries are immutable.
-// It allocates nothing once resp's header buffers have grown.
-func writeStoredResponse(resp *fasthttp.Response, v []byte) error {
+// storedResponse is a stored response decoded for serving. Its header is
+// parsed once, the way fasthttp parses an upstream's answer, and copied
+// into each response it answers: fasthttp's header setters drop a Date
+// (it writes its own), its parser keeps one, so this is how the origin's
+// Date reaches the client unchanged (RFC 9110 §6.6.1). Read-only once
+// made; many responses copy it at once.
+type storedResponse struct {
+	header fasthttp.ResponseHeader
+	body   []byte
+}
+
+// decodeStored decodes v, a response in the stored form.
+func decodeStored(v []byte) (*storedResponse, error) {
 	if len(v) < 5 || v[0] != respFormat {
-		return errBadStoredResponse
+		return nil, errBadStoredResponse
 	}
 	status := int(binary.BigEndian.Uint16(v[1:]))
 	n := int(binary.BigEndian.Uint16(v[3:]))
 	v = v[5:]
-	resp.Header.ResetConnectionClose()
-	// Stored names are canonical (fasthttp's parser made them so) and
-	// unique (encodeResponse joined repeats): SetCanonical neither
-	// normalises nor re-checks the name, where AddBytesKV copies and scans
-	// it for line breaks (two of an L1 hit's 24 such scans per header), and
-	// its check for an existing field finds none in the few set so far.
-	resp.Header.DisableNormalizing()
-	resp.SetStatusCode(status)
+	if status < 100 || status > 999 {
+		return nil, errBadStoredResponse
+	}
+	text := make([]byte, 0, 64+len(v))
+	text = append(text, "HTTP/1.1 "...)
+	text = strconv.AppendInt(text, int64(status), 10)
+	text = append(text, " -\r\n"...)
+	hasDate := false
 	for range n {
 		if len(v) < 2 {
-			return errBadStoredResponse
+			return nil, errBadStoredResponse
 		}
 		kl := int(binary.BigEndian.Uint16(v))
 		if len(v) < 2+kl+4 {
-			return errBadStoredResponse
+			return nil, errBadStoredResponse
 		}
 		k := v[2 : 2+kl]
 		vl := int(binary.BigEndian.Uint32(v[2+kl:]))
 		v = v[2+kl+4:]
-		if len(v) < vl {
-			return errBadStoredResponse
+		if len(v) < vl || !validField(k, v[:vl]) {
+			return nil, errBadStoredResponse
 		}
-		resp.Header.SetCanonical(k, v[:vl])
+		hasDate = hasDate || bytes.EqualFold(k, []byte(fasthttp.HeaderDate))
+		text = append(append(append(append(text, k...), ": "...), v[:vl]...), "\r\n"...)
 		v = v[vl:]
 	}
-	resp.SetBodyRaw(v)
-	return nil
+	text = append(text, "\r\n"...)
+	sr := &storedResponse{body: v}
+	if hasDate {
+		// The stored Date is the origin's (or when it arrived), to be sent
+		// instead of the server's clock: the header must carry fasthttp's
+		// "no default Date" flag, which parsing keeps and CopyTo copies.
+		dateKeepingHeader().CopyTo(&sr.header)
+	}
+	if err := sr.header.Read(bufio.NewReader(bytes.NewReader(text))); err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadStoredResponse, err)
+	}
+	return sr, nil
+}
+
+// dateKeeping is an empty response header with fasthttp's "no default
+// Date" flag set. fasthttp has no setter for the flag: its server sets it
+// on each response from Server.NoDefaultDate, and CopyTo and parsing carry
+// it. So it is taken, once, from a response of a server that sets it,
+// served over an in-memory pipe. TestCacheKeepsOriginDate fails if a
+// fasthttp upgrade changes any of this.
+var (
+	dateKeepingOnce sync.Once
+	dateKeeping     fasthttp.ResponseHeader
+)
+
+func dateKeepingHeader() *fasthttp.ResponseHeader {
+	dateKeepingOnce.Do(func() {
+		srv := &fasthttp.Server{NoDefaultDate: true, Handler: func(ctx *fasthttp.RequestCtx) {
+			ctx.Response.Header.CopyTo(&dateKeeping)
+		}}
+		client, server := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = srv.ServeConn(server)
+			_ = server.Close()
+		}()
+		_, _ = client.Write([]byte("GET / HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n"))
+		_, _ = io.Copy(io.Discard, client)
+		_ = client.Close()
+		<-done
+	})
+	return &dateKeeping
+}
+
+// validField reports whether a stored header can be written back as one
+// field line: a token name, a value without line breaks or NUL. Every
+// stored field came from a parsed response; this guards against corrupt
+// or foreign bytes in L2.
+func validField(k, v []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, c := range k {
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	for _, c := range v {
+		if c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeTo replaces resp's status, headers and body with the stored ones.
+// The body is referenced, not copied: entries are immutable. It allocates
+// nothing once resp's header buffers have grown.
+func (sr *storedResponse) writeTo(resp *fasthttp.Response) {
+	sr.header.CopyTo(&resp.Header)
+	resp.SetBodyRaw(sr.body)
+}
+
+// storedOf returns e's stored response, decoded once per entry in this
+// process.
+func storedOf(e *cache.Entry) (*storedResponse, error) {
+	if sr, ok := e.Local().(*storedResponse); ok {
+		return sr, nil
+	}
+	sr, err := decodeStored(e.Value)
+	if err != nil {
+		return nil, err
+	}
+	e.SetLocal(sr)
+	return sr, nil
 }

@@ -18,7 +18,7 @@ func TestSecurityPrivateNeedsIdentity(t *testing.T) {
 	p := newSecPair(t, func(c *Config) {
 		private := func(name, path string, claims ...string) RouteConfig {
 			return RouteConfig{Name: name, Path: path, Upstream: "origin",
-				Cache: RouteCache{Enabled: true, TTL: time.Minute, Key: RouteCacheKey{Private: true, Claims: claims}}}
+				Cache: RouteCache{Enabled: true, TTL: ttl(time.Minute), Key: RouteCacheKey{Private: true, Claims: claims}}}
 		}
 		c.Routes = append(c.Routes,
 			private("by-client", "/api/client", "client_id"),

@@ -95,13 +95,13 @@ type secPair struct {
 func secRoutes(redisURL string, mutate func(*Config)) func(*Config) {
 	return func(c *Config) {
 		c.Redis.URL = redisURL
-		cached := RouteCache{Enabled: true, TTL: time.Minute}
+		cached := RouteCache{Enabled: true, TTL: ttl(time.Minute)}
 		c.Routes = []RouteConfig{
 			{Name: "pub", Path: "/pub/{rest...}", Upstream: "origin", Auth: RouteAuth{Mode: "none"}, Cache: cached},
 			{Name: "secret", Path: "/api/secret/{id}", Upstream: "origin"},
 			{Name: "shared", Path: "/api/shared/{id}", Upstream: "origin", Auth: RouteAuth{Mode: "none"},
-				Cache: RouteCache{Enabled: true, TTL: time.Minute, Key: RouteCacheKey{Query: []string{"lang"}, Headers: []string{"Accept-Language"}}}},
-			{Name: "me", Path: "/api/me", Upstream: "origin", Cache: RouteCache{Enabled: true, TTL: time.Minute, Key: RouteCacheKey{Private: true}}},
+				Cache: RouteCache{Enabled: true, TTL: ttl(time.Minute), Key: RouteCacheKey{Query: []string{"lang"}, Headers: []string{"Accept-Language"}}}},
+			{Name: "me", Path: "/api/me", Upstream: "origin", Cache: RouteCache{Enabled: true, TTL: ttl(time.Minute), Key: RouteCacheKey{Private: true}}},
 			{Name: "raw", Path: "/raw/{rest...}", Methods: []string{"*"}, Upstream: "origin", Auth: RouteAuth{Mode: "none"}},
 		}
 		if mutate != nil {

@@ -92,7 +92,7 @@ func (e *env) config() gateway.Config {
 		},
 		Routes: []gateway.RouteConfig{
 			{Name: "products", Path: "/api/products/{id}", Methods: get, Upstream: "catalog", Auth: read, RateLimit: "cluster",
-				Cache: gateway.RouteCache{Enabled: true, TTL: productTTL, StaleIfError: time.Hour, OverrideUpstream: true,
+				Cache: gateway.RouteCache{Enabled: true, TTL: ttl(productTTL), StaleIfError: time.Hour, OverrideUpstream: true,
 					Tags: []string{"product:{id}"}},
 				Fallback: &gateway.RouteFallback{Body: `{"price":null,"fallback":true}`, Headers: map[string]string{"X-Fallback": "1"}}},
 			{Name: "quotes", Path: "/api/quotes/{id}", Methods: get, Upstream: "catalog", Auth: read, RateLimit: "cluster",
@@ -128,3 +128,6 @@ func (e *env) startGateway() *gateway.Server {
 	}
 	return srv
 }
+
+// ttl is a route's cache.ttl as the config holds it.
+func ttl(d time.Duration) *time.Duration { return &d }

@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The gateway as a plain shared cache (one catch-all route, every method,
+// auth none, the upstream's Cache-Control honoured), tested against the
+// RFC text with a net/http origin whose answers each test scripts. Each
+// test names the sections it checks.
+
+// plainCache starts a gateway whose only route caches everything, with
+// ttl (nil: the default) and mutate applied to the route, in front of an
+// echo origin whose answers respond scripts by path.
+func plainCache(t *testing.T, ttlValue *time.Duration, mutate func(*RouteConfig)) (*harness, *echoOrigin) {
+	t.Helper()
+	o := startEchoOrigin(t)
+	h := startReplica(t, o.addr(), func(c *Config) {
+		r := RouteConfig{Name: "all", Path: "/{rest...}", Methods: []string{"*"}, Upstream: "origin",
+			Auth: RouteAuth{Mode: "none"}, Cache: RouteCache{Enabled: true, TTL: ttlValue}}
+		if mutate != nil {
+			mutate(&r)
+		}
+		c.Routes = []RouteConfig{r}
+	})
+	return h, o
+}
+
+// scripted makes the origin answer each path with its header lines
+// (values may use %d for a per-request counter) and a body naming the
+// request number.
+func scripted(o *echoOrigin, answers map[string][]string) *atomic.Int64 {
+	var n atomic.Int64
+	o.setRespond(func(w http.ResponseWriter, r *http.Request) bool {
+		lines, ok := answers[r.URL.Path]
+		if !ok {
+			return false
+		}
+		i := n.Add(1)
+		status := http.StatusOK
+		for _, l := range lines {
+			k, v, _ := strings.Cut(l, ": ")
+			if k == "Status" {
+				status, _ = strconv.Atoi(v)
+				continue
+			}
+			if strings.Contains(v, "%d") {
+				v = fmt.Sprintf(v, i)
+			}
+			w.Header().Add(k, v)
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "answer %d", i)
+		return true
+	})
+	return &n
+}
+
+// twice gets path twice (waiting for the cache in between) and reports
+// whether the second answer came from the cache.
+func twice(t *testing.T, h *harness, path string) (first, second reply, cached bool) {
+	t.Helper()
+	first = h.raw("GET", path)
+	h.srv.cache.Wait()
+	second = h.raw("GET", path)
+	return first, second, second.body == first.body && strings.HasPrefix(second.header.Get("X-Cache"), "HIT")
+}
+
+func httpDate(d time.Duration) string { return time.Now().Add(d).UTC().Format(http.TimeFormat) }
+
+// RFC 9111 §4.2.1 (lifetimes), §4.2.3 (age), §5.1 (Age), §5.3 (Expires),
+// §1.2.2 (delta-seconds) and RFC 9110 §6.6.1 (Date): which responses a
+// second request is served from the cache, on a route whose default ttl
+// is 0, so that only what the origin marks cacheable is.
+func TestRFC9111Freshness(t *testing.T) {
+	h, o := plainCache(t, ttl(0), nil)
+	cases := []struct {
+		path   string
+		lines  []string
+		cached bool
+	}{
+		{"/none", nil, false}, // §4.2.2: no default lifetime on this route
+		{"/max-age", []string{"Cache-Control: max-age=3600"}, true},
+		{"/max-age-quoted", []string{`Cache-Control: max-age="3600"`}, true},
+		{"/max-age-max", []string{"Cache-Control: max-age=99999999999"}, true}, // §1.2.2: 2^31
+		{"/max-age-0", []string{"Cache-Control: max-age=0"}, false},
+		{"/max-age-single-quoted", []string{"Cache-Control: max-age='3600'"}, false}, // invalid: stale (§4.2.1)
+		{"/max-age-negative", []string{"Cache-Control: max-age=-100"}, false},
+		{"/max-age-space", []string{"Cache-Control: max-age =100"}, false},
+		{"/max-age-in-quotes", []string{`Cache-Control: extension="max-age=100", max-age=0`}, false},
+		{"/max-age-twice", []string{"Cache-Control: max-age=3600", "Cache-Control: max-age=0"}, false},
+		{"/age-beyond", []string{"Cache-Control: max-age=10", "Age: 15"}, false}, // §4.2.3
+		{"/age-invalid", []string{"Cache-Control: max-age=3600", "Age: abc"}, true},
+		{"/age-first-member", []string{"Cache-Control: max-age=3600", "Age: 7200, 0"}, false}, // §5.1
+		{"/s-maxage", []string{"Cache-Control: s-maxage=3600"}, true},
+		{"/s-maxage-wins", []string{"Cache-Control: max-age=3600, s-maxage=0"}, false}, // §5.2.2.10
+		{"/expires", []string{"Expires: " + httpDate(time.Hour)}, true},
+		{"/expires-0", []string{"Expires: 0"}, false}, // §5.3: invalid means expired
+		{"/expires-past", []string{"Expires: " + httpDate(-time.Hour)}, false},
+		{"/expires-bad-format", []string{"Expires: " + strings.Replace(httpDate(time.Hour), " ", "  ", 1)}, false},
+		{"/expires-max-age-0", []string{"Expires: " + httpDate(time.Hour), "Cache-Control: max-age=0"}, false},
+		{"/expires-age", []string{"Expires: " + httpDate(10*time.Second), "Age: 25"}, false},
+		{"/public", []string{"Cache-Control: public"}, false}, // storable, but no lifetime here
+	}
+	answers := map[string][]string{}
+	for _, c := range cases {
+		answers[c.path] = c.lines
+	}
+	scripted(o, answers)
+	for _, c := range cases {
+		if _, second, cached := twice(t, h, c.path); cached != c.cached {
+			t.Errorf("%s %q: second request served from the cache: %v (X-Cache %q)", c.path, c.lines, cached, second.header.Get("X-Cache"))
+		}
+	}
+}
+
+// RFC 9111 §4.2.2: a route's ttl is its heuristic lifetime for responses
+// the origin gave none, by default for the heuristically cacheable
+// statuses; last_modified_fraction takes a share of the time since
+// Last-Modified instead.
+func TestRFC9111HeuristicFreshness(t *testing.T) {
+	h, o := plainCache(t, nil, func(r *RouteConfig) { r.Cache.NegativeTTL = 0 })
+	scripted(o, map[string][]string{
+		"/ok":           nil,
+		"/found":        {"Status: 302", "Location: /ok"},
+		"/missing":      {"Status: 404"},
+		"/missing-max":  {"Status: 404", "Cache-Control: max-age=60"}, // explicit: stored without negative_ttl
+		"/redirect-max": {"Status: 302", "Location: /ok", "Cache-Control: max-age=60"},
+		"/error-max":    {"Status: 500", "Cache-Control: max-age=60"}, // never stored: stale-if-error's business
+	})
+	for path, want := range map[string]bool{"/ok": true, "/found": false, "/missing": false,
+		"/missing-max": true, "/redirect-max": true, "/error-max": false} {
+		if _, second, cached := twice(t, h, path); cached != want {
+			t.Errorf("%s: cached %v, want %v (%q)", path, cached, want, second.header.Get("X-Cache"))
+		}
+	}
+
+	lm, o2 := plainCache(t, ttl(0), func(r *RouteConfig) {
+		r.Cache.LastModifiedFraction = 0.1
+		r.Cache.HeuristicMax = time.Hour
+	})
+	scripted(o2, map[string][]string{
+		"/old":    {"Last-Modified: " + httpDate(-100*time.Hour)}, // 10% of 100h, capped at 1h
+		"/recent": {"Last-Modified: " + httpDate(-5*time.Second)}, // 0.5s: stale at once
+	})
+	if _, second, cached := twice(t, lm, "/old"); !cached || second.header.Get("Cache-Status") == "" ||
+		!strings.Contains(second.header.Get("Cache-Status"), "ttl=3599") && !strings.Contains(second.header.Get("Cache-Status"), "ttl=3600") {
+		t.Errorf("/old: cached %v, Cache-Status %q", cached, second.header.Get("Cache-Status"))
+	}
+}
+
+// RFC 9111 §4.2.3, §5.1: the Age a cache sends counts the age the
+// response already had; RFC 9110 §6.6.1: the origin's Date is passed on,
+// not replaced by the cache's clock, and one is added when it sent none.
+func TestCacheKeepsOriginDate(t *testing.T) {
+	h, o := plainCache(t, nil, nil)
+	past := httpDate(-10 * time.Minute)
+	scripted(o, map[string][]string{"/aged": {"Cache-Control: max-age=3600", "Age: 30", "Date: " + past}})
+	first, second, cached := twice(t, h, "/aged")
+	if !cached {
+		t.Fatalf("not cached: %q", second.header.Get("X-Cache"))
+	}
+	for _, r := range []reply{first, second} {
+		if got := r.header.Values("Date"); len(got) != 1 || got[0] != past {
+			t.Fatalf("%s: Date %q, want the origin's %q", r.header.Get("X-Cache"), got, past)
+		}
+		if age, _ := strconv.Atoi(r.header.Get("Age")); age < 30 || age > 40 {
+			t.Fatalf("%s: Age %q, want the origin's 30 and the time since", r.header.Get("X-Cache"), r.header.Get("Age"))
+		}
+	}
+
+	// An origin without Date (net/http always sends one: hijack).
+	o.setRespond(func(w http.ResponseWriter, r *http.Request) bool {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nCache-Control: max-age=3600\r\nContent-Length: 2\r\n\r\nok")
+		_ = buf.Flush()
+		return true
+	})
+	first = h.raw("GET", "/dateless")
+	arrived, err := http.ParseTime(first.header.Get("Date"))
+	if err != nil || time.Since(arrived) > 5*time.Second {
+		t.Fatalf("no Date from the origin: the cache sent %q", first.header.Get("Date"))
+	}
+	h.srv.cache.Wait()
+	time.Sleep(1100 * time.Millisecond) // the next second: a cache's own clock would show it
+	if again := h.rawHit("GET", "/dateless"); again.header.Get("Date") != first.header.Get("Date") {
+		t.Fatalf("Date changed from %q to %q on a hit", first.header.Get("Date"), again.header.Get("Date"))
+	}
+}
+
+// RFC 9111 §5.2.2.2 (must-revalidate), §5.2.2.8 (proxy-revalidate),
+// §5.2.2.10 (s-maxage implies proxy-revalidate): a response carrying them
+// is never served stale, not even inside the route's stale_if_error.
+func TestRFC9111NoStaleWhenRevalidationRequired(t *testing.T) {
+	h, o := plainCache(t, nil, func(r *RouteConfig) {
+		r.Cache.StaleIfError = time.Hour
+		r.Timeout = 300 * time.Millisecond
+	})
+	var failing atomic.Bool
+	answers := map[string][]string{
+		"/free":  {"Cache-Control: max-age=1"},
+		"/must":  {"Cache-Control: max-age=1, must-revalidate"},
+		"/proxy": {"Cache-Control: max-age=1, proxy-revalidate"},
+		"/smax":  {"Cache-Control: s-maxage=1"},
+	}
+	scripted(o, answers)
+	inner := o.respond
+	o.setRespond(func(w http.ResponseWriter, r *http.Request) bool {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return inner(w, r)
+	})
+	for path := range answers {
+		h.raw("GET", path)
+	}
+	h.srv.cache.Wait()
+	time.Sleep(1100 * time.Millisecond) // every entry is now stale
+	failing.Store(true)
+	for path := range answers {
+		r := h.raw("GET", path)
+		stale := r.header.Get("X-Cache") == "STALE"
+		if want := path == "/free"; stale != want {
+			t.Errorf("%s: served stale %v, want %v (%d %q)", path, stale, want, r.status, r.header.Get("X-Cache"))
+		}
+	}
+}
