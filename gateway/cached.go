@@ -150,6 +150,7 @@ func (s *Server) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache.Ent
 	if notModified(&ctx.Request.Header, h) {
 		writeNotModified(&ctx.Response)
 	}
+	answerRange(ctx, st)
 	age := max(now.Sub(e.StoredAt), 0)
 	st.num = strconv.AppendInt(st.num[:0], int64(age/time.Second), 10)
 	h.SetCanonical(hdrAge, st.num)
