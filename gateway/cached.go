@@ -159,6 +159,7 @@ func (s *Server) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache.Ent
 	if notModified(&ctx.Request.Header, h) {
 		writeNotModified(&ctx.Response)
 	}
+	answerRange(ctx, st)
 	// RFC 9111 §5.1: an age beyond 2^31 seconds is sent as 2^31.
 	age := min(max(now.Sub(e.StoredAt), 0)/time.Second, 1<<31)
 	st.num = strconv.AppendInt(st.num[:0], int64(age), 10)
