@@ -206,7 +206,7 @@ func TestRangeIfRangeDateFromCache(t *testing.T) {
 	old := httpDate(-time.Hour)
 	scripted(o, map[string][]string{
 		"/strong": {"Cache-Control: max-age=60", "Last-Modified: " + old},
-		"/weak":   {"Cache-Control: max-age=60", "Last-Modified: " + httpDate(5 * time.Second)}, // after Date: weak
+		"/weak":   {"Cache-Control: max-age=60", "Last-Modified: " + httpDate(5*time.Second)}, // after Date: weak
 	})
 	for path, want := range map[string]int{"/strong": 206, "/weak": 200} {
 		lm := h.raw("GET", path).header.Get("Last-Modified")
