@@ -84,6 +84,14 @@ type RouteCacheKey struct {
 	// on them: without it, a token with fewer scopes reads the answer made
 	// for a token of the same caller with more. Needs private: true.
 	Claims []string `yaml:"claims"`
+	// ForwardHeaders are request headers sent to the upstream on fills as
+	// the caller sent them, without being keyed: tracing or request
+	// numbering that must reach the origin. Only for headers that do not
+	// change the response: one caller's value shapes the entry every
+	// caller of that key is served (the poisoning rule holds only for
+	// what is not listed here). Credentials and hop-by-hop headers are
+	// refused; a keyed header need not be listed.
+	ForwardHeaders []string `yaml:"forward_headers"`
 }
 
 func (c *RouteCache) setDefaults() {
@@ -97,8 +105,21 @@ func (c *RouteCache) setDefaults() {
 	for i, h := range c.Key.Headers {
 		c.Key.Headers[i] = textproto.CanonicalMIMEHeaderKey(h)
 	}
+	for i, h := range c.Key.ForwardHeaders {
+		c.Key.ForwardHeaders[i] = textproto.CanonicalMIMEHeaderKey(h)
+	}
 	slices.Sort(c.Key.Query)
 	slices.Sort(c.Key.Headers)
+}
+
+// hopByHop reports the hop-by-hop headers (RFC 9110 §7.6.1) in canonical
+// form: a fill never sends them.
+func hopByHop(h string) bool {
+	switch h {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // ttl is TTL's value (0 when unset: SetDefaults sets it).
@@ -145,8 +166,24 @@ func (c *RouteCache) validate(params []string) []string {
 		switch h {
 		case "Authorization", "Cookie":
 			errs = append(errs, fmt.Sprintf("cache.key.headers[%d]: %s would key on a credential; use private: true", i, h))
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Authorization":
+		case "Proxy-Authorization":
 			errs = append(errs, fmt.Sprintf("cache.key.headers[%d]: %s is hop-by-hop (RFC 9110 §7.6.1): it is never forwarded", i, h))
+		default:
+			if hopByHop(h) {
+				errs = append(errs, fmt.Sprintf("cache.key.headers[%d]: %s is hop-by-hop (RFC 9110 §7.6.1): it is never forwarded", i, h))
+			}
+		}
+	}
+	for i, h := range c.Key.ForwardHeaders {
+		switch {
+		case h == "Authorization" || h == "Cookie" || h == "Proxy-Authorization":
+			errs = append(errs, fmt.Sprintf("cache.key.forward_headers[%d]: %s is a credential: it changes the response (use private: true)", i, h))
+		case hopByHop(h):
+			errs = append(errs, fmt.Sprintf("cache.key.forward_headers[%d]: %s is hop-by-hop (RFC 9110 §7.6.1): it is never forwarded", i, h))
+		case slices.Contains(c.Key.Headers, h):
+			errs = append(errs, fmt.Sprintf("cache.key.forward_headers[%d]: %s is keyed: keyed headers are forwarded already", i, h))
+		case h == "Host" || h == "Content-Length" || h == "Range" || h == "If-None-Match" || h == "If-Modified-Since":
+			errs = append(errs, fmt.Sprintf("cache.key.forward_headers[%d]: %s is set by the gateway on fills", i, h))
 		}
 	}
 	if len(c.Key.Claims) > 0 && !c.Key.Private {

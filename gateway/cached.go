@@ -96,6 +96,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		Key: st.ckey, Tags: rc.renderTags(&st.params), Now: now, Deadline: deadline,
 		FillTimeout: rt.timeout, MakeFill: fm.make, L1Missed: !ok,
 	}, nil)
+	made := fm.made
 	*fm = fillMaker{make: fm.make}
 	fillMakers.Put(fm)
 	st.timing = appendTiming(st.timing, "l1", res.L1)
@@ -114,9 +115,16 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 	var fe *fillError
 	switch {
 	case errors.As(err, &fe) && fe.pass:
-		// Not shareable (Set-Cookie, no-store, ...): remember it for a while
-		// and fetch this requester's own copy.
+		// Not shareable (Set-Cookie, no-store, ...): remember it for a
+		// while. The request whose fill it answered gets it: one client
+		// request, one origin request. Coalesced waiters fetch their own.
 		s.pass.add(st.ckey, now.Add(rc.cfg.HitForPass))
+		if made != nil && fe.by == made && fe.full != nil {
+			fe.full.CopyTo(&ctx.Response)
+			st.cache = cacheMiss
+			s.setCacheStatus(ctx, st, "fwd=uri-miss; detail=not-shareable")
+			return
+		}
 		st.cache = cacheBypass
 		s.proxy(ctx, rt, st, deadline)
 	case errors.As(err, &fe) && fe.resp != nil:
@@ -188,7 +196,11 @@ func (s *Server) setCacheStatus(ctx *fasthttp.RequestCtx, st *reqState, detail s
 
 // fillError carries what a fill learnt when it has no entry to store.
 type fillError struct {
-	pass bool   // the response must not be shared: each requester fetches its own
+	pass bool // the response must not be shared: each requester fetches its own
+	// full is a pass response as received (hop-by-hop headers aside), for
+	// the one request whose fill (by) got it.
+	full *fasthttp.Response
+	by   *fill
 	resp []byte // a stored-form response to give the waiters (not stored)
 	err  error
 }
@@ -225,6 +237,8 @@ type fillMaker struct {
 	st   *reqState
 	p    *auth.Principal
 	make func() cache.FillFunc // fm.fill, bound once: passing it allocates nothing
+	// made is the fill make made, if any: the answer to this request.
+	made *fill
 }
 
 var fillMakers = sync.Pool{New: func() any {
@@ -234,7 +248,8 @@ var fillMakers = sync.Pool{New: func() any {
 }}
 
 func (fm *fillMaker) fill() cache.FillFunc {
-	return fm.s.newFill(fm.ctx, fm.rt, fm.st, fm.p).fill
+	fm.made = fm.s.newFill(fm.ctx, fm.rt, fm.st, fm.p)
+	return fm.made.fill
 }
 
 func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {
@@ -262,10 +277,12 @@ func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *a
 			f.uri = append(append(f.uri, '?'), q.QueryString()...)
 		}
 	}
-	for _, name := range rc.cfg.Key.Headers {
-		// Every field line, as the one value the key holds.
-		if lines := ctx.Request.Header.PeekAll(name); len(lines) > 0 {
-			f.headers = append(f.headers, [2][]byte{[]byte(name), appendJoined(nil, lines)})
+	for _, list := range [2][]string{rc.cfg.Key.Headers, rc.cfg.Key.ForwardHeaders} {
+		for _, name := range list {
+			// Every field line, as the one value the key holds.
+			if lines := ctx.Request.Header.PeekAll(name); len(lines) > 0 {
+				f.headers = append(f.headers, [2][]byte{[]byte(name), appendJoined(nil, lines)})
+			}
 		}
 	}
 	if rc.cfg.Key.Private && p != nil {
@@ -303,7 +320,9 @@ func (f *fill) fill(ctx context.Context, _ []byte) (*cache.Entry, error) {
 	x := httpcache.Exchange{RequestTime: start, ResponseTime: time.Now()}
 	v := f.rt.cache.policy.Evaluate(resp, x)
 	if v.Pass {
-		return nil, &fillError{pass: true}
+		full := &fasthttp.Response{}
+		resp.CopyTo(full)
+		return nil, &fillError{pass: true, full: full, by: f}
 	}
 	value := encodeResponse(nil, resp, v.Freshness)
 	if !v.Store {
