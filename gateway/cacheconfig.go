@@ -53,6 +53,12 @@ type RouteCache struct {
 	Tags []string `yaml:"tags"`
 	// MaxBodyBytes: larger responses are served but not stored. Default 1 MiB.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// TargetedFields are response fields addressed to this cache that it
+	// obeys instead of Cache-Control, the first present and valid one
+	// (RFC 9213; Structured Field Dictionaries), and never passes on.
+	// Default [CDN-Cache-Control]; list a name of your own first to steer
+	// Tiercel apart from a CDN in front of it; [] obeys none.
+	TargetedFields []string `yaml:"targeted_fields"`
 	// HitForPass remembers this long that a key's response was not storable
 	// (Set-Cookie, no-store, ...), so its requests go straight to the
 	// upstream instead of queueing behind a fill. Default 10s.
@@ -100,6 +106,12 @@ func (c *RouteCache) setDefaults() {
 		c.TTL = &ttl
 	}
 	defaults.Set(&c.HeuristicMax, 24*time.Hour)
+	if c.TargetedFields == nil {
+		c.TargetedFields = []string{"CDN-Cache-Control"}
+	}
+	for i, f := range c.TargetedFields {
+		c.TargetedFields[i] = textproto.CanonicalMIMEHeaderKey(f)
+	}
 	defaults.Set(&c.MaxBodyBytes, 1<<20)
 	defaults.Set(&c.HitForPass, 10*time.Second)
 	for i, h := range c.Key.Headers {
@@ -137,7 +149,7 @@ func (c *RouteCache) policy() httpcache.Policy {
 			LastModifiedFraction: c.LastModifiedFraction, HeuristicMax: c.HeuristicMax},
 		Private: c.Key.Private, Override: c.OverrideUpstream,
 		StaleWhileRevalidate: c.StaleWhileRevalidate, StaleIfError: c.StaleIfError,
-		MaxBodyBytes: c.MaxBodyBytes, KeyedHeaders: c.Key.Headers,
+		MaxBodyBytes: c.MaxBodyBytes, KeyedHeaders: c.Key.Headers, TargetedFields: c.TargetedFields,
 	}
 }
 

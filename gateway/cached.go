@@ -319,6 +319,9 @@ func (f *fill) fill(ctx context.Context, _ []byte) (*cache.Entry, error) {
 	// RFC 9111 §4.2.3's request_time and response_time.
 	x := httpcache.Exchange{RequestTime: start, ResponseTime: time.Now()}
 	v := f.rt.cache.policy.Evaluate(resp, x)
+	for _, name := range f.rt.cache.policy.TargetedFields {
+		resp.Header.Del(name) // addressed to this cache (RFC 9213): not passed on
+	}
 	if v.Pass {
 		full := &fasthttp.Response{}
 		resp.CopyTo(full)

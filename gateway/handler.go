@@ -337,6 +337,13 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadli
 		rt.upDur.Observe(res.Duration.Seconds())
 	}
 	if err == nil {
+		if rt.cache != nil {
+			// Fields addressed to this cache (RFC 9213) stop here, on the
+			// route's answers that bypass it too.
+			for _, name := range rt.cache.policy.TargetedFields {
+				ctx.Response.Header.Del(name)
+			}
+		}
 		if ctx.Response.StatusCode() >= 500 && s.serveFallback(ctx, rt, st) {
 			return
 		}

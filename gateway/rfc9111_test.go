@@ -236,3 +236,28 @@ func TestRFC9111NoStaleWhenRevalidationRequired(t *testing.T) {
 		}
 	}
 }
+
+// RFC 9213: CDN-Cache-Control (and a name of the route's own, listed
+// first) is obeyed instead of Cache-Control, and not passed on.
+func TestTargetedCacheControl(t *testing.T) {
+	h, o := plainCache(t, ttl(0), func(r *RouteConfig) {
+		r.Cache.TargetedFields = []string{"Tiercel-Cache-Control", "CDN-Cache-Control"}
+	})
+	scripted(o, map[string][]string{
+		"/cdn-long":   {"Cache-Control: no-store", "CDN-Cache-Control: max-age=3600"},
+		"/cdn-short":  {"Cache-Control: max-age=3600", "CDN-Cache-Control: max-age=0"},
+		"/own-first":  {"Tiercel-Cache-Control: max-age=3600", "CDN-Cache-Control: no-store"},
+		"/cdn-broken": {"Cache-Control: no-store", `CDN-Cache-Control: max-age="3600"`},
+	})
+	for path, want := range map[string]bool{"/cdn-long": true, "/cdn-short": false, "/own-first": true, "/cdn-broken": false} {
+		first, second, cached := twice(t, h, path)
+		if cached != want {
+			t.Errorf("%s: cached %v, want %v (%q)", path, cached, want, second.header.Get("X-Cache"))
+		}
+		for _, r := range []reply{first, second} {
+			if v := r.header.Get("CDN-Cache-Control") + r.header.Get("Tiercel-Cache-Control"); v != "" {
+				t.Errorf("%s: a targeted field was passed on: %q", path, v)
+			}
+		}
+	}
+}

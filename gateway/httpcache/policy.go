@@ -28,6 +28,11 @@ type Policy struct {
 	// Vary naming only these (and Accept-Encoding, which fills never send)
 	// may be stored.
 	KeyedHeaders []string
+	// TargetedFields are the targeted cache-control fields this cache obeys
+	// instead of Cache-Control, first match first (RFC 9213), such as
+	// CDN-Cache-Control. The caller removes them from what it stores and
+	// forwards: they were addressed to this cache.
+	TargetedFields []string
 }
 
 // Verdict is a Policy's decision on one response.
@@ -52,7 +57,10 @@ type Verdict struct {
 func (p *Policy) Evaluate(resp *fasthttp.Response, x Exchange) Verdict {
 	var v Verdict
 	h := &resp.Header
-	d := ParseDirectives(h.PeekAll(fasthttp.HeaderCacheControl))
+	d, _, targeted := targetedDirectives(h, p.TargetedFields)
+	if !targeted {
+		d = ParseDirectives(h.PeekAll(fasthttp.HeaderCacheControl))
+	}
 	if h.Peek(fasthttp.HeaderSetCookie) != nil || d.NoStore || (d.Private && !p.Private) ||
 		!p.varyKeyed(h.PeekAll(fasthttp.HeaderVary)) {
 		v.Pass = true

@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+type want struct {
+	pass, store bool
+	lifetime    time.Duration
+	swr, sie    time.Duration
+	negative    bool
+}
+
 func TestEvaluate(t *testing.T) {
 	p := &Policy{Defaults: Defaults{TTL: 30 * time.Second, NegativeTTL: 5 * time.Second}, MaxBodyBytes: 1 << 20,
 		StaleIfError: time.Hour, KeyedHeaders: []string{"Accept-Language"}}
@@ -70,4 +77,44 @@ func TestEvaluate(t *testing.T) {
 	f(o, 200, pass, "Cache-Control: max-age=60, no-store")
 	// Bodies over max_body_bytes are passed on, not stored.
 	f(&Policy{Defaults: p.Defaults, MaxBodyBytes: 1}, 200, not)
+}
+
+// RFC 9213: the first valid targeted field replaces Cache-Control for
+// this cache; an invalid one (not a Structured Field Dictionary, a
+// lifetime that is not an Integer) is ignored as a whole.
+func TestEvaluateTargetedFields(t *testing.T) {
+	p := &Policy{MaxBodyBytes: 1 << 20, TargetedFields: []string{"Tiercel-Cache-Control", "CDN-Cache-Control"}}
+	f := func(w want, lines ...string) {
+		t.Helper()
+		v := p.Evaluate(response(t, 200, lines...), x0)
+		got := want{pass: v.Pass, store: v.Store, lifetime: v.Freshness.Lifetime}
+		if !v.Store {
+			got.lifetime = w.lifetime
+		}
+		if got != w {
+			t.Fatalf("%q: %+v, want %+v", lines, got, w)
+		}
+	}
+	hour := want{store: true, lifetime: time.Hour}
+	f(hour, "CDN-Cache-Control: max-age=3600")
+	f(hour, "CDN-Cache-Control: max-age=3600", "Cache-Control: no-store")
+	f(hour, "CDN-Cache-Control: foobar, max-age=3600")
+	f(want{}, "CDN-Cache-Control: max-age=1", "Cache-Control: max-age=3600", "Age: 2")
+	f(want{pass: true}, "CDN-Cache-Control: no-store", "Cache-Control: max-age=3600")
+	f(want{pass: true}, "CDN-Cache-Control: private", "Cache-Control: max-age=3600")
+	f(want{}, "CDN-Cache-Control: no-cache", "Cache-Control: max-age=3600")
+	f(want{}, "CDN-Cache-Control: max-age=0", "Expires: "+date(time.Hour), "Date: "+date(0))
+	f(hour, "CDN-Cache-Control: max-age=3600", "Expires: 0", "Date: "+date(0))
+	f(want{store: true, lifetime: maxDelta}, "CDN-Cache-Control: max-age=99999999999")
+	// The first listed field wins; an invalid one passes the turn.
+	f(hour, "Tiercel-Cache-Control: max-age=3600", "CDN-Cache-Control: no-store")
+	f(hour, "Tiercel-Cache-Control: max-age=\"60\"", "CDN-Cache-Control: max-age=3600")
+	// Invalid targeted fields: Cache-Control decides.
+	f(want{pass: true}, "CDN-Cache-Control: max-age=10000, &&&&&", "Cache-Control: no-store")
+	f(want{pass: true}, `CDN-Cache-Control: max-age="10000"`, "Cache-Control: no-store")
+	f(want{pass: true}, "CDN-Cache-Control: MaX-aGe=3600", "Cache-Control: no-store")
+	f(want{pass: true}, "CDN-Cache-Control: max-age =100", "Cache-Control: no-store")
+	f(want{pass: true}, "CDN-Cache-Control: max-age=-1", "Cache-Control: no-store")
+	// Not listed: not obeyed.
+	f(want{pass: true}, "Surrogate-Control: max-age=3600", "Cache-Control: no-store")
 }
