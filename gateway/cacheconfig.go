@@ -59,6 +59,12 @@ type RouteCache struct {
 	// Default [CDN-Cache-Control]; list a name of your own first to steer
 	// Tiercel apart from a CDN in front of it; [] obeys none.
 	TargetedFields []string `yaml:"targeted_fields"`
+	// RequestDirectives says what a client's own Cache-Control (RFC 9111
+	// §5.2.1: no-cache, no-store, max-age, min-fresh, max-stale,
+	// only-if-cached; Pragma: no-cache) does: "ignore" (default: like most
+	// CDNs, so no client can make every request reach the origin) or
+	// "honor".
+	RequestDirectives string `yaml:"request_directives"`
 	// HitForPass remembers this long that a key's response was not storable
 	// (Set-Cookie, no-store, ...), so its requests go straight to the
 	// upstream instead of queueing behind a fill. Default 10s.
@@ -106,6 +112,7 @@ func (c *RouteCache) setDefaults() {
 		c.TTL = &ttl
 	}
 	defaults.Set(&c.HeuristicMax, 24*time.Hour)
+	defaults.Set(&c.RequestDirectives, requestDirectivesIgnore)
 	if c.TargetedFields == nil {
 		c.TargetedFields = []string{"CDN-Cache-Control"}
 	}
@@ -167,6 +174,9 @@ func (c *RouteCache) validate(params []string) []string {
 	}
 	if c.OverrideUpstream && c.ttl() <= 0 {
 		errs = append(errs, "cache.ttl: must be > 0 with override_upstream")
+	}
+	if c.RequestDirectives != requestDirectivesIgnore && c.RequestDirectives != requestDirectivesHonor {
+		errs = append(errs, fmt.Sprintf("cache.request_directives: %q is not one of ignore, honor", c.RequestDirectives))
 	}
 	if c.LastModifiedFraction < 0 || c.LastModifiedFraction > 1 {
 		errs = append(errs, "cache.last_modified_fraction: must be between 0 and 1")

@@ -81,8 +81,14 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		s.proxy(ctx, rt, st, deadline)
 		return
 	}
+	var rd *httpcache.RequestDirectives
+	if rc.cfg.RequestDirectives == requestDirectivesHonor {
+		if rd = requestDirectives(ctx, st); rd != nil && s.serveRequestDirectives(ctx, rt, st, p, deadline, rd) {
+			return
+		}
+	}
 	e, fr, ok := s.cache.Get(st.ckey, now)
-	if ok && fr == cache.Fresh {
+	if ok && fr == cache.Fresh && (rd == nil || rd.Acceptable(now, e.StoredAt, e.FreshUntil)) {
 		st.stage("l1")
 		s.writeEntry(ctx, st, e, cacheHitL1, now)
 		return
@@ -109,7 +115,15 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 	if err == nil {
 		// Age as of now, not of the request's start: a miss's entry is
 		// younger than the request that waited for it (RFC 9111 §4.2.3).
-		s.writeEntry(ctx, st, res.Entry, labelOf(res.Outcome), time.Now())
+		t := time.Now()
+		if rd != nil && !rd.Acceptable(t, res.Entry.StoredAt, res.Entry.FreshUntil) && res.Outcome != cache.OutcomeMiss {
+			// Older or staler than the client accepts (RFC 9111 §5.2.1):
+			// the origin's own answer, for this request only.
+			st.cache = cacheBypass
+			s.proxy(ctx, rt, st, deadline)
+			return
+		}
+		s.writeEntry(ctx, st, res.Entry, labelOf(res.Outcome), t)
 		return
 	}
 	var fe *fillError

@@ -261,3 +261,53 @@ func TestTargetedCacheControl(t *testing.T) {
 		}
 	}
 }
+
+// RFC 9111 §5.2.1 (request directives) and §5.4 (Pragma): honoured on a
+// route with request_directives: honor, ignored by default.
+func TestRFC9111RequestDirectives(t *testing.T) {
+	h, o := plainCache(t, nil, func(r *RouteConfig) {
+		r.Cache.RequestDirectives = "honor"
+		r.Cache.StaleIfError = time.Hour
+	})
+	scripted(o, map[string][]string{"/r": {"Cache-Control: max-age=2"}})
+	base := h.raw("GET", "/r")
+	h.srv.cache.Wait()
+	h.rawHit("GET", "/r")
+	o.requests()
+	fromCache := func(what string, r reply, want bool) {
+		t.Helper()
+		origin := len(o.requests()) > 0
+		if cached := r.body == base.body && !origin; cached != want {
+			t.Fatalf("%s: from the cache %v, want %v (%d %q)", what, cached, want, r.status, r.header.Get("X-Cache"))
+		}
+	}
+	fromCache("no directive", h.raw("GET", "/r"), true)
+	fromCache("no-cache", h.raw("GET", "/r", "Cache-Control: no-cache"), false)
+	fromCache("Pragma: no-cache", h.raw("GET", "/r", "Pragma: no-cache"), false)
+	fromCache("Pragma beside Cache-Control", h.raw("GET", "/r", "Pragma: no-cache", "Cache-Control: max-age=60"), true)
+	fromCache("max-age=0", h.raw("GET", "/r", "Cache-Control: max-age=0"), false)
+	fromCache("max-age=60", h.raw("GET", "/r", "Cache-Control: max-age=60"), true)
+	fromCache("min-fresh=60", h.raw("GET", "/r", "Cache-Control: min-fresh=60"), false)
+	fromCache("no-store, stored one fresh", h.raw("GET", "/r", "Cache-Control: no-store"), true)
+	if r := h.raw("GET", "/r", "Cache-Control: only-if-cached"); r.status != 200 || len(o.requests()) != 0 {
+		t.Fatalf("only-if-cached, cached: %d", r.status)
+	}
+	if r := h.raw("GET", "/never-stored", "Cache-Control: only-if-cached"); r.status != 504 || r.err.Code != "not_cached" || len(o.requests()) != 0 {
+		t.Fatalf("only-if-cached, not cached: %d %q", r.status, r.body)
+	}
+	time.Sleep(2100 * time.Millisecond) // stale now, inside stale_if_error
+	fromCache("max-stale", h.raw("GET", "/r", "Cache-Control: max-stale"), true)
+	fromCache("max-stale=60", h.raw("GET", "/r", "Cache-Control: max-stale=60"), true)
+
+	ignoring, o2 := plainCache(t, nil, nil)
+	scripted(o2, map[string][]string{"/r": {"Cache-Control: max-age=60"}})
+	ignoring.raw("GET", "/r")
+	ignoring.srv.cache.Wait()
+	ignoring.rawHit("GET", "/r")
+	o2.requests()
+	for _, cc := range []string{"no-cache", "max-age=0", "no-store"} {
+		if r := ignoring.raw("GET", "/r", "Cache-Control: "+cc); !strings.HasPrefix(r.header.Get("X-Cache"), "HIT") || len(o2.requests()) != 0 {
+			t.Fatalf("ignored %s reached the origin: %q", cc, r.header.Get("X-Cache"))
+		}
+	}
+}
