@@ -240,6 +240,9 @@ type template struct {
 
 func compileTemplate(s string, params []string) (template, error) {
 	var t template
+	if strings.HasPrefix(s, pathTagPrefix) {
+		return t, fmt.Errorf("%q: tags starting with %q are the gateway's own path tags", s, pathTagPrefix)
+	}
 	rest := s
 	for {
 		open := strings.IndexByte(rest, '{')

@@ -99,7 +99,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 	fm := fillMakers.Get().(*fillMaker)
 	fm.s, fm.ctx, fm.rt, fm.st, fm.p = s, ctx, rt, st, p
 	res, err := s.cache.Fetch(context.Background(), cache.Request{
-		Key: st.ckey, Tags: rc.renderTags(&st.params), Now: now, Deadline: deadline,
+		Key: st.ckey, Tags: rc.renderTags(&st.params, st.path), Now: now, Deadline: deadline,
 		FillTimeout: rt.timeout, MakeFill: fm.make, L1Missed: !ok,
 	}, nil)
 	made := fm.made

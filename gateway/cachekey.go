@@ -201,18 +201,24 @@ func appendFieldBytes(dst, b []byte) []byte {
 }
 
 // renderTags expands the route's tag templates with the request's path
-// parameters. It allocates: it runs on misses only.
-func (rc *routeCache) renderTags(params *router.Params) []string {
-	return renderTemplates(rc.tags, params)
+// parameters, then adds the path tag of path, the request's path in normal
+// form (pathtag.go). It allocates: it runs on misses only.
+func (rc *routeCache) renderTags(params *router.Params, path []byte) []string {
+	return renderTemplates(rc.tags, params, path)
 }
 
 // renderTemplates expands tag templates with path parameters, decoded
 // (product:café for /products/caf%C3%A9: the tag names the value, not its
-// spelling in a URL). All the tags share one string, so a request costs
-// two allocations whatever the number of tags (a string and a slice per tag
-// cost as much as the L1 lookup).
-func renderTemplates(tmpls []template, params *router.Params) []string {
-	if len(tmpls) == 0 {
+// spelling in a URL), and adds the path tag of path unless it is nil. All
+// the tags share one string, so a request costs two allocations whatever
+// the number of tags (a string and a slice per tag cost as much as the L1
+// lookup).
+func renderTemplates(tmpls []template, params *router.Params, path []byte) []string {
+	n := len(tmpls)
+	if path != nil {
+		n++
+	}
+	if n == 0 {
 		return nil
 	}
 	size := 0
@@ -224,9 +230,12 @@ func renderTemplates(tmpls []template, params *router.Params) []string {
 			size += len(params.Get(name))
 		}
 	}
+	if path != nil {
+		size += len(pathTagPrefix) + len(path)
+	}
 	var b strings.Builder
 	b.Grow(size) // decoding only shortens a value
-	out := make([]string, len(tmpls))
+	out := make([]string, n)
 	var tmp [128]byte
 	for i, t := range tmpls {
 		start := b.Len()
@@ -237,7 +246,13 @@ func renderTemplates(tmpls []template, params *router.Params) []string {
 		}
 		// A Builder never changes bytes it has written, and after Grow(size)
 		// never moves them: every tag is a view of the one string.
-		out[i] = b.String()[start:]
+		out[i] = userTag(b.String()[start:])
+	}
+	if path != nil {
+		start := b.Len()
+		b.WriteString(pathTagPrefix)
+		b.Write(path)
+		out[n-1] = b.String()[start:]
 	}
 	return out
 }

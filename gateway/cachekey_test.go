@@ -26,7 +26,7 @@ func TestRenderTemplates(t *testing.T) {
 		if _, _, err := r.Match([]byte("GET"), []byte(path), &p); err != nil {
 			t.Fatal(err)
 		}
-		got := renderTemplates(ts, &p)
+		got := renderTemplates(ts, &p, nil)
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s %q: got %q, want %q", path, tmpls, got, want)
 		}

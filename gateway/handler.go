@@ -369,7 +369,7 @@ func (s *Server) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *r
 	if code := ctx.Response.StatusCode(); code < 200 || code > 299 {
 		return
 	}
-	tags := renderTemplates(rt.invalidates, &st.params)
+	tags := renderTemplates(rt.invalidates, &st.params, nil)
 	c, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	ev := &invalidation.Event{Version: invalidation.Version, ID: invalidation.NewID(), Type: invalidation.TypeInvalidate, Tags: tags, TS: time.Now()}
