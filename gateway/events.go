@@ -155,7 +155,9 @@ func (s *Server) startConsumer(logger *slog.Logger) error {
 		return fmt.Errorf("cannot start the invalidation consumer: %w", err)
 	}
 	s.consumer = c
-	if s.cfg.invalidatingRoutes() {
+	// Writes invalidate what they change (unsafemethods.go) wherever
+	// something is cached, and a route's invalidate_tags in any case.
+	if s.cfg.invalidatingRoutes() || s.cfg.cachedRoutes() > 0 {
 		p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: s.cfg.Kafka.Endpoint})
 		if err != nil {
 			return fmt.Errorf("cannot start the invalidation producer: %w", err)

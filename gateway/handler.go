@@ -12,12 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/tiercel/tiercel/cache"
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
-	"github.com/tiercel/tiercel/invalidation"
 )
 
 // route is a RouteConfig resolved against the running components.
@@ -358,34 +356,6 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadli
 		return
 	}
 	writeError(ctx, upstreamError(err), st.id)
-}
-
-// invalidateAfterWrite drops the route's invalidate_tags after a successful
-// write, so this replica (and L2) never serves what the write replaced.
-func (s *Server) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
-	if len(rt.invalidates) == 0 || ctx.IsGet() || ctx.IsHead() || s.cache == nil {
-		return
-	}
-	if code := ctx.Response.StatusCode(); code < 200 || code > 299 {
-		return
-	}
-	tags := renderTemplates(rt.invalidates, &st.params, nil)
-	c, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	ev := &invalidation.Event{Version: invalidation.Version, ID: invalidation.NewID(), Type: invalidation.TypeInvalidate, Tags: tags, TS: time.Now()}
-	if _, err := s.cache.Invalidate(c, cache.Invalidation{ID: ev.ID, Tags: tags}); err != nil {
-		// Applied locally; L2 missed it. The event below (or the entries'
-		// TTL) bounds the damage on other replicas.
-		s.log.Warn("invalidation after a write did not reach L2", "route", rt.name, "tags", tags, "error", err.Error())
-	}
-	if s.producer != nil {
-		// Every other replica drops its L1 copy when it applies the event;
-		// the L2 part is already done under the same id, so theirs is a no-op.
-		if err := s.producer.Publish(c, ev); err != nil {
-			s.stats.publishErrors.Add(1)
-			s.log.Warn("cannot publish the invalidation of a write", "route", rt.name, "tags", tags, "error", err.Error())
-		}
-	}
 }
 
 // finish records metrics, Server-Timing and the access log line.

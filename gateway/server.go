@@ -77,6 +77,11 @@ type serverStats struct {
 	badRequests atomic.Uint64
 	// publishErrors counts write invalidations that could not be published.
 	publishErrors atomic.Uint64
+	// unsafeInvalidations counts unsafe requests whose answer invalidated
+	// stored responses (unsafemethods.go); writeL2Errors, write
+	// invalidations that reached this replica's L1 but not L2.
+	unsafeInvalidations atomic.Uint64
+	writeL2Errors       atomic.Uint64
 	// fallbacks counts route fallbacks served; shed counts requests turned
 	// away at once by server.max_in_flight (answered from L1, the fallback
 	// or a 503).

@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/gateway/router"
+	"github.com/tiercel/tiercel/invalidation"
+)
+
+// Invalidation after writes. RFC 9111 §4.4: a cache must invalidate the
+// target URI of an unsafe request that got a non-error answer, and may
+// invalidate the URIs its Location and Content-Location name, only if they
+// share the target's host. The gateway does it on every route, cached or
+// not, without configuration: every stored entry carries its path's tag
+// (pathtag.go). A route's invalidate_tags are dropped in the same event.
+
+// invalidateAfterWrite drops what a write through the gateway may have
+// changed once its answer is known: the path tags of the target URI and of
+// a same-origin Location and Content-Location after a 2xx or 3xx to an
+// unsafe method, and the route's invalidate_tags after a 2xx to any method
+// but GET and HEAD. They are applied to this replica (L1, and L2 once per
+// event id), then published as one event, under the same id, so that every
+// other replica drops its L1 copies (their L2 part is a no-op).
+//
+// Nothing waits past deadline, and a failure is logged and counted, never
+// answered: the write itself succeeded. A GET or HEAD (the proxied reads)
+// returns before anything is allocated.
+func (s *Server) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+	code := ctx.Response.StatusCode()
+	if s.cache == nil || ctx.IsGet() || ctx.IsHead() || code < 200 || code > 399 {
+		return
+	}
+	var tags []string
+	if code <= 299 {
+		tags = renderTemplates(rt.invalidates, &st.params, nil)
+	}
+	if !safeMethod(ctx.Method()) {
+		n := len(tags)
+		if tags = s.appendWrittenPaths(tags, ctx, st); len(tags) > n {
+			s.stats.unsafeInvalidations.Add(1)
+		}
+	}
+	if len(tags) == 0 {
+		return
+	}
+	c, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	ev := &invalidation.Event{Version: invalidation.Version, ID: invalidation.NewID(), Type: invalidation.TypeInvalidate, Tags: tags, TS: time.Now()}
+	if _, err := s.cache.Invalidate(c, cache.Invalidation{ID: ev.ID, Tags: tags}); err != nil {
+		// Applied locally; L2 missed it. The event below (or the entries'
+		// TTL) bounds the damage on other replicas.
+		s.stats.writeL2Errors.Add(1)
+		s.log.Warn("invalidation after a write did not reach L2", "route", rt.name, "tags", tags, "error", err.Error())
+	}
+	if s.producer != nil {
+		if err := s.producer.Publish(c, ev); err != nil {
+			s.stats.publishErrors.Add(1)
+			s.log.Warn("cannot publish the invalidation of a write", "route", rt.name, "tags", tags, "error", err.Error())
+		}
+	}
+}
+
+// safeMethod reports the methods RFC 9110 §9.2.1 defines as safe; every
+// other method, known or not, is a write for the cache.
+func safeMethod(m []byte) bool {
+	switch string(m) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions, fasthttp.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// appendWrittenPaths appends the path tags an unsafe request's answer
+// invalidates: its target's, and those of its Location and
+// Content-Location when they are of the request's origin. A path that no
+// cached route serves is left out: nothing is stored under its tag, and
+// most writes (an ingestion endpoint's POSTs) then cost neither a Redis
+// round trip nor a Kafka event.
+func (s *Server) appendWrittenPaths(tags []string, ctx *fasthttp.RequestCtx, st *reqState) []string {
+	tags = s.appendPathTag(tags, st.path)
+	host := ctx.Request.Header.Host()
+	for _, name := range [...]string{fasthttp.HeaderLocation, fasthttp.HeaderContentLocation} {
+		if v := ctx.Response.Header.Peek(name); len(v) > 0 {
+			if p, ok := s.sameOriginPath(v, host, st.path); ok {
+				tags = s.appendPathTag(tags, p)
+			}
+		}
+	}
+	return tags
+}
+
+// appendPathTag appends path's tag when a cached route serves GET or HEAD
+// on path, once.
+func (s *Server) appendPathTag(tags []string, path []byte) []string {
+	var params router.Params
+	cached := func(method string) bool {
+		i, _, err := s.router.Match([]byte(method), path, &params)
+		return err == nil && s.routes[i].cache != nil
+	}
+	if !cached(fasthttp.MethodGet) && !cached(fasthttp.MethodHead) {
+		return tags
+	}
+	tag := pathTagPrefix + string(path)
+	if slices.Contains(tags, tag) {
+		return tags
+	}
+	return append(tags, tag)
+}
+
+// sameOriginPath reads a Location or Content-Location value (RFC 9110
+// §10.2.2, §8.7) and returns the path, in normal form, of the URI it names
+// when that URI is of the request's origin: a relative reference, resolved
+// against the request's path (RFC 3986 §5.2), or an http(s) URI, or a
+// network-path reference, whose authority is the request's Host (the host
+// compared case-insensitively, a missing port being the scheme's default).
+// The scheme itself is not compared: a TLS terminator in front of the
+// gateway hides the request's. Anything else is another origin, or not a
+// URI, and ok is false.
+func (s *Server) sameOriginPath(value, host, base []byte) (path []byte, ok bool) {
+	ref, err := url.Parse(string(value))
+	if err != nil || ref.Opaque != "" {
+		return nil, false
+	}
+	if ref.Scheme != "" && ref.Scheme != "http" && ref.Scheme != "https" {
+		return nil, false
+	}
+	if (ref.Scheme != "" || ref.Host != "") && !sameAuthority(ref.Scheme, ref.Host, string(host)) {
+		return nil, false
+	}
+	b, err := url.Parse(string(base))
+	if err != nil {
+		return nil, false
+	}
+	p := b.ResolveReference(ref).EscapedPath()
+	if p == "" {
+		p = "/" // an http(s) URI's empty path is "/" (RFC 9110 §4.2.3)
+	}
+	path, _, _, err = s.targets.Parse(nil, []byte(p))
+	return path, err == nil
+}
+
+// sameAuthority reports whether the authority of a URI with scheme is the
+// Host header's.
+func sameAuthority(scheme, authority, host string) bool {
+	ah, ap := splitHostPort(authority)
+	hh, hp := splitHostPort(host)
+	if ah == "" || !strings.EqualFold(ah, hh) {
+		return false
+	}
+	def := ""
+	switch scheme {
+	case "http":
+		def = "80"
+	case "https":
+		def = "443"
+	}
+	if ap == "" {
+		ap = def
+	}
+	if hp == "" {
+		hp = def
+	}
+	return ap == hp
+}
+
+// splitHostPort splits host[:port], an IP literal in brackets included;
+// port is empty when absent.
+func splitHostPort(hp string) (host, port string) {
+	if i := strings.LastIndexByte(hp, ':'); i >= 0 && !strings.Contains(hp[i:], "]") {
+		return hp[:i], hp[i+1:]
+	}
+	return hp, ""
+}
