@@ -33,11 +33,8 @@ func requestDirectives(ctx *fasthttp.RequestCtx, st *reqState) *httpcache.Reques
 	if h.PeekCanonical(reqCacheControl) == nil && h.PeekCanonical(reqPragma) == nil {
 		return nil
 	}
-	cc := h.PeekAll(fasthttp.HeaderCacheControl)
-	var lines [][]byte
-	for _, l := range cc { // PeekAll's result is reused by the next call
-		lines = append(lines, l)
-	}
+	// A copy: PeekAll's result is reused by the next call.
+	lines := append([][]byte(nil), h.PeekAll(fasthttp.HeaderCacheControl)...)
 	d := httpcache.ParseRequestDirectives(lines, h.PeekAll(fasthttp.HeaderPragma))
 	if !d.Any() {
 		return nil

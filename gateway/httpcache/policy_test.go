@@ -15,12 +15,6 @@ type want struct {
 func TestEvaluate(t *testing.T) {
 	p := &Policy{Defaults: Defaults{TTL: 30 * time.Second, NegativeTTL: 5 * time.Second}, MaxBodyBytes: 1 << 20,
 		StaleIfError: time.Hour, KeyedHeaders: []string{"Accept-Language"}}
-	type want struct {
-		pass, store bool
-		lifetime    time.Duration
-		swr, sie    time.Duration
-		negative    bool
-	}
 	f := func(p *Policy, status int, w want, lines ...string) {
 		t.Helper()
 		v := p.Evaluate(response(t, status, lines...), x0)
