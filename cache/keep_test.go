@@ -408,10 +408,10 @@ func TestKeepWindowLifetimeInBothTiers(t *testing.T) {
 	if ttl := rdb.PTTL(ctx, "tiercel:e:long").Val(); ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("L2 TTL %v, want TombstoneTTL (1h)", ttl)
 	}
-	if e := c.l1.get([]byte("k"), t0); e == nil || !e.l1Until.Equal(t0.Add(70*time.Second)) {
+	if e := c.l1.get([]byte("k"), t0); e == nil || e.l1Until != t0.Add(70*time.Second).UnixNano() {
 		t.Fatalf("L1 lifetime: %+v, want until KeepUntil", e)
 	}
-	if e := c.l1.get([]byte("long"), t0); e == nil || !e.l1Until.Equal(t0.Add(time.Hour)) {
+	if e := c.l1.get([]byte("long"), t0); e == nil || e.l1Until != t0.Add(time.Hour).UnixNano() {
 		t.Fatalf("L1 lifetime: %+v, want TombstoneTTL", e)
 	}
 	if _, fr, ok := c.Get([]byte("k"), clk.Advance(70*time.Second-time.Nanosecond)); !ok || fr != Kept {

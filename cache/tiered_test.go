@@ -99,7 +99,7 @@ func TestL2HitTTLBoundedByLifetime(t *testing.T) {
 	if e == nil {
 		t.Fatal("the L2 hit was not copied into L1")
 	}
-	if left := e.l1Until.Sub(clk.Now()); left <= 0 || left > 30*time.Second {
+	if left := time.Unix(0, e.l1Until).Sub(clk.Now()); left <= 0 || left > 30*time.Second {
 		t.Fatalf("L1 lifetime %v, want within the entry's remaining 30s", left)
 	}
 	if e := b.l1.get([]byte("k"), clk.Advance(31*time.Second)); e != nil {
