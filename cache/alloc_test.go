@@ -5,6 +5,7 @@ package cache
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // The L1-hit path runs on every gateway request: it must not allocate.
@@ -40,5 +41,18 @@ func TestL1HitAllocatesNothing(t *testing.T) {
 		}); n != 0 {
 			t.Fatalf("Fetch(%s): %v allocs per L1 hit", key, n)
 		}
+	}
+
+	// Get of a kept entry (the gateway then calls Fetch, which revalidates).
+	f.set(func(f *filler) { f.fresh, f.keep = 0, time.Hour })
+	fetch(t, c, "GET /kept", tags, clk.Now(), f)
+	settle(t, c)
+	now, key := clk.Advance(time.Second), []byte("GET /kept")
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, fr, ok := c.Get(key, now); !ok || fr != Kept {
+			t.Fatalf("Get: %s, %v", fr, ok)
+		}
+	}); n != 0 {
+		t.Fatalf("Get of a kept entry: %v allocs", n)
 	}
 }

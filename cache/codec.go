@@ -10,12 +10,13 @@ import (
 
 // The one binary format of an entry, used for L1 sizing and L2 storage.
 //
-//	version  byte     formatV1; any other value is a miss, never a misread
+//	version  byte     formatV2 (formatV1 is still read); any other value is a miss, never a misread
 //	flags    byte     flagNegative; unknown bits are rejected
 //	stored   varint   StoredAt as Unix nanoseconds
 //	fresh    uvarint  FreshUntil - StoredAt
 //	stale    uvarint  StaleUntil - FreshUntil
 //	error    uvarint  ErrorUntil - StaleUntil
+//	keep     uvarint  KeepUntil - ErrorUntil (formatV2 only)
 //	version  uvarint  Version
 //	keyGen   uvarint  L2 generation of Key at fill start
 //	key      uvarint length, bytes
@@ -23,10 +24,20 @@ import (
 //	value    uvarint length, bytes
 //
 // Windows are deltas because they are ordered (see Entry.normalize) and
-// short. Decoding is strict (minimal varints, no trailing bytes), so that a
-// valid encoding has exactly one form and Decode then Append returns it
-// byte for byte.
-const formatV1 byte = 1
+// short. Decoding is strict (minimal varints, no trailing bytes), so that an
+// entry has exactly one valid encoding per version: Append of a decoded
+// formatV2 encoding returns it byte for byte.
+//
+// formatV1, written by the release before keep windows, lacks the keep
+// field and decodes as KeepUntil = ErrorUntil (no keep window): its entries,
+// still in Redis during and after an upgrade, are read rather than dropped.
+// Append writes formatV2 only, which that release reads as a miss
+// (ErrUnknownFormat) and overwrites: during a rolling upgrade the two
+// releases refill each other's entries, they never misread them.
+const (
+	formatV1 byte = 1
+	formatV2 byte = 2
+)
 
 const (
 	flagNegative byte = 1 << iota
@@ -36,8 +47,8 @@ const (
 
 // Size returns the length of the entry's encoding, which is also its L1 cost.
 func (e *Entry) Size() int {
-	stored, fresh, stale, errw := e.windows()
-	n := 2 + varintLen(stored) + uvarintLen(fresh) + uvarintLen(stale) + uvarintLen(errw) +
+	stored, fresh, stale, errw, keep := e.windows()
+	n := 2 + varintLen(stored) + uvarintLen(fresh) + uvarintLen(stale) + uvarintLen(errw) + uvarintLen(keep) +
 		uvarintLen(e.Version) + uvarintLen(e.keyGen) +
 		bytesLen(len(e.Key)) + uvarintLen(uint64(len(e.Tags))) + bytesLen(len(e.Value))
 	for i, t := range e.Tags {
@@ -49,16 +60,17 @@ func (e *Entry) Size() int {
 // Append appends the entry's encoding to dst. Windows are clamped to be
 // ordered, as Entry.normalize does for every entry the cache stores.
 func (e *Entry) Append(dst []byte) []byte {
-	stored, fresh, stale, errw := e.windows()
+	stored, fresh, stale, errw, keep := e.windows()
 	var flags byte
 	if e.Negative {
 		flags |= flagNegative
 	}
-	dst = append(dst, formatV1, flags)
+	dst = append(dst, formatV2, flags)
 	dst = binary.AppendVarint(dst, stored)
 	dst = binary.AppendUvarint(dst, fresh)
 	dst = binary.AppendUvarint(dst, stale)
 	dst = binary.AppendUvarint(dst, errw)
+	dst = binary.AppendUvarint(dst, keep)
 	dst = binary.AppendUvarint(dst, e.Version)
 	dst = binary.AppendUvarint(dst, e.keyGen)
 	dst = appendBytes(dst, e.Key)
@@ -71,7 +83,8 @@ func (e *Entry) Append(dst []byte) []byte {
 	return appendBytes(dst, e.Value)
 }
 
-// Decode parses an encoded entry. Key and Value alias b, which must not be
+// Decode parses an encoded entry, of the current format or of formatV1
+// (then KeepUntil = ErrorUntil). Key and Value alias b, which must not be
 // modified afterwards. An unknown format version yields ErrUnknownFormat,
 // anything else malformed ErrCorrupt.
 func Decode(b []byte) (*Entry, error) { return decode(b, nil, nil) }
@@ -83,7 +96,7 @@ func decode(b []byte, tags []string, gens []uint64) (*Entry, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
 	}
-	if b[0] != formatV1 {
+	if b[0] != formatV1 && b[0] != formatV2 {
 		return nil, fmt.Errorf("%w: version %d", ErrUnknownFormat, b[0])
 	}
 	if len(b) < 2 || b[1]&^knownFlags != 0 {
@@ -93,6 +106,10 @@ func decode(b []byte, tags []string, gens []uint64) (*Entry, error) {
 	r := reader{b: b[2:]}
 	stored := r.varint()
 	fresh, stale, errw := r.uvarint(), r.uvarint(), r.uvarint()
+	var keep uint64
+	if b[0] == formatV2 {
+		keep = r.uvarint()
+	}
 	e.Version = r.uvarint()
 	e.keyGen = r.uvarint()
 	e.Key = r.bytes()
@@ -111,34 +128,37 @@ func decode(b []byte, tags []string, gens []uint64) (*Entry, error) {
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(r.b))
 	}
-	if !e.setWindows(stored, fresh, stale, errw) {
+	if !e.setWindows(stored, fresh, stale, errw, keep) {
 		return nil, fmt.Errorf("%w: windows overflow", ErrCorrupt)
 	}
 	return e, nil
 }
 
 // windows returns StoredAt and the clamped window deltas.
-func (e *Entry) windows() (stored int64, fresh, stale, errw uint64) {
+func (e *Entry) windows() (stored int64, fresh, stale, errw, keep uint64) {
 	stored = e.StoredAt.UnixNano()
 	f := max(e.FreshUntil.UnixNano(), stored)
 	s := max(e.StaleUntil.UnixNano(), f)
 	x := max(e.ErrorUntil.UnixNano(), s)
-	return stored, uint64(f - stored), uint64(s - f), uint64(x - s)
+	k := max(e.KeepUntil.UnixNano(), x)
+	return stored, uint64(f - stored), uint64(s - f), uint64(x - s), uint64(k - x)
 }
 
 // setWindows is the inverse of windows; false when the sum overflows.
-func (e *Entry) setWindows(stored int64, fresh, stale, errw uint64) bool {
+func (e *Entry) setWindows(stored int64, fresh, stale, errw, keep uint64) bool {
 	// The modular uint64 difference is exact: the true room is in [0, 2^64).
 	room := uint64(math.MaxInt64) - uint64(stored)
-	if fresh > room || stale > room-fresh || errw > room-fresh-stale {
+	if fresh > room || stale > room-fresh || errw > room-fresh-stale || keep > room-fresh-stale-errw {
 		return false
 	}
 	f := stored + int64(fresh)
 	s := f + int64(stale)
+	x := s + int64(errw)
 	e.StoredAt = time.Unix(0, stored)
 	e.FreshUntil = time.Unix(0, f)
 	e.StaleUntil = time.Unix(0, s)
-	e.ErrorUntil = time.Unix(0, s+int64(errw))
+	e.ErrorUntil = time.Unix(0, x)
+	e.KeepUntil = time.Unix(0, x+int64(keep))
 	return true
 }
 

@@ -1,6 +1,7 @@
 // Package cache is Tiercel's two-tier cache: an in-process L1 (ristretto,
 // sized in bytes) in front of a shared L2 (Redis), with per-key coalesced
-// fills, stale-while-revalidate and stale-if-error windows, surrogate-key
+// fills, stale-while-revalidate and stale-if-error windows, keep windows
+// (expired entries kept as the base of a revalidation), surrogate-key
 // (tag) and key invalidation, and version fencing so that a fill that
 // started before an invalidation is never served after it.
 //
@@ -17,7 +18,9 @@
 //   - allocate on an L1 hit;
 //   - serve an entry under another key (the full key is compared on every
 //     L1 hit) or, after an invalidation has been applied, an entry filled
-//     before it;
+//     before it (nor hand such an entry to a fill to revalidate);
+//   - serve a kept entry (past its stale-if-error window): it is only ever
+//     the old entry a fill may revalidate;
 //   - keep a caller's byte slices or context past the call: keys and tags
 //     are copied, and fills run under the cache's own context.
 package cache

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Entry is one cached value and the windows in which it may be served.
+// Entry is one cached value and the windows in which it may be served (and,
+// in the keep window, only revalidated).
 //
 // Entries handed out by the cache are shared by every reader and must be
 // treated as read-only. An Entry returned by a FillFunc becomes the cache's:
@@ -43,6 +44,14 @@ type Entry struct {
 	// is served when its fill fails or times out. Zero: no window.
 	ErrorUntil time.Time
 
+	// KeepUntil ends the keep window: until then the entry is kept in both
+	// tiers but never served, only handed to a fill as the base of a
+	// revalidation (RFC 9111 §4.3: a conditional request built from its
+	// validators, and on 304 its body kept). A response that must be
+	// revalidated before every reuse (no-cache, RFC 9111 §5.2.2.4) is stored
+	// with no fresh window and a keep window. Zero: no window.
+	KeepUntil time.Time
+
 	// Version is opaque to the cache (an origin ETag hash, a model version),
 	// kept so the caller can compare values across refreshes.
 	Version uint64
@@ -55,13 +64,23 @@ type Entry struct {
 	// Negative marks a cached absence (see the type comment).
 	Negative bool
 
+	// Revalidated is set by a FillFunc on the entry it returns when that
+	// entry is old's body confirmed by the origin (a 304 to a conditional
+	// request), so that Fetch reports OutcomeRevalidated rather than
+	// OutcomeMiss. Set without an old entry, it fails the fill with
+	// ErrInvalidEntry. It describes the fill that produced the entry, not
+	// the value: it is not encoded, so the entry's L2 copy reads it as false.
+	Revalidated bool
+
 	// seq is the process-local fence sequence taken before the fill (or the
 	// L2 read) that produced this L1 entry; never encoded.
 	seq uint64
 
 	// l1Until ends the entry's life in L1 (l1.set): its last window, and at
-	// most TombstoneTTL after its fill started (see fence.go).
-	l1Until time.Time
+	// most TombstoneTTL after its fill started (see fence.go). Unix
+	// nanoseconds rather than a time.Time: 16 bytes less keeps an Entry in
+	// the 288-byte size class, for every entry resident in L1.
+	l1Until int64
 
 	// checked is the last invalidation sequence this L1 entry was found
 	// valid against (fence.validEntry); accessed atomically.
@@ -87,7 +106,9 @@ func (e *Entry) Local() any { return e.local.Load() }
 // are fine: any of their values is kept.
 func (e *Entry) SetLocal(v any) { e.local.Store(v) }
 
-// Freshness is the state of an entry at a given time.
+// Freshness is the state of an entry at a given time. Only Fresh, Stale and
+// Expired entries are ever served, each as its comment says; Gone and Kept
+// never are.
 type Freshness uint8
 
 const (
@@ -101,9 +122,13 @@ const (
 	// Expired: past the stale window but inside the stale-if-error window;
 	// serve only when a fill fails or times out.
 	Expired
+	// Kept: past the stale-if-error window but inside the keep window. Must
+	// not be served, not even when a fill fails: it is only the base a fill
+	// may revalidate (see FillFunc).
+	Kept
 )
 
-var freshnessNames = [...]string{Gone: "gone", Fresh: "fresh", Stale: "stale", Expired: "expired"}
+var freshnessNames = [...]string{Gone: "gone", Fresh: "fresh", Stale: "stale", Expired: "expired", Kept: "kept"}
 
 func (f Freshness) String() string {
 	if int(f) < len(freshnessNames) {
@@ -111,6 +136,10 @@ func (f Freshness) String() string {
 	}
 	return fmt.Sprintf("Freshness(%d)", uint8(f))
 }
+
+// servable reports whether an entry in state f may be served at all (as a
+// hit, a stale answer or a stale-if-error fallback): Gone and Kept never are.
+func (f Freshness) servable() bool { return f == Fresh || f == Stale || f == Expired }
 
 // Freshness reports the entry's state at now. It does not know about
 // invalidations: Tiered.Get and Tiered.Fetch check those too.
@@ -122,6 +151,8 @@ func (e *Entry) Freshness(now time.Time) Freshness {
 		return Stale
 	case !now.After(e.ErrorUntil):
 		return Expired
+	case !now.After(e.KeepUntil):
+		return Kept
 	}
 	return Gone
 }
@@ -133,10 +164,12 @@ var (
 )
 
 // normalize makes a filled entry's windows ordered (StoredAt <= FreshUntil
-// <= StaleUntil <= ErrorUntil), which both tiers rely on: ErrorUntil is then
-// the end of the entry's life. A stale window shorter than the error window
-// loses nothing, since a stale entry is served anyway. Monotonic clock
-// readings are dropped so that L1 and decoded L2 entries compare alike.
+// <= StaleUntil <= ErrorUntil <= KeepUntil), which both tiers rely on:
+// KeepUntil is then the end of the entry's life. A stale window shorter than
+// the error window loses nothing, since a stale entry is served anyway; a
+// keep window shorter than the error window, likewise, since an expired
+// entry is a revalidation base too. Monotonic clock readings are dropped so
+// that L1 and decoded L2 entries compare alike.
 func (e *Entry) normalize(now time.Time) error {
 	if e.StoredAt.IsZero() {
 		e.StoredAt = now
@@ -145,7 +178,8 @@ func (e *Entry) normalize(now time.Time) error {
 	e.FreshUntil = later(e.FreshUntil.Round(0), e.StoredAt)
 	e.StaleUntil = later(e.StaleUntil.Round(0), e.FreshUntil)
 	e.ErrorUntil = later(e.ErrorUntil.Round(0), e.StaleUntil)
-	if e.StoredAt.Before(minEntryTime) || e.ErrorUntil.After(maxEntryTime) {
+	e.KeepUntil = later(e.KeepUntil.Round(0), e.ErrorUntil)
+	if e.StoredAt.Before(minEntryTime) || e.KeepUntil.After(maxEntryTime) {
 		return fmt.Errorf("%w: times outside years 1678-2262", ErrInvalidEntry)
 	}
 	return nil

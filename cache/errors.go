@@ -7,7 +7,8 @@ var (
 	ErrClosed = errors.New("cache is closed")
 
 	// ErrInvalidEntry is returned when a FillFunc returns no entry and no
-	// error, or an entry whose times cannot be encoded.
+	// error, an entry whose times cannot be encoded, its old entry itself,
+	// or an entry marked Revalidated without an old one.
 	ErrInvalidEntry = errors.New("invalid entry")
 
 	// ErrCorrupt is returned by Decode for malformed input.

@@ -14,8 +14,9 @@ const maxFenced = 3
 // coalesced round trip), then fill (coalesced: one FillFunc call per key in
 // the process at a time). A stale entry is served at once while one
 // background refresh runs; an expired entry still inside its error window
-// is served if the fill fails or ctx ends first. Fetch returns no later
-// than ctx's deadline or req.Deadline; Redis trouble never fails it.
+// is served if the fill fails or ctx ends first; a kept entry is never
+// served, only passed to the fill as old. Fetch returns no later than ctx's
+// deadline or req.Deadline; Redis trouble never fails it.
 //
 // On an L1 hit Fetch allocates nothing, provided fill itself is not
 // allocated per call: a closure literal that captures request data is
@@ -46,14 +47,16 @@ func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result,
 		if fill == nil && req.MakeFill != nil {
 			fill = req.MakeFill()
 		}
-		c.startRefresh(&req, fill, now)
+		c.startRefresh(&req, fill, now, e)
 		return Result{Entry: e, Outcome: OutcomeStale, L1: time.Since(start)}, nil
 	}
-	// e is nil or expired: kept for stale-if-error.
+	// e is nil, expired (kept for stale-if-error) or kept (only a base for
+	// the fill to revalidate).
 	return c.fetchSlow(ctx, &req, fill, now, e, start)
 }
 
-// fetchSlow is Fetch after L1; start is the wall clock when Fetch started.
+// fetchSlow is Fetch after L1; old is what L1 held for the key (not fresh),
+// start the wall clock when Fetch started.
 func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now time.Time, old *Entry, start time.Time) (Result, error) {
 	wall := time.Now()
 	res := Result{L1: wall.Sub(start)}
@@ -61,7 +64,7 @@ func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now
 		if round > 0 {
 			wall = time.Now()
 		}
-		f, joined, wait, err := c.join(req, fill, now, wall)
+		f, joined, wait, err := c.join(req, fill, now, wall, old)
 		if err != nil {
 			c.st.errors.Add(1)
 			return res, err
@@ -87,12 +90,12 @@ func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now
 		}
 		if wait != nil {
 			if err := c.wait(ctx, req.Deadline, wait); err != nil {
-				return c.fallback(res, now, err, old)
+				return c.fallback(res, now, err, old, f.base)
 			}
 		}
 		res.L2, res.Fill = f.l2d, f.filld
 		if f.err != nil {
-			return c.fallback(res, now, f.err, old, f.old)
+			return c.fallback(res, now, f.err, old, f.base, f.old)
 		}
 		if !c.fence.valid(f.seq, f.entry.Key, f.entry.Tags) {
 			// An invalidation was applied while this request waited: the
@@ -135,10 +138,12 @@ func (c *Tiered) wait(ctx context.Context, deadline time.Time, done <-chan struc
 }
 
 // fallback serves the first candidate still inside its error window and not
-// invalidated, or returns err.
+// invalidated, or returns err. A kept candidate is past its error window:
+// the origin never allowed serving it on error (RFC 9111 §4.2.4 needs that
+// allowance, here stale-if-error).
 func (c *Tiered) fallback(res Result, now time.Time, err error, candidates ...*Entry) (Result, error) {
 	for _, e := range candidates {
-		if e != nil && e.Freshness(now) != Gone && c.fence.valid(e.seq, e.Key, e.Tags) {
+		if e != nil && e.Freshness(now).servable() && c.fence.valid(e.seq, e.Key, e.Tags) {
 			res.Entry, res.Outcome = e, OutcomeStaleError
 			c.count(OutcomeStaleError)
 			return res, nil
@@ -156,6 +161,8 @@ func (c *Tiered) count(o Outcome) {
 		c.st.l2Hits.Add(1)
 	case OutcomeMiss:
 		c.st.misses.Add(1)
+	case OutcomeRevalidated:
+		c.st.revalidated.Add(1)
 	case OutcomeStale:
 		c.st.staleServed.Add(1)
 	case OutcomeStaleError:

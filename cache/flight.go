@@ -22,7 +22,7 @@ type flight struct {
 	refresh   bool // background refresh of a stale entry: a stale L2 entry does not end it
 	gensKnown bool // the L2 read succeeded: lk.keyGen and lk.tagGens are the generations read before the fill
 	finished  bool // under c.mu: the results below are set
-	stored    bool // entry goes into L1 (retireLoop): a late joiner is served as an L1 hit
+	stored    bool // entry goes into L1 (retireLoop): a late joiner is served it as an L1 hit (see join)
 	outcome   Outcome
 
 	// barrier, set only on the markers Tiered.Wait sends through the retire
@@ -40,13 +40,20 @@ type flight struct {
 	// lk is the flight's L2 read, embedded to save an allocation.
 	lk l2Lookup
 
+	// base is the not-fresh entry the leading request found in L1 (or in a
+	// flight it could not be served from, see join), or the stale entry a
+	// background refresh is for. Set before the flight is shared and never
+	// changed: the fill's revalidation base unless old is newer
+	// (revalidationBase), and a stale-if-error candidate for every waiter.
+	base *Entry
+
 	// done, under c.mu, is made by the first request that must wait for
 	// the flight and closed when it finishes: most flights (L2 hits) are
 	// waited for by nobody but their leader, which needs no channel.
 	done chan struct{}
 
 	entry *Entry
-	old   *Entry // an expired L2 entry, served if the fill fails
+	old   *Entry // a not-fresh L2 entry: a stale-if-error candidate, a revalidation base
 	err   error
 	l2d   time.Duration
 	filld time.Duration
@@ -57,20 +64,37 @@ type flight struct {
 func (f *flight) elapsedNow() time.Time { return f.now.Add(time.Since(f.started)) }
 
 // join returns the flight in progress for req's key, or registers a new one
-// that the caller must lead (lead.go). A flight overtaken by an
-// invalidation, or stuck past joinUntil, is replaced rather than joined.
-// For a joined flight, wait is closed when it finishes, or nil if it has.
-func (c *Tiered) join(req *Request, fill FillFunc, now, wall time.Time) (f *flight, joined bool, wait <-chan struct{}, err error) {
+// that the caller must lead (lead.go), with base (what L1 held, or nil) as
+// its revalidation base. A flight overtaken by an invalidation, or stuck
+// past joinUntil, is replaced rather than joined. For a joined flight, wait
+// is closed when it finishes, or nil if it has.
+func (c *Tiered) join(req *Request, fill FillFunc, now, wall time.Time, base *Entry) (f *flight, joined bool, wait <-chan struct{}, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, false, nil, ErrClosed
 	}
 	if f := c.flights[string(req.Key)]; f != nil && c.fence.valid(f.seq, req.Key, req.Tags) && wall.Before(c.joinUntil(f)) {
-		return f, true, f.waitLocked(), nil
+		if !f.finished || !f.stored || f.err != nil || servedAsIs(f.entry.Freshness(now)) {
+			return f, true, f.waitLocked(), nil
+		}
+		// A late joiner is served the stored entry as it is (fetchSlow), so
+		// only an entry L1 would serve as it is. One that may be served only
+		// when a fill fails, or never (kept: a no-cache response is stored
+		// so), is treated as Fetch treats it in L1: lead a flight of one's
+		// own, with it as the base.
+		if base == nil || f.entry.StoredAt.After(base.StoredAt) {
+			base = f.entry
+		}
 	}
-	return c.newFlightLocked(req, fill, now, wall, false), false, nil, nil
+	nf := c.newFlightLocked(req, fill, now, wall, false)
+	nf.base = base
+	return nf, false, nil, nil
 }
+
+// servedAsIs reports whether Fetch serves an L1 entry in state fr without
+// a fill: fresh, or stale (while a background refresh runs).
+func servedAsIs(fr Freshness) bool { return fr == Fresh || fr == Stale }
 
 // joinUntil is when a stuck flight is no longer joined.
 func (c *Tiered) joinUntil(f *flight) time.Time { return f.started.Add(c.cfg.L2Timeout + f.timeout) }
@@ -94,8 +118,9 @@ func (c *Tiered) waitFor(f *flight) <-chan struct{} {
 }
 
 // startRefresh starts a background refresh of req's key unless a flight for
-// it is already running: one refresh per key, not one per request.
-func (c *Tiered) startRefresh(req *Request, fill FillFunc, now time.Time) {
+// it is already running: one refresh per key, not one per request. stale is
+// the entry served meanwhile, the refresh's revalidation base.
+func (c *Tiered) startRefresh(req *Request, fill FillFunc, now time.Time, stale *Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.flights[string(req.Key)] != nil {
@@ -103,6 +128,7 @@ func (c *Tiered) startRefresh(req *Request, fill FillFunc, now time.Time) {
 	}
 	c.st.refreshes.Add(1)
 	f := c.newFlightLocked(req, fill, now, time.Now(), true)
+	f.base = stale
 	c.wg.Add(1)
 	go c.run(f)
 }
@@ -213,6 +239,6 @@ func (c *Tiered) retire(f *flight) {
 	if f.outcome == OutcomeStale && !f.refresh {
 		// L2 had only a stale entry: it was served, now refresh it once.
 		req := Request{Key: f.keyBytes, Tags: f.tags, FillTimeout: f.timeout}
-		c.startRefresh(&req, f.fill, f.elapsedNow())
+		c.startRefresh(&req, f.fill, f.elapsedNow(), f.entry)
 	}
 }

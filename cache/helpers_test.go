@@ -83,6 +83,13 @@ type filler struct {
 	fresh time.Duration
 	stale time.Duration // stale-while-revalidate window after fresh
 	errw  time.Duration // stale-if-error window after fresh
+	keep  time.Duration // keep window after fresh (zero: none)
+
+	// revalidate makes a call given an old entry answer as a 304 would:
+	// old's value, Revalidated, new windows.
+	revalidate bool
+
+	olds []*Entry // the old entry of each call, in order
 }
 
 func newFiller(clk *clock, value string) *filler {
@@ -95,11 +102,13 @@ func (f *filler) set(fn func(f *filler)) {
 	fn(f)
 }
 
-func (f *filler) fill(ctx context.Context, key []byte) (*Entry, error) {
+func (f *filler) fill(ctx context.Context, key []byte, old *Entry) (*Entry, error) {
 	n := f.calls.Add(1)
 	f.mu.Lock()
 	gate, value, err := f.gate, f.value, f.err
-	fresh, stale, errw := f.fresh, f.stale, f.errw
+	fresh, stale, errw, keep := f.fresh, f.stale, f.errw, f.keep
+	revalidate := f.revalidate && old != nil
+	f.olds = append(f.olds, old)
 	f.mu.Unlock()
 	if gate != nil {
 		select {
@@ -115,13 +124,31 @@ func (f *filler) fill(ctx context.Context, key []byte) (*Entry, error) {
 		value = fmt.Sprintf(value, n)
 	}
 	now := f.clk.Now()
-	return &Entry{
+	e := &Entry{
 		Value:      []byte(value),
 		StoredAt:   now,
 		FreshUntil: now.Add(fresh),
 		StaleUntil: now.Add(fresh + stale),
 		ErrorUntil: now.Add(fresh + errw),
-	}, nil
+	}
+	if keep > 0 {
+		e.KeepUntil = now.Add(fresh + keep)
+	}
+	if revalidate {
+		e.Value, e.Revalidated = old.Value, true // shared: both read-only
+	}
+	return e, nil
+}
+
+// old returns the old entry the fill's call i (from 1) was given.
+func (f *filler) old(t testing.TB, i int) *Entry {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i > len(f.olds) {
+		t.Fatalf("fill called %d times, want at least %d", len(f.olds), i)
+	}
+	return f.olds[i-1]
 }
 
 // waitFor polls cond until it holds or a generous deadline passes.

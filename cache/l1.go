@@ -51,7 +51,7 @@ func newL1(maxBytes, counters int64, st *stats) (*l1, error) {
 // ended at now. It allocates nothing and reads no clock.
 func (l *l1) get(key []byte, now time.Time) *Entry {
 	e, ok := l.c.Get(l.hash(key))
-	if !ok || !now.Before(e.l1Until) || !bytes.Equal(e.Key, key) {
+	if !ok || now.UnixNano() >= e.l1Until || !bytes.Equal(e.Key, key) {
 		return nil
 	}
 	return e
@@ -71,7 +71,7 @@ func (l *l1) set(e *Entry, ttl time.Duration, until time.Time) {
 	if ttl <= 0 {
 		return
 	}
-	e.l1Until = until
+	e.l1Until = until.UnixNano()
 	l.c.Set(l.hash(e.Key), e, int64(e.Size()))
 }
 

@@ -43,7 +43,9 @@ func (c *Tiered) useL2(f *flight, err error) bool {
 			return true
 		}
 		f.old = e
-	case Expired:
+	case Expired, Kept:
+		// Never served as it is: a stale-if-error candidate (fallback
+		// serves only an Expired one) and a revalidation base.
 		f.old = e
 	}
 	return false
@@ -56,7 +58,11 @@ func (c *Tiered) fillStage(f *flight) {
 		f.err = err
 		return
 	}
-	stored := c.settle(f, e, OutcomeMiss)
+	o := OutcomeMiss
+	if e.Revalidated {
+		o = OutcomeRevalidated
+	}
+	stored := c.settle(f, e, o)
 	switch {
 	case c.l2 == nil:
 	case !stored || !f.gensKnown:
@@ -96,12 +102,21 @@ func (c *Tiered) fromL2(f *flight, lk *l2Lookup) *Entry {
 func (c *Tiered) fill(f *flight) (*Entry, error) {
 	c.st.fills.Add(1)
 	ctx, cancel := context.WithTimeout(c.ctx, f.timeout)
+	old := c.revalidationBase(f)
 	t := time.Now()
-	e, err := callFill(ctx, f.fill, f.keyBytes)
+	e, err := callFill(ctx, f.fill, f.keyBytes, old)
 	f.filld = time.Since(t)
 	cancel()
-	if err == nil && e == nil {
+	switch {
+	case err != nil:
+	case e == nil:
 		err = fmt.Errorf("%w: fill returned no entry", ErrInvalidEntry)
+	case e == old:
+		// old is shared with its readers: preparing it for storage below
+		// would write to an entry being served.
+		err = fmt.Errorf("%w: fill returned its old entry", ErrInvalidEntry)
+	case e.Revalidated && old == nil:
+		err = fmt.Errorf("%w: fill revalidated without an old entry", ErrInvalidEntry)
 	}
 	if err == nil {
 		err = e.normalize(f.now)
@@ -121,15 +136,37 @@ func (c *Tiered) fill(f *flight) (*Entry, error) {
 	return e, nil
 }
 
+// revalidationBase returns the entry f's fill may revalidate: the newer of
+// what L1 (f.base) and L2 (f.old) held, among those no invalidation has
+// overtaken since. Checked now, just before the fill, because an entry
+// found valid before the flight's sequence was taken may have been
+// invalidated in between; an invalidation applied later fences the fill's
+// result instead.
+func (c *Tiered) revalidationBase(f *flight) *Entry {
+	var base *Entry
+	for _, e := range [...]*Entry{f.base, f.old} {
+		if e == nil || !c.fence.valid(e.seq, e.Key, e.Tags) {
+			continue
+		}
+		switch e.Freshness(f.now) {
+		case Stale, Expired, Kept:
+			if base == nil || e.StoredAt.After(base.StoredAt) {
+				base = e
+			}
+		}
+	}
+	return base
+}
+
 // callFill turns a panicking fill into an error: it runs on a background
 // goroutine, where a panic would take the whole gateway down.
-func callFill(ctx context.Context, fill FillFunc, key []byte) (e *Entry, err error) {
+func callFill(ctx context.Context, fill FillFunc, key []byte, old *Entry) (e *Entry, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = nil, fmt.Errorf("cannot fill: panic: %v", r)
 		}
 	}()
-	return fill(ctx, key)
+	return fill(ctx, key, old)
 }
 
 // settle records e as the flight's result, to be stored in L1 when the
@@ -154,15 +191,17 @@ func (c *Tiered) promote(f *flight) {
 	if f.stored {
 		// The lifetime is f.now + ran + ttl, on the requests' clock.
 		e := f.entry
-		c.l1.set(e, c.ttl(f, e), minTime(e.ErrorUntil, f.now.Add(c.cfg.TombstoneTTL)))
+		c.l1.set(e, c.ttl(f, e), minTime(e.KeepUntil, f.now.Add(c.cfg.TombstoneTTL)))
 	}
 }
 
 // ttl is how long e may stay in a tier (wall time): until its last window
-// ends, and at most TombstoneTTL after the flight started (see fence.go).
+// (the keep window) ends, and at most TombstoneTTL after the flight started
+// (see fence.go): a kept entry is a revalidation base, and an invalidated
+// one must not be that either.
 func (c *Tiered) ttl(f *flight, e *Entry) time.Duration {
 	ran := time.Since(f.started)
-	return min(e.ErrorUntil.Sub(f.now.Add(ran)), c.cfg.TombstoneTTL-ran)
+	return min(e.KeepUntil.Sub(f.now.Add(ran)), c.cfg.TombstoneTTL-ran)
 }
 
 func minTime(a, b time.Time) time.Time {

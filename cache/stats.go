@@ -4,11 +4,13 @@ import "sync/atomic"
 
 // Stats is a snapshot of the cache's counters, all monotonic since New.
 // Fetch counts each call exactly once in one of L1Hits, L2Hits, Misses,
-// StaleServed, StaleErrorServed or Errors; Get counts nothing.
+// Revalidated, StaleServed, StaleErrorServed or Errors; Get counts its
+// Fresh results as L1Hits and nothing else.
 type Stats struct {
 	L1Hits           uint64 // fresh from L1
 	L2Hits           uint64 // fresh from L2 (then copied into L1)
 	Misses           uint64 // answered by a fill
+	Revalidated      uint64 // answered by a fill that revalidated its old entry (a 304: Entry.Revalidated)
 	StaleServed      uint64 // stale-while-revalidate answers
 	StaleErrorServed uint64 // stale-if-error answers (fill failed or timed out)
 	Errors           uint64 // Fetch calls that returned an error
@@ -40,6 +42,7 @@ type Stats struct {
 // stats holds the live counters; the fields mirror Stats.
 type stats struct {
 	l1Hits, l2Hits, misses, staleServed, staleErrorServed, errors    atomic.Uint64
+	revalidated                                                      atomic.Uint64
 	coalescedWaits, fills, fillErrors, refreshes, fenced             atomic.Uint64
 	evictions, l1Rejections                                          atomic.Uint64
 	l2Reads, l2Errors, l2Timeouts, l2Skipped, l2Writes, l2WriteDrops atomic.Uint64
@@ -52,6 +55,7 @@ func (s *stats) snapshot() Stats {
 		L1Hits:              s.l1Hits.Load(),
 		L2Hits:              s.l2Hits.Load(),
 		Misses:              s.misses.Load(),
+		Revalidated:         s.revalidated.Load(),
 		StaleServed:         s.staleServed.Load(),
 		StaleErrorServed:    s.staleErrorServed.Load(),
 		Errors:              s.errors.Load(),

@@ -75,9 +75,10 @@ type Request struct {
 	// the fill goes on after its waiters have left, to serve later requests.
 	FillTimeout time.Duration
 
-	// L1Missed says the caller's Get found no entry for Key just now:
-	// Fetch starts at L2 instead of asking L1 again. An entry stored in
-	// between costs an L2 read, never a wrong answer.
+	// L1Missed says the caller's Get found no entry for Key just now (ok
+	// false; a Kept entry is an entry): Fetch starts at L2 instead of asking
+	// L1 again. An entry stored in between costs an L2 read, never a wrong
+	// answer.
 	L1Missed bool
 
 	// MakeFill, when set and Fetch's fill is nil, makes the FillFunc only
@@ -95,26 +96,38 @@ type Request struct {
 // requests: it must not capture pooled request objects (fasthttp's
 // RequestCtx, its byte slices, pooled buffers). Copy what it needs first.
 //
+// old, when not nil, is the most recent entry known for key that the fill
+// may revalidate (RFC 9111 §4.3): not fresh (Stale, Expired or Kept), never
+// one an invalidation applied in this process has overtaken (an invalidated
+// entry is not to be trusted, not even as the base of a conditional
+// request), and the newer by StoredAt of what L1 and L2 held when the flight
+// started; for a background refresh, at least as new as the stale entry it
+// refreshes. old is shared with other readers and read-only: the fill may
+// build a conditional request from it, and on a 304 return a new Entry that
+// shares old's Value (neither is ever modified) with Revalidated set, but it
+// must never modify or return old itself.
+//
 // It must return soon after ctx is done. key belongs to the cache and must
 // not be modified. The cache takes ownership of the returned Entry and sets
 // its Key and Tags; an Entry whose windows have all passed is returned to the
 // waiters but not stored, which suits uncacheable responses.
-type FillFunc func(ctx context.Context, key []byte) (*Entry, error)
+type FillFunc func(ctx context.Context, key []byte, old *Entry) (*Entry, error)
 
 // Outcome tells how a Fetch was answered.
 type Outcome uint8
 
 const (
-	OutcomeHitL1      Outcome = iota + 1 // fresh from L1
-	OutcomeHitL2                         // fresh from L2
-	OutcomeMiss                          // filled
-	OutcomeStale                         // stale, refresh in background
-	OutcomeStaleError                    // expired, served because the fill failed or timed out
+	OutcomeHitL1       Outcome = iota + 1 // fresh from L1
+	OutcomeHitL2                          // fresh from L2
+	OutcomeMiss                           // filled
+	OutcomeStale                          // stale, refresh in background
+	OutcomeStaleError                     // expired, served because the fill failed or timed out
+	OutcomeRevalidated                    // filled: the fill's old entry, confirmed by the origin (Entry.Revalidated)
 )
 
 var outcomeNames = [...]string{
 	OutcomeHitL1: "HIT-L1", OutcomeHitL2: "HIT-L2", OutcomeMiss: "MISS",
-	OutcomeStale: "STALE", OutcomeStaleError: "STALE-ERROR",
+	OutcomeStale: "STALE", OutcomeStaleError: "STALE-ERROR", OutcomeRevalidated: "REVALIDATED",
 }
 
 func (o Outcome) String() string {
@@ -232,9 +245,13 @@ func (c *Tiered) Wait() {
 }
 
 // Get looks key up in L1 only, allocating nothing. ok is false when there is
-// no servable entry (absent, gone or invalidated); otherwise the Freshness
-// says how it may be served. Get counts a Fresh result as an L1 hit and
-// starts nothing: use Fetch to refresh a stale entry. The entry is shared and read-only.
+// no entry (absent, gone or invalidated); otherwise the Freshness says how
+// it may be served. A Kept entry (ok, fr == Kept) must not be served at all:
+// it only tells the caller that Fetch has a revalidation base for the key,
+// so the caller must not set Request.L1Missed. Get counts a Fresh result as
+// an L1 hit and starts nothing: callers serve only Fresh from Get and use
+// Fetch otherwise, which refreshes a stale entry and revalidates a kept one.
+// The entry is shared and read-only.
 func (c *Tiered) Get(key []byte, now time.Time) (e *Entry, fr Freshness, ok bool) {
 	if c.done.Load() {
 		return nil, Gone, false

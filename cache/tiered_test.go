@@ -99,7 +99,7 @@ func TestL2HitTTLBoundedByLifetime(t *testing.T) {
 	if e == nil {
 		t.Fatal("the L2 hit was not copied into L1")
 	}
-	if left := e.l1Until.Sub(clk.Now()); left <= 0 || left > 30*time.Second {
+	if left := time.Unix(0, e.l1Until).Sub(clk.Now()); left <= 0 || left > 30*time.Second {
 		t.Fatalf("L1 lifetime %v, want within the entry's remaining 30s", left)
 	}
 	if e := b.l1.get([]byte("k"), clk.Advance(31*time.Second)); e != nil {
@@ -274,7 +274,7 @@ func TestStaleIfError(t *testing.T) {
 func TestNegativeEntry(t *testing.T) {
 	clk := newClock()
 	c := newTiered(t, testConfig(), nil, clk)
-	notFound := func(context.Context, []byte) (*Entry, error) {
+	notFound := func(context.Context, []byte, *Entry) (*Entry, error) {
 		return &Entry{Negative: true, FreshUntil: clk.Now().Add(time.Second)}, nil
 	}
 	res, err := c.Fetch(context.Background(), Request{Key: []byte("missing"), Now: clk.Now()}, notFound)
@@ -298,13 +298,13 @@ func TestUncacheableEntryNotStored(t *testing.T) {
 func TestFillPanicIsAnError(t *testing.T) {
 	clk := newClock()
 	c := newTiered(t, testConfig(), nil, clk)
-	_, err := c.Fetch(context.Background(), Request{Key: []byte("k")}, func(context.Context, []byte) (*Entry, error) {
+	_, err := c.Fetch(context.Background(), Request{Key: []byte("k")}, func(context.Context, []byte, *Entry) (*Entry, error) {
 		panic("boom")
 	})
 	if err == nil {
 		t.Fatalf("Fetch with a panicking fill succeeded")
 	}
-	_, err = c.Fetch(context.Background(), Request{Key: []byte("k2")}, func(context.Context, []byte) (*Entry, error) {
+	_, err = c.Fetch(context.Background(), Request{Key: []byte("k2")}, func(context.Context, []byte, *Entry) (*Entry, error) {
 		return nil, nil
 	})
 	if !errors.Is(err, ErrInvalidEntry) {
@@ -355,7 +355,7 @@ func TestL2ForeignOrCorruptEntryIsAMiss(t *testing.T) {
 	f := newFiller(clk, "v%d")
 	ctx := context.Background()
 	future := sampleEntry().Append(nil)
-	future[0] = formatV1 + 1
+	future[0] = formatV2 + 1
 	rdb.Set(ctx, "test:e:future", future, 0)
 	rdb.Set(ctx, "test:e:corrupt", []byte{formatV1, 0, 0x80}, 0)
 	expect(t, fetch(t, c, "future", nil, clk.Now(), f), OutcomeMiss, "v1")
@@ -371,6 +371,27 @@ func TestL2ForeignOrCorruptEntryIsAMiss(t *testing.T) {
 	}
 	if e, err := Decode(b); err != nil || string(e.Value) != "v1" {
 		t.Fatalf("L2 holds %v, %v", e, err)
+	}
+}
+
+// Entries the previous release wrote (formatV1) are read, not dropped.
+func TestL2EntryOfPreviousFormatIsRead(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb := redisClient(t, srv)
+	clk := newClock()
+	c := newTiered(t, testConfig(), rdb, clk)
+	now := clk.Now()
+	e := &Entry{Key: []byte("k"), Value: []byte("v1"), StoredAt: now, FreshUntil: now.Add(time.Minute), ErrorUntil: now.Add(time.Hour)}
+	if err := rdb.Set(context.Background(), "tiercel:e:k", appendV1(nil, e), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res := fetch(t, c, "k", nil, now, newFiller(clk, "filled"))
+	expect(t, res, OutcomeHitL2, "v1")
+	if !res.Entry.KeepUntil.Equal(e.ErrorUntil) {
+		t.Fatalf("KeepUntil %v, want ErrorUntil %v", res.Entry.KeepUntil, e.ErrorUntil)
+	}
+	if st := c.Stats(); st.UnknownFormat != 0 || st.DecodeErrors != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

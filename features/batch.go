@@ -59,7 +59,7 @@ func (s *Store) fetchBatched(ctx context.Context, c *cache.Tiered, br *batchReq,
 		arg := br.args[i]
 		wg.Go(func() {
 			var filled atomic.Bool // set on the cache's flight goroutine
-			fill := func(fctx context.Context, _ []byte) (*cache.Entry, error) {
+			fill := func(fctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry, error) {
 				filled.Store(true)
 				return br.fill(fctx, arg)
 			}

@@ -305,7 +305,7 @@ func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *a
 	return f
 }
 
-func (f *fill) fill(ctx context.Context, _ []byte) (*cache.Entry, error) {
+func (f *fill) fill(ctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
