@@ -59,6 +59,12 @@ type RouteCache struct {
 	// Default [CDN-Cache-Control]; list a name of your own first to steer
 	// Tiercel apart from a CDN in front of it; [] obeys none.
 	TargetedFields []string `yaml:"targeted_fields"`
+	// Keep is how long a response with a validator (ETag, Last-Modified)
+	// is kept after it may no longer be served, to be revalidated with a
+	// conditional request (a 304 renews it without its body; RFC 9111
+	// §4.3); no-cache responses are stored only for that. Default 10m when
+	// unset; 0 keeps nothing. Bounded by cache.tombstone_ttl.
+	Keep *time.Duration `yaml:"keep"`
 	// RequestDirectives says what a client's own Cache-Control (RFC 9111
 	// §5.2.1: no-cache, no-store, max-age, min-fresh, max-stale,
 	// only-if-cached; Pragma: no-cache) does: "ignore" (default: like most
@@ -113,6 +119,10 @@ func (c *RouteCache) setDefaults() {
 	}
 	defaults.Set(&c.HeuristicMax, 24*time.Hour)
 	defaults.Set(&c.RequestDirectives, requestDirectivesIgnore)
+	if c.Keep == nil {
+		keep := 10 * time.Minute
+		c.Keep = &keep
+	}
 	if c.TargetedFields == nil {
 		c.TargetedFields = []string{"CDN-Cache-Control"}
 	}
@@ -149,6 +159,14 @@ func (c *RouteCache) ttl() time.Duration {
 	return *c.TTL
 }
 
+// keep is Keep's value (0 when unset).
+func (c *RouteCache) keep() time.Duration {
+	if c.Keep == nil {
+		return 0
+	}
+	return *c.Keep
+}
+
 // policy is the block as an httpcache storage policy.
 func (c *RouteCache) policy() httpcache.Policy {
 	return httpcache.Policy{
@@ -157,6 +175,7 @@ func (c *RouteCache) policy() httpcache.Policy {
 		Private: c.Key.Private, Override: c.OverrideUpstream,
 		StaleWhileRevalidate: c.StaleWhileRevalidate, StaleIfError: c.StaleIfError,
 		MaxBodyBytes: c.MaxBodyBytes, KeyedHeaders: c.Key.Headers, TargetedFields: c.TargetedFields,
+		Keep: c.keep(),
 	}
 }
 
@@ -166,7 +185,7 @@ func (c *RouteCache) validate(params []string) []string {
 		return nil
 	}
 	var errs []string
-	for name, d := range map[string]time.Duration{"ttl": c.ttl(), "heuristic_max": c.HeuristicMax, "stale_while_revalidate": c.StaleWhileRevalidate,
+	for name, d := range map[string]time.Duration{"ttl": c.ttl(), "keep": c.keep(), "heuristic_max": c.HeuristicMax, "stale_while_revalidate": c.StaleWhileRevalidate,
 		"stale_if_error": c.StaleIfError, "negative_ttl": c.NegativeTTL, "hit_for_pass": c.HitForPass} {
 		if d < 0 {
 			errs = append(errs, fmt.Sprintf("cache.%s: must be >= 0", name))

@@ -44,11 +44,12 @@ const (
 	cacheMiss
 	cacheStale
 	cacheBypass
-	cacheFallback // the route's declared default answered
+	cacheFallback    // the route's declared default answered
+	cacheRevalidated // a stored response the origin confirmed with a 304
 	numCacheLabels
 )
 
-var cacheLabelNames = [numCacheLabels]string{"", "HIT-L1", "HIT-L2", "MISS", "STALE", "BYPASS", "FALLBACK"}
+var cacheLabelNames = [numCacheLabels]string{"", "HIT-L1", "HIT-L2", "MISS", "STALE", "BYPASS", "FALLBACK", "REVALIDATED"}
 
 func (l cacheLabel) String() string { return cacheLabelNames[l] }
 
@@ -60,6 +61,8 @@ func labelOf(o cache.Outcome) cacheLabel {
 		return cacheHitL2
 	case cache.OutcomeStale, cache.OutcomeStaleError:
 		return cacheStale
+	case cache.OutcomeRevalidated:
+		return cacheRevalidated
 	}
 	return cacheMiss
 }
@@ -116,7 +119,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		// Age as of now, not of the request's start: a miss's entry is
 		// younger than the request that waited for it (RFC 9111 §4.2.3).
 		t := time.Now()
-		if rd != nil && !rd.Acceptable(t, res.Entry.StoredAt, res.Entry.FreshUntil) && res.Outcome != cache.OutcomeMiss {
+		if rd != nil && !rd.Acceptable(t, res.Entry.StoredAt, res.Entry.FreshUntil) && res.Outcome != cache.OutcomeMiss && res.Outcome != cache.OutcomeRevalidated {
 			// Older or staler than the client accepts (RFC 9111 §5.2.1):
 			// the origin's own answer, for this request only.
 			st.cache = cacheBypass
@@ -188,9 +191,12 @@ func (s *Server) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache.Ent
 	h.SetCanonical(hdrAge, st.num)
 	ttl := int64(e.FreshUntil.Sub(now) / time.Second)
 	st.scratch = append(st.scratch[:0], "tiercel; "...)
-	if label == cacheMiss {
+	switch label {
+	case cacheMiss:
 		st.scratch = append(st.scratch, "fwd=uri-miss; stored; ttl="...)
-	} else {
+	case cacheRevalidated:
+		st.scratch = append(st.scratch, "fwd=stale; fwd-status=304; stored; ttl="...)
+	default:
 		st.scratch = append(st.scratch, "hit; ttl="...)
 	}
 	st.scratch = strconv.AppendInt(st.scratch, ttl, 10)
@@ -305,10 +311,14 @@ func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *a
 	return f
 }
 
-func (f *fill) fill(ctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry, error) {
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+// fill asks the upstream for the keyed request, conditionally when old (an
+// entry the cache may revalidate) has validators (RFC 9111 §4.3.1): a 304
+// then renews old's response without its body crossing the network.
+func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Entry, error) {
+	req, got := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
+	defer fasthttp.ReleaseResponse(got)
+	resp := got
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.SetRequestURIBytes(f.uri)
 	for _, h := range f.headers {
@@ -318,6 +328,16 @@ func (f *fill) fill(ctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry
 		req.Header.SetBytesV(fasthttp.HeaderAuthorization, f.auth)
 	}
 	req.Header.SetBytesV(headerRequestID, f.requestID)
+	base := revalidationBase(old)
+	if base != nil {
+		etag, lm := base.validators()
+		if len(etag) > 0 {
+			req.Header.SetCanonical(reqIfNoneMatch, etag)
+		}
+		if len(lm) > 0 {
+			req.Header.SetCanonical(reqIfModifiedSince, lm)
+		}
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(f.rt.timeout)
@@ -332,6 +352,13 @@ func (f *fill) fill(ctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry
 	}
 	// RFC 9111 §4.2.3's request_time and response_time.
 	x := httpcache.Exchange{RequestTime: start, ResponseTime: time.Now()}
+	revalidated := false
+	if base != nil && resp.StatusCode() == fasthttp.StatusNotModified {
+		if resp, err = base.updated(resp); err != nil {
+			return nil, err
+		}
+		revalidated = true
+	}
 	v := f.rt.cache.policy.Evaluate(resp, x)
 	for _, name := range f.rt.cache.policy.TargetedFields {
 		resp.Header.Del(name) // addressed to this cache (RFC 9213): not passed on
@@ -358,7 +385,37 @@ func (f *fill) fill(ctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry
 	if v.StaleIfError > 0 {
 		e.ErrorUntil = e.FreshUntil.Add(v.StaleIfError)
 	}
+	if v.Keep > 0 {
+		e.KeepUntil = later(e.FreshUntil, e.StaleUntil, e.ErrorUntil).Add(v.Keep)
+	}
+	e.Revalidated = revalidated
 	return e, nil
+}
+
+// revalidationBase is old's stored response when it can be revalidated
+// (it has an ETag or a Last-Modified), else nil.
+func revalidationBase(old *cache.Entry) *storedResponse {
+	if old == nil {
+		return nil
+	}
+	sr, err := storedOf(old)
+	if err != nil {
+		return nil
+	}
+	if etag, lm := sr.validators(); len(etag) == 0 && len(lm) == 0 {
+		return nil
+	}
+	return sr
+}
+
+func later(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
 }
 
 // passSet remembers keys whose responses were not storable ("hit for

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -203,6 +204,50 @@ func validField(k, v []byte) bool {
 		}
 	}
 	return true
+}
+
+// updated is the stored response updated by a 304 answering a conditional
+// request built from it (RFC 9111 §4.3.4, §3.2): every field the 304
+// carries replaces all the stored fields of that name (its Date and
+// Cache-Control included, so freshness is computed anew); Content-Length is
+// the stored body's. The body is shared, not copied.
+func (sr *storedResponse) updated(nm *fasthttp.Response) (*fasthttp.Response, error) {
+	nm.Header.SetNoDefaultContentType(true) // a 304 carries no representation
+	replaced := map[string]bool{}
+	var fields [][2][]byte
+	for k, v := range nm.Header.All() {
+		name := strings.ToLower(string(k))
+		if name == "content-length" {
+			continue
+		}
+		replaced[name] = true
+		fields = append(fields, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+	}
+	text := make([]byte, 0, 512)
+	text = append(text, "HTTP/1.1 "...)
+	text = strconv.AppendInt(text, int64(sr.header.StatusCode()), 10)
+	text = append(text, " -\r\n"...)
+	for k, v := range sr.header.All() {
+		if name := strings.ToLower(string(k)); name != "content-length" && !replaced[name] {
+			text = append(append(append(append(text, k...), ": "...), v...), "\r\n"...)
+		}
+	}
+	for _, f := range fields {
+		text = append(append(append(append(text, f[0]...), ": "...), f[1]...), "\r\n"...)
+	}
+	text = append(text, "\r\n"...)
+	out := &fasthttp.Response{}
+	if err := out.Header.Read(bufio.NewReader(bytes.NewReader(text))); err != nil {
+		return nil, fmt.Errorf("cannot update a stored response from a 304: %w", err)
+	}
+	out.SetBodyRaw(sr.body)
+	return out, nil
+}
+
+// validators are the stored response's ETag and Last-Modified, the
+// conditions of a request revalidating it (RFC 9111 §4.3.1).
+func (sr *storedResponse) validators() (etag, lastModified []byte) {
+	return sr.header.PeekCanonical(hdrETag), sr.header.PeekCanonical(hdrLastModified)
 }
 
 // writeTo replaces resp's status, headers and body with the stored ones.

@@ -311,3 +311,127 @@ func TestRFC9111RequestDirectives(t *testing.T) {
 		}
 	}
 }
+
+// validatingOrigin answers /v with version's body and ETag, and 304 to a
+// request whose If-None-Match (or If-Modified-Since) names the current
+// version; cc is its Cache-Control, extra is added to its 304s.
+type validatingOrigin struct {
+	version     atomic.Int64
+	cc          atomic.Value
+	extra       atomic.Value
+	conditional atomic.Int64 // conditional requests received
+	full        atomic.Int64 // full answers sent
+	noETag      atomic.Bool  // validate by Last-Modified only
+}
+
+func newValidatingOrigin(o *echoOrigin, cc string) *validatingOrigin {
+	v := &validatingOrigin{}
+	v.version.Store(1)
+	v.cc.Store(cc)
+	v.extra.Store("")
+	lm := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	o.setRespond(func(w http.ResponseWriter, r *http.Request) bool {
+		etag := fmt.Sprintf(`"v%d"`, v.version.Load())
+		w.Header().Set("Cache-Control", v.cc.Load().(string))
+		if inm, ims := r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since"); inm != "" || ims != "" {
+			v.conditional.Add(1)
+			if inm == etag || (inm == "" && ims == lm && v.version.Load() == 1) {
+				if x := v.extra.Load().(string); x != "" {
+					k, val, _ := strings.Cut(x, ": ")
+					w.Header().Set(k, val)
+				}
+				w.WriteHeader(http.StatusNotModified)
+				return true
+			}
+		}
+		v.full.Add(1)
+		if !v.noETag.Load() {
+			w.Header().Set("ETag", etag)
+		}
+		w.Header().Set("Last-Modified", lm)
+		fmt.Fprintf(w, "body of %s", etag)
+		return true
+	})
+	return v
+}
+
+// RFC 9111 §4.3.1 (conditional requests from stored validators), §4.3.3
+// and §4.3.4 (a 304 updates the stored response's header fields and
+// freshness; the stored body is kept), in both tiers.
+func TestRFC9111Revalidation(t *testing.T) {
+	p := newSecPair(t, func(c *Config) {
+		c.Routes = append(c.Routes, RouteConfig{Name: "v", Path: "/v", Upstream: "origin", Auth: RouteAuth{Mode: "none"},
+			Cache: RouteCache{Enabled: true, TTL: ttl(0)}})
+	})
+	v := newValidatingOrigin(p.origin, "max-age=1")
+	first := p.a.raw("GET", "/v")
+	if first.header.Get("X-Cache") != "MISS" || first.body != `body of "v1"` {
+		t.Fatalf("first: %q %q", first.header.Get("X-Cache"), first.body)
+	}
+	p.settleL2(t)
+	time.Sleep(1100 * time.Millisecond) // stale now
+	v.cc.Store("max-age=60")
+	v.extra.Store("X-Updated: by-304")
+	r := p.a.raw("GET", "/v")
+	if r.header.Get("X-Cache") != "REVALIDATED" || r.body != first.body || r.header.Get("X-Updated") != "by-304" ||
+		r.header.Get("Cache-Control") != "max-age=60" || r.header.Get("Etag") != `"v1"` {
+		t.Fatalf("revalidation: %q %q X-Updated=%q CC=%q", r.header.Get("X-Cache"), r.body, r.header.Get("X-Updated"), r.header.Get("Cache-Control"))
+	}
+	if !strings.Contains(r.header.Get("Cache-Status"), "fwd-status=304") || v.conditional.Load() != 1 || v.full.Load() != 1 {
+		t.Fatalf("Cache-Status %q, conditional %d, full %d", r.header.Get("Cache-Status"), v.conditional.Load(), v.full.Load())
+	}
+	// The renewed entry, updated headers and all, in L1 and in L2.
+	p.settleL2(t)
+	for _, h := range p.replicas() {
+		r := h.rawHit("GET", "/v")
+		if r.body != first.body || r.header.Get("X-Updated") != "by-304" || v.full.Load() != 1 {
+			t.Fatalf("after the 304: %q %q %q", r.header.Get("X-Cache"), r.body, r.header.Get("X-Updated"))
+		}
+	}
+}
+
+// RFC 9111 §5.2.2.4: a no-cache response is stored, but every reuse is
+// revalidated first; without a validator it is not stored at all.
+func TestRFC9111NoCacheRevalidatesEveryReuse(t *testing.T) {
+	h, o := plainCache(t, nil, nil)
+	v := newValidatingOrigin(o, "no-cache")
+	first := h.raw("GET", "/v")
+	h.srv.cache.Wait()
+	for i := range 3 {
+		r := h.raw("GET", "/v")
+		if r.header.Get("X-Cache") != "REVALIDATED" || r.body != first.body {
+			t.Fatalf("reuse %d: %q %q", i, r.header.Get("X-Cache"), r.body)
+		}
+		h.srv.cache.Wait()
+	}
+	if v.conditional.Load() != 3 || v.full.Load() != 1 {
+		t.Fatalf("conditional %d, full %d", v.conditional.Load(), v.full.Load())
+	}
+	// A changed representation: the conditional request gets the new one,
+	// which replaces the stored one.
+	v.version.Store(2)
+	if r := h.raw("GET", "/v"); r.header.Get("X-Cache") != "MISS" || r.body != `body of "v2"` {
+		t.Fatalf("after a change: %q %q", r.header.Get("X-Cache"), r.body)
+	}
+	h.srv.cache.Wait()
+	if r := h.raw("GET", "/v"); r.header.Get("X-Cache") != "REVALIDATED" || r.body != `body of "v2"` {
+		t.Fatalf("the new one, revalidated: %q %q", r.header.Get("X-Cache"), r.body)
+	}
+	scripted(o, map[string][]string{"/nv": {"Cache-Control: no-cache"}})
+	if _, second, cached := twice(t, h, "/nv"); cached || second.header.Get("X-Cache") != "MISS" {
+		t.Fatalf("no-cache without a validator was reused: %q", second.header.Get("X-Cache"))
+	}
+}
+
+// RFC 9111 §4.3.1 with Last-Modified alone: the conditional request
+// carries If-Modified-Since (RFC 9110 §13.1.3).
+func TestRFC9111RevalidationByLastModified(t *testing.T) {
+	h, o := plainCache(t, nil, nil)
+	v := newValidatingOrigin(o, "no-cache")
+	v.noETag.Store(true)
+	first := h.raw("GET", "/lm")
+	h.srv.cache.Wait()
+	if r := h.raw("GET", "/lm"); r.header.Get("X-Cache") != "REVALIDATED" || r.body != first.body || v.conditional.Load() != 1 {
+		t.Fatalf("Last-Modified: %q, conditional %d", r.header.Get("X-Cache"), v.conditional.Load())
+	}
+}

@@ -28,6 +28,11 @@ type Policy struct {
 	// Vary naming only these (and Accept-Encoding, which fills never send)
 	// may be stored.
 	KeyedHeaders []string
+	// Keep is how long a response with a validator (ETag, Last-Modified) is
+	// kept after it can no longer be served, as the base of a conditional
+	// request (RFC 9111 §4.3): a 304 then renews it without its body. A
+	// no-cache response is stored only this way. 0: not kept.
+	Keep time.Duration
 	// TargetedFields are the targeted cache-control fields this cache obeys
 	// instead of Cache-Control, first match first (RFC 9213), such as
 	// CDN-Cache-Control. The caller removes them from what it stores and
@@ -51,6 +56,9 @@ type Verdict struct {
 	StaleWhileRevalidate, StaleIfError time.Duration
 	// Negative marks 404 and 410: a cached absence.
 	Negative bool
+	// Keep is how long it is kept past its last serving window, to be
+	// revalidated (Policy.Keep when it has a validator).
+	Keep time.Duration
 }
 
 // Evaluate decides whether resp, received in exchange x, may be stored.
@@ -70,12 +78,18 @@ func (p *Policy) Evaluate(resp *fasthttp.Response, x Exchange) Verdict {
 	if !storableStatus(status) || len(resp.Body()) > p.MaxBodyBytes {
 		return v
 	}
+	v.Freshness = ComputeFreshness(h, d, x, p.Defaults)
+	if HasValidator(h) {
+		v.Keep = p.Keep
+	}
 	if d.NoCache {
-		// Storable, but only to be revalidated before each reuse (§5.2.2.4):
-		// without revalidation, storing it serves nobody.
+		// Storable, but never reused without a successful revalidation
+		// (§5.2.2.4): no fresh window, no stale one, only the keep window,
+		// and only with a validator to revalidate it by.
+		v.Freshness.Lifetime = 0
+		v.Store = v.Keep > 0
 		return v
 	}
-	v.Freshness = ComputeFreshness(h, d, x, p.Defaults)
 	if !v.Freshness.Explicit && !d.Public && !HeuristicallyCacheable(status) {
 		return v // §3: no explicit freshness, not cacheable by default
 	}
@@ -97,10 +111,17 @@ func (p *Policy) Evaluate(resp *fasthttp.Response, x Exchange) Verdict {
 			v.StaleWhileRevalidate, v.StaleIfError = 0, 0
 		}
 	}
-	// Worth storing only if it can be served from the cache at some time.
+	// Worth storing only if it can be served from the cache at some time,
+	// or revalidated.
 	fresh := v.Freshness.Lifetime > v.Freshness.InitialAge
-	v.Store = fresh || v.StaleWhileRevalidate > 0 || v.StaleIfError > 0
+	v.Store = fresh || v.StaleWhileRevalidate > 0 || v.StaleIfError > 0 || v.Keep > 0
 	return v
+}
+
+// HasValidator reports whether a response can be revalidated: it carries
+// an ETag or a Last-Modified (RFC 9110 §8.8).
+func HasValidator(h *fasthttp.ResponseHeader) bool {
+	return len(h.Peek(fasthttp.HeaderETag)) > 0 || len(h.Peek(fasthttp.HeaderLastModified)) > 0
 }
 
 // storableStatus: a final status this cache can store. 206 is not (the

@@ -112,3 +112,23 @@ func TestEvaluateTargetedFields(t *testing.T) {
 	// Not listed: not obeyed.
 	f(want{pass: true}, "Surrogate-Control: max-age=3600", "Cache-Control: no-store")
 }
+
+// RFC 9111 §4.3, §5.2.2.4: a response with a validator is kept to be
+// revalidated; no-cache is stored only that way, never fresh.
+func TestEvaluateKeep(t *testing.T) {
+	p := &Policy{Defaults: Defaults{TTL: 30 * time.Second}, MaxBodyBytes: 1 << 20, Keep: time.Hour}
+	f := func(wantStore bool, lifetime, keep time.Duration, lines ...string) {
+		t.Helper()
+		v := p.Evaluate(response(t, 200, lines...), x0)
+		if v.Store != wantStore || (v.Store && (v.Freshness.Lifetime != lifetime || v.Keep != keep)) || v.Pass {
+			t.Fatalf("%q: %+v", lines, v)
+		}
+	}
+	f(true, 0, time.Hour, "Cache-Control: no-cache, max-age=60", `ETag: "x"`)
+	f(true, 0, time.Hour, "Cache-Control: no-cache", "Last-Modified: "+date(-time.Hour))
+	f(false, 0, 0, "Cache-Control: no-cache")
+	f(true, time.Minute, time.Hour, "Cache-Control: max-age=60", `ETag: "x"`)
+	f(true, time.Minute, 0, "Cache-Control: max-age=60")
+	f(true, 0, time.Hour, "Cache-Control: max-age=0", `ETag: "x"`) // stale on arrival, revalidatable
+	f(false, 0, 0, "Cache-Control: max-age=0")
+}
