@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -67,7 +68,10 @@ func walk(n *yaml.Node, t reflect.Type, path string, lookup Lookup, lines map[in
 	case yaml.AliasNode:
 		return fmt.Errorf("%s: YAML aliases are not supported in config", orRoot(path))
 	case yaml.ScalarNode:
-		return expand(n, path, lookup)
+		if err := expand(n, path, lookup); err != nil {
+			return err
+		}
+		return durationScalar(n, t, path)
 	case yaml.SequenceNode:
 		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
 			if t.Kind() == reflect.Interface {
@@ -113,6 +117,26 @@ func walk(n *yaml.Node, t reflect.Type, path string, lookup Lookup, lines map[in
 		}
 	}
 	return nil
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// durationScalar lets a duration be written 0 (yaml reads it as an int,
+// which it will not put in a time.Duration), and explains any other bare
+// number: a unit is required, since 30 could mean seconds or nanoseconds.
+func durationScalar(n *yaml.Node, t reflect.Type, path string) error {
+	if t != durationType || n.Style != 0 {
+		return nil
+	}
+	v := strings.TrimSpace(n.Value)
+	if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+		return nil
+	}
+	if v == "0" || v == "+0" || v == "-0" {
+		n.Value, n.Tag = "0s", "!!str"
+		return nil
+	}
+	return fmt.Errorf("%s: %s is not a duration: give it a unit (%ss, %sms, ...)", orRoot(path), v, v, v)
 }
 
 func expand(n *yaml.Node, path string, lookup Lookup) error {

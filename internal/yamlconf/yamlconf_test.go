@@ -7,8 +7,9 @@ import (
 )
 
 type testCache struct {
-	TTL  time.Duration `yaml:"ttl"`
-	Tags []string      `yaml:"tags"`
+	TTL  time.Duration  `yaml:"ttl"`
+	Keep *time.Duration `yaml:"keep"`
+	Tags []string       `yaml:"tags"`
 }
 
 type testRoute struct {
@@ -81,6 +82,20 @@ func TestDecodeErrors(t *testing.T) {
 	f("listen: a\nlisten: b\n", `listen: set twice`)
 	f("listen: [unclosed\n", `cannot parse YAML`)
 	f("a: &x 1\nlisten: *x\n", `unknown field`)
+	f("routes:\n  - path: /a\n    cache: {ttl: 30}\n", `routes[0].cache.ttl: 30 is not a duration: give it a unit (30s, 30ms, ...)`)
+	f("routes:\n  - path: /a\n    cache: {keep: 5}\n", `routes[0].cache.keep: 5 is not a duration`)
+}
+
+// A duration written 0 (an int to yaml) is the zero duration, in a field
+// or behind a pointer (where it differs from an absent one).
+func TestZeroDuration(t *testing.T) {
+	var c testConfig
+	if err := Decode([]byte("routes:\n  - path: /a\n    cache: {ttl: 0, keep: 0}\n  - path: /b\n    cache: {ttl: 1m}\n"), &c, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := c.Routes[0].Cache, c.Routes[1].Cache; a.TTL != 0 || a.Keep == nil || *a.Keep != 0 || b.Keep != nil {
+		t.Fatalf("got %+v %+v", a, b)
+	}
 }
 
 func TestExpandedPlainScalarsKeepTheirType(t *testing.T) {
