@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/cache"
@@ -117,8 +118,9 @@ func decodeStored(v []byte) (*storedResponse, error) {
 	if status < 100 || status > 999 {
 		return nil, errBadStoredResponse
 	}
-	text := make([]byte, 0, 64+len(v))
-	text = append(text, "HTTP/1.1 "...)
+	buf := headerTexts.Get()
+	defer headerTexts.Put(buf)
+	text := append(buf.B[:0], "HTTP/1.1 "...)
 	text = strconv.AppendInt(text, int64(status), 10)
 	text = append(text, " -\r\n"...)
 	hasDate := false
@@ -141,6 +143,7 @@ func decodeStored(v []byte) (*storedResponse, error) {
 		v = v[vl:]
 	}
 	text = append(text, "\r\n"...)
+	buf.B = text
 	sr := &storedResponse{body: v}
 	if hasDate {
 		// The stored Date is the origin's (or when it arrived), to be sent
@@ -148,10 +151,30 @@ func decodeStored(v []byte) (*storedResponse, error) {
 		// "no default Date" flag, which parsing keeps and CopyTo copies.
 		dateKeepingHeader().CopyTo(&sr.header)
 	}
-	if err := sr.header.Read(bufio.NewReader(bytes.NewReader(text))); err != nil {
+	if err := readHeader(&sr.header, text); err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadStoredResponse, err)
 	}
 	return sr, nil
+}
+
+// headerTexts and headerReaders are the scratch of readHeader: an L2 hit
+// decodes its entry's header once, and a fresh 4 KiB bufio.Reader each
+// time cost more than the parse.
+var (
+	headerTexts   bytebufferpool.Pool
+	headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+)
+
+// readHeader parses text, a status line and header fields, into h.
+func readHeader(h *fasthttp.ResponseHeader, text []byte) error {
+	var src bytes.Reader
+	src.Reset(text)
+	br := headerReaders.Get().(*bufio.Reader)
+	br.Reset(&src)
+	err := h.Read(br)
+	br.Reset(nil)
+	headerReaders.Put(br)
+	return err
 }
 
 // dateKeeping is an empty response header with fasthttp's "no default
@@ -237,7 +260,7 @@ func (sr *storedResponse) updated(nm *fasthttp.Response) (*fasthttp.Response, er
 	}
 	text = append(text, "\r\n"...)
 	out := &fasthttp.Response{}
-	if err := out.Header.Read(bufio.NewReader(bytes.NewReader(text))); err != nil {
+	if err := readHeader(&out.Header, text); err != nil {
 		return nil, fmt.Errorf("cannot update a stored response from a 304: %w", err)
 	}
 	out.SetBodyRaw(sr.body)
