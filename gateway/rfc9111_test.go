@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -433,5 +436,36 @@ func TestRFC9111RevalidationByLastModified(t *testing.T) {
 	h.srv.cache.Wait()
 	if r := h.raw("GET", "/lm"); r.header.Get("X-Cache") != "REVALIDATED" || r.body != first.body || v.conditional.Load() != 1 {
 		t.Fatalf("Last-Modified: %q, conditional %d", r.header.Get("X-Cache"), v.conditional.Load())
+	}
+}
+
+// Cached answers keep the client's connection open (RFC 9112 §9.3): a
+// stored header parsed without its Content-Length was once marked
+// "delimited by close", and every HIT closed the connection.
+func TestCachedAnswersKeepTheConnection(t *testing.T) {
+	h, o := plainCache(t, nil, nil)
+	scripted(o, map[string][]string{"/ka": {"Cache-Control: max-age=60"}})
+	h.raw("GET", "/ka")
+	h.srv.cache.Wait()
+	conn, err := net.Dial("tcp", h.srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := range 3 {
+		if _, err := io.WriteString(conn, "GET /ka HTTP/1.1\r\nHost: g\r\n\r\n"); err != nil {
+			t.Fatalf("request %d on the same connection: %v", i, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Close || resp.Header.Get("Connection") == "close" || resp.ContentLength != int64(len(body)) {
+			t.Fatalf("answer %d (%s): close=%v Connection=%q Content-Length %d for %d bytes", i, resp.Header.Get("X-Cache"),
+				resp.Close, resp.Header.Get("Connection"), resp.ContentLength, len(body))
+		}
 	}
 }
