@@ -29,7 +29,10 @@
 // reference to the bytes it is given, and knows nothing of HTTP servers.
 package reqtarget
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+)
 
 var (
 	// ErrBadTarget: not origin-form or absolute-form, a fragment, or a
@@ -119,22 +122,9 @@ func split(target []byte) (path, query []byte, err error) {
 // target.
 func cutScheme(t []byte) ([]byte, bool) {
 	for _, s := range [...]string{"http://", "https://"} {
-		if len(t) >= len(s) && equalFold(t[:len(s)], s) {
+		if len(t) >= len(s) && bytes.EqualFold(t[:len(s)], []byte(s)) {
 			return t[len(s):], true
 		}
 	}
 	return nil, false
-}
-
-func equalFold(b []byte, s string) bool {
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
