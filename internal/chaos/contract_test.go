@@ -1,7 +1,7 @@
 package chaos
 
-// The contract every answer is held to (../../README.md, Degradation and
-// Chaos suite).
+// The contract every answer is held to (../../docs/degradation.md: the
+// degradation ladder and the chaos suite).
 
 import (
 	"fmt"
