@@ -137,9 +137,9 @@ func (f Freshness) String() string {
 	return fmt.Sprintf("Freshness(%d)", uint8(f))
 }
 
-// servable reports whether an entry in state f may be served at all (as a
+// Servable reports whether an entry in state f may be served at all (as a
 // hit, a stale answer or a stale-if-error fallback): Gone and Kept never are.
-func (f Freshness) servable() bool { return f == Fresh || f == Stale || f == Expired }
+func (f Freshness) Servable() bool { return f == Fresh || f == Stale || f == Expired }
 
 // Freshness reports the entry's state at now. It does not know about
 // invalidations: Tiered.Get and Tiered.Fetch check those too.

@@ -143,7 +143,7 @@ func (c *Tiered) wait(ctx context.Context, deadline time.Time, done <-chan struc
 // allowance, here stale-if-error).
 func (c *Tiered) fallback(res Result, now time.Time, err error, candidates ...*Entry) (Result, error) {
 	for _, e := range candidates {
-		if e != nil && e.Freshness(now).servable() && c.fence.valid(e.seq, e.Key, e.Tags) {
+		if e != nil && e.Freshness(now).Servable() && c.fence.valid(e.seq, e.Key, e.Tags) {
 			res.Entry, res.Outcome = e, OutcomeStaleError
 			c.count(OutcomeStaleError)
 			return res, nil

@@ -43,7 +43,7 @@ func TestFreshnessStates(t *testing.T) {
 	f(&noKeep, 30*time.Second+1, Gone)
 
 	for fr, want := range map[Freshness]bool{Gone: false, Fresh: true, Stale: true, Expired: true, Kept: false} {
-		if fr.servable() != want {
+		if fr.Servable() != want {
 			t.Fatalf("%s servable = %v", fr, !want)
 		}
 	}

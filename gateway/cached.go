@@ -86,7 +86,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 	}
 	var rd *httpcache.RequestDirectives
 	if rc.cfg.RequestDirectives == requestDirectivesHonor {
-		if rd = requestDirectives(ctx, st); rd != nil && s.serveRequestDirectives(ctx, rt, st, p, deadline, rd) {
+		if rd = requestDirectives(ctx); rd != nil && s.serveRequestDirectives(ctx, rt, st, deadline, rd) {
 			return
 		}
 	}
@@ -146,8 +146,9 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		s.proxy(ctx, rt, st, deadline)
 	case errors.As(err, &fe) && fe.resp != nil:
 		// The upstream answered, with something not to be stored (a 5xx,
-		// no-cache): every waiter gets that answer, or the route's
-		// fallback instead of a 5xx.
+		// a status that is not cacheable, a body over max_body_bytes):
+		// every waiter gets that answer, or the route's fallback instead
+		// of a 5xx.
 		if fe.err != nil && s.serveFallback(ctx, rt, st) {
 			return
 		}

@@ -6,7 +6,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/cache"
-	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/httpcache"
 )
 
@@ -28,7 +27,7 @@ var (
 
 // requestDirectives reads the request's directives, nil when it sends
 // none (the common case costs two header lookups).
-func requestDirectives(ctx *fasthttp.RequestCtx, st *reqState) *httpcache.RequestDirectives {
+func requestDirectives(ctx *fasthttp.RequestCtx) *httpcache.RequestDirectives {
 	h := &ctx.Request.Header
 	if h.PeekCanonical(reqCacheControl) == nil && h.PeekCanonical(reqPragma) == nil {
 		return nil
@@ -56,14 +55,14 @@ func requestDirectives(ctx *fasthttp.RequestCtx, st *reqState) *httpcache.Reques
 //
 // Otherwise (max-age, min-fresh) the usual path runs and checks what it
 // finds against them.
-func (s *Server) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time, rd *httpcache.RequestDirectives) bool {
+func (s *Server) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time, rd *httpcache.RequestDirectives) bool {
 	now := st.started
 	if rd.NoCache && !rd.OnlyIfCached {
 		st.cache = cacheBypass
 		s.proxy(ctx, rt, st, deadline)
 		return true
 	}
-	if e, fr, ok := s.cache.Get(st.ckey, now); ok && (fr == cache.Fresh || fr == cache.Stale || fr == cache.Expired) && rd.Acceptable(now, e.StoredAt, e.FreshUntil) {
+	if e, fr, ok := s.cache.Get(st.ckey, now); ok && fr.Servable() && rd.Acceptable(now, e.StoredAt, e.FreshUntil) {
 		label := cacheHitL1
 		if fr != cache.Fresh {
 			label = cacheStale

@@ -27,7 +27,8 @@ import (
 // Only end-to-end headers the origin chose are kept: hop-by-hop headers
 // (upstream.Pool.Do has already dropped them and those the origin's
 // Connection named; the standard set is skipped here again), per-request
-// ones (Date, X-Request-ID, RateLimit-*) and Set-Cookie never are.
+// ones (Age, X-Request-ID, RateLimit-*) and Set-Cookie never are. The
+// origin's Date is kept: a cache passes it on (RFC 9110 §6.6.1).
 const respFormat = 1
 
 var errBadStoredResponse = errors.New("cannot decode stored response")
@@ -43,11 +44,11 @@ var skipStored = map[string]bool{
 
 // encodeResponse appends resp in the stored form. Repeated header fields
 // are joined into one comma-separated value (RFC 9110 §5.3; Set-Cookie, the
-// exception, is never stored), so serving can set each name once, without
-// fasthttp re-normalising names on the hot path. The origin's Date is kept
-// (a cache passes it on, RFC 9110 §6.6.1); when it sent none or an invalid
-// one, f.Date (the time it arrived) is stored in its place. Age is not:
-// it is computed when the entry is served (RFC 9111 §4.2.3).
+// exception, is never stored), except Date, a singleton whose repeats
+// httpcache.Freshness already judged: one value is kept. The origin's
+// Date is kept; when it sent none or an invalid one, f.Date (the time it
+// arrived) is stored in its place. Age is not: it is computed when the
+// entry is served (RFC 9111 §4.2.3).
 func encodeResponse(dst []byte, resp *fasthttp.Response, f httpcache.Freshness) []byte {
 	type field struct{ k, v []byte }
 	var fields []field
@@ -59,13 +60,16 @@ func encodeResponse(dst []byte, resp *fasthttp.Response, f httpcache.Freshness) 
 		if len(k) <= len(lower) && skipStored[string(toLower(lower[:0], k))] {
 			continue
 		}
-		if f.Synthesized && len(k) == 4 && bytes.EqualFold(k, []byte(fasthttp.HeaderDate)) {
+		date := len(k) == 4 && bytes.EqualFold(k, []byte(fasthttp.HeaderDate))
+		if f.Synthesized && date {
 			continue // invalid: replaced above
 		}
 		merged := false
 		for i := range fields {
 			if bytes.EqualFold(fields[i].k, k) {
-				fields[i].v = append(append(fields[i].v, ", "...), v...)
+				if !date { // "d, d" would be no date at all
+					fields[i].v = append(append(fields[i].v, ", "...), v...)
+				}
 				merged = true
 				break
 			}
@@ -120,9 +124,7 @@ func decodeStored(v []byte) (*storedResponse, error) {
 	}
 	buf := headerTexts.Get()
 	defer headerTexts.Put(buf)
-	text := append(buf.B[:0], "HTTP/1.1 "...)
-	text = strconv.AppendInt(text, int64(status), 10)
-	text = append(text, " -\r\n"...)
+	text := appendStatusLine(buf.B[:0], status)
 	hasDate := false
 	for range n {
 		if len(v) < 2 {
@@ -139,10 +141,9 @@ func decodeStored(v []byte) (*storedResponse, error) {
 			return nil, errBadStoredResponse
 		}
 		hasDate = hasDate || bytes.EqualFold(k, []byte(fasthttp.HeaderDate))
-		text = append(append(append(append(text, k...), ": "...), v[:vl]...), "\r\n"...)
+		text = appendFieldLine(text, k, v[:vl])
 		v = v[vl:]
 	}
-	text = append(text, "\r\n"...)
 	buf.B = text
 	sr := &storedResponse{body: v}
 	if hasDate {
@@ -151,11 +152,32 @@ func decodeStored(v []byte) (*storedResponse, error) {
 		// "no default Date" flag, which parsing keeps and CopyTo copies.
 		dateKeepingHeader().CopyTo(&sr.header)
 	}
-	if err := readHeader(&sr.header, text); err != nil {
+	if err := parseHead(&sr.header, text, len(sr.body)); err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadStoredResponse, err)
 	}
-	frame(&sr.header, len(sr.body))
 	return sr, nil
+}
+
+// appendStatusLine starts a response head for fasthttp's parser.
+func appendStatusLine(dst []byte, status int) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	return append(dst, " -\r\n"...)
+}
+
+// appendFieldLine appends one header field line to a response head.
+func appendFieldLine(dst, k, v []byte) []byte {
+	return append(append(append(append(dst, k...), ": "...), v...), "\r\n"...)
+}
+
+// parseHead parses head (a status line and field lines) into h, framed for
+// a body of n bytes.
+func parseHead(h *fasthttp.ResponseHeader, head []byte, n int) error {
+	if err := readHeader(h, append(head, "\r\n"...)); err != nil {
+		return err
+	}
+	frame(h, n)
+	return nil
 }
 
 // frame gives a parsed stored header its body's length. Parsed without a
@@ -255,26 +277,24 @@ func (sr *storedResponse) updated(nm *fasthttp.Response) (*fasthttp.Response, er
 			continue
 		}
 		replaced[name] = true
-		fields = append(fields, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		fields = append(fields, [2][]byte{k, v}) // views of nm, unchanged below
 	}
-	text := make([]byte, 0, 512)
-	text = append(text, "HTTP/1.1 "...)
-	text = strconv.AppendInt(text, int64(sr.header.StatusCode()), 10)
-	text = append(text, " -\r\n"...)
+	buf := headerTexts.Get()
+	defer headerTexts.Put(buf)
+	text := appendStatusLine(buf.B[:0], sr.header.StatusCode())
 	for k, v := range sr.header.All() {
 		if name := strings.ToLower(string(k)); name != "content-length" && !replaced[name] {
-			text = append(append(append(append(text, k...), ": "...), v...), "\r\n"...)
+			text = appendFieldLine(text, k, v)
 		}
 	}
 	for _, f := range fields {
-		text = append(append(append(append(text, f[0]...), ": "...), f[1]...), "\r\n"...)
+		text = appendFieldLine(text, f[0], f[1])
 	}
-	text = append(text, "\r\n"...)
+	buf.B = text
 	out := &fasthttp.Response{}
-	if err := readHeader(&out.Header, text); err != nil {
+	if err := parseHead(&out.Header, text, len(sr.body)); err != nil {
 		return nil, fmt.Errorf("cannot update a stored response from a 304: %w", err)
 	}
-	frame(&out.Header, len(sr.body))
 	out.SetBodyRaw(sr.body)
 	return out, nil
 }

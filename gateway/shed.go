@@ -16,7 +16,7 @@ func (s *Server) shed(ctx *fasthttp.RequestCtx, rt *route, st *reqState) {
 	if rt.cache != nil && s.cache != nil && (ctx.IsGet() || ctx.IsHead()) && rt.cache.keyable(st.caller) {
 		st.ckey = rt.cache.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, st.caller)
 		// A Kept entry is there only to be revalidated, never served.
-		if e, fr, ok := s.cache.Get(st.ckey, st.started); ok && fr != cache.Kept && !s.pass.has(st.ckey, st.started) {
+		if e, fr, ok := s.cache.Get(st.ckey, st.started); ok && fr.Servable() && !s.pass.has(st.ckey, st.started) {
 			label := cacheStale
 			if fr == cache.Fresh {
 				label = cacheHitL1

@@ -87,7 +87,9 @@ func (s *Server) appendWrittenPaths(tags []string, ctx *fasthttp.RequestCtx, st 
 	tags = s.appendPathTag(tags, st.path)
 	host := ctx.Request.Header.Host()
 	for _, name := range [...]string{fasthttp.HeaderLocation, fasthttp.HeaderContentLocation} {
-		if v := ctx.Response.Header.Peek(name); len(v) > 0 {
+		// Every line: a second one names a URI the write may have changed
+		// as much as the first.
+		for _, v := range ctx.Response.Header.PeekAll(name) {
 			if p, ok := s.sameOriginPath(v, host, st.path); ok {
 				tags = s.appendPathTag(tags, p)
 			}

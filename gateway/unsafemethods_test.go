@@ -240,8 +240,13 @@ func TestUnsafeMethodInvalidatesSameOriginLocations(t *testing.T) {
 		t.Helper()
 		warm(t, p.a, append(all("/w/x"), append(invalidated, kept...)...))
 		p.origin.setAnswer(func(w http.ResponseWriter, _ *http.Request) int {
-			w.Header().Set("Location", location)
-			w.Header().Set("Content-Location", contentLocation)
+			// "|" separates field lines: every line counts (RFC 9110 §5.3).
+			for _, l := range strings.Split(location, "|") {
+				w.Header().Add("Location", l)
+			}
+			for _, l := range strings.Split(contentLocation, "|") {
+				w.Header().Add("Content-Location", l)
+			}
 			return status
 		})
 		before := p.origin.version.Load()
@@ -253,6 +258,7 @@ func TestUnsafeMethodInvalidatesSameOriginLocations(t *testing.T) {
 	f("s", "//GATEWAY.test/w/r", 303, all("/w/s", "/w/r"), all("/w/y"))
 	f("http://other.example/w/y", "http://gateway.test:8080/w/z", 201, nil, all("/w/y", "/w/z"))
 	f("//other.example/w/y", "ftp://gateway.test/w/z", 201, nil, all("/w/y", "/w/z"))
+	f("http://other.example/w/y|/w/t", "/w/u|/w/v", 201, all("/w/t", "/w/u", "/w/v"), all("/w/y"))
 }
 
 // TestUnsafeMethodWithRedisDown: the write itself succeeded, so a Redis

@@ -83,7 +83,8 @@ func ComputeFreshness(h *fasthttp.ResponseHeader, d Directives, x Exchange, def 
 // freshness.
 func heuristic(h *fasthttp.ResponseHeader, status int, date time.Time, def Defaults) time.Duration {
 	if def.LastModifiedFraction > 0 {
-		if lm, ok := ParseHTTPDate(h.Peek(fasthttp.HeaderLastModified)); ok && lm.Before(date) {
+		v, one := singleValue(h.PeekAll(fasthttp.HeaderLastModified))
+		if lm, ok := ParseHTTPDate(v); one && ok && lm.Before(date) {
 			d := time.Duration(float64(date.Sub(lm)) * def.LastModifiedFraction)
 			return min(d, def.HeuristicMax)
 		}
