@@ -34,6 +34,8 @@ type Server struct {
 	port int
 	dir  string
 	cmd  *exec.Cmd
+	// extra are more redis-server arguments (cluster mode).
+	extra []string
 }
 
 // Start starts a redis-server on a free loopback port and registers its
@@ -53,7 +55,7 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	s.cmd = exec.Command("redis-server",
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -62,7 +64,8 @@ func (s *Server) start() {
 		"--protected-mode", "no",
 		// The log goes to a file: in test output it would bury the failures.
 		"--logfile", filepath.Join(s.dir, "redis.log"),
-	)
+	}
+	s.cmd = exec.Command("redis-server", append(args, s.extra...)...)
 	s.cmd.Stderr = os.Stderr
 	// Own process group, so a killed test binary does not leave it behind
 	// attached to our terminal signals.
