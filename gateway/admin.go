@@ -75,10 +75,8 @@ func (s *Server) Readiness(ctx context.Context) Readiness {
 		}
 	}
 	if s.redis != nil {
-		c := Check{Status: "ok"}
-		if err := s.redis.Ping(ctx).Err(); err != nil {
-			c = Check{Status: "down", Detail: err.Error()}
-		}
+		h := s.rconn.Health(ctx)
+		c := Check{Status: h.Status, Detail: h}
 		rd.Checks["redis"] = c
 		worst(c)
 		rl := Check{Status: "ok", Detail: "breaker " + s.limiter.RedisState()}
@@ -93,7 +91,7 @@ func (s *Server) Readiness(ctx context.Context) Readiness {
 		c := Check{Status: "ok", Detail: "two tiers"}
 		switch st := s.cache.L2State(); st {
 		case "disabled":
-			c.Detail = "L1 only: no redis.url"
+			c.Detail = "L1 only: no redis configured"
 		case "closed":
 		default:
 			c = Check{Status: "degraded", Detail: "L1 only while Redis is failing: breaker " + st}

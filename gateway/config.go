@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
+
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +16,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
 	"github.com/tiercel/tiercel/internal/defaults"
+	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -94,17 +95,10 @@ type LogConfig struct {
 	Access bool `yaml:"access"`
 }
 
-// RedisConfig is the shared Redis used for cluster-wide rate limits (and the
-// L2 cache). Empty URL: no Redis, every limit is local.
-type RedisConfig struct {
-	// URL is redis://[user:pass@]host:port/db or rediss:// for TLS.
-	URL string `yaml:"url"`
-	// PoolSize is connections per CPU; default go-redis's (10).
-	PoolSize int `yaml:"pool_size"`
-	// DialTimeout default 200ms: a Redis that cannot be reached must not stall
-	// anything for long.
-	DialTimeout time.Duration `yaml:"dial_timeout"`
-}
+// RedisConfig is the shared Redis used for cluster-wide rate limits, the
+// L2 cache, redis feature views and last-good predictions: a single node,
+// a Redis Cluster or a Sentinel-managed primary (internal/redisconn).
+type RedisConfig = redisconn.Config
 
 // RouteConfig is one entry of the route table.
 type RouteConfig struct {
@@ -184,7 +178,7 @@ func (c *Config) SetDefaults() {
 	defaults.Set(&s.EscapedSlashes, "reject")
 	defaults.Set(&c.Log.Level, "info")
 	defaults.Set(&c.Log.Format, "text")
-	defaults.Set(&c.Redis.DialTimeout, 200*time.Millisecond)
+	c.Redis.SetDefaults()
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if len(r.Methods) == 0 {
@@ -232,10 +226,8 @@ func (c *Config) Validate() error {
 	if !oneOf(c.Log.Format, "text", "json") {
 		add("log.format: %q is not one of text, json", c.Log.Format)
 	}
-	if c.Redis.URL != "" {
-		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			add("redis.url: %q is not a redis:// or rediss:// URL", c.Redis.URL)
-		}
+	if err := c.Redis.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	// A gateway whose routes are all open needs no issuer; a route that
 	// needs one says so below.

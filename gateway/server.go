@@ -22,6 +22,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -38,7 +39,8 @@ type Server struct {
 	verifier *auth.Verifier
 	limiter  *ratelimit.Limiter
 	pools    map[string]*upstream.Pool
-	redis    redis.UniversalClient
+	rconn    *redisconn.Conn       // nil without Redis
+	redis    redis.UniversalClient // rconn.Client, or nil
 	cache    *cache.Tiered
 	features *features.Store
 	consumer *invalidation.Consumer
@@ -104,22 +106,14 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			s.closeComponents()
 		}
 	}()
-	if cfg.Redis.URL != "" {
-		opts, err := redis.ParseURL(cfg.Redis.URL)
-		if err != nil {
-			return nil, fmt.Errorf("cannot parse redis.url: %w", err)
-		}
-		opts.DialTimeout = cfg.Redis.DialTimeout
-		if cfg.Redis.PoolSize > 0 {
-			opts.PoolSize = cfg.Redis.PoolSize
-		}
-		// Per-call budgets come from contexts; go-redis retries would
-		// multiply them.
-		opts.MaxRetries = -1
-		opts.ContextTimeoutEnabled = true
-		s.redis = redis.NewClient(opts)
-	}
 	var err error
+	// One client for every component: one pool per node, one slot map.
+	if s.rconn, err = redisconn.New(cfg.Redis, logger.With("component", "redis")); err != nil {
+		return nil, fmt.Errorf("cannot set up redis: %w", err)
+	}
+	if s.rconn != nil {
+		s.redis = s.rconn.Client
+	}
 	if len(cfg.Auth.Issuers) > 0 {
 		authCfg := cfg.Auth
 		authCfg.KeepClaims = keptClaims(cfg.Routes)
@@ -231,8 +225,17 @@ func (s *Server) buildRoutes() error {
 	return nil
 }
 
-// Start opens both listeners and serves in the background.
+// Start checks that Redis (when reachable) runs in the configured mode,
+// then opens both listeners and serves in the background.
 func (s *Server) Start() error {
+	if s.rconn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), max(2*s.cfg.Redis.DialTimeout, time.Second))
+		err := s.rconn.Check(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("cannot use redis: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on server.listen %s: %w", s.cfg.Server.Listen, err)
@@ -313,8 +316,8 @@ func (s *Server) closeComponents() {
 	if s.verifier != nil {
 		s.verifier.Close()
 	}
-	if s.redis != nil {
-		_ = s.redis.Close()
+	if s.rconn != nil {
+		_ = s.rconn.Close()
 	}
 }
 

@@ -58,9 +58,7 @@ func loadConfig(path, demoOrigin string, ov overrides) (gateway.Config, error) {
 // applyEnv lets TIERCEL_* variables and flags override the file: flags win
 // over the environment, the environment over the file.
 func applyEnv(cfg *gateway.Config, ov overrides) {
-	if v := os.Getenv("TIERCEL_REDIS_URL"); v != "" {
-		cfg.Redis.URL = v
-	}
+	cfg.Redis.ApplyEnv(os.LookupEnv)
 	if v := os.Getenv("TIERCEL_KAFKA_BROKERS"); v != "" {
 		cfg.Kafka.Brokers = splitList(v)
 	}
