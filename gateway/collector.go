@@ -63,6 +63,8 @@ var (
 	descUpBreaker     = desc("upstream_breaker_state", "State of a target's circuit breaker (1 for the current state).", "upstream", "target", "state")
 	descUpRejected    = desc("upstream_breaker_rejections_total", "Attempts refused by an open breaker: nothing was sent.", "upstream")
 	descUpHedges      = desc("upstream_hedges_total", "Second requests sent by hedge_after, and those that answered first.", "upstream", "result")
+	descRedisErrors   = desc("redis_errors_total", "Redis commands that failed, by kind: timeout, canceled, connection, or the error reply's prefix (crossslot, moved, clusterdown, readonly, loading, noscript, wrongtype, ...).", "kind")
+	descRedisReloads  = desc("redis_slot_reloads_total", "Cluster slot map reloads asked for after connection errors or redirections.")
 	descFallbacks     = desc("fallbacks_total", "Route fallbacks (declared default answers) served.")
 	descShed          = desc("shed_total", "Requests over server.max_in_flight, answered at once from L1, a fallback or a 503.")
 	descInFlight      = desc("requests_in_flight", "Requests being worked on (counted only when server.max_in_flight is set).")
@@ -87,6 +89,12 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descInFlight, float64(s.inFlight.Load()))
 	}
 	counter(descBadRequests, s.stats.badRequests.Load())
+	if s.rconn != nil {
+		for kind, n := range s.rconn.Errors() {
+			counter(descRedisErrors, n, kind)
+		}
+		counter(descRedisReloads, s.rconn.Reloads())
+	}
 	if s.timeouts != nil {
 		st := s.timeouts.Stats()
 		counter(descConnTimeouts, st.ReadTimeouts, "read")
