@@ -110,7 +110,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descTokenCache, st.CacheMisses, "miss")
 		gauge(descTokenEntries, float64(st.CacheEntries))
 		counter(descVerifications, st.Verifications)
-		counter(descJWKSFetches, st.JWKSRefreshes-st.JWKSErrors, "ok")
+		counter(descJWKSFetches, succeeded(st.JWKSRefreshes, st.JWKSErrors), "ok")
 		counter(descJWKSFetches, st.JWKSErrors, "error")
 		counter(descJWKSFetches, st.JWKSUnknownKIDRefetches, "unknown_kid")
 		counter(descJWKSFetches, st.JWKSEmptySets, "empty")
@@ -130,7 +130,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descCacheLookups, cs.StaleErrorServed, "stale_error")
 		counter(descCacheLookups, cs.Errors, "error")
 		counter(descCacheCoalesce, cs.CoalescedWaits)
-		counter(descCacheFills, cs.Fills-cs.FillErrors, "ok")
+		counter(descCacheFills, succeeded(cs.Fills, cs.FillErrors), "ok")
 		counter(descCacheFills, cs.FillErrors, "error")
 		counter(descCacheRefresh, cs.BackgroundRefreshes)
 		counter(descCacheFenced, cs.Fenced)
@@ -220,6 +220,17 @@ var (
 	breakerStates      = []string{"closed", "half-open", "open"}
 	breakerStatesOrOff = []string{"disabled", "closed", "half-open", "open"}
 )
+
+// succeeded is attempts - failed for an "ok" series. The two counters are
+// loaded one after the other while requests run, so failed may briefly be
+// ahead of the attempts read first: a plain uint64 subtraction would then
+// export 1.8e19.
+func succeeded(attempts, failed uint64) uint64 {
+	if failed > attempts {
+		return 0
+	}
+	return attempts - failed
+}
 
 func b2f(b bool) float64 {
 	if b {
