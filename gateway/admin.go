@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -10,9 +13,44 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// newAdmin builds the admin server behind its guard (adminauth.go).
+func (s *Server) newAdmin() (*http.Server, error) {
+	a := s.cfg.Server.Admin
+	creds, err := a.load(s.cfg.Server.AdminListen)
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up the admin listener: %w", err)
+	}
+	s.adminGuarded = creds.any()
+	if !s.adminGuarded && !isLoopbackListen(s.cfg.Server.AdminListen) {
+		s.log.Warn("the admin listener can be reached from other hosts and needs no credential (server.admin.insecure): "+
+			"anyone who reaches it can invalidate the cache and read profiles", "admin_listen", s.cfg.Server.AdminListen)
+	}
+	return &http.Server{Handler: newAdminGuard(a, creds, s.adminMux(a.Pprof == nil || *a.Pprof)),
+		ReadHeaderTimeout: 5 * time.Second, TLSConfig: creds.tls}, nil
+}
+
+// listenAdmin opens the admin listener, over TLS when configured. An open
+// listener must have bound to loopback: "localhost" is the system's to
+// resolve.
+func (s *Server) listenAdmin() (net.Listener, error) {
+	addr := s.cfg.Server.AdminListen
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on server.admin_listen %s: %w", addr, err)
+	}
+	if !s.adminGuarded && !s.cfg.Server.Admin.Insecure && !isLoopbackAddr(ln.Addr()) {
+		ln.Close()
+		return nil, fmt.Errorf("cannot listen on server.admin_listen %s: it bound to %s, not loopback, and server.admin has no credential", addr, ln.Addr())
+	}
+	if s.admin.TLSConfig != nil {
+		ln = tls.NewListener(ln, s.admin.TLSConfig)
+	}
+	return ln, nil
+}
+
 // adminMux serves the operator endpoints. It runs on its own listener, with
 // net/http: none of it is a hot path, and pprof and promhttp speak net/http.
-func (s *Server) adminMux() *http.ServeMux {
+func (s *Server) adminMux(pprofOn bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -21,6 +59,9 @@ func (s *Server) adminMux() *http.ServeMux {
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("POST /admin/invalidate", s.handleInvalidate)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	if !pprofOn {
+		return mux
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -42,9 +42,12 @@ type Config struct {
 type ServerConfig struct {
 	// Listen is the public listener; default ":8080".
 	Listen string `yaml:"listen"`
-	// AdminListen serves /healthz, /readyz, /metrics and /debug/pprof;
-	// default ":8081". Keep it off the public network.
+	// AdminListen serves /healthz, /readyz, /metrics, /debug/pprof and
+	// /admin/*; default "127.0.0.1:8081", loopback: any other address
+	// needs a credential in Admin (or admin.insecure).
 	AdminListen string `yaml:"admin_listen"`
+	// Admin guards the admin listener's endpoints (adminconfig.go).
+	Admin AdminConfig `yaml:"admin"`
 	// ReadTimeout bounds reading one request (headers and body) from its
 	// first byte, and a new connection's wait for it: the slowloris guard;
 	// default 5s.
@@ -166,7 +169,8 @@ const (
 func (c *Config) SetDefaults() {
 	s := &c.Server
 	defaults.Set(&s.Listen, ":8080")
-	defaults.Set(&s.AdminListen, ":8081")
+	defaults.Set(&s.AdminListen, "127.0.0.1:8081")
+	s.Admin.setDefaults()
 	defaults.Set(&s.ReadTimeout, 5*time.Second)
 	defaults.Set(&s.WriteTimeout, 5*time.Second)
 	defaults.Set(&s.IdleTimeout, 60*time.Second)
@@ -207,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
 		add("server.admin_listen: must differ from server.listen")
+	}
+	if _, err := s.Admin.load(s.AdminListen); err != nil {
+		errs = append(errs, err)
 	}
 	if s.MaxInFlight < 0 {
 		add("server.max_in_flight: must be >= 0")

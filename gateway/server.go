@@ -60,8 +60,10 @@ type Server struct {
 	// re-arm runtime timers three times per request).
 	timeouts *conntimeout.Guard
 	admin    *http.Server
-	ln       net.Listener
-	adminL   net.Listener
+	// adminGuarded: the admin listener has a credential (adminauth.go).
+	adminGuarded bool
+	ln           net.Listener
+	adminL       net.Listener
 
 	draining atomic.Bool
 	// inFlight counts admitted requests when maxInFlight (server.max_in_flight)
@@ -165,7 +167,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		CloseOnShutdown:    true,
 		Logger:             slogPrintf{logger},
 	}
-	s.admin = &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
+	if s.admin, err = s.newAdmin(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return s, nil
 }
@@ -240,10 +244,10 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on server.listen %s: %w", s.cfg.Server.Listen, err)
 	}
-	adminL, err := net.Listen("tcp", s.cfg.Server.AdminListen)
+	adminL, err := s.listenAdmin()
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("cannot listen on server.admin_listen %s: %w", s.cfg.Server.AdminListen, err)
+		return err
 	}
 	s.ln, s.adminL = ln, adminL
 	s.wg.Add(2)

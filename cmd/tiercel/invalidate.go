@@ -32,6 +32,7 @@ func invalidate(args []string, stdout, stderr io.Writer) int {
 	brokers := fs.String("brokers", os.Getenv("TIERCEL_KAFKA_BROKERS"), "Kafka brokers host:port,... (default $TIERCEL_KAFKA_BROKERS)")
 	topic := fs.String("topic", envOr("TIERCEL_KAFKA_TOPIC", invalidation.DefaultTopic), "Kafka topic")
 	admin := fs.String("admin", "", "post to this gateway admin URL instead of Kafka, e.g. http://localhost:8081")
+	tokenFile := fs.String("admin-token-file", "", "file holding the admin listener's bearer token (default: $TIERCEL_ADMIN_TOKEN)")
 	version := fs.Int64("source-version", 0, "source_version of the event (0: none)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after")
 	if err := fs.Parse(args); err != nil {
@@ -56,7 +57,10 @@ func invalidate(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch {
 	case *admin != "":
-		err = postEvent(ctx, *admin, ev, stdout)
+		var tok string
+		if tok, err = adminToken(*tokenFile); err == nil {
+			err = postEvent(ctx, *admin, tok, ev, stdout)
+		}
 	case *brokers != "":
 		err = publishEvent(ctx, splitList(*brokers), *topic, ev)
 		if err == nil {
@@ -106,7 +110,21 @@ func publishEvent(ctx context.Context, brokers []string, topic string, ev *inval
 	return p.Publish(ctx, ev)
 }
 
-func postEvent(ctx context.Context, admin string, ev *invalidation.Event, stdout io.Writer) error {
+// adminToken reads the admin token from a file, or from
+// TIERCEL_ADMIN_TOKEN; there is no flag for the token itself, which would
+// show in ps and in shell history.
+func adminToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv("TIERCEL_ADMIN_TOKEN")), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the admin token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func postEvent(ctx context.Context, admin, token string, ev *invalidation.Event, stdout io.Writer) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -116,6 +134,9 @@ func postEvent(ctx context.Context, admin string, ev *invalidation.Event, stdout
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot post to the admin listener: %w", err)

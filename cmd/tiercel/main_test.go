@@ -184,6 +184,7 @@ func TestServeDemo(t *testing.T) {
 func TestExampleConfigsValidate(t *testing.T) {
 	t.Setenv("CATALOG_HMAC_SECRET", strings.Repeat("x", 40))
 	t.Setenv("TIERCEL_JWT_SECRET", strings.Repeat("y", 40))
+	t.Setenv("TIERCEL_ADMIN_TOKEN", strings.Repeat("z", 40))
 	files, _ := filepath.Glob("../../deploy/examples/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no example configs found")
