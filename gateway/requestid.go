@@ -7,7 +7,10 @@ import (
 	"sync/atomic"
 )
 
-const headerRequestID = "X-Request-ID"
+// headerRequestID is spelled as fasthttp normalises it: SetCanonical with
+// another spelling adds a second field next to the one SetBytesV (errors)
+// or an origin wrote, and 401/403/404s carried X-Request-Id twice.
+const headerRequestID = "X-Request-Id"
 
 // maxRequestIDLen bounds a propagated X-Request-ID; longer or odd ones are
 // replaced, so a client cannot inject log lines or bloat every header.
