@@ -158,7 +158,8 @@ func (s *Server) startConsumer(logger *slog.Logger) error {
 	// Writes invalidate what they change (unsafemethods.go) wherever
 	// something is cached, and a route's invalidate_tags in any case.
 	if s.cfg.invalidatingRoutes() || s.cfg.cachedRoutes() > 0 {
-		p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: s.cfg.Kafka.Endpoint})
+		p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: s.cfg.Kafka.Endpoint,
+			Logger: logger.With("component", "invalidation")})
 		if err != nil {
 			return fmt.Errorf("cannot start the invalidation producer: %w", err)
 		}

@@ -3,6 +3,7 @@ package invalidation
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"regexp"
 	"time"
@@ -176,6 +177,10 @@ type ProducerConfig struct {
 	// WriteTimeout bounds one produce request (default 5s); Publish's ctx
 	// bounds the whole call, retries included.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+
+	// Logger receives kafka-go's lines: one per batch at debug, errors at
+	// warn. nil: kafka-go logs nothing.
+	Logger *slog.Logger `yaml:"-"`
 }
 
 func (c ProducerConfig) withDefaults() ProducerConfig {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -40,9 +41,9 @@ func (c *Consumer) startPartition(id int) {
 		MaxBytes:        2 * MaxEventBytes,
 		MaxWait:         c.cfg.MaxWait,
 		ReadLagInterval: -1, // lag comes with every message (HighWaterMark)
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			c.log.Debug("invalidation: kafka reader", "partition", id, "msg", fmt.Sprintf(msg, args...))
-		}),
+		// The consumer reports what a reader's errors mean (readiness,
+		// invalidation lag); the reader's own lines are detail.
+		ErrorLogger: kafkaLogger(c.log, slog.LevelDebug, "partition", id),
 	})
 	if err := r.SetOffset(off); err != nil {
 		r.Close()

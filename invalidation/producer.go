@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -44,6 +45,8 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		BatchTimeout: cfg.BatchTimeout,
 		WriteTimeout: cfg.WriteTimeout,
 		Transport:    tr,
+		Logger:       kafkaLogger(cfg.Logger, slog.LevelDebug),
+		ErrorLogger:  kafkaLogger(cfg.Logger, slog.LevelWarn),
 	}}, nil
 }
 
