@@ -13,6 +13,12 @@ COMPARE_DEBS := $(BENCH_DEBS) nginx:nginx-light varnishd:varnish
 # Where `make bench` and `make bench-compare` write (one directory a day).
 BENCH_OUT   ?= bench/results/$(shell date -u +%Y-%m-%d)
 TEST_TIMEOUT ?= 12m
+# What `tiercel version` and tiercel_build_info say: stamped at link time
+# (internal/buildinfo); a plain `go build` falls back to the VCS stamp.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS     := -X github.com/tiercel/tiercel/internal/buildinfo.version=$(VERSION) \
+               -X github.com/tiercel/tiercel/internal/buildinfo.revision=$(REVISION)
 
 .PHONY: all build run test test-short deps bench-deps lint fmt vet staticcheck \
         bench bench-compare compare-deps bench-go bench-wrk fuzz check-all clean chaos
@@ -20,8 +26,8 @@ TEST_TIMEOUT ?= 12m
 all: build
 
 build:
-	$(GO) build -o $(BIN)/tiercel ./cmd/tiercel
-	$(GO) build -o $(BIN)/tiercel-bench ./cmd/tiercel-bench
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/tiercel ./cmd/tiercel
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/tiercel-bench ./cmd/tiercel-bench
 
 run: build
 	./$(BIN)/tiercel serve

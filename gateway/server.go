@@ -146,6 +146,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 	}
 	s.metrics = newMetrics(s)
+	s.metrics.reg.MustRegister(buildInfoGauge())
 	s.unrouted = s.metrics.route("-")
 	if err := s.buildRoutes(); err != nil {
 		return nil, err

@@ -35,8 +35,8 @@ func invalidate(args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin listener's bearer token (default: $TIERCEL_ADMIN_TOKEN)")
 	version := fs.Int64("source-version", 0, "source_version of the event (0: none)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	ev := &invalidation.Event{Version: invalidation.Version, ID: invalidation.NewID(), Type: invalidation.TypeInvalidate,
 		Tags: tags, Keys: keys, Models: models, SourceVersion: *version, TS: time.Now().UTC()}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/tiercel/tiercel/internal/buildinfo"
 )
 
 const usage = `usage: tiercel <command> [flags]
@@ -18,6 +20,7 @@ commands:
   token     print a JWT the gateway accepts (demo key, or an issuer of -config)
   validate  check a config file: exit 0, or print file: field: reason
   invalidate publish an invalidation event to Kafka, or post it to a gateway's admin listener
+  version   print the version, commit and Go version (also -version)
 
 Run 'tiercel <command> -h' for a command's flags.
 `
@@ -40,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validate(args[1:], stdout, stderr)
 	case "invalidate":
 		return invalidate(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, buildinfo.Get())
+		return 0
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tiercel/tiercel/gateway"
+	"github.com/tiercel/tiercel/internal/buildinfo"
 	"github.com/tiercel/tiercel/internal/demo"
 )
 
@@ -20,8 +24,8 @@ func serve(args []string, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (default: the embedded demo)")
 	listen := fs.String("listen", "", "public listener address, overrides the config and TIERCEL_LISTEN")
 	adminListen := fs.String("admin-listen", "", "admin listener address, overrides the config and TIERCEL_ADMIN_LISTEN")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var origin *demo.Origin
 	originAddr := ""
@@ -40,9 +44,13 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	logger := newLogger(cfg.Log, stderr)
+	// go-redis has one process-wide logger; the process is ours to set.
+	redis.SetLogger(redisLogger{logger.With("component", "go-redis")})
+	bi := buildinfo.Get()
+	logger.Info("tiercel starting", "version", bi.Version, "revision", bi.Revision, "go", bi.GoVersion)
 	if origin != nil {
 		logger.Info("embedded demo: no -config given", "demo_origin", originAddr,
-			"try", "TOKEN=$(tiercel token -sub alice); curl -H \"Authorization: Bearer $TOKEN\" localhost"+cfg.Server.Listen+"/api/products/42")
+			"try", "TOKEN=$(tiercel token -sub alice); curl -H \"Authorization: Bearer $TOKEN\" "+localURL(cfg.Server.Listen)+"/api/products/42")
 	}
 	srv, err := gateway.New(cfg, logger)
 	if err != nil {
@@ -69,12 +77,29 @@ func serve(args []string, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(c gateway.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+// localURL is where a client on this host reaches a listen address: the
+// host as given, or localhost for every interface (":8080", "0.0.0.0",
+// "[::]"), IPv6 in brackets.
+func localURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// parseFlags parses a command's flags: -h and -help print the usage and
+// exit 0 (asking for help is not an error), a bad flag exits 2.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	case err != nil:
+		return 2, false
+	}
+	return 0, true
 }

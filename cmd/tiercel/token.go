@@ -26,8 +26,8 @@ func token(args []string, stdout, stderr io.Writer) int {
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	configPath := fs.String("config", "", "sign with an issuer of this config file (default: the embedded demo key)")
 	issuerName := fs.String("issuer", "", "issuer name in -config (default: the first)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *sub == "" {
 		fmt.Fprintln(stderr, "tiercel token: -sub is required")
