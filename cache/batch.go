@@ -217,7 +217,7 @@ func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
 	defer clear(args) // go-redis keeps none of them past Process
 	err := l.do(l.timeout, func(ctx context.Context) error { return l.rdb.Process(ctx, cmd) })
 	if err == nil {
-		err = cmd.Err() // a Redis error reply, not held against the breaker
+		err = cmd.Err() // an error reply that is no failure (redisconn.Failure)
 	}
 	vals := cmd.Val()
 	if err == nil && len(vals) != n {
@@ -284,8 +284,12 @@ func (l *l2) readPipelined(live []*l2Lookup) {
 			}
 		}
 	})
+	// Each lookup reads its own replies: on a cluster one node may fail (a
+	// timeout, a MOVED not followed) while the others answer. The breaker
+	// saw the failure already (exec); finish counts each lookup's.
+	sent := len(cmds) > 0 // else err is errL2Skipped
 	for _, lk := range live {
-		if err != nil {
+		if !sent {
 			lk.answer(err)
 			continue
 		}
