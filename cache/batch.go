@@ -137,9 +137,29 @@ func (l *l2) readLoop() {
 // readScratch is the batcher's memory, reused from batch to batch.
 type readScratch struct {
 	live []*l2Lookup
-	buf  []byte   // every key of one MGET
-	keys []keyArg // views of buf
-	args []any    // "mget", then pointers into keys
+	buf  []byte   // every key of one batch (batchKeys)
+	ends []int    // where each key of buf ends
+	keys []keyArg // views of buf (MGET)
+	args []any    // "mget", then pointers into keys; or "get" and a pointer into gets, per GET
+	gets []string // the keys of a pipeline of GETs
+	cmds []redis.Cmder
+}
+
+// batchKeys writes every key live reads into s.buf, lookup by lookup:
+// entry, key generation, tag generations; s.ends marks where each ends.
+func (l *l2) batchKeys(live []*l2Lookup, s *readScratch) {
+	buf, ends := s.buf[:0], s.ends[:0]
+	for _, lk := range live {
+		buf = append(append(append(buf, l.prefix...), "e:"...), lk.key...)
+		ends = append(ends, len(buf))
+		buf = append(append(append(buf, l.prefix...), "kg:"...), lk.key...)
+		ends = append(ends, len(buf))
+		for _, t := range lk.tags {
+			buf = append(append(append(buf, l.prefix...), "tg:"...), t...)
+			ends = append(ends, len(buf))
+		}
+	}
+	s.buf, s.ends = buf, ends
 }
 
 // keyArg is one MGET key. go-redis writes an encoding.BinaryMarshaler as
@@ -170,7 +190,7 @@ func (l *l2) readBatch(batch []*l2Lookup, s *readScratch) {
 	if len(live) > 0 && l.mget {
 		l.readMGet(live, s)
 	} else if len(live) > 0 {
-		l.readPipelined(live)
+		l.readPipelined(live, s)
 	}
 	clear(live)
 	s.live = live
@@ -181,43 +201,24 @@ func (l *l2) readBatch(batch []*l2Lookup, s *readScratch) {
 // error value per missing generation. A single node only: on a cluster the
 // keys span slots.
 func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
-	n, size := 0, 0
-	for _, lk := range live {
-		n += 2 + len(lk.tags)
-		size += 2*(len(l.prefix)+3+len(lk.key)) + len(lk.tags)*(len(l.prefix)+3)
-		for _, t := range lk.tags {
-			size += len(t)
-		}
-	}
-	buf, keys := s.buf[:0], s.keys[:0]
-	if cap(buf) < size {
-		buf = make([]byte, 0, size) // no growth below: keys stay views of buf
-	}
-	key := func(kind string, name []byte) {
-		start := len(buf)
-		buf = append(append(append(buf, l.prefix...), kind...), name...)
-		keys = append(keys, keyArg(buf[start:len(buf):len(buf)]))
-	}
-	for _, lk := range live {
-		key("e:", lk.key)
-		key("kg:", lk.key)
-		for _, t := range lk.tags {
-			start := len(buf)
-			buf = append(append(append(buf, l.prefix...), "tg:"...), t...)
-			keys = append(keys, keyArg(buf[start:len(buf):len(buf)]))
-		}
+	l.batchKeys(live, s)
+	n := len(s.ends)
+	keys, start := s.keys[:0], 0
+	for _, end := range s.ends {
+		keys = append(keys, keyArg(s.buf[start:end:end]))
+		start = end
 	}
 	args := append(s.args[:0], "mget")
 	for i := range keys {
 		args = append(args, &keys[i])
 	}
-	s.buf, s.keys, s.args = buf, keys, args
+	s.keys, s.args = keys, args
 	// Missing keys read as "": no valid entry or generation is empty.
 	cmd := redis.NewStringSliceCmd(context.Background(), args...)
 	defer clear(args) // go-redis keeps none of them past Process
 	err := l.do(l.timeout, func(ctx context.Context) error { return l.rdb.Process(ctx, cmd) })
 	if err == nil {
-		err = cmd.Err() // a Redis error reply, not held against the breaker
+		err = cmd.Err() // an error reply that is no failure (redisconn.Failure)
 	}
 	vals := cmd.Val()
 	if err == nil && len(vals) != n {
@@ -268,66 +269,6 @@ func (lk *l2Lookup) parseStrings(vals []string) error {
 func parseGenString(s string) (uint64, error) {
 	if s == "" {
 		return 0, nil
-	}
-	return strconv.ParseUint(s, 10, 64)
-}
-
-// readPipelined answers live with one pipeline of GETs (any client).
-func (l *l2) readPipelined(live []*l2Lookup) {
-	cmds, err := l.exec(l.timeout, func(p redis.Pipeliner) {
-		ctx := context.Background()
-		for _, lk := range live {
-			p.Get(ctx, l.entryKey(lk.key))
-			p.Get(ctx, l.keyGenKey(lk.key))
-			for _, t := range lk.tags {
-				p.Get(ctx, l.tagGenKey(t))
-			}
-		}
-	})
-	for _, lk := range live {
-		if err != nil {
-			lk.answer(err)
-			continue
-		}
-		n := 2 + len(lk.tags)
-		lkCmds := cmds[:n]
-		cmds = cmds[n:]
-		if lk.claim() {
-			lk.err = lk.parse(lkCmds)
-			lk.done <- struct{}{}
-		}
-	}
-}
-
-// parse reads one lookup's replies: entry, key generation, tag generations.
-func (lk *l2Lookup) parse(cmds []redis.Cmder) error {
-	b, err := cmds[0].(*redis.StringCmd).Bytes()
-	switch {
-	case err == nil:
-		lk.entry = b
-	case !errors.Is(err, redis.Nil):
-		return err
-	}
-	if lk.keyGen, err = parseGen(cmds[1]); err != nil {
-		return err
-	}
-	lk.tagGens = make([]uint64, len(lk.tags))
-	for i := range lk.tags {
-		if lk.tagGens[i], err = parseGen(cmds[2+i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// parseGen reads a generation; a missing key is generation 0.
-func parseGen(c redis.Cmder) (uint64, error) {
-	s, err := c.(*redis.StringCmd).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
 	}
 	return strconv.ParseUint(s, 10, 64)
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tiercel/tiercel/internal/defaults"
@@ -28,7 +29,10 @@ type Config struct {
 	L2Timeout time.Duration `yaml:"l2_timeout"`
 
 	// KeyPrefix starts every Redis key written by the cache (default
-	// "tiercel:"), so several deployments can share one Redis.
+	// "tiercel:"), so several deployments can share one Redis. A "{" in it
+	// must open a non-empty hash tag closed within it ("{tiercel}:"), which
+	// puts every key on one Redis Cluster slot; a brace elsewhere would
+	// move the idempotence markers off their generations' slots.
 	KeyPrefix string `yaml:"key_prefix"`
 
 	// TombstoneTTL is how long an applied invalidation is remembered, both as
@@ -121,6 +125,8 @@ func (c Config) Validate() error {
 		return errors.New("l1_counters: must be >= 1000")
 	case d.L2Timeout < 100*time.Microsecond || d.L2Timeout > time.Second:
 		return fmt.Errorf("l2_timeout: must be between 100µs and 1s, got %s", d.L2Timeout)
+	case strings.ContainsRune(d.KeyPrefix, '{') && hashTag(d.KeyPrefix) == d.KeyPrefix:
+		return fmt.Errorf("key_prefix: a \"{\" must open a non-empty hash tag closed within the prefix, got %q", d.KeyPrefix)
 	case d.TombstoneTTL < time.Second:
 		return fmt.Errorf("tombstone_ttl: must be >= 1s, got %s", d.TombstoneTTL)
 	case d.MaxTombstones < 1:

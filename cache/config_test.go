@@ -31,6 +31,11 @@ func TestConfigValidate(t *testing.T) {
 	f(Config{L2QueueSize: -1}, "l2_queue_size:")
 	f(Config{L2BatchMax: -1}, "l2_batch_max:")
 	f(Config{Breaker: BreakerConfig{Cooldown: -1}}, "breaker.cooldown:")
+	f(Config{KeyPrefix: "{tiercel}:"}, "")
+	f(Config{KeyPrefix: "a}b:"}, "")
+	f(Config{KeyPrefix: "a{"}, "key_prefix:")
+	f(Config{KeyPrefix: "{}a:"}, "key_prefix:")
+	f(Config{KeyPrefix: "a{b"}, "key_prefix:")
 }
 
 func TestConfigDefaults(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
 // Version fencing, L2 half. Redis holds, next to each entry, a generation
@@ -97,7 +99,7 @@ func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, 
 		st:         st,
 		timers:     timers,
 		batched:    true,
-		mget:       isSingleNode(rdb),
+		mget:       redisconn.SingleNode(rdb),
 	}
 	l.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "cache-l2",
@@ -120,9 +122,12 @@ func (l *l2) tagGenKey(tag string) string { return l.prefix + "tg:" + tag }
 // callers skip L2 without queueing.
 func (l *l2) open() bool { return l.tripped.Load() && l.cb.State() == gobreaker.StateOpen }
 
-// exec runs one pipeline under the breaker and the timeout. Only transport
-// failures (network, timeout) count against the breaker: a missing key or a
-// Redis error reply proves Redis is there.
+// exec runs one pipeline under the breaker and the timeout. The breaker
+// reads its outcome as redisconn.Failure does (one rule for every breaker):
+// a missing key or a data error proves Redis is there; a transport error, a
+// timeout, or a reply saying the node cannot serve the key now (CROSSSLOT,
+// MOVED not followed, CLUSTERDOWN, ...) is a failure. The error returned is
+// that failure, or nil; each command keeps its own error.
 func (l *l2) exec(timeout time.Duration, queue func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	var cmds []redis.Cmder
 	err := l.do(timeout, func(ctx context.Context) error {
@@ -130,37 +135,41 @@ func (l *l2) exec(timeout time.Duration, queue func(redis.Pipeliner)) ([]redis.C
 		queue(pipe)
 		var err error
 		cmds, err = pipe.Exec(ctx)
-		return err
+		return pipelineFailure(cmds, err)
 	})
 	return cmds, err
 }
 
-// do runs call under the breaker and the timeout, like exec.
+// pipelineFailure is the first failure among cmds. Exec answers the first
+// command's error, which is redis.Nil when that command's key is missing:
+// a MOVED or CROSSSLOT later in the pipeline hides behind it.
+func pipelineFailure(cmds []redis.Cmder, err error) error {
+	if err == nil {
+		return nil
+	}
+	if f := redisconn.Failure(err); f != nil {
+		return f
+	}
+	for _, c := range cmds {
+		if f := redisconn.Failure(c.Err()); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// do runs call under the breaker and the timeout, reading its error like
+// exec. It returns errL2Skipped when the breaker refused the call.
 func (l *l2) do(timeout time.Duration, call func(context.Context) error) error {
 	_, err := l.cb.Execute(func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		err := call(ctx)
-		if err != nil && !isTransportError(err) {
-			err = nil
-		}
-		return struct{}{}, err
+		return struct{}{}, redisconn.Failure(call(ctx))
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return errL2Skipped
 	}
 	return err
-}
-
-// isSingleNode reports whether every key of rdb lives on one server.
-func isSingleNode(rdb redis.UniversalClient) bool {
-	_, ok := rdb.(*redis.Client)
-	return ok
-}
-
-func isTransportError(err error) bool {
-	var re redis.Error
-	return err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &re)
 }
 
 func isTimeout(err error) bool {

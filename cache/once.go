@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,9 +12,9 @@ import (
 // Idempotent invalidation. Every replica applies every event, and replays
 // the recent past after a restart, so the same event reaches L2 many times.
 // Bumping a generation each time would be correct but would turn valid L2
-// entries into misses once per replica and replay. Instead a marker,
-// prefix + "ev:{" + generation key + "}:" + event id, is set with NX next to
-// each generation, and the generation is bumped only by whoever set it, in one
+// entries into misses once per replica and replay. Instead a marker (one
+// per generation key and event id, markerKey) is set with NX next to each
+// generation, and the generation is bumped only by whoever set it, in one
 // script: atomic, so "already applied" means "bump done", which keeps the
 // fence sequence local tombstone -> L2 bump -> local tombstone race-free.
 //
@@ -21,51 +22,32 @@ import (
 // that bumps again, which costs misses, never an old value.
 //
 // One marker per generation rather than per event keeps every script on one
-// Redis Cluster slot: the marker's hash tag is the generation key itself.
+// Redis Cluster slot: the generation key's.
 const onceScript = `
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   return 0
 end` + bumpLua
 
 // queueBump queues the bump of genKey: once per id, or unconditionally when
-// id is empty or no marker can share genKey's cluster slot. The command
-// answers 1 (bumped) or 0 (already bumped for id).
+// id is empty. The command answers 1 (bumped) or 0 (already bumped for id).
 func (l *l2) queueBump(ctx context.Context, p redis.Pipeliner, genKey, id, ttl string) *redis.Cmd {
-	if marker, ok := l.markerKey(genKey, id); ok {
-		return p.Eval(ctx, onceScript, []string{genKey, marker}, ttl)
+	if id == "" {
+		return p.Eval(ctx, bumpScript, []string{genKey}, ttl)
 	}
-	return p.Eval(ctx, bumpScript, []string{genKey}, ttl)
+	return p.Eval(ctx, onceScript, []string{genKey, l.markerKey(genKey, id)}, ttl)
 }
 
-// markerKey returns the idempotence marker of genKey for event id, in the
-// same Redis Cluster slot as genKey. ok is false when id is empty, or when
-// genKey holds braces but no hash tag: wrapping it in one would change its
-// slot, so such (odd) names fall back to unconditional bumps.
-func (l *l2) markerKey(genKey, id string) (string, bool) {
-	switch {
-	case id == "":
-		return "", false
-	case hashTag(genKey) != genKey:
-		// genKey has its own hash tag; appending keeps it first.
-		return genKey + ":ev:" + id, true
-	case strings.ContainsAny(genKey, "{}"): // the prefix included
-		return "", false
-	}
-	return l.prefix + "ev:{" + genKey + "}:" + id, true
-}
-
-// hashTag returns the part of key Redis Cluster hashes: the content of the
-// first {...} when non-empty, else the whole key.
-func hashTag(key string) string {
-	open := strings.IndexByte(key, '{')
-	if open < 0 {
-		return key
-	}
-	end := strings.IndexByte(key[open+1:], '}')
-	if end <= 0 {
-		return key
-	}
-	return key[open+1 : open+1+end]
+// markerKey returns the idempotence marker of genKey for event id, in
+// genKey's Redis Cluster slot whatever genKey holds (braces included: path
+// tags are "{}path:/..."): its hash tag is a short one known to map to that
+// slot. The prefix has no brace, or a hash tag of its own (Config.Validate),
+// which then pins marker and generation to one slot alike. The id goes
+// with its length, so that no two (genKey, id) pairs share a marker: a
+// shared one would skip a bump.
+func (l *l2) markerKey(genKey, id string) string {
+	name := strings.TrimPrefix(genKey, l.prefix)
+	return l.prefix + "ev:{" + slotTag(keySlot(genKey)) + "}:" +
+		strconv.Itoa(len(id)) + ":" + id + ":" + name
 }
 
 // deleteEntries frees the L2 entries of keys whose generation this process
