@@ -94,7 +94,9 @@ type secPair struct {
 // private cached route, and an uncached public proxy.
 func secRoutes(redisURL string, mutate func(*Config)) func(*Config) {
 	return func(c *Config) {
-		c.Redis.URL = redisURL
+		if redisURL != "" { // else the Redis set before (sharedRedis.use), if any
+			c.Redis.URL = redisURL
+		}
 		cached := RouteCache{Enabled: true, TTL: ttl(time.Minute)}
 		c.Routes = []RouteConfig{
 			{Name: "pub", Path: "/pub/{rest...}", Upstream: "origin", Auth: RouteAuth{Mode: "none"}, Cache: cached},

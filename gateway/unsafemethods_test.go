@@ -87,7 +87,9 @@ func (o *writeOrigin) getsOf(path string) int {
 // cache block.
 func writeRoutes(redisURL string) func(*Config) {
 	return func(c *Config) {
-		c.Redis.URL = redisURL
+		if redisURL != "" { // else the Redis set before (sharedRedis.use), if any
+			c.Redis.URL = redisURL
+		}
 		c.Routes = append(c.Routes,
 			RouteConfig{Name: "w", Path: "/w/{id}", Methods: []string{"GET", "HEAD", "POST"}, Upstream: "origin",
 				Auth: RouteAuth{Mode: "optional"}, Timeout: 2 * time.Second,
