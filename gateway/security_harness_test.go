@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/tiercel/tiercel/internal/testredis"
 )
 
 // The security regression suite runs as an attacker would: two replicas
@@ -112,11 +110,16 @@ func secRoutes(redisURL string, mutate func(*Config)) func(*Config) {
 	}
 }
 
+// newSecPair is two replicas sharing a redis-server of their own.
 func newSecPair(t *testing.T, mutate func(*Config)) *secPair {
 	t.Helper()
-	r := testredis.Start(t)
+	return newSecPairOn(t, singleRedis(t), mutate)
+}
+
+func newSecPairOn(t *testing.T, r *sharedRedis, mutate func(*Config)) *secPair {
+	t.Helper()
 	o := startEchoOrigin(t)
-	cfg := secRoutes("redis://"+r.Addr, mutate)
+	cfg := r.use(secRoutes("", mutate))
 	return &secPair{a: startReplica(t, o.addr(), cfg), b: startReplica(t, o.addr(), cfg), origin: o}
 }
 
