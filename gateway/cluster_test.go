@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/internal/testkafka"
 	"github.com/tiercel/tiercel/invalidation"
 )
@@ -254,4 +257,155 @@ func (a *appliedEvents) has(id string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.ContainsFunc(a.evs, func(ev *invalidation.Event) bool { return ev.ID == id })
+}
+
+// TestClusterRateLimitAcrossReplicas: a cluster policy's budget is one
+// GCRA key per subject, shared by every replica, for subjects whose keys
+// live on different masters.
+func TestClusterRateLimitAcrossReplicas(t *testing.T) {
+	rs := clusterRedis(t)
+	cfg := rs.use(func(c *Config) {
+		// One token per 1000s: nothing refills during the test.
+		c.RateLimit.Policies["shared"] = ratelimit.Policy{Rate: 0.001, Burst: 3, Key: "subject", Cluster: true}
+		c.RateLimit.RedisTimeout = time.Second // about sharing, not timeouts
+		c.Routes = append(c.Routes, RouteConfig{Name: "rl", Path: "/rl/{id}", Upstream: "origin", RateLimit: "shared"})
+	})
+	a := newHarness(t, cfg)
+	b := startReplica(t, a.origin.ln.Addr().String(), cfg)
+	// One subject per master: redis_rate keys are "rate:" + the limiter's
+	// "tiercel:rl:<route>:" + the gateway's "s:<subject>".
+	subjects := map[string]string{} // master -> subject
+	for i := 0; len(subjects) < len(rs.cluster.Masters()); i++ {
+		if i == 200 {
+			t.Fatalf("no subject for every master: %v", subjects)
+		}
+		sub := "user-" + strconv.Itoa(i)
+		if m := rs.cluster.MasterFor(rlKey(sub)).Addr; subjects[m] == "" {
+			subjects[m] = sub
+		}
+	}
+	for master, sub := range subjects {
+		tok := token(t, jwt.MapClaims{"sub": sub})
+		allowed := 0
+		for i := range 8 {
+			h := []*harness{a, b}[i%2]
+			r := h.get("/rl/1", tok)
+			switch {
+			case r.status == 200:
+				allowed++
+				if got := r.header.Get("RateLimit-Remaining"); got != strconv.Itoa(3-allowed) {
+					t.Fatalf("%s request %d: RateLimit-Remaining %q, want %d", sub, i, got, 3-allowed)
+				}
+			case r.status != 429 || r.err.Code != "rate_limited" || r.header.Get("Retry-After") == "":
+				t.Fatalf("%s request %d: %d %q Retry-After %q", sub, i, r.status, r.err.Code, r.header.Get("Retry-After"))
+			}
+		}
+		if allowed != 3 {
+			t.Fatalf("%s: %d allowed across two replicas, want one shared burst of 3", sub, allowed)
+		}
+		if keys := rs.keysByMaster(t, rlKey(sub))[master]; len(keys) != 1 {
+			t.Fatalf("%s's bucket is not on master %s: %v", sub, master, rs.keysByMaster(t, "rate:*"))
+		}
+	}
+	for name, h := range map[string]*harness{"A": a, "B": b} {
+		if s := h.srv.limiter.Stats(); s.Fallbacks != 0 {
+			t.Fatalf("%s answered %d cluster decisions locally: %+v", name, s.Fallbacks, s)
+		}
+	}
+}
+
+// rlKey is the Redis key of subject's bucket on route rl.
+func rlKey(subject string) string { return "rate:tiercel:rl:rl:s:" + subject }
+
+// TestClusterFeaturesAcrossReplicas: rows pushed through replica A land on
+// every master and replica B reads them in one packed read; predictions
+// made on A are B's last good ones when the model is down, though B never
+// asked the model.
+func TestClusterFeaturesAcrossReplicas(t *testing.T) {
+	rs := clusterRedis(t)
+	oip := startOIP(t)
+	cfg := rs.use(func(c *Config) {
+		featureRoutes("", oip.URL)(c)
+		c.Features.MaxEntities = 20
+		for i := range c.Features.Models {
+			if c.Features.Models[i].Name == "remote" {
+				// Inputs both replicas read alike: the shared view's.
+				c.Features.Models[i].Inputs = []string{"rv:clicks"}
+			}
+		}
+	})
+	a := newHarness(t, cfg)
+	b := startReplica(t, a.origin.ln.Addr().String(), cfg)
+	tok := token(t, featureScopes)
+	const n = 12
+	var rows, entities []string
+	for i := range n {
+		rows = append(rows, fmt.Sprintf(`{"entity":{"user_id":"u%d"},"values":{"clicks":%d,"country":"C%d"}}`, i, i+1, i))
+		entities = append(entities, fmt.Sprintf(`{"user_id":"u%d"}`, i))
+	}
+	a.mustPost("/v1/push", tok, `{"view":"rv","rows":[`+strings.Join(rows, ",")+`]}`)
+	onEveryMaster(t, rs, "feature row", rs.keysByMaster(t, "tiercel:fv:rv:*"))
+	got := decode[nativeReply](t, b.mustPost("/v1/features", tok,
+		`{"features":["rv:clicks","rv:country"],"entities":[`+strings.Join(entities, ",")+`]}`).body)
+	if got.Incomplete || len(got.Results) != n {
+		t.Fatalf("B's read: incomplete %v, %d rows", got.Incomplete, len(got.Results))
+	}
+	for i, r := range got.Results {
+		if r.Values[0] != float64(i+1) || r.Values[1] != fmt.Sprintf("C%d", i) || strings.Join(r.Statuses, ",") != "PRESENT,PRESENT" {
+			t.Fatalf("B's row u%d: %+v", i, r)
+		}
+	}
+
+	// Other entities, which B has not read: a push through A cannot drop
+	// rows from B's L1, and B must read the new input vector below.
+	push := func(clicks func(i int) int) string {
+		rows, entities = nil, nil
+		for i := range n {
+			rows = append(rows, fmt.Sprintf(`{"entity":{"user_id":"p%d"},"values":{"clicks":%d}}`, i, clicks(i)))
+			entities = append(entities, fmt.Sprintf(`{"user_id":"p%d"}`, i))
+		}
+		a.mustPost("/v1/push", tok, `{"view":"rv","rows":[`+strings.Join(rows, ",")+`]}`)
+		return `{"entities":[` + strings.Join(entities, ",") + `]}`
+	}
+	predict := push(func(i int) int { return i + 1 })
+	p := decode[predictReply](t, a.mustPost("/v1/models/remote/predict", tok, predict).body)
+	if sources(p) != strings.TrimSuffix(strings.Repeat("model,", n), ",") {
+		t.Fatalf("A's predictions: %s", sources(p))
+	}
+	a.srv.features.Wait() // the last good predictions are written to Redis
+	onEveryMaster(t, rs, "last good prediction", rs.keysByMaster(t, "tiercel:lg:*"))
+	oip.Close()
+	// A new input vector: the shared prediction cache cannot answer.
+	predict = push(func(i int) int { return 100 + i })
+	p = decode[predictReply](t, b.mustPost("/v1/models/remote/predict", tok, predict).body)
+	if sources(p) != strings.TrimSuffix(strings.Repeat("stale,", n), ",") {
+		t.Fatalf("B's predictions with the model down: %s, want every row stale (A's last good)", sources(p))
+	}
+	for i, r := range p.Predictions {
+		if *r.Value != float64(10*(i+1)) {
+			t.Fatalf("B's stale p%d: %v, want A's %d", i, *r.Value, 10*(i+1))
+		}
+	}
+}
+
+// TestClusterRefusesSingleMode: a single-node client pointed at a cluster
+// node would answer MOVED to most keys; Start refuses it and says what to
+// write instead.
+func TestClusterRefusesSingleMode(t *testing.T) {
+	rs := clusterRedis(t)
+	cfg := testConfig("127.0.0.1:9")
+	cachedRoutes("redis://" + rs.cluster.Masters()[0].Addr)(&cfg)
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	err = srv.Start()
+	if err == nil || !strings.Contains(err.Error(), "redis.mode: cluster") {
+		t.Fatalf("Start with redis.url on a cluster node: %v, want a refusal naming redis.mode: cluster", err)
+	}
 }
