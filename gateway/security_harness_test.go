@@ -110,12 +110,7 @@ func secRoutes(redisURL string, mutate func(*Config)) func(*Config) {
 	}
 }
 
-// newSecPair is two replicas sharing a redis-server of their own.
-func newSecPair(t *testing.T, mutate func(*Config)) *secPair {
-	t.Helper()
-	return newSecPairOn(t, singleRedis(t), mutate)
-}
-
+// newSecPairOn is two replicas sharing r.
 func newSecPairOn(t *testing.T, r *sharedRedis, mutate func(*Config)) *secPair {
 	t.Helper()
 	o := startEchoOrigin(t)
