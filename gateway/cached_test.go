@@ -21,7 +21,9 @@ import (
 // the X-Tier header) and /c/me (private: keyed on the caller).
 func cachedRoutes(redisURL string) func(*Config) {
 	return func(c *Config) {
-		c.Redis.URL = redisURL
+		if redisURL != "" { // else the Redis set before (sharedRedis.use), if any
+			c.Redis.URL = redisURL
+		}
 		c.Routes = append(c.Routes,
 			RouteConfig{Name: "c-products", Path: "/c/products/{id}", Upstream: "origin", Auth: RouteAuth{Mode: "none"},
 				Methods: []string{"GET", "HEAD", "POST"}, Timeout: 300 * time.Millisecond,
@@ -340,14 +342,17 @@ func TestCacheStaleIfError(t *testing.T) {
 }
 
 func TestCacheTwoTiersAndTagInvalidation(t *testing.T) {
-	rs := testredis.Start(t)
+	onEachRedis(t, testCacheTwoTiersAndTagInvalidation)
+}
+
+func testCacheTwoTiersAndTagInvalidation(t *testing.T, rs *sharedRedis) {
 	// The default 5ms L2 budget includes B's first dial: on a busy machine
 	// (make test runs packages in parallel, with -race) it could time out,
 	// B would fill from its own origin and never see an L2 hit.
-	routes := func(c *Config) {
-		cachedRoutes(rs.URL())(c)
+	routes := rs.use(func(c *Config) {
+		cachedRoutes("")(c)
 		c.Cache.L2Timeout = time.Second
-	}
+	})
 	a := newHarness(t, routes)
 	oa := newVersionedOrigin(a.origin)
 	b := newHarness(t, routes)
@@ -357,8 +362,7 @@ func TestCacheTwoTiersAndTagInvalidation(t *testing.T) {
 	// A's first fill can miss its budget, so A asks again until it stored.
 	eventually(t, 10*time.Second, "A's entry in L2", func() bool {
 		a.get("/c/products/42", "")
-		keys, _ := rs.Client().Keys(context.Background(), "tiercel:e:*products/42*").Result()
-		return len(keys) > 0
+		return len(rs.keys(t, "tiercel:e:*products/42*")) > 0
 	})
 	r := b.pollCache(t, "/c/products/42", nil, "HIT-L2")
 	if st := r.header.Get("Cache-Status"); !strings.Contains(st, "detail=l2") {

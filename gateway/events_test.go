@@ -15,19 +15,23 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/internal/testkafka"
-	"github.com/tiercel/tiercel/internal/testredis"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
 const testTopic = "tiercel.invalidations"
 
 // kafkaReplica is a gateway consuming the test broker, sharing Redis.
-func kafkaReplica(t *testing.T, redisURL, brokers string) *harness {
+func kafkaReplica(t *testing.T, rs *sharedRedis, brokers string) *harness {
 	t.Helper()
-	return newHarness(t, func(c *Config) {
-		cachedRoutes(redisURL)(c)
-		c.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{brokers}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
-	})
+	return newHarness(t, rs.use(func(c *Config) {
+		cachedRoutes("")(c)
+		c.Kafka = kafkaConfig(brokers)
+	}))
+}
+
+// kafkaConfig consumes the test topic with a short poll wait.
+func kafkaConfig(brokers string) invalidation.Config {
+	return invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{brokers}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
 }
 
 func waitKafkaReady(t *testing.T, hs ...*harness) {
@@ -58,10 +62,13 @@ func eventJSON(t *testing.T, ev invalidation.Event) []byte {
 // independent Kafka client) drop the entry on both replicas; a malformed
 // message in between is skipped and counted, and later events still apply.
 func TestKafkaInvalidationReachesEveryReplica(t *testing.T) {
-	rs := testredis.Start(t)
+	onEachRedis(t, testKafkaInvalidationReachesEveryReplica)
+}
+
+func testKafkaInvalidationReachesEveryReplica(t *testing.T, rs *sharedRedis) {
 	kf := testkafka.Start(t, testkafka.Topic(testTopic, 3))
-	a := kafkaReplica(t, rs.URL(), kf.Addr())
-	b := kafkaReplica(t, rs.URL(), kf.Addr())
+	a := kafkaReplica(t, rs, kf.Addr())
+	b := kafkaReplica(t, rs, kf.Addr())
 	oa, ob := newVersionedOrigin(a.origin), newVersionedOrigin(b.origin)
 	waitKafkaReady(t, a, b)
 	for _, h := range []*harness{a, b} {
@@ -110,13 +117,16 @@ func TestKafkaInvalidationReachesEveryReplica(t *testing.T) {
 // replica has applied the event for version v, no read on it may return a
 // version below v.
 func TestNoStaleReadAfterAppliedEvent(t *testing.T) {
-	rs := testredis.Start(t)
+	onEachRedis(t, testNoStaleReadAfterAppliedEvent)
+}
+
+func testNoStaleReadAfterAppliedEvent(t *testing.T, rs *sharedRedis) {
 	kf := testkafka.Start(t, testkafka.Topic(testTopic, 2))
 	origin := &sharedOrigin{}
 	var replicas []*harness
 	applied := make([]*atomic.Int64, 2)
 	for i := range 2 {
-		h := kafkaReplica(t, rs.URL(), kf.Addr())
+		h := kafkaReplica(t, rs, kf.Addr())
 		h.origin.serve(origin.handle)
 		applied[i] = &atomic.Int64{}
 		seen := applied[i]
@@ -229,13 +239,16 @@ func TestAdminAcceptsEvents(t *testing.T) {
 // new values through to the shared Redis view and every replica reads them;
 // an entity invalidation drops the row from each replica's memory.
 func TestKafkaUpsertAndEntityEvents(t *testing.T) {
-	rs := testredis.Start(t)
+	onEachRedis(t, testKafkaUpsertAndEntityEvents)
+}
+
+func testKafkaUpsertAndEntityEvents(t *testing.T, rs *sharedRedis) {
 	kf := testkafka.Start(t, testkafka.Topic(testTopic, 2))
 	mk := func() *harness {
-		return newHarness(t, func(c *Config) {
-			featureRoutes(rs.URL(), "")(c)
-			c.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
-		})
+		return newHarness(t, rs.use(func(c *Config) {
+			featureRoutes("", "")(c)
+			c.Kafka = kafkaConfig(kf.Addr())
+		}))
 	}
 	a, b := mk(), mk()
 	waitKafkaReady(t, a, b)
@@ -274,16 +287,19 @@ func jwtClaims(scope string) map[string]any { return map[string]any{"scope": sco
 // TestWriteOnOneReplicaReachesTheOther: a PUT through replica A with
 // invalidate_tags publishes an event, and replica B drops its L1 copy.
 func TestWriteOnOneReplicaReachesTheOther(t *testing.T) {
-	rs := testredis.Start(t)
+	onEachRedis(t, testWriteOnOneReplicaReachesTheOther)
+}
+
+func testWriteOnOneReplicaReachesTheOther(t *testing.T, rs *sharedRedis) {
 	kf := testkafka.Start(t, testkafka.Topic(testTopic, 2))
 	origin := &sharedOrigin{}
 	mk := func() *harness {
-		h := newHarness(t, func(c *Config) {
-			cachedRoutes(rs.URL())(c)
-			c.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
+		h := newHarness(t, rs.use(func(c *Config) {
+			cachedRoutes("")(c)
+			c.Kafka = kafkaConfig(kf.Addr())
 			c.Routes = append(c.Routes, RouteConfig{Name: "c-products-write", Path: "/c/products/{id}", Methods: []string{"PUT"},
 				Upstream: "origin", Auth: RouteAuth{Mode: "none"}, InvalidateTags: []string{"product:{id}"}})
-		})
+		}))
 		h.origin.serve(func(ctx *fasthttp.RequestCtx) {
 			if ctx.IsPut() {
 				origin.version.Add(1)

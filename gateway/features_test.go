@@ -21,11 +21,13 @@ import (
 var featureScopes = jwt.MapClaims{"scope": "features:read features:write predict"}
 
 // featureRoutes adds the four built-in routes and a registry: a memory view
-// "mem", a redis view "rv" when redisURL is set, a builtin model "lin" over
+// "mem", a redis view "rv" when there is a Redis, a builtin model "lin" over
 // mem:clicks and, when oipURL is set, an OIP model "remote" with default -1.
 func featureRoutes(redisURL, oipURL string) func(*Config) {
 	return func(c *Config) {
-		c.Redis.URL = redisURL
+		if redisURL != "" { // else the Redis set before (sharedRedis.use), if any
+			c.Redis.URL = redisURL
+		}
 		feats := []features.FeatureConfig{
 			{Name: "clicks", Type: "int64", Default: 0},
 			{Name: "country", Type: "string"},
@@ -39,7 +41,7 @@ func featureRoutes(redisURL, oipURL string) func(*Config) {
 			Models: []features.ModelConfig{{Name: "lin", Version: "1", Inputs: []string{"mem:clicks"},
 				Backend: features.BackendConfig{Type: "builtin", Kind: "linear", Weights: &features.Weights{Bias: 1, Weights: []float64{2}}}}},
 		}
-		if redisURL != "" {
+		if c.Redis.Enabled() {
 			c.Features.Views = append(c.Features.Views, features.ViewConfig{Name: "rv", Entities: []string{"user"},
 				MaxAge: time.Hour, Features: feats})
 		}

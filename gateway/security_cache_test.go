@@ -15,7 +15,11 @@ import (
 // (client-credentials tokens) used to share one entry: svc-2 got HIT-L2
 // with svc-1's answer.
 func TestSecurityPrivateNeedsIdentity(t *testing.T) {
-	p := newSecPair(t, func(c *Config) {
+	onEachRedis(t, testSecurityPrivateNeedsIdentity)
+}
+
+func testSecurityPrivateNeedsIdentity(t *testing.T, rs *sharedRedis) {
+	p := newSecPairOn(t, rs, func(c *Config) {
 		private := func(name, path string, claims ...string) RouteConfig {
 			return RouteConfig{Name: name, Path: path, Upstream: "origin",
 				Cache: RouteCache{Enabled: true, TTL: ttl(time.Minute), Key: RouteCacheKey{Private: true, Claims: claims}}}
@@ -118,7 +122,11 @@ func TestKeyClaimsValidation(t *testing.T) {
 // sends "max-age=60" and "no-store" as two lines, and the second one was
 // ignored: the next caller got HIT-L1 with the first caller's answer.
 func TestSecurityMultiLineHeaders(t *testing.T) {
-	p := newSecPair(t, nil)
+	onEachRedis(t, testSecurityMultiLineHeaders)
+}
+
+func testSecurityMultiLineHeaders(t *testing.T, rs *sharedRedis) {
+	p := newSecPairOn(t, rs, nil)
 	lines := map[string][][2]string{
 		"/pub/stored":  {{"Cache-Control", "max-age=60"}}, // the control: one line is stored
 		"/pub/nostore": {{"Cache-Control", "max-age=60"}, {"Cache-Control", "no-store"}},
@@ -160,7 +168,11 @@ func TestSecurityMultiLineHeaders(t *testing.T) {
 // and those the origin's Connection lines name, are dropped before storing
 // and before forwarding. They were stored and replayed from the cache.
 func TestSecurityHopByHopNeverStored(t *testing.T) {
-	p := newSecPair(t, nil)
+	onEachRedis(t, testSecurityHopByHopNeverStored)
+}
+
+func testSecurityHopByHopNeverStored(t *testing.T, rs *sharedRedis) {
+	p := newSecPairOn(t, rs, nil)
 	p.origin.setRespond(func(w http.ResponseWriter, r *http.Request) bool {
 		// Written byte for byte: net/http's server rewrites Connection.
 		conn, buf, err := w.(http.Hijacker).Hijack()
@@ -199,7 +211,11 @@ func TestSecurityHopByHopNeverStored(t *testing.T) {
 // value in a shared entry. The caller still gets its own id back, and a
 // proxied (unstored) request still forwards it.
 func TestSecurityRequestIDNotShared(t *testing.T) {
-	p := newSecPair(t, nil)
+	onEachRedis(t, testSecurityRequestIDNotShared)
+}
+
+func testSecurityRequestIDNotShared(t *testing.T, rs *sharedRedis) {
+	p := newSecPairOn(t, rs, nil)
 	const evil = "attacker-chosen-4242"
 	r := p.a.raw("GET", "/pub/rid", "X-Request-ID: "+evil)
 	if got := r.echo(t).Headers["X-Request-Id"]; r.header.Get("X-Request-Id") != evil || len(got) != 1 || got[0] == evil {
@@ -225,7 +241,11 @@ func TestSecurityRequestIDNotShared(t *testing.T) {
 // Authorization is not a list: with two lines, the token checked would not
 // be the one an origin reading the last line trusts.
 func TestSecurityDuplicateAuthorization(t *testing.T) {
-	p := newSecPair(t, nil)
+	onEachRedis(t, testSecurityDuplicateAuthorization)
+}
+
+func testSecurityDuplicateAuthorization(t *testing.T, rs *sharedRedis) {
+	p := newSecPairOn(t, rs, nil)
 	good := token(t, nil)
 	r := p.a.raw("GET", "/api/secret/1", "Authorization: Bearer "+good, "Authorization: Bearer forged")
 	if r.status != 400 || len(p.origin.requests()) != 0 {

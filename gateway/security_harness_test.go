@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/tiercel/tiercel/internal/testredis"
 )
 
 // The security regression suite runs as an attacker would: two replicas
@@ -94,7 +92,9 @@ type secPair struct {
 // private cached route, and an uncached public proxy.
 func secRoutes(redisURL string, mutate func(*Config)) func(*Config) {
 	return func(c *Config) {
-		c.Redis.URL = redisURL
+		if redisURL != "" { // else the Redis set before (sharedRedis.use), if any
+			c.Redis.URL = redisURL
+		}
 		cached := RouteCache{Enabled: true, TTL: ttl(time.Minute)}
 		c.Routes = []RouteConfig{
 			{Name: "pub", Path: "/pub/{rest...}", Upstream: "origin", Auth: RouteAuth{Mode: "none"}, Cache: cached},
@@ -110,11 +110,11 @@ func secRoutes(redisURL string, mutate func(*Config)) func(*Config) {
 	}
 }
 
-func newSecPair(t *testing.T, mutate func(*Config)) *secPair {
+// newSecPairOn is two replicas sharing r.
+func newSecPairOn(t *testing.T, r *sharedRedis, mutate func(*Config)) *secPair {
 	t.Helper()
-	r := testredis.Start(t)
 	o := startEchoOrigin(t)
-	cfg := secRoutes("redis://"+r.Addr, mutate)
+	cfg := r.use(secRoutes("", mutate))
 	return &secPair{a: startReplica(t, o.addr(), cfg), b: startReplica(t, o.addr(), cfg), origin: o}
 }
 

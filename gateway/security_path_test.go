@@ -20,7 +20,11 @@ import (
 // "//pub/api/secret/1" was routed as /pub/... (public) and fasthttp's
 // client sent the origin "/api/secret/1", stored under a shared key.
 func TestSecurityRoutedPathIsForwardedPath(t *testing.T) {
-	p := newSecPair(t, nil)
+	onEachRedis(t, testSecurityRoutedPathIsForwardedPath)
+}
+
+func testSecurityRoutedPathIsForwardedPath(t *testing.T, rs *sharedRedis) {
+	p := newSecPairOn(t, rs, nil)
 	type tc struct {
 		target string
 		status int
@@ -97,7 +101,11 @@ func TestSecurityRoutedPathIsForwardedPath(t *testing.T) {
 // server.escaped_slashes: keep lets %2F through as data in one segment,
 // routed, keyed and forwarded encoded, never decoded into a separator.
 func TestSecurityEscapedSlashesKept(t *testing.T) {
-	p := newSecPair(t, func(c *Config) { c.Server.EscapedSlashes = "keep" })
+	onEachRedis(t, testSecurityEscapedSlashesKept)
+}
+
+func testSecurityEscapedSlashesKept(t *testing.T, rs *sharedRedis) {
+	p := newSecPairOn(t, rs, func(c *Config) { c.Server.EscapedSlashes = "keep" })
 	for _, h := range p.replicas() {
 		r := h.raw("GET", "/pub/..%2fapi%2Fsecret/1")
 		if r.status != 200 || r.echo(t).URI != "/pub/..%2Fapi%2Fsecret/1" {

@@ -86,10 +86,14 @@ func unkeyed(name, route string, lines ...string) probe {
 }
 
 func TestSecurityProbes(t *testing.T) {
+	onEachRedis(t, testSecurityProbes)
+}
+
+func testSecurityProbes(t *testing.T, rs *sharedRedis) {
 	// Reads from Redis time out after 5ms by default and count as misses:
 	// on a loaded test machine replica B would then fill on its own and
 	// the probe could not tell whether it read the attack's entry.
-	p := newSecPair(t, func(c *Config) { c.Cache.L2Timeout = 500 * time.Millisecond })
+	p := newSecPairOn(t, rs, func(c *Config) { c.Cache.L2Timeout = 500 * time.Millisecond })
 	resources := map[string]string{}
 	for _, pr := range securityProbes() {
 		pr = pr.withDefaults()

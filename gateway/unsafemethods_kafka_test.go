@@ -9,25 +9,23 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testkafka"
-	"github.com/tiercel/tiercel/internal/testredis"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
 // newKafkaWritePair is newWritePair with both replicas on one Kafka
 // broker, its topic in one partition so that events arrive in the order
 // they were published, and B recording the events it applies.
-func newKafkaWritePair(t *testing.T, mutate func(*Config)) (*writePair, *appliedEvents, string) {
+func newKafkaWritePair(t *testing.T, rs *sharedRedis, mutate func(*Config)) (*writePair, *appliedEvents, string) {
 	t.Helper()
-	rs := testredis.Start(t)
 	kf := testkafka.Start(t, testkafka.Topic(testTopic, 1))
 	o := startWriteOrigin(t)
-	cfg := func(c *Config) {
-		writeRoutes(rs.URL())(c)
-		c.Kafka = invalidation.Config{Endpoint: invalidation.Endpoint{Brokers: []string{kf.Addr()}, Topic: testTopic}, MaxWait: 50 * time.Millisecond}
+	cfg := rs.use(func(c *Config) {
+		writeRoutes("")(c)
+		c.Kafka = kafkaConfig(kf.Addr())
 		if mutate != nil {
 			mutate(c)
 		}
-	}
+	})
 	addr := strings.TrimPrefix(o.srv.URL, "http://")
 	p := &writePair{a: startReplica(t, addr, cfg), b: startReplica(t, addr, cfg), origin: o, redis: rs}
 	ev := &appliedEvents{}
@@ -80,7 +78,11 @@ func (a *appliedEvents) until(t *testing.T, brokers string) []*invalidation.Even
 // at all, publishes an event, and replica B drops the stored responses of
 // the target URI from its L1, every keyed variant.
 func TestUnsafeMethodReachesEveryReplica(t *testing.T) {
-	p, _, _ := newKafkaWritePair(t, nil)
+	onEachRedis(t, testUnsafeMethodReachesEveryReplica)
+}
+
+func testUnsafeMethodReachesEveryReplica(t *testing.T, rs *sharedRedis) {
+	p, _, _ := newKafkaWritePair(t, rs, nil)
 	vs := variants(t, "/w/k")
 	warm(t, p.a, vs)
 	warm(t, p.b, vs)
@@ -98,7 +100,11 @@ func TestUnsafeMethodReachesEveryReplica(t *testing.T) {
 // publishes one event carrying the route's tags and the path tag of its
 // target URI (RFC 9111 §4.4), not one event each.
 func TestWriteSendsOneEvent(t *testing.T) {
-	p, applied, brokers := newKafkaWritePair(t, func(c *Config) {
+	onEachRedis(t, testWriteSendsOneEvent)
+}
+
+func testWriteSendsOneEvent(t *testing.T, rs *sharedRedis) {
+	p, applied, brokers := newKafkaWritePair(t, rs, func(c *Config) {
 		c.Routes[len(c.Routes)-1].InvalidateTags = []string{"item:{id}"}
 	})
 	vs := variants(t, "/w/one")

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/tiercel/tiercel/internal/testredis"
 )
 
 // Unsafe-method invalidation, RFC 9111 §4.4, end to end: replicas sharing
@@ -87,7 +85,9 @@ func (o *writeOrigin) getsOf(path string) int {
 // cache block.
 func writeRoutes(redisURL string) func(*Config) {
 	return func(c *Config) {
-		c.Redis.URL = redisURL
+		if redisURL != "" { // else the Redis set before (sharedRedis.use), if any
+			c.Redis.URL = redisURL
+		}
 		c.Routes = append(c.Routes,
 			RouteConfig{Name: "w", Path: "/w/{id}", Methods: []string{"GET", "HEAD", "POST"}, Upstream: "origin",
 				Auth: RouteAuth{Mode: "optional"}, Timeout: 2 * time.Second,
@@ -102,19 +102,24 @@ func writeRoutes(redisURL string) func(*Config) {
 type writePair struct {
 	a, b   *harness
 	origin *writeOrigin
-	redis  *testredis.Server
+	redis  *sharedRedis
 }
 
+// newWritePair is two replicas sharing a redis-server of their own.
 func newWritePair(t *testing.T, mutate func(*Config)) *writePair {
 	t.Helper()
-	r := testredis.Start(t)
+	return newWritePairOn(t, singleRedis(t), mutate)
+}
+
+func newWritePairOn(t *testing.T, r *sharedRedis, mutate func(*Config)) *writePair {
+	t.Helper()
 	o := startWriteOrigin(t)
-	cfg := func(c *Config) {
-		writeRoutes(r.URL())(c)
+	cfg := r.use(func(c *Config) {
+		writeRoutes("")(c)
 		if mutate != nil {
 			mutate(c)
 		}
-	}
+	})
 	addr := strings.TrimPrefix(o.srv.URL, "http://")
 	return &writePair{a: startReplica(t, addr, cfg), b: startReplica(t, addr, cfg), origin: o, redis: r}
 }
@@ -185,7 +190,11 @@ func expect(t *testing.T, h *harness, vs []variant, before int64, want string) {
 // without a cache block (the others). The other replica shares L2: what it
 // reads there is invalidated too.
 func TestUnsafeMethodsInvalidateEveryVariant(t *testing.T) {
-	p := newWritePair(t, nil)
+	onEachRedis(t, testUnsafeMethodsInvalidateEveryVariant)
+}
+
+func testUnsafeMethodsInvalidateEveryVariant(t *testing.T, rs *sharedRedis) {
+	p := newWritePairOn(t, rs, nil)
 	for _, method := range []string{"POST", "PUT", "DELETE", "PATCH"} {
 		path := "/w/" + strings.ToLower(method)
 		vs := variants(t, path)
@@ -268,7 +277,7 @@ func TestUnsafeMethodWithRedisDown(t *testing.T) {
 	p := newWritePair(t, nil)
 	vs := variants(t, "/w/down")
 	warm(t, p.a, vs)
-	p.redis.Kill()
+	p.redis.server.Kill()
 	before := p.origin.version.Load()
 	write(t, p.a, "PUT", "/w/down", 200)
 	expect(t, p.a, vs, before, "MISS")
@@ -282,7 +291,11 @@ func TestUnsafeMethodWithRedisDown(t *testing.T) {
 // or served: the version fence drops it, the waiting GET fetches again,
 // and no GET after the write is answered from before it.
 func TestUnsafeMethodFencesAFillInFlight(t *testing.T) {
-	p := newWritePair(t, nil)
+	onEachRedis(t, testUnsafeMethodFencesAFillInFlight)
+}
+
+func testUnsafeMethodFencesAFillInFlight(t *testing.T, rs *sharedRedis) {
+	p := newWritePairOn(t, rs, nil)
 	started, release := make(chan struct{}), make(chan struct{})
 	var held atomic.Bool
 	p.origin.mu.Lock()

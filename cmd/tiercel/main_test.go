@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testnet"
+	"github.com/tiercel/tiercel/internal/testredis"
 )
 
 func freeAddr(t *testing.T) string {
@@ -193,5 +194,38 @@ func TestExampleConfigsValidate(t *testing.T) {
 		if code, _, errOut := runCLI("validate", "-config", f); code != 0 {
 			t.Errorf("%s: %s", f, errOut)
 		}
+	}
+}
+
+// TestServeRefusesSingleModeOnCluster: `tiercel serve` with redis.url on a
+// Redis Cluster node (issue 15) exits at once with what to write instead,
+// rather than serving with a client that would follow no MOVED reply.
+func TestServeRefusesSingleModeOnCluster(t *testing.T) {
+	c := testredis.StartCluster(t, 3, 0)
+	cfg := writeFile(t, "cluster.yaml", `
+server: {listen: "`+freeAddr(t)+`", admin_listen: "`+freeAddr(t)+`"}
+redis: {url: "redis://`+c.Addrs()[0]+`"}
+upstreams:
+  - {name: api, targets: ["127.0.0.1:9"]}
+routes:
+  - {path: "/api/{id}", upstream: api, auth: {mode: none}, cache: {enabled: true}}
+`)
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, o, e := runCLI("serve", "-config", cfg)
+		done <- result{code, o, e}
+	}()
+	select {
+	case r := <-done:
+		if r.code != 1 || !strings.Contains(r.stderr, "redis.mode: cluster") {
+			t.Fatalf("serve: code %d, stderr %q; want 1 and a refusal naming redis.mode: cluster", r.code, r.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		// A hang guard: serve would run until a signal had it started.
+		t.Fatal("serve started against a cluster node in single mode")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tiercel/tiercel/internal/testredis"
 )
 
@@ -31,11 +33,22 @@ func allowWithin(t *testing.T, h *Handle, key string) Decision {
 }
 
 func TestClusterSharedBudget(t *testing.T) {
-	srv := testredis.Start(t)
+	t.Run("single", func(t *testing.T) { testClusterSharedBudget(t, testredis.Start(t).Client()) })
+	// Redis Cluster (issue 15): alice's and bob's buckets on two masters.
+	t.Run("redis-cluster", func(t *testing.T) {
+		c := testredis.StartCluster(t, 3, 0)
+		if a, b := c.MasterFor("rate:tiercel:rl:/products:alice"), c.MasterFor("rate:tiercel:rl:/products:bob"); a == b {
+			t.Fatalf("alice's and bob's buckets share master %s: pick other names", a.Addr)
+		}
+		testClusterSharedBudget(t, c.Client())
+	})
+}
+
+func testClusterSharedBudget(t *testing.T, rdb redis.UniversalClient) {
 	// A generous budget: this test is about sharing, not about timeouts.
 	cfg := clusterConfig(10, time.Second)
-	a := newLimiter(t, cfg, srv.Client())
-	b := newLimiter(t, cfg, srv.Client())
+	a := newLimiter(t, cfg, rdb)
+	b := newLimiter(t, cfg, rdb)
 	handles := []*Handle{mustRoute(t, a, "/products", "shared"), mustRoute(t, b, "/products", "shared")}
 
 	allowed := 0
