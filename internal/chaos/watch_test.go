@@ -87,7 +87,12 @@ func recoveredYet(e *env, l *Load, f fault) error {
 		if err != nil {
 			return fmt.Errorf("replica %d /readyz: %w", i, err)
 		}
-		if rd.Status != "ready" {
+		switch {
+		case f.ready != nil:
+			if err := f.ready(rd); err != nil {
+				return fmt.Errorf("replica %d /readyz: %w", i, err)
+			}
+		case rd.Status != "ready":
 			return fmt.Errorf("replica %d /readyz %s: %v", i, rd.Status, rd.notOK())
 		}
 	}
@@ -95,7 +100,7 @@ func recoveredYet(e *env, l *Load, f fault) error {
 		return fmt.Errorf("%s", strings.Join(m, "; "))
 	}
 	if f.recovered != nil {
-		return f.recovered(e)
+		return f.recovered(e, l)
 	}
 	return nil
 }
