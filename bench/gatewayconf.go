@@ -16,10 +16,11 @@ import (
 // gatewayConf is the config file the tool writes for a gateway it starts.
 type gatewayConf struct {
 	Listen, Admin string
-	Origin        string // host:port of the 1 KiB origin
-	RedisURL      string // "" for an L1-only gateway
-	KafkaBroker   string // host:port; "" for no Kafka
-	L1Bytes       int64  // 0: the gateway's default
+	Origin        string   // host:port of the 1 KiB origin
+	RedisURL      string   // "" for an L1-only gateway
+	RedisCluster  []string // a Redis Cluster's nodes (instead of RedisURL)
+	KafkaBroker   string   // host:port; "" for no Kafka
+	L1Bytes       int64    // 0: the gateway's default
 	Auth          bool
 	RateLimit     bool
 	Secret        string // HS256 key the tool signs its tokens with
@@ -80,7 +81,11 @@ server:
   admin_listen: "{{.Admin}}"
 log:
   level: warn
-{{- if .RedisURL}}
+{{- if .RedisCluster}}
+redis:
+  mode: cluster
+  addrs: [{{range $i, $a := .RedisCluster}}{{if $i}}, {{end}}"{{$a}}"{{end}}]
+{{- else if .RedisURL}}
 redis:
   url: "{{.RedisURL}}"
 {{- end}}

@@ -46,6 +46,9 @@ func TestGatewayConfValidates(t *testing.T) {
 	all := base
 	all.Auth, all.RateLimit, all.RedisURL, all.L1Bytes, all.KafkaBroker = true, true, "redis://127.0.0.1:4/0", 1<<20, "127.0.0.1:5"
 	f(all)
+	cluster := all
+	cluster.RedisURL, cluster.RedisCluster = "", []string{"127.0.0.1:6", "127.0.0.1:7", "127.0.0.1:8"}
+	f(cluster)
 }
 
 func TestGatewayToken(t *testing.T) {

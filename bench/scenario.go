@@ -63,6 +63,10 @@ type Scenario struct {
 type GatewaySpec struct {
 	// Redis starts a redis-server and gives the gateway an L2 tier.
 	Redis bool `yaml:"redis"`
+	// RedisCluster, when at least 3, starts a Redis Cluster of that many
+	// masters (no replicas) instead of one redis-server, and gives the
+	// gateway redis.mode: cluster; it implies redis. 0: not a cluster.
+	RedisCluster int `yaml:"redis_cluster"`
 	// L1Bytes is the gateway's cache.l1_max_bytes; 0 is its default
 	// (256 MiB). 1 MiB (the least) with many more keys makes L1 misses.
 	L1Bytes int64 `yaml:"l1_bytes"`
@@ -201,6 +205,8 @@ func (sc *Scenario) validate(at string) error {
 		return fmt.Errorf("%s.rate: %v is negative", at, sc.Rate)
 	case sc.Gateway.L1Bytes < 0 || (sc.Gateway.L1Bytes > 0 && sc.Gateway.L1Bytes < 1<<20):
 		return fmt.Errorf("%s.gateway.l1_bytes: %d is below the gateway's 1 MiB minimum", at, sc.Gateway.L1Bytes)
+	case sc.Gateway.RedisCluster != 0 && sc.Gateway.RedisCluster < 3:
+		return fmt.Errorf("%s.gateway.redis_cluster: %d masters; a Redis Cluster needs at least 3", at, sc.Gateway.RedisCluster)
 	case len(sc.Requests) == 0:
 		return fmt.Errorf("%s.requests: none defined", at)
 	}

@@ -24,7 +24,7 @@ func TestDefaultSuiteParses(t *testing.T) {
 			t.Errorf("%s: %v", sc.Name, err)
 		}
 	}
-	for _, want := range []string{"l1-hit", "l2-hit", "miss-to-origin", "zipf", "features", "predictions", "invalidation-storm", "invalidation-kafka", "mixed"} {
+	for _, want := range []string{"l1-hit", "l2-hit", "l2-hit-cluster", "miss-to-origin", "zipf", "features", "predictions", "invalidation-storm", "invalidation-kafka", "mixed"} {
 		if !names[want] {
 			t.Errorf("default suite lacks %s", want)
 		}
@@ -58,6 +58,7 @@ func TestSuiteErrorsNameTheField(t *testing.T) {
 	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    rate: 10\n    ramp: {from: 1}\n", "scenarios[0].ramp.over:")
 	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    duration: soon\n", "scenarios[0].duration")
 	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    gateway: {l1_bytes: 1000}\n", "scenarios[0].gateway.l1_bytes:")
+	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    gateway: {redis_cluster: 2}\n", "scenarios[0].gateway.redis_cluster: 2 masters")
 	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    invalidate: {rate: 10, tag: product, keys: 5}\n", "scenarios[0].invalidate.tag:")
 	f("scenarios:\n  - name: a\n    requests: [{path: /x}]\n    invalidate: {rate: 0, tag: 'p:{key}', keys: 5}\n", "scenarios[0].invalidate.rate:")
 	f("defaults: {conns: -1}\nscenarios:\n"+ok, "defaults.conns:")

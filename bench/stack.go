@@ -143,7 +143,8 @@ func StartBareJWT(o StackOptions) (*Stack, error) {
 	return s, nil
 }
 
-// StartTiercel starts an origin, redis-server if spec asks for L2, and a
+// StartTiercel starts an origin, redis-server (or a Redis Cluster) if spec
+// asks for L2, and a
 // gateway with a generated config, and mints the token its routes need.
 func StartTiercel(o StackOptions, spec GatewaySpec) (*Stack, error) {
 	o, err := o.withDefaults()
@@ -173,7 +174,12 @@ func (s *Stack) startTiercel(o StackOptions, spec GatewaySpec) error {
 		Auth: spec.Auth == nil || *spec.Auth, RateLimit: spec.RateLimit == nil || *spec.RateLimit,
 		Secret: newSecret(),
 	}
-	if spec.Redis {
+	switch {
+	case spec.RedisCluster > 0:
+		if c.RedisCluster, err = s.startRedisCluster(o, spec.RedisCluster); err != nil {
+			return err
+		}
+	case spec.Redis:
 		if c.RedisURL, err = s.startRedis(o); err != nil {
 			return err
 		}

@@ -142,9 +142,12 @@ func runScenario(ctx context.Context, d Defaults, sc *Scenario, opts SuiteOption
 func describeGateway(sc *Scenario) string {
 	g := sc.Gateway
 	d := "tiercel"
-	if g.Redis {
+	switch {
+	case g.RedisCluster > 0:
+		d += fmt.Sprintf(", L1+L2 (Redis Cluster, %d masters)", g.RedisCluster)
+	case g.Redis:
 		d += ", L1+L2 (redis-server)"
-	} else {
+	default:
 		d += ", L1 only"
 	}
 	if g.L1Bytes > 0 {

@@ -77,6 +77,11 @@ scenarios:
     requests: [{path: '/api/products/{key}', keys: 3000}]
     prefill: true
     rate: 300
+  - name: l2-cluster
+    gateway: {redis_cluster: 3, l1_bytes: 1048576}
+    requests: [{path: '/api/products/{key}', keys: 3000}]
+    prefill: true
+    rate: 300
   - name: miss
     requests: [{path: '/api/products/{key}', keys: 100000000, dist: seq}]
     rate: 200
@@ -103,8 +108,8 @@ scenarios:
 			t.Errorf("%s: no server CPU time per request", r.Name)
 		}
 	}
-	if len(byName) != 5 {
-		t.Fatalf("results for %d scenarios, want 5", len(byName))
+	if len(byName) != 6 {
+		t.Fatalf("results for %d scenarios, want 6", len(byName))
 	}
 	// Through the admin listener and through Kafka, invalidations are
 	// accepted and applied: reads miss on the entries they dropped.
@@ -117,8 +122,10 @@ scenarios:
 			t.Errorf("%s: X-Cache %v after %d prefill requests: want L1 hits and the misses invalidations cause", name, x, storm.Prefill)
 		}
 	}
-	if x := byName["l2"].Result.XCache; x["HIT-L2"] == 0 {
-		t.Errorf("l2: X-Cache %v: want L2 hits", x)
+	for _, name := range []string{"l2", "l2-cluster"} {
+		if x := byName[name].Result.XCache; x["HIT-L2"] == 0 {
+			t.Errorf("%s: X-Cache %v: want L2 hits", name, x)
+		}
 	}
 	if r := byName["miss"].Result; r.XCache["MISS"] != r.OK {
 		t.Errorf("miss: X-Cache %v of %d: want every answer a miss", r.XCache, r.OK)

@@ -1,12 +1,15 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // schedulingMargin is how far past its budget an answer may arrive, as seen
@@ -74,13 +77,27 @@ type fault struct {
 	after []string
 	// recovered is polled after the fault is cleared, with /readyz, until
 	// it returns nil.
-	recovered func(e *env) error
+	recovered func(e *env, l *Load) error
 	// openBreakers are the catalog targets (fault proxies) whose breakers
 	// every replica's /readyz must show open at some point while the fault
 	// is on.
 	openBreakers func(e *env) []*Proxy
 	// rogue adds requests with an unknown key id to the load.
 	rogue bool
+	// cluster runs the fault's world on a Redis Cluster (three masters,
+	// one replica each) instead of one redis-server behind a fault proxy.
+	cluster bool
+	// load, when set, replaces the suite's targets: it fills what they
+	// read and returns them.
+	load func(e *env, sz size) []Target
+	// maxP99 bounds the 99th percentile of the answers' latencies, each
+	// less the witness's delay at the time (as the budget check does); 0:
+	// not checked beyond each answer's budget.
+	maxP99 time.Duration
+	// check, when set, adds the fault's own figures (s.Notes) and problems
+	// once the run is over; seen is what each replica's /readyz showed
+	// not ok while the fault was on.
+	check func(e *env, s *Summary, samples []Sample, seen []map[string]bool) []string
 }
 
 func TestChaos(t *testing.T) {
@@ -96,6 +113,12 @@ func TestChaos(t *testing.T) {
 		t.Fatalf("CHAOS=%q: want short (default) or full", mode)
 	}
 	checkGoroutines(t)
+	if os.Getenv("CHAOS_LOG") == "" {
+		// go-redis logs every failed dial to a killed node through its
+		// process-wide logger; the replicas count them (redisconn) and the
+		// suite reports what it sees.
+		redis.SetLogger(quietRedis{})
+	}
 	fx := newFixture(t)
 	var mu sync.Mutex
 	var summaries []Summary
@@ -109,6 +132,11 @@ func TestChaos(t *testing.T) {
 		})
 	}
 }
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // maxAttempts bounds how often a fault is run. A second run happens only
 // when the first one failed while the witness showed the machine busy
@@ -159,13 +187,16 @@ func (o *outcome) finish(t *testing.T) Summary {
 func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 	sc := newScope(t)
 	defer sc.close()
-	e := newEnv(sc, fx)
+	e := newEnv(sc, fx, f.cluster)
 	admin := fx.token(t, fx.key, kid, "warmer")
 	e.waitReady(sz.within)
 	e.warm(admin)
 	e.waitReady(sz.within)
 
 	tg := targets(t, fx)
+	if f.load != nil {
+		tg = f.load(e, sz)
+	}
 	if f.rogue {
 		tg = append(tg, rogueTarget(t, fx))
 	}
@@ -195,6 +226,7 @@ func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 
 	o := outcome{s: Summarize(f.name, samples, tg)}
 	s := &o.s
+	s.Recovery = recovery
 	s.WitnessP50, s.WitnessP99, s.WitnessMax, _ = w.Quantiles()
 	s.Late, s.Excused, o.problems = checkAnswers(samples, tg, w)
 	for _, c := range f.degraded {
@@ -217,9 +249,15 @@ func attempt(t *testing.T, fx *fixture, sz size, f fault) outcome {
 	if recErr != nil {
 		o.problems = append(o.problems, fmt.Sprintf("no recovery within %s of clearing the fault: %v", sz.within, recErr))
 	}
-	t.Logf("%s: fault on %s for %s, recovered in %s; %d requests, p50 %s p99 %s max %s; witness p50 %s p99 %s max %s; %d late, %d excused by the witness",
+	if p99 := adjustedP99(samples, w); f.maxP99 > 0 && p99 >= f.maxP99 {
+		o.problems = append(o.problems, fmt.Sprintf("p99 %s once the witness's delay is taken out (%s as measured), want under %s", ms(p99), ms(s.P99), ms(f.maxP99)))
+	}
+	if f.check != nil {
+		o.problems = append(o.problems, f.check(e, s, samples, seen)...)
+	}
+	t.Logf("%s: fault on %s for %s, recovered in %s; %d requests, p50 %s p99 %s max %s; witness p50 %s p99 %s max %s; %d late, %d excused by the witness; %s",
 		f.name, injected.Format("15:04:05.000"), faultFor.Round(time.Millisecond), recovery.Round(time.Millisecond), s.Requests, ms(s.P50), ms(s.P99), ms(s.Max),
-		ms(s.WitnessP50), ms(s.WitnessP99), ms(s.WitnessMax), s.Late, s.Excused)
+		ms(s.WitnessP50), ms(s.WitnessP99), ms(s.WitnessMax), s.Late, s.Excused, strings.Join(s.Notes, "; "))
 	return o
 }
 

@@ -61,6 +61,21 @@ func checkAnswers(samples []Sample, targets []Target, w *Witness) (late, excused
 	return len(lates), excused, problems
 }
 
+// adjustedP99 is the 99th percentile of the answers' latencies, each
+// less what the witness was delayed meanwhile: what the gateway, not the
+// machine, added.
+func adjustedP99(samples []Sample, w *Witness) time.Duration {
+	if len(samples) == 0 {
+		return 0
+	}
+	adj := make([]time.Duration, len(samples))
+	for i, s := range samples {
+		adj[i] = max(s.Latency-w.Delay(s.Due, s.Due.Add(s.Latency)), 0)
+	}
+	slices.Sort(adj)
+	return adj[(len(adj)*99-1)/100]
+}
+
 func describe(s Sample, delay time.Duration) string {
 	what := fmt.Sprintf("status %d %v", s.Status, s.Steps)
 	if s.Status == 0 {

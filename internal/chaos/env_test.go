@@ -33,13 +33,16 @@ const (
 )
 
 // env is one fault's world: real dependencies, each behind a fault proxy
-// (Kafka is stopped and restarted instead), and two gateway replicas that
-// share Redis, the way a deployment does.
+// (Kafka is stopped and restarted instead, a Redis Cluster's masters
+// killed), and two gateway replicas that share Redis, the way a
+// deployment does.
 type env struct {
 	t  testing.TB
 	fx *fixture
 
-	redis   *testredis.Server
+	redis   *testredis.Server  // nil on a cluster
+	cluster *testredis.Cluster // nil on a single Redis
+	kill    *masterKill        // the cluster fault's victim and timings
 	kafka   *testkafka.Cluster
 	origins [2]*origin
 	feats   *featureServer
@@ -54,12 +57,19 @@ type env struct {
 	http   *http.Client
 }
 
-func newEnv(t testing.TB, fx *fixture) *env {
+// newEnv starts one fault's world. On a cluster, the replicas talk to
+// the cluster's nodes directly: its nodes announce their own addresses, so
+// a proxy in front of them would be bypassed at the first redirection.
+func newEnv(t testing.TB, fx *fixture, cluster bool) *env {
 	t.Helper()
 	e := &env{t: t, fx: fx, http: &http.Client{Timeout: 5 * time.Second}}
-	e.redis = testredis.Start(t)
+	if cluster {
+		e.cluster = testredis.StartCluster(t, 3, 1)
+	} else {
+		e.redis = testredis.Start(t)
+		e.redisP = e.proxy("redis", e.redis.Addr)
+	}
 	e.kafka = testkafka.Start(t, testkafka.Topic(topic, 2))
-	e.redisP = e.proxy("redis", e.redis.Addr)
 	for i := range e.origins {
 		e.origins[i] = &origin{name: fmt.Sprintf("origin-%d", i)}
 		e.originP[i] = e.proxy(e.origins[i].name, serve(t, e.origins[i]))

@@ -9,6 +9,7 @@ import (
 func faults() []fault {
 	var out []fault
 	out = append(out, redisFaults()...)
+	out = append(out, clusterMasterKilled())
 	origins := httpFaults("origin", "upstream:catalog",
 		[]string{"products STALE", "products-cold FALLBACK", "quotes FALLBACK"},
 		[]string{"products-cold MISS"},
@@ -151,7 +152,7 @@ func kafkaFault() fault {
 			e.kafka.Restart()
 			e.publish("after-restart", "product:2")
 		},
-		recovered: func(e *env) error {
+		recovered: func(e *env, _ *Load) error {
 			for i := range e.gws {
 				applied, _ := e.metric(i, `tiercel_invalidation_events_applied_total{type="invalidate"}`)
 				if applied < 2 {

@@ -12,6 +12,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -25,7 +26,7 @@ func (e *env) config() gateway.Config {
 	def := 0.5
 	cfg := gateway.Config{
 		Server: gateway.ServerConfig{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
-		Redis:  gateway.RedisConfig{URL: "redis://" + e.redisP.Addr() + "/0"},
+		Redis:  e.redisConfig(),
 		Auth: auth.Config{
 			// Short: tokens are verified again against the cached JWKS keys
 			// while the JWKS endpoint is away, so the fault reaches the
@@ -95,6 +96,12 @@ func (e *env) config() gateway.Config {
 				Cache: gateway.RouteCache{Enabled: true, TTL: ttl(productTTL), StaleIfError: time.Hour, OverrideUpstream: true,
 					Tags: []string{"product:{id}"}},
 				Fallback: &gateway.RouteFallback{Body: `{"price":null,"fallback":true}`, Headers: map[string]string{"X-Fallback": "1"}}},
+			// Items live long: read once through each replica, they are
+			// L2 hits (the cluster fault's load).
+			{Name: "items", Path: "/api/items/{id}", Methods: get, Upstream: "catalog", Auth: read, RateLimit: "cluster",
+				Cache: gateway.RouteCache{Enabled: true, TTL: ttl(time.Hour), StaleIfError: time.Hour, OverrideUpstream: true,
+					Tags: []string{"item:{id}"}},
+				Fallback: &gateway.RouteFallback{Body: `{"item":null,"fallback":true}`, Headers: map[string]string{"X-Fallback": "1"}}},
 			{Name: "quotes", Path: "/api/quotes/{id}", Methods: get, Upstream: "catalog", Auth: read, RateLimit: "cluster",
 				Fallback: &gateway.RouteFallback{Body: `{"quote":null,"fallback":true}`}},
 			{Name: "features", Path: "/v1/features", Methods: post, Handler: "features",
@@ -127,6 +134,15 @@ func (e *env) startGateway() *gateway.Server {
 		e.t.Fatalf("cannot start the gateway: %v", err)
 	}
 	return srv
+}
+
+// redisConfig points the replicas at the world's Redis: through the fault
+// proxy, or at a cluster's nodes.
+func (e *env) redisConfig() gateway.RedisConfig {
+	if e.cluster != nil {
+		return gateway.RedisConfig{Mode: redisconn.ModeCluster, Addrs: e.cluster.Addrs()}
+	}
+	return gateway.RedisConfig{URL: "redis://" + e.redisP.Addr() + "/0"}
 }
 
 // ttl is a route's cache.ttl as the config holds it.

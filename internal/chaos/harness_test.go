@@ -194,6 +194,7 @@ func TestSummarizeAndTables(t *testing.T) {
 	if len(s.Errors) != 2 || s.Errors["503"] != 1 || s.Errors["transport"] != 1 {
 		t.Fatalf("errors %v (a 401 expected by b is none)", s.Errors)
 	}
+	s.Notes = []string{"a note"}
 	var text, md strings.Builder
 	if err := WriteTable(&text, []Summary{s}); err != nil {
 		t.Fatal(err)
@@ -201,10 +202,16 @@ func TestSummarizeAndTables(t *testing.T) {
 	if err := WriteMarkdown(&md, []Summary{s}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"HIT-L1 1, STALE 1", "503 1, transport 1", "2000."} {
+	if n := fiveXX(s.Errors); n != 1 {
+		t.Errorf("5xx %d of %v", n, s.Errors)
+	}
+	for _, want := range []string{"HIT-L1 1, STALE 1", "503 1, transport 1", "2000.", "a note"} {
 		if !strings.Contains(text.String(), want) || !strings.Contains(md.String(), want) {
 			t.Errorf("tables lack %q:\n%s\n%s", want, text.String(), md.String())
 		}
+	}
+	if n := strings.Count(tableAlign, "|") - 1; n != len(tableHeader) || len(s.cells()) != n {
+		t.Errorf("%d columns aligned, %d named, %d filled", n, len(tableHeader), len(s.cells()))
 	}
 	if lines := strings.Split(strings.TrimSpace(md.String()), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "|---") {
 		t.Errorf("markdown:\n%s", md.String())

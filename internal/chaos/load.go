@@ -31,6 +31,11 @@ type Target struct {
 	Budget time.Duration
 	// Expect lists the acceptable statuses; empty means only 200.
 	Expect []int
+	// Base picks the replica (index into LoadConfig.Bases) request i of
+	// this target goes to; nil: a hash of the request's number. A fault
+	// that needs reads through the replica that did not fill a key (L2
+	// hits) says which.
+	Base func(i uint64) int
 }
 
 // Expected reports whether status is an acceptable answer for t.
@@ -65,6 +70,7 @@ func (p Phase) String() string { return phaseNames[p] }
 // Sample is what one request saw.
 type Sample struct {
 	Target string
+	Path   string
 	Base   int // index into LoadConfig.Bases
 	Phase  Phase
 	Due    time.Time
@@ -175,10 +181,14 @@ func (l *Load) send(i uint64, due time.Time, phase Phase) {
 	nt := uint64(len(l.cfg.Targets))
 	t := &l.cfg.Targets[i%nt]
 	base := int(mix(i) % uint64(len(l.cfg.Bases)))
+	if t.Base != nil {
+		base = t.Base(i/nt) % len(l.cfg.Bases)
+	}
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(l.cfg.Bases[base] + t.Path(i/nt))
+	path := t.Path(i / nt)
+	req.SetRequestURI(l.cfg.Bases[base] + path)
 	if t.Method != "" {
 		req.Header.SetMethod(t.Method)
 	}
@@ -189,7 +199,7 @@ func (l *Load) send(i uint64, due time.Time, phase Phase) {
 		req.SetBodyRaw(t.Body(i / nt))
 	}
 	err := l.client.DoDeadline(req, resp, time.Now().Add(l.cfg.Timeout))
-	s := Sample{Target: t.Name, Base: base, Phase: phase, Due: due, Latency: time.Since(due)}
+	s := Sample{Target: t.Name, Path: path, Base: base, Phase: phase, Due: due, Latency: time.Since(due)}
 	if err != nil {
 		s.Err = err.Error()
 	} else {

@@ -41,8 +41,24 @@ type Summary struct {
 	// Errors counts answers that were not acceptable for their target, by
 	// status ("503") or transport error ("transport").
 	Errors map[string]int
+	// Recovery is how long after the fault was cleared every replica's
+	// /readyz and the answers showed the normal path back.
+	Recovery time.Duration
+	// Notes are a fault's own figures (a failover's timings).
+	Notes []string
 	// Result is "ok" or "FAIL".
 	Result string
+}
+
+// fiveXX counts the 5xx answers among errs.
+func fiveXX(errs map[string]int) int {
+	n := 0
+	for k, v := range errs {
+		if len(k) == 3 && k[0] == '5' {
+			n += v
+		}
+	}
+	return n
 }
 
 // Summarize builds fault's summary from its samples; targets say which
@@ -78,12 +94,19 @@ func Summarize(fault string, samples []Sample, targets []Target) Summary {
 	return s
 }
 
-var tableHeader = []string{"fault", "requests", "p50", "p99", "max", "late/excused", "witness p99/max", "steps during the fault", "steps (whole run)", "errors", "result"}
+var tableHeader = []string{"fault", "requests", "p50", "p99", "max", "late/excused", "witness p99/max", "steps during the fault", "steps (whole run)", "5xx", "errors", "recovery", "notes", "result"}
+
+// tableAlign is the Markdown alignment row: figures to the right.
+const tableAlign = "|---|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---|---|\n"
 
 func (s Summary) cells() []string {
+	notes := "-"
+	if len(s.Notes) > 0 {
+		notes = strings.Join(s.Notes, "; ")
+	}
 	return []string{s.Fault, strconv.Itoa(s.Requests), ms(s.P50), ms(s.P99), ms(s.Max),
 		strconv.Itoa(s.Late) + "/" + strconv.Itoa(s.Excused), ms(s.WitnessP99) + "/" + ms(s.WitnessMax),
-		counts(s.During), counts(s.Steps), counts(s.Errors), s.Result}
+		counts(s.During), counts(s.Steps), strconv.Itoa(fiveXX(s.Errors)), counts(s.Errors), ms(s.Recovery), notes, s.Result}
 }
 
 // WriteTable writes summaries as an aligned text table.
@@ -126,7 +149,7 @@ func WriteMarkdown(w io.Writer, summaries []Summary) error {
 		b.WriteByte('\n')
 	}
 	row(tableHeader)
-	b.WriteString("|---|---:|---:|---:|---:|---:|---|---|---|---|---|\n")
+	b.WriteString(tableAlign)
 	for _, s := range summaries {
 		row(s.cells())
 	}

@@ -2,6 +2,7 @@ package testredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -152,6 +153,16 @@ func (c *Cluster) WaitHealthy() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	c.t.Fatalf("redis cluster not healthy after 30s: %s", last)
+}
+
+// Healthy reports, without failing the test, why the cluster is not
+// healthy (as WaitHealthy means it), or nil: for a goroutine that times a
+// failover while the test goroutine does something else.
+func (c *Cluster) Healthy() error {
+	if why := c.unhealthy(); why != "" {
+		return errors.New(why)
+	}
+	return nil
 }
 
 // unhealthy says why the cluster is not healthy yet, or "".
