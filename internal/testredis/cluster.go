@@ -121,15 +121,15 @@ func (c *Cluster) MasterFor(key string) *Server {
 			cl.Close()
 			continue
 		}
-		slots, err := cl.ClusterSlots(ctx).Result()
+		ranges, err := masterRanges(ctx, cl)
 		cl.Close()
 		if err != nil {
 			continue
 		}
-		for _, r := range slots {
-			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
+		for _, r := range ranges {
+			if r.start <= slot && slot <= r.end {
 				for _, s := range c.Nodes {
-					if s.Addr == r.Nodes[0].Addr {
+					if s.Addr == r.master {
 						return s
 					}
 				}
@@ -187,23 +187,51 @@ func (c *Cluster) unhealthy() string {
 			cl.Close()
 			return fmt.Sprintf("%s: cluster info %q", s.Addr, firstLines(info, 3))
 		}
-		slots, err := cl.ClusterSlots(ctx).Result()
+		ranges, err := masterRanges(ctx, cl)
 		cl.Close()
 		if err != nil {
 			return fmt.Sprintf("%s: %v", s.Addr, err)
 		}
-		covered := 0
-		for _, r := range slots {
-			if len(r.Nodes) == 0 || !running[r.Nodes[0].Addr] {
-				return fmt.Sprintf("%s: slots %d-%d on a stopped master", s.Addr, r.Start, r.End)
+		covered := int64(0)
+		for _, r := range ranges {
+			if r.master == "" || !running[r.master] {
+				return fmt.Sprintf("%s: slots %d-%d on a stopped master", s.Addr, r.start, r.end)
 			}
-			covered += r.End - r.Start + 1
+			covered += r.end - r.start + 1
 		}
 		if covered != 16384 {
 			return fmt.Sprintf("%s: %d slots covered", s.Addr, covered)
 		}
 	}
 	return ""
+}
+
+// slotRange is a range of slots and the address of the master serving it
+// ("" when the shard has no master that is online).
+type slotRange struct {
+	start, end int64
+	master     string
+}
+
+// masterRanges reads the slot map as one node sees it (CLUSTER SHARDS).
+func masterRanges(ctx context.Context, cl *redis.Client) ([]slotRange, error) {
+	shards, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []slotRange
+	for _, sh := range shards {
+		master := ""
+		for _, n := range sh.Nodes {
+			if n.Role == "master" && n.Health == "online" {
+				master = net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+			}
+		}
+		for _, r := range sh.Slots {
+			out = append(out, slotRange{start: r.Start, end: r.End, master: master})
+		}
+	}
+	return out, nil
 }
 
 func firstLines(s string, n int) string {
