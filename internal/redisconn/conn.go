@@ -93,7 +93,7 @@ func (h hook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		if err != nil {
+		if err != nil && !setupCmd(cmd) {
 			h.c.observe(err)
 		}
 		return err
@@ -105,13 +105,26 @@ func (h hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessP
 		err := next(ctx, cmds)
 		if err != nil {
 			for _, cmd := range cmds {
-				if e := cmd.Err(); e != nil {
+				if e := cmd.Err(); e != nil && !setupCmd(cmd) {
 					h.c.observe(e)
 				}
 			}
 		}
 		return err
 	}
+}
+
+// setupCmd reports the commands go-redis sends on its own when it opens a
+// connection (HELLO, CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS). Older
+// servers refuse some of them, harmlessly: counted, they would add three
+// "err" replies per connection to a Redis 7.0 and a warning at every start.
+// The gateway itself sends neither.
+func setupCmd(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "client":
+		return true
+	}
+	return false
 }
 
 // observe counts one command's error by kind, logs it (rate-limited) and,
