@@ -68,7 +68,8 @@ func (k *keepAlive) closedByServer() bool {
 // connections are refused, idle keep-alive connections are closed, a request
 // in flight finishes and its response says Connection: close.
 func TestShutdownOrder(t *testing.T) {
-	const delay = 1500 * time.Millisecond
+	// Long enough for the checks inside it on a busy machine under -race.
+	const delay = 3 * time.Second
 	h := newHarness(t, func(c *Config) {
 		c.Server.DrainDelay = delay
 		c.Routes[2].Timeout = 10 * time.Second
@@ -111,7 +112,7 @@ func TestShutdownOrder(t *testing.T) {
 	busy.send("/open/slow")
 	eventually(t, 5*time.Second, "the slow request at the origin", func() bool { return h.origin.hits.Load() == 5 })
 
-	eventually(t, 5*time.Second, "new connections refused", func() bool {
+	eventually(t, 10*time.Second, "new connections refused", func() bool {
 		c, err := net.DialTimeout("tcp", h.srv.Addr(), 100*time.Millisecond)
 		if err == nil {
 			c.Close()

@@ -116,7 +116,7 @@ func TestRollout(t *testing.T) {
 	stopped = true
 	res := summarizeRollout(samples)
 	t.Logf("rollout (%s, drain_delay %s, %d restarts, %.0f req/s): %s; out of HAProxy after SIGTERM: %v",
-		sz.name, replicas[0].drainDelay(), len(outs), sz.rate, res, outs)
+		sz.name, replicas[0].drain, len(outs), sz.rate, res, outs)
 	if res.failed > 0 || res.connErrors > 0 {
 		t.Fatalf("%d failed requests, %d connection errors; first: %s\n%s", res.failed, res.connErrors, res.first, replicas[0].logTail()+replicas[1].logTail())
 	}
@@ -196,8 +196,47 @@ type replica struct {
 	t                   *testing.T
 	name, bin, config   string
 	listen, admin, logf string
-	cmd                 *exec.Cmd
-	exited              chan error
+	drain               string // server.drain_delay as configured
+	proc                *proc
+}
+
+// proc is a started process whose exit is watched once: exited closes
+// when it has exited, and err is then its exit error.
+type proc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+func startProc(cmd *exec.Cmd) (*proc, error) {
+	// Own process group, and killed with the test binary.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+func (p *proc) done() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill ends the process if it still runs and waits for it.
+func (p *proc) kill() {
+	if p == nil {
+		return
+	}
+	if !p.done() {
+		_ = p.cmd.Process.Kill()
+	}
+	<-p.exited
 }
 
 func newReplica(t *testing.T, bin, dir, name, origin string, drainDelay time.Duration) *replica {
@@ -206,8 +245,10 @@ func newReplica(t *testing.T, bin, dir, name, origin string, drainDelay time.Dur
 		listen: fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), admin: fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)),
 		config: filepath.Join(dir, name+".yaml"), logf: filepath.Join(dir, name+".log")}
 	drain := ""
+	r.drain = "5s (default)"
 	if drainDelay > 0 {
-		drain = "  drain_delay: " + drainDelay.String() + "\n"
+		r.drain = drainDelay.String()
+		drain = "  drain_delay: " + r.drain + "\n"
 	}
 	cfg := "server:\n  listen: \"" + r.listen + "\"\n  admin_listen: \"" + r.admin + "\"\n" + drain +
 		"  shutdown_timeout: 5s\n" +
@@ -216,16 +257,8 @@ func newReplica(t *testing.T, bin, dir, name, origin string, drainDelay time.Dur
 	if err := os.WriteFile(r.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.kill)
+	t.Cleanup(func() { r.proc.kill() })
 	return r
-}
-
-func (r *replica) drainDelay() string {
-	b, _ := os.ReadFile(r.config)
-	if _, v, ok := strings.Cut(string(b), "drain_delay: "); ok {
-		return strings.SplitN(v, "\n", 2)[0]
-	}
-	return "5s (default)"
 }
 
 // start runs the process and waits until its /readyz answers 200.
@@ -236,20 +269,15 @@ func (r *replica) start() {
 		r.t.Fatal(err)
 	}
 	defer logf.Close() // the child holds its own descriptor
-	r.cmd = exec.Command(r.bin, "serve", "-config", r.config)
-	r.cmd.Env = tiercelFreeEnv()
-	r.cmd.Stdout, r.cmd.Stderr = logf, logf
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
+	cmd := exec.Command(r.bin, "serve", "-config", r.config)
+	cmd.Env = tiercelFreeEnv()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if r.proc, err = startProc(cmd); err != nil {
 		r.t.Fatalf("cannot start %s: %v", r.name, err)
 	}
-	r.exited = make(chan error, 1)
-	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(r.cmd, r.exited)
 	waitFor(r.t, 20*time.Second, r.name+" ready", func() bool {
-		select {
-		case err := <-r.exited:
-			r.t.Fatalf("%s exited at start: %v\n%s", r.name, err, r.logTail())
-		default:
+		if r.proc.done() {
+			r.t.Fatalf("%s exited at start: %v\n%s", r.name, r.proc.err, r.logTail())
 		}
 		resp, err := http.Get("http://" + r.admin + "/readyz")
 		if err != nil {
@@ -266,15 +294,15 @@ func (r *replica) start() {
 func (r *replica) restart(lb *haproxyProc) time.Duration {
 	r.t.Helper()
 	sent := time.Now()
-	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := r.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		r.t.Fatal(err)
 	}
 	lb.waitStatus(r.name, "DOWN", 10*time.Second)
 	out := time.Since(sent)
 	select {
-	case err := <-r.exited:
-		if err != nil {
-			r.t.Fatalf("%s after SIGTERM: %v\n%s", r.name, err, r.logTail())
+	case <-r.proc.exited:
+		if r.proc.err != nil {
+			r.t.Fatalf("%s after SIGTERM: %v\n%s", r.name, r.proc.err, r.logTail())
 		}
 	case <-time.After(30 * time.Second):
 		r.t.Fatalf("%s did not exit within 30s of SIGTERM\n%s", r.name, r.logTail())
@@ -282,19 +310,6 @@ func (r *replica) restart(lb *haproxyProc) time.Duration {
 	r.start()
 	lb.waitStatus(r.name, "UP", 10*time.Second)
 	return out.Round(time.Millisecond)
-}
-
-func (r *replica) kill() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-r.exited:
-		return
-	default:
-	}
-	_ = r.cmd.Process.Kill()
-	<-r.exited
 }
 
 func (r *replica) logTail() string {
@@ -312,12 +327,11 @@ func tiercelFreeEnv() []string {
 // on both sides, /readyz checked on each admin listener every 100ms, one
 // failed check takes a replica out, one passed check puts it back.
 type haproxyProc struct {
-	t      *testing.T
-	front  string // the public side
-	stats  string // the stats page
-	logf   string
-	cmd    *exec.Cmd
-	exited chan error
+	t     *testing.T
+	front string // the public side
+	stats string // the stats page
+	logf  string
+	proc  *proc
 }
 
 const haproxyConfig = `global
@@ -362,24 +376,18 @@ func startHAProxy(t *testing.T, bin, dir string, replicas []*replica) *haproxyPr
 		t.Fatalf("haproxy rejects its config: %v\n%s", err, out)
 	}
 	// -db: in the foreground, so the process we started is the one to kill.
-	h.cmd = exec.Command(bin, "-db", "-f", cfg)
+	cmd := exec.Command(bin, "-db", "-f", cfg)
 	logf, err := os.Create(filepath.Join(dir, "haproxy.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close() // the child holds its own descriptor
 	h.logf = logf.Name()
-	h.cmd.Stdout, h.cmd.Stderr = logf, logf
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := h.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if h.proc, err = startProc(cmd); err != nil {
 		t.Fatalf("cannot start haproxy: %v", err)
 	}
-	h.exited = make(chan error, 1)
-	go func() { h.exited <- h.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = h.cmd.Process.Kill()
-		<-h.exited
-	})
+	t.Cleanup(h.proc.kill)
 	return h
 }
 
@@ -409,11 +417,9 @@ func (h *haproxyProc) waitStatus(server, want string, within time.Duration) {
 	h.t.Helper()
 	last := ""
 	for deadline := time.Now().Add(within); last != want; time.Sleep(10 * time.Millisecond) {
-		select {
-		case err := <-h.exited:
+		if h.proc.done() {
 			b, _ := os.ReadFile(h.logf)
-			h.t.Fatalf("haproxy exited: %v\n%s", err, b)
-		default:
+			h.t.Fatalf("haproxy exited: %v\n%s", h.proc.err, b)
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("HAProxy did not see %s %s within %v (last: %s)", server, want, within, last)
