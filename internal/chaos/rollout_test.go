@@ -118,7 +118,8 @@ func TestRollout(t *testing.T) {
 	t.Logf("rollout (%s, drain_delay %s, %d restarts, %.0f req/s): %s; out of HAProxy after SIGTERM: %v",
 		sz.name, replicas[0].drain, len(outs), sz.rate, res, outs)
 	if res.failed > 0 || res.connErrors > 0 {
-		t.Fatalf("%d failed requests, %d connection errors; first: %s\n%s", res.failed, res.connErrors, res.first, replicas[0].logTail()+replicas[1].logTail())
+		t.Fatalf("%d failed requests, %d connection errors; first: %s\n%s%s", res.failed, res.connErrors, res.first,
+			replicas[0].logTail()+replicas[1].logTail(), lb.logTail())
 	}
 	for _, r := range replicas {
 		if res.byServer[r.name] == 0 {
@@ -336,9 +337,16 @@ type haproxyProc struct {
 
 const haproxyConfig = `global
     maxconn 4096
+    log stderr format raw local0
 defaults
     mode http
+    log global
+    option log-health-checks
     timeout connect 1s
+    # A check waits this long for /readyz, not the 100ms interval (the
+    # default): on a busy machine a healthy replica can take longer to
+    # answer, and taking it out while the other restarts leaves none.
+    timeout check 1s
     timeout client 30s
     timeout server 30s
     timeout http-keep-alive 30s
@@ -389,6 +397,11 @@ func startHAProxy(t *testing.T, bin, dir string, replicas []*replica) *haproxyPr
 	}
 	t.Cleanup(h.proc.kill)
 	return h
+}
+
+func (h *haproxyProc) logTail() string {
+	b, _ := os.ReadFile(h.logf)
+	return fmt.Sprintf("--- haproxy log (end):\n%s\n", b[max(0, len(b)-4000):])
 }
 
 // status is the server's state on HAProxy's stats page: UP, DOWN, MAINT…
