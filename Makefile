@@ -1,12 +1,13 @@
 # Tiercel. `make run` starts the embedded demo; `make test` installs what the
-# tests need (redis-server, kcat) and runs every test with the race detector.
+# tests need (redis-server, kcat, wrk, haproxy) and runs every test with the
+# race detector.
 
 GO          ?= go
 BIN         := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Debian packages the tests run for real: a Redis server and an independent
-# Kafka client.
-TEST_DEBS   := redis-server:redis-server kcat:kcat wrk:wrk
+# Debian packages the tests run for real: a Redis server, an independent
+# Kafka client, and HAProxy in front of restarted replicas (TestRollout).
+TEST_DEBS   := redis-server:redis-server kcat:kcat wrk:wrk haproxy:haproxy
 BENCH_DEBS  := wrk:wrk redis-server:redis-server
 # The peers of `make bench-compare`: nginx proxy_cache and Varnish.
 COMPARE_DEBS := $(BENCH_DEBS) nginx:nginx-light varnishd:varnish
@@ -49,9 +50,10 @@ test: deps
 # chaos runs the chaos suite's full form (internal/chaos, CHAOS=full: a few
 # seconds of load per fault at 200 requests/s, without the race detector)
 # and prints its table; CHAOS_REPORT=file.md also writes it as Markdown.
-# `make test` runs the short form.
+# It also runs the rolling restart behind HAProxy (TestRollout, CHAOS=full:
+# the default 5s drain delay, three rounds). `make test` runs the short forms.
 chaos: deps
-	CHAOS=full $(GO) test -count=1 -v -timeout 30m -run '^TestChaos$$' ./internal/chaos/
+	CHAOS=full $(GO) test -count=1 -v -timeout 30m -run '^(TestChaos|TestRollout)$$' ./internal/chaos/
 
 # test-short skips the slower integration tests: for a quick edit loop.
 test-short:

@@ -79,6 +79,7 @@ var gatewayTemplate = template.Must(template.New("gateway").Parse(`# Written by 
 server:
   listen: "{{.Listen}}"
   admin_listen: "{{.Admin}}"
+  drain_delay: -1s # no balancer to wait for; Proc.Close kills after 5s
 log:
   level: warn
 {{- if .RedisCluster}}

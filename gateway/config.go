@@ -78,7 +78,17 @@ type ServerConfig struct {
 	// DefaultTimeout is a route's end-to-end budget unless it sets its own;
 	// default 100ms.
 	DefaultTimeout time.Duration `yaml:"default_timeout"`
-	// ShutdownTimeout bounds draining in-flight requests on SIGTERM; default 10s.
+	// DrainDelay is how long, on SIGTERM, the gateway goes on accepting and
+	// serving while /readyz answers 503, before it stops accepting: the
+	// time load balancers need to see it fail a few health checks and
+	// Kubernetes to take it out of its Service's endpoints. Closing the
+	// listener sooner refuses the connections they still send. Default
+	// 5s; negative: no delay, for a gateway no balancer sends to. At most
+	// 5m.
+	DrainDelay time.Duration `yaml:"drain_delay"`
+	// ShutdownTimeout bounds draining in-flight requests once the drain
+	// delay is over; default 10s. A pod's terminationGracePeriodSeconds
+	// must exceed drain_delay + shutdown_timeout.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// EscapedSlashes says what a path's %2F, %5C or raw backslash gets:
 	// "reject" (default: 400 bad_path) or "keep" (data inside a segment,
@@ -165,6 +175,10 @@ const (
 	authNone     = "none"
 )
 
+// maxDrainDelay bounds server.drain_delay: endpoint propagation takes
+// seconds, so a longer delay is most likely a unit typo (5m for 5s).
+const maxDrainDelay = 5 * time.Minute
+
 // SetDefaults fills zero values with the documented defaults.
 func (c *Config) SetDefaults() {
 	s := &c.Server
@@ -178,6 +192,7 @@ func (c *Config) SetDefaults() {
 	defaults.Set(&s.MaxHeaderBytes, 16<<10)
 	defaults.Set(&s.MaxConcurrency, 256*1024)
 	defaults.Set(&s.DefaultTimeout, 100*time.Millisecond)
+	defaults.Set(&s.DrainDelay, 5*time.Second)
 	defaults.Set(&s.ShutdownTimeout, 10*time.Second)
 	defaults.Set(&s.EscapedSlashes, "reject")
 	defaults.Set(&c.Log.Level, "info")
@@ -214,6 +229,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := s.Admin.load(s.AdminListen); err != nil {
 		errs = append(errs, err)
+	}
+	if s.DrainDelay > maxDrainDelay {
+		add("server.drain_delay: %s is longer than %s: every rollout would wait it per replica", s.DrainDelay, maxDrainDelay)
+	}
+	if s.ShutdownTimeout <= 0 {
+		add("server.shutdown_timeout: must be > 0")
 	}
 	if s.MaxInFlight < 0 {
 		add("server.max_in_flight: must be >= 0")

@@ -377,7 +377,10 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 			h.SetCanonical(hdrCacheStatus, cacheStatusBypass)
 		}
 	}
-	if s.draining.Load() {
+	// fasthttp's CloseOnShutdown does this too, but only while
+	// ShutdownWithContext runs; during the drain delay connections stay
+	// open: balancers and clients keep them until they stop sending.
+	if s.closing.Load() {
 		ctx.SetConnectionClose()
 	}
 	status := ctx.Response.StatusCode()

@@ -118,7 +118,9 @@ type harness struct {
 
 func testConfig(origin string) Config {
 	return Config{
-		Server: ServerConfig{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", MaxBodyBytes: 1024, ShutdownTimeout: 5 * time.Second},
+		// No drain delay: no balancer sends to a test's gateway (drain_test.go
+		// sets one).
+		Server: ServerConfig{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", MaxBodyBytes: 1024, ShutdownTimeout: 5 * time.Second, DrainDelay: -1},
 		Auth: auth.Config{Issuers: []auth.IssuerConfig{{
 			Name: "test", Issuer: "https://issuer.test", Audiences: []string{"tiercel"},
 			Algorithms: []string{"HS256"}, Keys: []auth.KeyConfig{{KID: "k1", Secret: testSecret}},

@@ -65,7 +65,11 @@ type Server struct {
 	ln           net.Listener
 	adminL       net.Listener
 
+	// draining: Shutdown has begun, /readyz answers 503. closing: the
+	// drain delay is over, every response asks for its connection to be
+	// closed.
 	draining atomic.Bool
+	closing  atomic.Bool
 	// inFlight counts admitted requests when maxInFlight (server.max_in_flight)
 	// is set.
 	inFlight    atomic.Int64
@@ -274,17 +278,31 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // AdminAddr is the admin listener's address.
 func (s *Server) AdminAddr() string { return s.adminL.Addr().String() }
 
-// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then closes every component. /readyz answers 503 from the first moment so
-// load balancers stop sending.
+// Shutdown takes the replica out of rotation, in the order a load balancer
+// needs (docs/degradation.md, "Rollouts and scale-in"), then closes every
+// component:
+//
+//  1. /readyz answers 503 at once, while the public listener goes on
+//     accepting and serving for server.drain_delay: balancers and
+//     Kubernetes endpoints take that long to stop sending, and a refused
+//     connection before then is a failed request;
+//  2. then the listener closes, idle keep-alive connections are closed, and
+//     the responses still to be written carry Connection: close;
+//  3. in-flight requests finish until ctx ends.
+//
+// ctx bounds all of it: give it drain_delay + shutdown_timeout.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.closed.Do(func() {
 		s.draining.Store(true)
 		if s.ln != nil {
+			s.waitDrainDelay(ctx)
+			s.closing.Store(true)
 			err = s.public.ShutdownWithContext(ctx)
 		}
 		if s.adminL != nil {
+			// After the public listener: /readyz goes on answering 503 to
+			// the balancers' checks until the last request is answered.
 			actx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_ = s.admin.Shutdown(actx)
 			cancel()
@@ -293,6 +311,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeComponents()
 	})
 	return err
+}
+
+// waitDrainDelay waits server.drain_delay, or until ctx ends.
+func (s *Server) waitDrainDelay(ctx context.Context) {
+	d := s.cfg.Server.DrainDelay
+	if d <= 0 {
+		return
+	}
+	s.log.Info("draining: not ready, still serving until the balancers stop sending", "drain_delay", d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	s.log.Info("draining: no new connections, finishing in-flight requests")
 }
 
 func (s *Server) closeComponents() {

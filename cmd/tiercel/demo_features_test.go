@@ -35,6 +35,7 @@ func TestDemoServesFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Server.DrainDelay = -1 // no balancer to wait for
 	srv, err := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -20,11 +21,17 @@ import (
 // the binary or the config they mount reads (seen: the manifest set
 // TIERCEL_KAFKA_BOOTSTRAP, compose TIERCEL_KAFKA_BROKERS); compose
 // publishes admin ports on the host's loopback only; Kubernetes takes the
-// admin token from a Secret.
+// admin token from a Secret; the pod's grace period outlasts the drain.
 func TestDeployFiles(t *testing.T) {
 	compose := readYAML(t, "../../deploy/compose.yaml")
 	k8s := readYAML(t, "../../deploy/k8s/tiercel.yaml")
 	cluster, err := os.ReadFile("../../deploy/examples/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TIERCEL_JWT_SECRET", strings.Repeat("y", 40))
+	t.Setenv("TIERCEL_ADMIN_TOKEN", strings.Repeat("z", 40))
+	cfg, err := loadConfig("../../deploy/examples/cluster.yaml", "", overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +95,13 @@ func TestDeployFiles(t *testing.T) {
 		check("k8s", envs)
 		if !secret["TIERCEL_ADMIN_TOKEN"] || !slices.Contains(envs, "TIERCEL_KAFKA_BROKERS") {
 			t.Errorf("k8s: TIERCEL_ADMIN_TOKEN from a Secret and TIERCEL_KAFKA_BROKERS wanted: %v", envs)
+		}
+		// From SIGTERM to exit takes up to drain_delay + shutdown_timeout
+		// (and the components' close); a grace period no longer than that
+		// gets the pod killed with requests in flight.
+		grace, _ := dig(doc, "spec", "template", "spec", "terminationGracePeriodSeconds").(int)
+		if need := max(cfg.Server.DrainDelay, 0) + cfg.Server.ShutdownTimeout; time.Duration(grace)*time.Second <= need {
+			t.Errorf("k8s: terminationGracePeriodSeconds %d, want more than cluster.yaml's drain_delay + shutdown_timeout (%s)", grace, need)
 		}
 	}
 	for _, f := range []string{"../../deploy/compose.yaml", "../../deploy/k8s/tiercel.yaml", "../../deploy/examples/cluster.yaml"} {

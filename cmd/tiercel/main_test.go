@@ -167,17 +167,39 @@ func TestServeDemo(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"applied":"evt-`) {
 		t.Fatalf("invalidate -admin: %v %s", err, out)
 	}
+	// SIGTERM: not ready at once, still serving for the drain delay (5s
+	// by default); a second signal stops at once.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited:
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + admin + "/readyz")
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+			t.Fatalf("/readyz after SIGTERM: %v\n%s", err, logs.String())
 		}
+		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after SIGTERM", resp.StatusCode)
+		}
+	}
+	if code, _ := get("/api/products/42", strings.TrimSpace(string(tok))); code != 200 {
+		t.Fatalf("during the drain delay: %d", code)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		// The second signal cut the drain short: exit status 1, by design.
 		exited <- nil // for the cleanup
-	case <-time.After(15 * time.Second):
-		t.Fatalf("no exit after SIGTERM\n%s", logs.String())
+	case <-time.After(4 * time.Second):
+		t.Fatalf("no exit after a second signal\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "second signal: stopping without draining") {
+		t.Fatalf("the second signal was not what stopped it:\n%s", logs.String())
 	}
 }
 

@@ -64,17 +64,8 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	got := <-sig
-	signal.Stop(sig)
-	logger.Info("shutting down: draining in-flight requests", "signal", got.String(), "timeout", cfg.Server.ShutdownTimeout)
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		logger.Error("shutdown did not finish cleanly", "error", err)
-		return 1
-	}
-	logger.Info("stopped")
-	return 0
+	defer signal.Stop(sig)
+	return stop(srv, cfg.Server, logger, <-sig, sig)
 }
 
 // localURL is where a client on this host reaches a listen address: the

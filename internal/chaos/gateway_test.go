@@ -25,7 +25,8 @@ func (e *env) config() gateway.Config {
 	read := gateway.RouteAuth{Scopes: []string{"products:read"}}
 	def := 0.5
 	cfg := gateway.Config{
-		Server: gateway.ServerConfig{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
+		// No drain delay: the generator sends to the replicas directly.
+		Server: gateway.ServerConfig{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, DrainDelay: -1},
 		Redis:  e.redisConfig(),
 		Auth: auth.Config{
 			// Short: tokens are verified again against the cached JWKS keys
