@@ -67,7 +67,7 @@ func TestKafkaInvalidationReachesEveryReplica(t *testing.T) {
 	for _, h := range []*harness{a, b} {
 		h.get("/c/products/42", "")
 		h.get("/c/products/43", "")
-		h.srv.cache.Wait()
+		h.srv.current().cache.Wait()
 		if r := h.get("/c/products/42", ""); r.header.Get("X-Cache") != "HIT-L1" {
 			t.Fatalf("warm-up: %q", r.header.Get("X-Cache"))
 		}
@@ -120,7 +120,7 @@ func TestNoStaleReadAfterAppliedEvent(t *testing.T) {
 		h.origin.serve(origin.handle)
 		applied[i] = &atomic.Int64{}
 		seen := applied[i]
-		h.srv.applier.applied = func(ev *invalidation.Event) {
+		h.srv.current().applier.applied = func(ev *invalidation.Event) {
 			for {
 				cur := seen.Load()
 				if ev.SourceVersion <= cur || seen.CompareAndSwap(cur, ev.SourceVersion) {
@@ -295,7 +295,7 @@ func TestWriteOnOneReplicaReachesTheOther(t *testing.T) {
 	a, b := mk(), mk()
 	waitKafkaReady(t, a, b)
 	b.get("/c/products/1", "")
-	b.srv.cache.Wait()
+	b.srv.current().cache.Wait()
 	if r := b.get("/c/products/1", ""); r.header.Get("X-Cache") != "HIT-L1" || !strings.Contains(r.body, `"version":0`) {
 		t.Fatalf("B warm-up: %q %q", r.header.Get("X-Cache"), r.body)
 	}
