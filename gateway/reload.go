@@ -74,28 +74,34 @@ func (s *Server) SetLoader(l Loader) {
 // ReloadConfig loads the config with the Loader and reloads it. A config
 // that does not load is counted as invalid and changes nothing.
 func (s *Server) ReloadConfig() error {
-	s.reload.mu.Lock()
-	load := s.reload.load
-	s.reload.mu.Unlock()
-	if load == nil {
+	r := &s.reload
+	// Held from the read to the swap: of two reloads, the one that read
+	// the file last is the one left serving.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.load == nil {
 		return ErrNoReload
 	}
-	cfg, err := load()
+	cfg, err := r.load()
 	if err != nil {
-		s.reload.invalid.Add(1)
-		s.reload.lastBad.Store(true)
+		r.invalid.Add(1)
+		r.lastBad.Store(true)
 		s.log.Error("config reload rejected: the config is invalid; the old one keeps serving", "error", err.Error())
 		return fmt.Errorf("cannot reload: %w", err)
 	}
-	return s.Reload(cfg)
+	return s.reloadLocked(cfg)
 }
 
 // Reload swaps in cfg (SetDefaults and Validate done). On error nothing
 // changed: the old config keeps serving.
 func (s *Server) Reload(cfg Config) error {
+	s.reload.mu.Lock()
+	defer s.reload.mu.Unlock()
+	return s.reloadLocked(cfg)
+}
+
+func (s *Server) reloadLocked(cfg Config) error {
 	r := &s.reload
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if fields := restartFields(s.cfg, cfg); len(fields) > 0 {
 		r.restart.Add(1)
 		r.lastBad.Store(true)
