@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -71,6 +72,11 @@ func (s *Server) build(cfg Config, prev *generation) (g *generation, err error) 
 				return nil, fmt.Errorf("cannot set up auth: %w", err)
 			}
 			fresh.verifier = g.verifier
+			if prev != nil {
+				if err := keysReady(g.verifier); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	if prev != nil && reflect.DeepEqual(limiterSettings(prev.cfg.RateLimit), limiterSettings(cfg.RateLimit)) {
@@ -123,6 +129,20 @@ func (s *Server) build(cfg Config, prev *generation) (g *generation, err error) 
 	// Last, because it changes the shared limiter's route table: nothing
 	// after it may fail.
 	return g, g.bindLimits()
+}
+
+// keysReady refuses a reload's new verifier while an issuer has no key to
+// verify with (its JWKS could not be fetched): swapped in, it would answer
+// 401 to every token the running one accepts. At start the gateway runs
+// anyway, not ready; on a reload the old config keeps serving instead.
+func keysReady(v *auth.Verifier) error {
+	var errs []error
+	for _, is := range v.Status() {
+		if is.UsableKeys == 0 {
+			errs = append(errs, fmt.Errorf("auth.issuers: %s: %s", is.Name, is.Problem))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // authConfig is the verifier's config: the auth section, and the claims

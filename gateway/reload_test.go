@@ -12,6 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/upstream"
 )
 
@@ -242,4 +243,28 @@ func (h *harness) postAdmin(t *testing.T, path string) (*http.Response, string) 
 		t.Fatal(err)
 	}
 	return resp, string(b)
+}
+
+// TestReloadRefusesIssuerWithoutKeys: a reload whose new issuer's JWKS
+// cannot be fetched would answer 401 to its tokens; it is refused, and
+// the old issuers keep verifying.
+func TestReloadRefusesIssuerWithoutKeys(t *testing.T) {
+	h := newHarness(t, nil)
+	before := h.srv.current()
+	err := h.srv.Reload(reloadConfig(t, h.origin.ln.Addr().String(), func(c *Config) {
+		c.Auth.Issuers = append(c.Auth.Issuers, auth.IssuerConfig{Name: "remote", Issuer: "https://remote.test",
+			Algorithms: []string{"RS256"}, JWKSURL: "http://127.0.0.1:1/jwks", JWKSRefresh: time.Hour})
+	}))
+	if err == nil || !strings.Contains(err.Error(), "auth.issuers: remote") {
+		t.Fatalf("err %v", err)
+	}
+	if h.srv.current() != before {
+		t.Fatal("a failed reload swapped the generation")
+	}
+	if r := h.get("/api/products/1", token(t, nil)); r.status != 200 {
+		t.Fatalf("after a failed reload: %d", r.status)
+	}
+	if m := h.metrics(t); !strings.Contains(m, `tiercel_config_reloads_total{result="error"} 1`) {
+		t.Fatalf("/metrics:\n%s", grepLines(m, "config_"))
+	}
 }
