@@ -58,6 +58,7 @@ func (s *Server) adminMux(pprofOn bool) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("POST /admin/invalidate", s.handleInvalidate)
+	mux.HandleFunc("POST /admin/reload", s.handleReload)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	if !pprofOn {
 		return mux
@@ -105,7 +106,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 // gateway ready: it still answers, with less. An issuer without keys does
 // not: every request carrying its tokens would get a 401, so traffic had
 // better go to a replica that has them.
-func (s *Server) Readiness(ctx context.Context) Readiness {
+func (s *Server) Readiness(ctx context.Context) Readiness { return s.current().readiness(ctx) }
+
+func (s *generation) readiness(ctx context.Context) Readiness {
 	rd := Readiness{Status: "ready", Checks: map[string]Check{}}
 	worst := func(c Check) {
 		switch {

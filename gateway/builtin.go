@@ -13,7 +13,7 @@ import (
 
 // builtinHandler answers a route in process instead of proxying it. It runs
 // after authentication and rate limiting, with the request's deadline.
-type builtinHandler func(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time)
+type builtinHandler func(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time)
 
 // builtinHandlers are the handlers a route can name with `handler:`. All of
 // them answer from the features.Store, which New creates whenever a route

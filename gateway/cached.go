@@ -70,7 +70,7 @@ func labelOf(o cache.Outcome) cacheLabel {
 // serveCached answers a GET or HEAD on a cached route: a fresh L1 hit is
 // written straight from the entry (no allocation); everything else goes
 // through Tiered.Fetch (L2, coalesced fill, stale windows).
-func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
+func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
 	rc := rt.cache
 	if !rc.keyable(p) {
 		st.cache = cacheBypass
@@ -171,7 +171,7 @@ func (s *Server) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 }
 
 // writeEntry answers with a stored response plus the cache's headers.
-func (s *Server) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache.Entry, label cacheLabel, now time.Time) {
+func (s *generation) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache.Entry, label cacheLabel, now time.Time) {
 	ctx.Response.Reset()
 	sr, err := storedOf(e)
 	if err != nil {
@@ -240,7 +240,7 @@ func (e *fillError) Unwrap() error { return e.err }
 // caller's credentials on private routes), so that nothing outside the key
 // can change what is stored.
 type fill struct {
-	s         *Server
+	s         *generation
 	rt        *route
 	uri       []byte
 	headers   [][2][]byte
@@ -252,7 +252,7 @@ type fill struct {
 // cache.Request.MakeFill. Pooled, and cleared before it goes back: the
 // cache calls make only during Fetch.
 type fillMaker struct {
-	s    *Server
+	s    *generation
 	ctx  *fasthttp.RequestCtx
 	rt   *route
 	st   *reqState
@@ -273,7 +273,7 @@ func (fm *fillMaker) fill() cache.FillFunc {
 	return fm.made.fill
 }
 
-func (s *Server) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {
+func (s *generation) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal) *fill {
 	rc := rt.cache
 	f := &fill{s: s, rt: rt}
 	if st.idFromCaller {

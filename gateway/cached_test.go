@@ -99,7 +99,7 @@ func TestCacheHitL1AfterMiss(t *testing.T) {
 	if r.status != 200 || r.header.Get("X-Cache") != "MISS" || !strings.HasPrefix(r.header.Get("Cache-Status"), "tiercel; fwd=uri-miss; stored") {
 		t.Fatalf("first: %d X-Cache=%q Cache-Status=%q", r.status, r.header.Get("X-Cache"), r.header.Get("Cache-Status"))
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	r2 := h.get("/c/products/1", "")
 	if r2.header.Get("X-Cache") != "HIT-L1" || r2.body != r.body || r2.header.Get("Age") == "" {
 		t.Fatalf("second: X-Cache=%q Age=%q body %q vs %q", r2.header.Get("X-Cache"), r2.header.Get("Age"), r2.body, r.body)
@@ -152,7 +152,7 @@ func TestCacheKeyAndPoisoning(t *testing.T) {
 	base := h.get("/c/products/7?color=red", "")
 	// Unkeyed query parameters and headers neither reach the origin on a
 	// fill nor select another entry.
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	evil := h.do("GET", "/c/products/7?evil=1&color=red", "", nil, map[string]string{"X-Forwarded-Host": "evil.example", "X-Evil": "1"})
 	if evil.header.Get("X-Cache") != "HIT-L1" || evil.body != base.body {
 		t.Fatalf("unkeyed input changed the answer: %q %q", evil.header.Get("X-Cache"), evil.body)
@@ -172,7 +172,7 @@ func TestCacheKeyAndPoisoning(t *testing.T) {
 	if seen := o.lastSeen.Load().(string); !strings.Contains(seen, "tier=gold") {
 		t.Fatalf("keyed header not forwarded: %s", seen)
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	if r := h.get("/c/tiered/7", ""); r.header.Get("X-Cache") != "HIT-L1" || plain.header.Get("X-Cache") != "MISS" || gold.body == "" {
 		t.Fatalf("header variants: %q", r.header.Get("X-Cache"))
 	}
@@ -196,7 +196,7 @@ func TestCachePrivateRouteIsolatesTenants(t *testing.T) {
 	if !strings.Contains(ra.body, `"sub":"alice"`) || !strings.Contains(rb.body, `"sub":"bob"`) || rb.header.Get("X-Cache") != "MISS" {
 		t.Fatalf("alice %q, bob %q (%s)", ra.body, rb.body, rb.header.Get("X-Cache"))
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	if r := h.get("/c/me", alice); r.header.Get("X-Cache") != "HIT-L1" || !strings.Contains(r.body, `"sub":"alice"`) {
 		t.Fatalf("alice again: %q %q", r.header.Get("X-Cache"), r.body)
 	}
@@ -269,7 +269,7 @@ func TestCacheCoalescesMisses(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "the fill to reach the origin", func() bool { return o.hits.Load() == 1 })
 	eventually(t, 5*time.Second, "all requests to wait on the fill", func() bool {
-		return h.srv.cache.Stats().CoalescedWaits >= n-1
+		return h.srv.current().cache.Stats().CoalescedWaits >= n-1
 	})
 	close(release)
 	wg.Wait()
@@ -290,7 +290,7 @@ func TestCacheNegative(t *testing.T) {
 	if r := h.get("/c/products/missing", ""); r.status != 404 || r.header.Get("X-Cache") != "MISS" {
 		t.Fatalf("first 404: %d %q", r.status, r.header.Get("X-Cache"))
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	if r := h.get("/c/products/missing", ""); r.status != 404 || r.header.Get("X-Cache") != "HIT-L1" {
 		t.Fatalf("second 404: %d %q", r.status, r.header.Get("X-Cache"))
 	}
@@ -371,18 +371,18 @@ func testCacheTwoTiersAndTagInvalidation(t *testing.T, rs *sharedRedis) {
 	if ob.hits.Load() != 0 {
 		t.Fatalf("B went to its origin")
 	}
-	b.srv.cache.Wait()
+	b.srv.current().cache.Wait()
 	if r := b.get("/c/products/42", ""); r.header.Get("X-Cache") != "HIT-L1" {
 		t.Fatalf("B after L2 hit: %q", r.header.Get("X-Cache"))
 	}
 	// Invalidate the tag through A's admin API: A's L1 and the shared L2.
 	oa.bump("/c/products/42")
 	a.invalidate(t, `{"tags":["product:42"]}`, `"tags":1`)
-	written := a.srv.cache.Stats().L2Writes
+	written := a.srv.current().cache.Stats().L2Writes
 	if r := a.get("/c/products/42", ""); r.header.Get("X-Cache") != "MISS" || !strings.Contains(r.body, `"version":1`) {
 		t.Fatalf("A after invalidation: %q %q", r.header.Get("X-Cache"), r.body)
 	}
-	eventually(t, 10*time.Second, "A's refill in L2", func() bool { return a.srv.cache.Stats().L2Writes > written })
+	eventually(t, 10*time.Second, "A's refill in L2", func() bool { return a.srv.current().cache.Stats().L2Writes > written })
 	// A third instance starts with an empty L1: the old entry must not come
 	// back from L2; the refilled one does.
 	c := newHarness(t, routes)
@@ -423,7 +423,7 @@ func TestCacheSurvivesRedisFaults(t *testing.T) {
 				if r.status != 200 {
 					t.Fatalf("%s during fault: %d", path, r.status)
 				}
-				h.srv.cache.Wait()
+				h.srv.current().cache.Wait()
 				// Generous hang guard, not a latency assertion: the route's
 				// budget is 300ms.
 				if el := time.Since(start); el > 3*time.Second {
@@ -497,7 +497,7 @@ func TestWriteInvalidatesItsTags(t *testing.T) {
 	})
 	o := newVersionedOrigin(h.origin)
 	h.get("/c/products/6", "")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	o.extra.Store(func(ctx *fasthttp.RequestCtx) bool {
 		if ctx.IsPut() {
 			if string(ctx.PostBody()) == "fail" {

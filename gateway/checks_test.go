@@ -47,7 +47,7 @@ func TestAdmitAllocatesNothingOnTheHotPath(t *testing.T) {
 	st := statePool.Get().(*reqState)
 	admit := func() {
 		st.route, st.limited, st.timing = -1, false, st.timing[:0]
-		if _, _, ok := s.admit(ctx, st); !ok {
+		if _, _, ok := s.current().admit(ctx, st); !ok {
 			t.Fatalf("not admitted: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}
@@ -62,7 +62,7 @@ func TestAdmitRejectsWithoutProxying(t *testing.T) {
 	st := statePool.Get().(*reqState)
 	ctx := newCheckCtx("/api/products/42", "nope")
 	st.route = -1
-	if _, _, ok := s.admit(ctx, st); ok || ctx.Response.StatusCode() != 401 {
+	if _, _, ok := s.current().admit(ctx, st); ok || ctx.Response.StatusCode() != 401 {
 		t.Fatalf("bad token admitted: %d", ctx.Response.StatusCode())
 	}
 }
@@ -74,12 +74,12 @@ func TestL1HitThroughHandlerAllocatesNothing(t *testing.T) {
 	h := newHarness(t, cachedRoutes(""))
 	newVersionedOrigin(h.origin)
 	// The cached route with auth and a rate limit: the full hot path.
-	h.srv.routes[len(h.srv.routes)-1].limit, _ = h.srv.limiter.Route("c-me", "big")
+	h.srv.current().routes[len(h.srv.current().routes)-1].limit, _ = h.srv.current().limiter.Route("c-me", "big")
 	tok := token(t, nil)
 	if r := h.get("/c/me", tok); r.header.Get("X-Cache") != "MISS" {
 		t.Fatalf("warm-up: %q", r.header.Get("X-Cache"))
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	ctx := newCheckCtx("/c/me", tok)
 	serve := func() {
 		ctx.Response.Reset()

@@ -114,7 +114,7 @@ func TestClusterCacheAcrossMasters(t *testing.T) {
 	if got := o.hits.Load(); got != fills {
 		t.Fatalf("B went to the origin %d times", got-fills)
 	}
-	b.srv.cache.Wait()
+	b.srv.gen.Load().cache.Wait()
 
 	// Each way of invalidating, on an entry of each master.
 	modes := []string{"admin-tag", "admin-key", "kafka-tag", "kafka-key"}
@@ -308,7 +308,7 @@ func TestClusterRateLimitAcrossReplicas(t *testing.T) {
 		}
 	}
 	for name, h := range map[string]*harness{"A": a, "B": b} {
-		if s := h.srv.limiter.Stats(); s.Fallbacks != 0 {
+		if s := h.srv.gen.Load().limiter.Stats(); s.Fallbacks != 0 {
 			t.Fatalf("%s answered %d cluster decisions locally: %+v", name, s.Fallbacks, s)
 		}
 	}
@@ -372,7 +372,7 @@ func TestClusterFeaturesAcrossReplicas(t *testing.T) {
 	if sources(p) != strings.TrimSuffix(strings.Repeat("model,", n), ",") {
 		t.Fatalf("A's predictions: %s", sources(p))
 	}
-	a.srv.features.Wait() // the last good predictions are written to Redis
+	a.srv.gen.Load().features.Wait() // the last good predictions are written to Redis
 	onEveryMaster(t, rs, "last good prediction", rs.keysByMaster(t, "tiercel:lg:*"))
 	oip.Close()
 	// A new input vector: the shared prediction cache cannot answer.

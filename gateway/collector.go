@@ -68,6 +68,9 @@ var (
 	descFallbacks     = desc("fallbacks_total", "Route fallbacks (declared default answers) served.")
 	descShed          = desc("shed_total", "Requests over server.max_in_flight, answered at once from L1, a fallback or a 503.")
 	descInFlight      = desc("requests_in_flight", "Requests being worked on (counted only when server.max_in_flight is set).")
+	descReloads       = desc("config_reloads_total", "Config reloads (SIGHUP, POST /admin/reload) by result: ok, invalid (the file did not load or validate), restart_required (a setting only a restart applies changed), error (a component could not be built).", "result")
+	descReloadOK      = desc("config_last_reload_successful", "1 when the last reload succeeded (or none was tried), 0 while the file on disk is not the config serving.")
+	descReloadTime    = desc("config_last_reload_success_timestamp_seconds", "When the config serving now was loaded (start or last successful reload), Unix time.")
 )
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -75,7 +78,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.s
+	s := c.s.current() // the components the current config uses
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
@@ -89,6 +92,13 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descInFlight, float64(s.inFlight.Load()))
 	}
 	counter(descBadRequests, s.stats.badRequests.Load())
+	r := &s.reload
+	counter(descReloads, r.ok.Load(), "ok")
+	counter(descReloads, r.invalid.Load(), "invalid")
+	counter(descReloads, r.restart.Load(), "restart_required")
+	counter(descReloads, r.failed.Load(), "error")
+	gauge(descReloadOK, b2f(!r.lastBad.Load()))
+	gauge(descReloadTime, float64(r.lastOK.Load()))
 	if s.rconn != nil {
 		for kind, n := range s.rconn.Errors() {
 			counter(descRedisErrors, n, kind)
@@ -245,7 +255,7 @@ func b2f(b bool) float64 {
 // but tokens still verify (the last refresh failed and the last good set is
 // in use, or the JWKS is empty beside static keys). The detail's problem
 // says which.
-func (s *Server) authChecks() map[string]Check {
+func (s *generation) authChecks() map[string]Check {
 	out := map[string]Check{}
 	if s.verifier == nil {
 		return out
@@ -265,7 +275,7 @@ func (s *Server) authChecks() map[string]Check {
 
 // upstreamChecks reports each pool: down when no target is healthy,
 // degraded when some are out of rotation.
-func (s *Server) upstreamChecks() map[string]Check {
+func (s *generation) upstreamChecks() map[string]Check {
 	out := map[string]Check{}
 	for name, p := range s.pools {
 		targets := p.Status()

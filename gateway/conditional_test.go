@@ -127,7 +127,7 @@ func TestCacheConditionalRequests(t *testing.T) {
 	if r := get("GET", map[string]string{"If-None-Match": `"v1"`}); r.status != 304 || r.header.Get("X-Cache") != "MISS" || r.body != "" {
 		t.Fatalf("conditional miss: %d %q %q", r.status, r.header.Get("X-Cache"), r.body)
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	for _, tc := range []struct {
 		name   string
 		method string

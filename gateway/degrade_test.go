@@ -175,7 +175,7 @@ func TestShedOverMaxInFlight(t *testing.T) {
 	if cached.status != 200 {
 		t.Fatalf("warm: %d", cached.status)
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	done := make(chan reply, 1)
 	go func() { done <- h.do("GET", "/open/hold", "", nil, nil) }()
 	<-entered // one request in flight: the limit

@@ -28,7 +28,7 @@ var _ invalidation.Applier = (*applier)(nil)
 // logged and skipped: retrying them would never succeed. Errors returned
 // are transient (Redis), and the consumer retries them.
 func (a *applier) Apply(ctx context.Context, ev *invalidation.Event) error {
-	s := a.s
+	s := a.s.current() // one generation per event
 	var errs []error
 	if s.cache != nil {
 		inv := cache.Invalidation{ID: ev.ID, Tags: ev.Tags}
@@ -50,7 +50,7 @@ func (a *applier) Apply(ctx context.Context, ev *invalidation.Event) error {
 		}
 	}
 	if len(ev.Entities) > 0 {
-		if err := a.applyEntities(ctx, ev); err != nil {
+		if err := a.applyEntities(ctx, s, ev); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -63,8 +63,7 @@ func (a *applier) Apply(ctx context.Context, ev *invalidation.Event) error {
 	return nil
 }
 
-func (a *applier) applyEntities(ctx context.Context, ev *invalidation.Event) error {
-	s := a.s
+func (a *applier) applyEntities(ctx context.Context, s *generation, ev *invalidation.Event) error {
 	if s.features == nil {
 		s.log.Warn("invalidation event names feature rows but no features are configured", "event", ev.ID)
 		return nil
@@ -99,11 +98,12 @@ func (a *applier) applyEntities(ctx context.Context, ev *invalidation.Event) err
 
 // DropLocal forgets this replica's L1 after a long disconnect from Kafka.
 func (a *applier) DropLocal() {
-	if a.s.cache != nil {
-		a.s.cache.DropL1()
+	s := a.s.current()
+	if s.cache != nil {
+		s.cache.DropL1()
 	}
-	if a.s.features != nil {
-		a.s.features.DropLocal()
+	if s.features != nil {
+		s.features.DropLocal()
 	}
 }
 
@@ -156,15 +156,15 @@ func (s *Server) startConsumer(logger *slog.Logger) error {
 	}
 	s.consumer = c
 	// Writes invalidate what they change (unsafemethods.go) wherever
-	// something is cached, and a route's invalidate_tags in any case.
-	if s.cfg.invalidatingRoutes() || s.cfg.cachedRoutes() > 0 {
-		p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: s.cfg.Kafka.Endpoint,
-			Logger: logger.With("component", "invalidation")})
-		if err != nil {
-			return fmt.Errorf("cannot start the invalidation producer: %w", err)
-		}
-		s.producer = p
+	// something is cached, and a route's invalidate_tags in any case. Made
+	// even when nothing is cached yet, since a reload may add a cached
+	// route: it connects only once it has an event to publish.
+	p, err := invalidation.NewProducer(invalidation.ProducerConfig{Endpoint: s.cfg.Kafka.Endpoint,
+		Logger: logger.With("component", "invalidation")})
+	if err != nil {
+		return fmt.Errorf("cannot start the invalidation producer: %w", err)
 	}
+	s.producer = p
 	return nil
 }
 

@@ -74,7 +74,7 @@ func testKafkaInvalidationReachesEveryReplica(t *testing.T, rs *sharedRedis) {
 	for _, h := range []*harness{a, b} {
 		h.get("/c/products/42", "")
 		h.get("/c/products/43", "")
-		h.srv.cache.Wait()
+		h.srv.current().cache.Wait()
 		if r := h.get("/c/products/42", ""); r.header.Get("X-Cache") != "HIT-L1" {
 			t.Fatalf("warm-up: %q", r.header.Get("X-Cache"))
 		}
@@ -130,7 +130,7 @@ func testNoStaleReadAfterAppliedEvent(t *testing.T, rs *sharedRedis) {
 		h.origin.serve(origin.handle)
 		applied[i] = &atomic.Int64{}
 		seen := applied[i]
-		h.srv.applier.applied = func(ev *invalidation.Event) {
+		h.srv.current().applier.applied = func(ev *invalidation.Event) {
 			for {
 				cur := seen.Load()
 				if ev.SourceVersion <= cur || seen.CompareAndSwap(cur, ev.SourceVersion) {
@@ -311,7 +311,7 @@ func testWriteOnOneReplicaReachesTheOther(t *testing.T, rs *sharedRedis) {
 	a, b := mk(), mk()
 	waitKafkaReady(t, a, b)
 	b.get("/c/products/1", "")
-	b.srv.cache.Wait()
+	b.srv.current().cache.Wait()
 	if r := b.get("/c/products/1", ""); r.header.Get("X-Cache") != "HIT-L1" || !strings.Contains(r.body, `"version":0`) {
 		t.Fatalf("B warm-up: %q %q", r.header.Get("X-Cache"), r.body)
 	}

@@ -34,7 +34,7 @@ func BenchmarkEventToApplied(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(s.closeComponents)
-		s.applier.applied = func(ev *invalidation.Event) {
+		s.current().applier.applied = func(ev *invalidation.Event) {
 			mu.Lock()
 			done[ev.ID]++
 			mu.Unlock()

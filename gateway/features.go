@@ -18,22 +18,22 @@ import (
 type featureServe func(c context.Context, body, dst []byte) ([]byte, error)
 
 // serveNative answers POST /v1/features.
-func serveNative(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
+func serveNative(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
 	s.serveFeatures(ctx, st, deadline, "features", s.featureStore().ServeNative)
 }
 
 // serveFeast answers Feast's POST /get-online-features.
-func serveFeast(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
+func serveFeast(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
 	s.serveFeatures(ctx, st, deadline, "features", s.featureStore().ServeFeast)
 }
 
 // servePush answers POST /v1/push.
-func servePush(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
+func servePush(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
 	s.serveFeatures(ctx, st, deadline, "push", s.featureStore().ServePush)
 }
 
 // servePredict answers POST /v1/models/{name}/predict.
-func servePredict(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
+func servePredict(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
 	// A string: the model name outlives nothing, but ServePredict's
 	// signature takes one; the copy is small next to a prediction. The
 	// name is the parameter's value, not its spelling in the path.
@@ -47,7 +47,7 @@ func servePredict(s *Server, ctx *fasthttp.RequestCtx, st *reqState, deadline ti
 // featureStore returns the Store the built-in handlers answer from. New
 // creates it whenever a route names a handler, so nil is a broken
 // invariant, not a configuration error.
-func (s *Server) featureStore() *features.Store {
+func (s *generation) featureStore() *features.Store {
 	if s.features == nil {
 		panic("BUG: a built-in feature handler runs without a features.Store")
 	}
@@ -58,7 +58,7 @@ func (s *Server) featureStore() *features.Store {
 // its reply. The context carries the deadline so that Redis, feature
 // upstreams and model servers get only what is left of the budget:
 // fasthttp's RequestCtx is never cancelled per request.
-func (s *Server) serveFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time, stage string, serve featureServe) {
+func (s *generation) serveFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time, stage string, serve featureServe) {
 	c, cancel := context.WithDeadline(context.Background(), deadline)
 	resp := &ctx.Response
 	// The reply is appended straight into the response's pooled body
@@ -85,7 +85,7 @@ var featureStatus = [...]int{
 // featureError turns a features error into the gateway's JSON error. The
 // feature error's Code and Message are meant for clients (they name every
 // bad input); its cause is not, and is only logged.
-func (s *Server) featureError(err error, st *reqState) *Error {
+func (s *generation) featureError(err error, st *reqState) *Error {
 	var fe *features.Error
 	if !errors.As(err, &fe) || int(fe.Kind) >= len(featureStatus) || featureStatus[fe.Kind] == 0 {
 		s.log.Error("features call failed", "error", err.Error(), "request_id", string(st.id))
@@ -104,7 +104,7 @@ func (s *Server) featureError(err error, st *reqState) *Error {
 // featureChecks reports the features' dependencies for /readyz: down while
 // a breaker is open (its rows are answered by fallbacks), degraded while
 // it probes (half-open). Either leaves the gateway ready: it still answers.
-func (s *Server) featureChecks() map[string]Check {
+func (s *generation) featureChecks() map[string]Check {
 	out := map[string]Check{}
 	if s.features == nil {
 		return out
@@ -143,7 +143,7 @@ var (
 )
 
 // collectFeatures exports the features.Store's counters.
-func (s *Server) collectFeatures(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64, ...string)) {
+func (s *generation) collectFeatures(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64, ...string)) {
 	if s.features == nil {
 		return
 	}

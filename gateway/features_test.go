@@ -179,14 +179,14 @@ func TestFeaturesPushReadYourWriteRedis(t *testing.T) {
 	if got := read(); got.Results[0].Statuses[1] != "NOT_FOUND" {
 		t.Fatalf("before the push: %+v", got.Results[0])
 	}
-	h.srv.features.Wait() // the NOT_FOUND row is in L1 now: the push must drop it
+	h.srv.current().features.Wait() // the NOT_FOUND row is in L1 now: the push must drop it
 	for i, country := range []string{"FR", "NG"} {
 		h.mustPost("/v1/push", tok, `{"view":"rv","rows":[{"entity":{"user_id":"u1"},"values":{"clicks":`+strconv.Itoa(i+1)+`,"country":"`+country+`"}}]}`)
 		got := read()
 		if r := got.Results[0]; r.Values[1] != country || r.Statuses[0] != "PRESENT" {
 			t.Fatalf("after push %d: %+v", i, r)
 		}
-		h.srv.features.Wait()
+		h.srv.current().features.Wait()
 	}
 	if n, _ := rs.Client().Exists(t.Context(), "tiercel:fv:rv:u1").Result(); n != 1 {
 		t.Errorf("the row is not in Redis under the documented key")
@@ -223,7 +223,7 @@ func TestFeaturesPredictCaches(t *testing.T) {
 	if st := r.header.Get("Server-Timing"); !strings.Contains(st, "predict;dur=") {
 		t.Errorf("Server-Timing %q has no predict stage", st)
 	}
-	h.srv.features.Wait()
+	h.srv.current().features.Wait()
 	if got := decode[predictReply](t, h.mustPost("/v1/models/lin/predict", tok, body).body); sources(got) != "cache" {
 		t.Fatalf("second: %+v", got)
 	}
@@ -269,7 +269,7 @@ func TestFeaturesModelDownFallsBack(t *testing.T) {
 	if got := decode[predictReply](t, h.mustPost("/v1/models/remote/predict", tok, `{"entities":[{"user_id":"u1"}]}`).body); sources(got) != "model" || *got.Predictions[0].Value != 20 {
 		t.Fatalf("model up: %+v", got)
 	}
-	h.srv.features.Wait() // u1's last good prediction is recorded
+	h.srv.current().features.Wait() // u1's last good prediction is recorded
 	oip.Close()
 	push("3") // a new input vector: the prediction cache cannot answer
 	r := h.mustPost("/v1/models/remote/predict", tok, `{"entities":[{"user_id":"u1"},{"user_id":"u2"}]}`)

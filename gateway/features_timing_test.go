@@ -59,7 +59,7 @@ func newFeatureBenchServer(b *testing.B) (*Server, []byte) {
 		rows[i] = features.PushRow{Entity: map[string]string{"user_id": id}, Values: vals}
 		ents[i] = `{"user_id":"` + id + `"}`
 	}
-	if err := s.features.Push(context.Background(), "wide", rows); err != nil {
+	if err := s.current().features.Push(context.Background(), "wide", rows); err != nil {
 		b.Fatal(err)
 	}
 	body := `{"features":[` + strings.Join(refs, ",") + `],"entities":[` + strings.Join(ents, ",") + `]}`
@@ -97,10 +97,10 @@ func BenchmarkFeatures100x50L1(b *testing.B) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		serve(b)
-		s.features.Wait()
-		before := s.features.Stats().RowL1Hits
+		s.current().features.Wait()
+		before := s.current().features.Stats().RowL1Hits
 		serve(b)
-		if s.features.Stats().RowL1Hits-before == benchEntities {
+		if s.current().features.Stats().RowL1Hits-before == benchEntities {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -112,7 +112,7 @@ func BenchmarkFeatures100x50L1(b *testing.B) {
 		var dst []byte
 		benchLatencies(b, func() {
 			var err error
-			if dst, err = s.features.ServeNative(context.Background(), body, dst[:0]); err != nil {
+			if dst, err = s.current().features.ServeNative(context.Background(), body, dst[:0]); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -22,7 +22,7 @@ func TestForwardHeaders(t *testing.T) {
 	if got := seen["X-Test-Number"]; len(got) != 1 || got[0] != "1" || len(seen["X-Other"]) != 0 {
 		t.Fatalf("the fill sent %v", seen)
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	// Not keyed: another value reads the same entry.
 	second := h.rawHit("GET", "/fwd", "X-Test-Number: 2")
 	if second.body != first.body {

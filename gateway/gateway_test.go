@@ -234,7 +234,7 @@ func TestUpstreamFailures(t *testing.T) {
 
 func TestPanicBecomesJSON500(t *testing.T) {
 	h := newHarness(t, nil)
-	h.srv.routes[2].pool = nil // the next request on /open panics in the proxy
+	h.srv.current().routes[2].pool = nil // the next request on /open panics in the proxy
 	r := h.get("/open/x", "")
 	if r.status != 500 || r.err.Code != "internal" {
 		t.Fatalf("status %d code %q", r.status, r.err.Code)

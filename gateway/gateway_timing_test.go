@@ -27,7 +27,7 @@ func BenchmarkAdmit(b *testing.B) {
 	for b.Loop() {
 		st.route, st.limited, st.timing = -1, false, st.timing[:0]
 		st.started, st.lap = time.Now(), 0 // as handle does
-		if _, _, ok := s.admit(ctx, st); !ok {
+		if _, _, ok := s.current().admit(ctx, st); !ok {
 			b.Fatalf("not admitted: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}
@@ -157,16 +157,16 @@ func BenchmarkHandleL2Hit(b *testing.B) {
 	for id := range keys {
 		get(id)
 	}
-	for st := s.cache.Stats(); st.L2Writes+st.L2WriteDrops < keys; st = s.cache.Stats() {
+	for st := s.current().cache.Stats(); st.L2Writes+st.L2WriteDrops < keys; st = s.current().cache.Stats() {
 		runtime.Gosched() // L2 writes are asynchronous (and dropped when their queue is full)
 	}
-	hits := s.cache.Stats().L2Hits
+	hits := s.current().cache.Stats().L2Hits
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		get((i * 7919) % keys)
 	}
-	b.ReportMetric(100*float64(s.cache.Stats().L2Hits-hits)/float64(b.N), "%hit-l2")
+	b.ReportMetric(100*float64(s.current().cache.Stats().L2Hits-hits)/float64(b.N), "%hit-l2")
 }
 
 // BenchmarkHandleL2HitParallel is BenchmarkHandleL2Hit with 64 concurrent
@@ -192,10 +192,10 @@ func BenchmarkHandleL2HitParallel(b *testing.B) {
 	for id := range keys {
 		path = get(ctx, path, id)
 	}
-	for st := s.cache.Stats(); st.L2Writes+st.L2WriteDrops < keys; st = s.cache.Stats() {
+	for st := s.current().cache.Stats(); st.L2Writes+st.L2WriteDrops < keys; st = s.current().cache.Stats() {
 		runtime.Gosched()
 	}
-	before := s.cache.Stats()
+	before := s.current().cache.Stats()
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(64 / runtime.GOMAXPROCS(0))
@@ -207,7 +207,7 @@ func BenchmarkHandleL2HitParallel(b *testing.B) {
 			path = get(ctx, path, int(seq.Add(7919)%keys))
 		}
 	})
-	after := s.cache.Stats()
+	after := s.current().cache.Stats()
 	b.ReportMetric(100*float64(after.L2Hits-before.L2Hits)/float64(b.N), "%hit-l2")
 }
 

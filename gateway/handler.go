@@ -75,7 +75,7 @@ type reqState struct {
 	// writeLimitHeaders).
 	limitN    int
 	limitText []byte
-	route     int // index into Server.routes; -1 before routing
+	route     int // index into generation.routes; -1 before routing
 	ckey      []byte
 	scratch   []byte
 	cache     cacheLabel
@@ -89,7 +89,7 @@ var statePool = sync.Pool{New: func() any {
 		timing: make([]byte, 0, 128), ckey: make([]byte, 0, 256), scratch: make([]byte, 0, 128)}
 }}
 
-func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+func (s *generation) serve(ctx *fasthttp.RequestCtx) {
 	st := statePool.Get().(*reqState)
 	// fasthttp reads the clock just before calling the handler; a second
 	// read here would cost as much as the rate-limit check.
@@ -151,7 +151,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // request pays before any cache or upstream work. On false the response is
 // already written. With a cached token and an existing rate-limit bucket it
 // allocates nothing.
-func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Time, bool) {
+func (s *generation) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Time, bool) {
 	if !validHost(ctx.Request.Header.Host()) {
 		writeError(ctx, errBadHost, st.id)
 		return nil, time.Time{}, false
@@ -194,7 +194,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time.Tim
 
 // authenticate applies the route's auth policy. A nil principal with a nil
 // error is an anonymous caller on an optional or open route.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) (*auth.Principal, *Error) {
+func (s *generation) authenticate(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) (*auth.Principal, *Error) {
 	if rt.authMode == authNone {
 		return nil, nil
 	}
@@ -243,7 +243,7 @@ func unauthorizedMessage(code string) string {
 // rateLimit answers 429 and returns false when the caller is over its limit.
 // The decision is kept in st: finish writes the RateLimit-* headers, after
 // the upstream's response has replaced ours.
-func (s *Server) rateLimit(ctx *fasthttp.RequestCtx, rt *route, p *auth.Principal, st *reqState, deadline time.Time) bool {
+func (s *generation) rateLimit(ctx *fasthttp.RequestCtx, rt *route, p *auth.Principal, st *reqState, deadline time.Time) bool {
 	t0 := st.started.Add(st.lap)
 	st.key = appendLimitKey(st.key[:0], rt.limit.KeyKind(), p, ctx)
 	tier := ""
@@ -321,7 +321,7 @@ func (st *reqState) upstreamURI() []byte {
 	return st.uri
 }
 
-func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+func (s *generation) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
 	if st.caller != nil && len(ctx.Request.Header.PeekAll(fasthttp.HeaderAuthorization)) > 1 {
 		// Not a list field: the token checked (the first line) would not be
 		// the one an origin reading the last line trusts. Only a forwarded
@@ -359,7 +359,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadli
 }
 
 // finish records metrics, Server-Timing and the access log line.
-func (s *Server) finish(ctx *fasthttp.RequestCtx, st *reqState) {
+func (s *generation) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 	ri := st.route
 	elapsed := time.Since(st.started)
 	h := &ctx.Response.Header

@@ -37,7 +37,8 @@ type invalidateReply struct {
 const maxInvalidateBody = 1 << 20
 
 func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
-	if s.cache == nil {
+	g := s.current()
+	if g.cache == nil {
 		writeAdminError(w, &Error{http.StatusNotFound, "no_cache", "no route has a cache"})
 		return
 	}
@@ -67,7 +68,7 @@ func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
 	}
 	keys := make([][]byte, 0, len(req.Keys))
 	for i, k := range req.Keys {
-		key, err := s.keyForPath(k)
+		key, err := g.keyForPath(k)
 		if err != nil {
 			writeAdminError(w, &Error{http.StatusBadRequest, "bad_key", fmt.Sprintf("keys[%d]: %v", i, err)})
 			return
@@ -82,14 +83,14 @@ func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	reply := invalidateReply{Keys: len(keys), Tags: len(req.Tags), L2: s.cache.L2State()}
+	reply := invalidateReply{Keys: len(keys), Tags: len(req.Tags), L2: g.cache.L2State()}
 	var l2err error
 	if len(keys) > 0 {
-		_, err := s.cache.InvalidateKeys(ctx, keys...)
+		_, err := g.cache.InvalidateKeys(ctx, keys...)
 		l2err = errors.Join(l2err, err)
 	}
 	if len(req.Tags) > 0 {
-		_, err := s.cache.InvalidateTags(ctx, req.Tags...)
+		_, err := g.cache.InvalidateTags(ctx, req.Tags...)
 		l2err = errors.Join(l2err, err)
 	}
 	if l2err != nil {
@@ -137,7 +138,7 @@ func (s *Server) applyEventBody(w http.ResponseWriter, r *http.Request, body []b
 }
 
 // keyForPath builds the cache key a GET of path would use.
-func (s *Server) keyForPath(path string) ([]byte, error) {
+func (s *generation) keyForPath(path string) ([]byte, error) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("%q is not a path", path)
 	}

@@ -204,7 +204,7 @@ func TestJWKSEmptiedRevokesOverSockets(t *testing.T) {
 			t.Fatalf("RS256 token: %d %s", r.status, r.body)
 		}
 	}
-	if st := h.srv.verifier.Stats(); st.CacheHits == 0 {
+	if st := h.srv.current().verifier.Stats(); st.CacheHits == 0 {
 		t.Fatalf("the token was not served from the cache: %+v", st)
 	}
 	if rd := h.readyz(); rd.code != 200 || rd.Checks["jwks:rs"].Status != "ok" {

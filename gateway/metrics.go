@@ -22,7 +22,7 @@ type metrics struct {
 // histogram that starts at 5ms would say nothing about it.
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
-func newMetrics(s *Server) *metrics {
+func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.reqDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "tiercel_http_request_duration_seconds",
@@ -34,7 +34,9 @@ func newMetrics(s *Server) *metrics {
 		Help:    "Time an upstream pool took to answer, retries included, by upstream.",
 		Buckets: latencyBuckets,
 	}, []string{"upstream"})
-	m.reg.MustRegister(m.reqDur, m.upDur, &statsCollector{s: s},
+	// The statsCollector is registered by New once the first generation
+	// exists: registering describes it by collecting.
+	m.reg.MustRegister(m.reqDur, m.upDur,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

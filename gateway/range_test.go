@@ -57,7 +57,7 @@ func TestRangeFromCache(t *testing.T) {
 	if seen := rangesSeen(); len(seen) != 1 || seen[0] != "" {
 		t.Fatalf("the origin was sent Range %q", seen)
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	// A HIT without Range is the whole 200, which advertises ranges.
 	if r := h.get("/c/products/r1", ""); r.status != 200 || r.header.Get("X-Cache") != "HIT-L1" || r.body != rangeBody ||
 		r.header.Get("Accept-Ranges") != "bytes" || r.header.Get("Content-Range") != "" {
@@ -91,7 +91,7 @@ func TestRangeMultipartFromCache(t *testing.T) {
 	h := newHarness(t, cachedRoutes(""))
 	rangeOrigin(h, "max-age=60")
 	h.get("/c/products/r2", "")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	r := h.do("GET", "/c/products/r2", "", nil, map[string]string{"Range": "bytes=0-1, 24-"})
 	mt, params, err := mime.ParseMediaType(r.header.Get("Content-Type"))
 	if r.status != 206 || err != nil || mt != "multipart/byteranges" || r.header.Get("X-Cache") != "HIT-L1" {
@@ -124,7 +124,7 @@ func TestRangeNotSatisfiableFromCache(t *testing.T) {
 			r.header.Get("X-Cache") != label || r.header.Get("Cache-Control") != "no-store" || r.header.Get("Etag") != "" {
 			t.Fatalf("%s: %d %+v %v", label, r.status, r.err, r.header)
 		}
-		h.srv.cache.Wait()
+		h.srv.current().cache.Wait()
 	}
 	// The 416 was never stored: the next plain GET is the whole 200.
 	if r := h.get("/c/products/r3", ""); r.status != 200 || r.body != rangeBody || r.header.Get("X-Cache") != "HIT-L1" {
@@ -139,7 +139,7 @@ func TestRangeIgnoredFromCache(t *testing.T) {
 	h := newHarness(t, cachedRoutes(""))
 	rangeOrigin(h, "max-age=60")
 	h.get("/c/products/r4", "")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	if r := h.do("HEAD", "/c/products/r4", "", nil, map[string]string{"Range": "bytes=0-4"}); r.status != 200 ||
 		r.header.Get("Content-Range") != "" || r.header.Get("Content-Length") != "26" {
 		t.Fatalf("HEAD: %d %v", r.status, r.header)
@@ -180,7 +180,7 @@ func TestRangeOnL1HitAllocatesNothing(t *testing.T) {
 	h := newHarness(t, cachedRoutes(""))
 	rangeOrigin(h, "max-age=60")
 	h.get("/c/products/r6", "")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	ctx := newCheckCtx("/c/products/r6", "")
 	ctx.Request.Header.Set("Range", "bytes=2-3")
 	ctx.Request.Header.Set("If-Range", `"v1"`)
@@ -210,7 +210,7 @@ func TestRangeIfRangeDateFromCache(t *testing.T) {
 	})
 	for path, want := range map[string]int{"/strong": 206, "/weak": 200} {
 		lm := h.raw("GET", path).header.Get("Last-Modified")
-		h.srv.cache.Wait()
+		h.srv.current().cache.Wait()
 		r := h.rawHit("GET", path, "Range: bytes=0-2", "If-Range: "+lm)
 		if r.status != want {
 			t.Errorf("%s (Last-Modified %s, Date %s): %d, want %d", path, lm, r.header.Get("Date"), r.status, want)

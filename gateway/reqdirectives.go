@@ -55,7 +55,7 @@ func requestDirectives(ctx *fasthttp.RequestCtx) *httpcache.RequestDirectives {
 //
 // Otherwise (max-age, min-fresh) the usual path runs and checks what it
 // finds against them.
-func (s *Server) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time, rd *httpcache.RequestDirectives) bool {
+func (s *generation) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time, rd *httpcache.RequestDirectives) bool {
 	now := st.started
 	if rd.NoCache && !rd.OnlyIfCached {
 		st.cache = cacheBypass

@@ -70,7 +70,7 @@ func scripted(o *echoOrigin, answers map[string][]string) *atomic.Int64 {
 func twice(t *testing.T, h *harness, path string) (first, second reply, cached bool) {
 	t.Helper()
 	first = h.raw("GET", path)
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	second = h.raw("GET", path)
 	return first, second, second.body == first.body && strings.HasPrefix(second.header.Get("X-Cache"), "HIT")
 }
@@ -194,7 +194,7 @@ func TestCacheKeepsOriginDate(t *testing.T) {
 	if err != nil || time.Since(arrived) > 5*time.Second {
 		t.Fatalf("no Date from the origin: the cache sent %q", first.header.Get("Date"))
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	time.Sleep(1100 * time.Millisecond) // the next second: a cache's own clock would show it
 	if again := h.rawHit("GET", "/dateless"); again.header.Get("Date") != first.header.Get("Date") {
 		t.Fatalf("Date changed from %q to %q on a hit", first.header.Get("Date"), again.header.Get("Date"))
@@ -228,7 +228,7 @@ func TestRFC9111NoStaleWhenRevalidationRequired(t *testing.T) {
 	for path := range answers {
 		h.raw("GET", path)
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	time.Sleep(1100 * time.Millisecond) // every entry is now stale
 	failing.Store(true)
 	for path := range answers {
@@ -274,7 +274,7 @@ func TestRFC9111RequestDirectives(t *testing.T) {
 	})
 	scripted(o, map[string][]string{"/r": {"Cache-Control: max-age=2"}})
 	base := h.raw("GET", "/r")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	h.rawHit("GET", "/r")
 	o.requests()
 	fromCache := func(what string, r reply, want bool) {
@@ -305,7 +305,7 @@ func TestRFC9111RequestDirectives(t *testing.T) {
 	ignoring, o2 := plainCache(t, nil, nil)
 	scripted(o2, map[string][]string{"/r": {"Cache-Control: max-age=60"}})
 	ignoring.raw("GET", "/r")
-	ignoring.srv.cache.Wait()
+	ignoring.srv.current().cache.Wait()
 	ignoring.rawHit("GET", "/r")
 	o2.requests()
 	for _, cc := range []string{"no-cache", "max-age=0", "no-store"} {
@@ -408,13 +408,13 @@ func TestRFC9111NoCacheRevalidatesEveryReuse(t *testing.T) {
 	h, o := plainCache(t, nil, nil)
 	v := newValidatingOrigin(o, "no-cache")
 	first := h.raw("GET", "/v")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	for i := range 3 {
 		r := h.raw("GET", "/v")
 		if r.header.Get("X-Cache") != "REVALIDATED" || r.body != first.body {
 			t.Fatalf("reuse %d: %q %q", i, r.header.Get("X-Cache"), r.body)
 		}
-		h.srv.cache.Wait()
+		h.srv.current().cache.Wait()
 	}
 	if v.conditional.Load() != 3 || v.full.Load() != 1 {
 		t.Fatalf("conditional %d, full %d", v.conditional.Load(), v.full.Load())
@@ -425,7 +425,7 @@ func TestRFC9111NoCacheRevalidatesEveryReuse(t *testing.T) {
 	if r := h.raw("GET", "/v"); r.header.Get("X-Cache") != "MISS" || r.body != `body of "v2"` {
 		t.Fatalf("after a change: %q %q", r.header.Get("X-Cache"), r.body)
 	}
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	if r := h.raw("GET", "/v"); r.header.Get("X-Cache") != "REVALIDATED" || r.body != `body of "v2"` {
 		t.Fatalf("the new one, revalidated: %q %q", r.header.Get("X-Cache"), r.body)
 	}
@@ -442,7 +442,7 @@ func TestRFC9111RevalidationByLastModified(t *testing.T) {
 	v := newValidatingOrigin(o, "no-cache")
 	v.noETag.Store(true)
 	first := h.raw("GET", "/lm")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	if r := h.raw("GET", "/lm"); r.header.Get("X-Cache") != "REVALIDATED" || r.body != first.body || v.conditional.Load() != 1 {
 		t.Fatalf("Last-Modified: %q, conditional %d", r.header.Get("X-Cache"), v.conditional.Load())
 	}
@@ -455,7 +455,7 @@ func TestCachedAnswersKeepTheConnection(t *testing.T) {
 	h, o := plainCache(t, nil, nil)
 	scripted(o, map[string][]string{"/ka": {"Cache-Control: max-age=60"}})
 	h.raw("GET", "/ka")
-	h.srv.cache.Wait()
+	h.srv.current().cache.Wait()
 	conn, err := net.Dial("tcp", h.srv.Addr())
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 // path (RFC 3986 §5.2), absolute and network-path references of the
 // request's Host, in the path's normal form.
 func TestSameOriginPath(t *testing.T) {
-	s := &Server{}
+	s := &generation{Server: &Server{}}
 	f := func(value, host, base, want string) {
 		t.Helper()
 		got, ok := s.sameOriginPath([]byte(value), []byte(host), []byte(base))
@@ -79,7 +79,7 @@ func FuzzSameOriginPath(f *testing.F) {
 		"http://other.example/", "/a/%2e%2e/b", "http://[::1]/", "/a%20b;c", "%", "http://gateway.test:x/"} {
 		f.Add(v, "/a/b")
 	}
-	s := &Server{}
+	s := &generation{Server: &Server{}}
 	f.Fuzz(func(t *testing.T, value, base string) {
 		b, _, _, err := reqtarget.Options{}.Parse(nil, []byte("/"+strings.TrimLeft(base, "/")))
 		if err != nil {

@@ -125,8 +125,8 @@ func (p *secPair) replicas() []*harness { return []*harness{p.a, p.b} }
 // settleL2 (security_probes_test.go) also waits for them, and rawHit
 // retries until a cache answers.
 func (p *secPair) settle() {
-	p.a.srv.cache.Wait()
-	p.b.srv.cache.Wait()
+	p.a.srv.current().cache.Wait()
+	p.b.srv.current().cache.Wait()
 }
 
 // raw sends one request written byte for byte (the target as given, every
@@ -182,7 +182,7 @@ func (h *harness) rawHit(method, target string, lines ...string) reply {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("%s %q: never served from the cache (last X-Cache %q)", method, target, r.header.Get("X-Cache"))
 		}
-		h.srv.cache.Wait()
+		h.srv.current().cache.Wait()
 	}
 }
 

@@ -181,14 +181,14 @@ func FuzzUpstreamPathIsKeyedPath(f *testing.F) {
 			}
 		}
 		var params router.Params
-		idx, _, err := s.router.Match([]byte("GET"), []byte(path), &params)
-		if err != nil || s.routes[idx].name != routeOf(t, s, target) {
+		idx, _, err := s.current().router.Match([]byte("GET"), []byte(path), &params)
+		if err != nil || s.current().routes[idx].name != routeOf(t, s, target) {
 			t.Fatalf("%q: the origin's path %q routes elsewhere (%v)", target, path, err)
 		}
-		if s.routes[idx].cache == nil {
+		if s.current().routes[idx].cache == nil {
 			return
 		}
-		s.cache.Wait()
+		s.current().cache.Wait()
 		again, _ := serve(e.URI)
 		second := o.requests()
 		switch {
@@ -209,14 +209,14 @@ func routeOf(t *testing.T, s *Server, target string) string {
 	if err := req.Read(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: g\r\n\r\n"))); err != nil {
 		t.Fatal(err)
 	}
-	path, _, _, err := s.targets.Parse(nil, req.Header.RequestURI())
+	path, _, _, err := s.current().targets.Parse(nil, req.Header.RequestURI())
 	if err != nil {
 		t.Fatalf("%q reached the origin but is refused: %v", target, err)
 	}
 	var params router.Params
-	idx, _, err := s.router.Match([]byte("GET"), path, &params)
+	idx, _, err := s.current().router.Match([]byte("GET"), path, &params)
 	if err != nil {
 		t.Fatalf("%q reached the origin but routes nowhere", target)
 	}
-	return s.routes[idx].name
+	return s.current().routes[idx].name
 }

@@ -380,7 +380,7 @@ func (p *secPair) settleL2(t *testing.T) {
 	p.settle()
 	for _, h := range p.replicas() {
 		eventually(t, 5*time.Second, "the L2 writes", func() bool {
-			st := h.srv.cache.Stats()
+			st := h.srv.current().cache.Stats()
 			if st.L2WriteDrops > 0 {
 				t.Fatalf("%d L2 writes dropped", st.L2WriteDrops)
 			}

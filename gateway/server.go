@@ -14,14 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
-	"github.com/tiercel/tiercel/cache"
-	"github.com/tiercel/tiercel/features"
-	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/conntimeout"
-	"github.com/tiercel/tiercel/gateway/ratelimit"
-	"github.com/tiercel/tiercel/gateway/reqtarget"
-	"github.com/tiercel/tiercel/gateway/router"
-	"github.com/tiercel/tiercel/gateway/upstream"
 	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/invalidation"
 )
@@ -29,30 +22,28 @@ import (
 // Server is a running gateway: the public fasthttp listener, the admin
 // listener and the components the routes use.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	accessLog bool
+	// cfg is the config the process started with: the restart-only
+	// settings (reload.go) are read from it. What requests read is in the
+	// current generation.
+	cfg Config
+	log *slog.Logger
 
-	router   router.Router
-	routes   []*route
+	// gen is the current generation (generation.go): each request loads it
+	// once and finishes on it, whatever a reload swaps in meanwhile.
+	gen atomic.Pointer[generation]
+	// reload serialises reloads and holds what they keep (reload.go).
+	reload reloader
+
 	unrouted *routeMetrics
-	verifier *auth.Verifier
-	limiter  *ratelimit.Limiter
-	pools    map[string]*upstream.Pool
 	rconn    *redisconn.Conn       // nil without Redis
 	redis    redis.UniversalClient // rconn.Client, or nil
-	cache    *cache.Tiered
-	features *features.Store
 	consumer *invalidation.Consumer
 	applier  *applier
 	producer *invalidation.Producer // publishes write invalidations to other replicas
 	pass     passSet
 	ids      *requestIDs
-	// targets reads request targets into the one path routed, keyed and
-	// forwarded.
-	targets reqtarget.Options
-	metrics *metrics
-	stats   serverStats
+	metrics  *metrics
+	stats    serverStats
 
 	public *fasthttp.Server
 	// timeouts enforces server.read_timeout, write_timeout and
@@ -70,12 +61,10 @@ type Server struct {
 	// closed.
 	draining atomic.Bool
 	closing  atomic.Bool
-	// inFlight counts admitted requests when maxInFlight (server.max_in_flight)
-	// is set.
-	inFlight    atomic.Int64
-	maxInFlight int64
-	wg          sync.WaitGroup
-	closed      sync.Once
+	// inFlight counts admitted requests when server.max_in_flight is set.
+	inFlight atomic.Int64
+	wg       sync.WaitGroup
+	closed   sync.Once
 }
 
 // serverStats are the gateway's own counters; the metrics exporter reads them.
@@ -103,9 +92,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, accessLog: cfg.Log.Access, ids: newRequestIDs(),
-		targets: reqtarget.Options{KeepEscapedSlashes: cfg.Server.EscapedSlashes == "keep"}, pools: map[string]*upstream.Pool{},
-		maxInFlight: int64(cfg.Server.MaxInFlight)}
+	s := &Server{cfg: cfg, log: logger, ids: newRequestIDs()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -120,41 +107,15 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if s.rconn != nil {
 		s.redis = s.rconn.Client
 	}
-	if len(cfg.Auth.Issuers) > 0 {
-		authCfg := cfg.Auth
-		authCfg.KeepClaims = keptClaims(cfg.Routes)
-		if s.verifier, err = auth.New(authCfg, logger.With("component", "auth")); err != nil {
-			return nil, fmt.Errorf("cannot set up auth: %w", err)
-		}
-	}
-	if s.limiter, err = ratelimit.New(cfg.RateLimit, s.redis, logger.With("component", "ratelimit")); err != nil {
-		return nil, fmt.Errorf("cannot set up rate limits: %w", err)
-	}
-	for _, uc := range cfg.Upstreams {
-		p, err := upstream.New(uc, logger.With("component", "upstream", "upstream", uc.Name))
-		if err != nil {
-			return nil, fmt.Errorf("cannot set up upstream %q: %w", uc.Name, err)
-		}
-		s.pools[uc.Name] = p
-	}
-	if cfg.cachedRoutes() > 0 || cfg.usesFeatures() || cfg.invalidatingRoutes() {
-		if s.cache, err = cache.New(cfg.Cache, s.redis, logger.With("component", "cache")); err != nil {
-			return nil, fmt.Errorf("cannot set up the cache: %w", err)
-		}
-	}
-	if cfg.usesFeatures() {
-		s.features, err = features.New(cfg.Features, features.Options{
-			Redis: s.redis, Cache: s.cache, Logger: logger.With("component", "features")})
-		if err != nil {
-			return nil, fmt.Errorf("cannot set up features: %w", err)
-		}
-	}
-	s.metrics = newMetrics(s)
-	s.metrics.reg.MustRegister(buildInfoGauge())
+	s.metrics = newMetrics()
 	s.unrouted = s.metrics.route("-")
-	if err := s.buildRoutes(); err != nil {
+	g, err := s.build(cfg, nil)
+	if err != nil {
 		return nil, err
 	}
+	s.gen.Store(g)
+	s.reload.lastOK.Store(time.Now().Unix())
+	s.metrics.reg.MustRegister(&statsCollector{s: s}, buildInfoGauge())
 	// Last: replayed events apply at once, and need the routes (keys are
 	// request paths) and every component.
 	if err := s.startConsumer(logger); err != nil {
@@ -179,60 +140,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) buildRoutes() error {
-	for i, rc := range s.cfg.Routes {
-		rt := &route{
-			name:     rc.Name,
-			timeout:  rc.Timeout,
-			authMode: rc.Auth.Mode,
-			scopes:   rc.Auth.Scopes,
-			pool:     s.pools[rc.Upstream],
-			metrics:  s.metrics.route(rc.Name),
-			upDur:    s.metrics.upDur.WithLabelValues(rc.Upstream),
-
-			upstreamName: rc.Upstream,
-			builtin:      builtinHandlers[rc.Handler],
-			fallback:     newFallbackResponse(rc.Fallback),
-			omitTiming:   rc.Headers.OmitServerTiming,
-			omitLimit:    rc.Headers.OmitRateLimit,
-		}
-		for _, tmpl := range rc.InvalidateTags {
-			t, err := compileTemplate(tmpl, pathParams(rc.Path))
-			if err != nil {
-				return fmt.Errorf("routes[%d].invalidate_tags: %w", i, err)
-			}
-			rt.invalidates = append(rt.invalidates, t)
-		}
-		if rc.Cache.Enabled {
-			rt.cache = newRouteCache(rc.Name, rc.Cache, keptClaims(s.cfg.Routes))
-			for _, tmpl := range rc.Cache.Tags {
-				t, err := compileTemplate(tmpl, pathParams(rc.Path))
-				if err != nil {
-					return fmt.Errorf("routes[%d].cache.tags: %w", i, err)
-				}
-				rt.cache.tags = append(rt.cache.tags, t)
-			}
-		}
-		if rt.authMode != authNone && s.verifier == nil {
-			return fmt.Errorf("routes[%d]: auth mode %s but no issuers configured", i, rt.authMode)
-		}
-		if rc.RateLimit != "" {
-			h, err := s.limiter.Route(rc.Name, rc.RateLimit)
-			if err != nil {
-				return fmt.Errorf("routes[%d].rate_limit: %w", i, err)
-			}
-			rt.limit = h
-			rt.cluster = s.redis != nil && s.cfg.RateLimit.Policies[rc.RateLimit].Cluster
-		}
-		for _, m := range rc.Methods {
-			if err := s.router.Add(m, rc.Path, i); err != nil {
-				return fmt.Errorf("routes[%d].path: %w", i, err)
-			}
-		}
-		s.routes = append(s.routes, rt)
-	}
-	return nil
-}
+// current is the generation requests now start on.
+func (s *Server) current() *generation { return s.gen.Load() }
 
 // Start checks that Redis (when reachable) runs in the configured mode,
 // then opens both listeners and serves in the background.
@@ -268,7 +177,7 @@ func (s *Server) Start() error {
 			s.log.Error("admin listener stopped", "error", err)
 		}
 	}()
-	s.log.Info("tiercel listening", "listen", ln.Addr().String(), "admin", adminL.Addr().String(), "routes", len(s.routes))
+	s.log.Info("tiercel listening", "listen", ln.Addr().String(), "admin", adminL.Addr().String(), "routes", len(s.current().routes))
 	return nil
 }
 
@@ -340,20 +249,11 @@ func (s *Server) closeComponents() {
 		// First: it applies events to the components closed below.
 		_ = s.consumer.Close()
 	}
-	if s.features != nil {
-		s.features.Close()
-	}
-	if s.cache != nil {
-		s.cache.Close()
-	}
-	for _, p := range s.pools {
-		p.Close()
-	}
-	if s.limiter != nil {
-		s.limiter.Close()
-	}
-	if s.verifier != nil {
-		s.verifier.Close()
+	// Generations a reload replaced, whose grace has not run out, then
+	// the current one.
+	s.reload.closeRetired()
+	if g := s.current(); g != nil {
+		g.parts().close()
 	}
 	if s.rconn != nil {
 		_ = s.rconn.Close()

@@ -11,7 +11,7 @@ import (
 // windows), else the route's fallback, else 503 with Retry-After. Past the
 // limit, more concurrency only makes every request later; the ones that
 // still get work done are the ones already admitted.
-func (s *Server) shed(ctx *fasthttp.RequestCtx, rt *route, st *reqState) {
+func (s *generation) shed(ctx *fasthttp.RequestCtx, rt *route, st *reqState) {
 	s.stats.shed.Add(1)
 	if rt.cache != nil && s.cache != nil && (ctx.IsGet() || ctx.IsHead()) && rt.cache.keyable(st.caller) {
 		st.ckey = rt.cache.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, st.caller)

@@ -32,7 +32,7 @@ import (
 // Nothing waits past deadline, and a failure is logged and counted, never
 // answered: the write itself succeeded. A GET or HEAD (the proxied reads)
 // returns before anything is allocated.
-func (s *Server) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+func (s *generation) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
 	code := ctx.Response.StatusCode()
 	if s.cache == nil || ctx.IsGet() || ctx.IsHead() || code < 200 || code > 399 {
 		return
@@ -83,7 +83,7 @@ func safeMethod(m []byte) bool {
 // cached route serves is left out: nothing is stored under its tag, and
 // most writes (an ingestion endpoint's POSTs) then cost neither a Redis
 // round trip nor a Kafka event.
-func (s *Server) appendWrittenPaths(tags []string, ctx *fasthttp.RequestCtx, st *reqState) []string {
+func (s *generation) appendWrittenPaths(tags []string, ctx *fasthttp.RequestCtx, st *reqState) []string {
 	tags = s.appendPathTag(tags, st.path)
 	host := ctx.Request.Header.Host()
 	for _, name := range [...]string{fasthttp.HeaderLocation, fasthttp.HeaderContentLocation} {
@@ -100,7 +100,7 @@ func (s *Server) appendWrittenPaths(tags []string, ctx *fasthttp.RequestCtx, st 
 
 // appendPathTag appends path's tag when a cached route serves GET or HEAD
 // on path, once.
-func (s *Server) appendPathTag(tags []string, path []byte) []string {
+func (s *generation) appendPathTag(tags []string, path []byte) []string {
 	var params router.Params
 	cached := func(method string) bool {
 		i, _, err := s.router.Match([]byte(method), path, &params)
@@ -125,7 +125,7 @@ func (s *Server) appendPathTag(tags []string, path []byte) []string {
 // The scheme itself is not compared: a TLS terminator in front of the
 // gateway hides the request's. Anything else is another origin, or not a
 // URI, and ok is false.
-func (s *Server) sameOriginPath(value, host, base []byte) (path []byte, ok bool) {
+func (s *generation) sameOriginPath(value, host, base []byte) (path []byte, ok bool) {
 	ref, err := url.Parse(string(value))
 	if err != nil || ref.Opaque != "" {
 		return nil, false

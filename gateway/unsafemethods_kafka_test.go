@@ -29,7 +29,7 @@ func newKafkaWritePair(t *testing.T, rs *sharedRedis, mutate func(*Config)) (*wr
 	addr := strings.TrimPrefix(o.srv.URL, "http://")
 	p := &writePair{a: startReplica(t, addr, cfg), b: startReplica(t, addr, cfg), origin: o, redis: rs}
 	ev := &appliedEvents{}
-	p.b.srv.applier.applied = ev.add
+	p.b.srv.current().applier.applied = ev.add
 	waitKafkaReady(t, p.a, p.b)
 	return p, ev, kf.Addr()
 }

@@ -156,7 +156,7 @@ func warm(t *testing.T, h *harness, vs []variant) {
 	t.Helper()
 	for _, v := range vs {
 		eventually(t, 5*time.Second, "L1 to answer "+v.target+" "+strings.Join(v.lines, ""), func() bool {
-			h.srv.cache.Wait()
+			h.srv.current().cache.Wait()
 			return h.raw("GET", v.target, v.lines...).header.Get("X-Cache") == "HIT-L1"
 		})
 	}
@@ -323,7 +323,7 @@ func testUnsafeMethodFencesAFillInFlight(t *testing.T, rs *sharedRedis) {
 		done <- answer{resp.Header.Get("X-Cache"), b, err}
 	}()
 	<-started // the fill has read version 0 and waits
-	fenced := p.a.srv.cache.Stats().Fenced
+	fenced := p.a.srv.current().cache.Stats().Fenced
 	write(t, p.a, "POST", "/w/race", 200)
 	close(release)
 	got := <-done
@@ -333,13 +333,13 @@ func testUnsafeMethodFencesAFillInFlight(t *testing.T, rs *sharedRedis) {
 	if r := (reply{status: 200, body: string(got.body)}); r.version(t) != 1 {
 		t.Fatalf("the GET in flight during the write was answered from before it: %s %s", got.xcache, got.body)
 	}
-	p.a.srv.cache.Wait()
+	p.a.srv.current().cache.Wait()
 	for _, h := range []*harness{p.a, p.b} {
 		if r := h.raw("GET", "/w/race"); r.version(t) != 1 {
 			t.Fatalf("after the write: %s %s", r.header.Get("X-Cache"), r.body)
 		}
 	}
-	if n := p.a.srv.cache.Stats().Fenced; n <= fenced {
+	if n := p.a.srv.current().cache.Stats().Fenced; n <= fenced {
 		t.Fatalf("no fill was fenced (%d)", n)
 	}
 	if n := p.origin.getsOf("/w/race"); n < 2 {

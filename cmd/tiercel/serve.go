@@ -57,15 +57,28 @@ func serve(args []string, stderr io.Writer) int {
 		logger.Error("cannot start", "error", err)
 		return 1
 	}
+	// SIGHUP and POST /admin/reload read the file again as validate does.
+	ov := overrides{listen: *listen, adminListen: *adminListen}
+	srv.SetLoader(func() (gateway.Config, error) { return loadConfig(*configPath, originAddr, ov) })
 	if err := srv.Start(); err != nil {
 		logger.Error("cannot start", "error", err)
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sig)
-	return stop(srv, cfg.Server, logger, <-sig, sig)
+	got := <-sig
+	for ; got == syscall.SIGHUP; got = <-sig {
+		reload(srv)
+	}
+	return stop(srv, cfg.Server, logger, got, sig)
+}
+
+// reload re-reads the config on SIGHUP. The gateway logs and counts the
+// outcome; a bad file leaves the old config serving.
+func reload(srv *gateway.Server) {
+	_ = srv.ReloadConfig()
 }
 
 // localURL is where a client on this host reaches a listen address: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"syscall"
 
 	"github.com/tiercel/tiercel/gateway"
 )
@@ -11,7 +12,8 @@ import (
 // stop drains and stops srv after the signal first (SIGTERM or SIGINT):
 // server.drain_delay of serving while /readyz answers 503, then up to
 // server.shutdown_timeout for the requests in flight (gateway.Server.
-// Shutdown). A second signal on more stops at once: someone at a terminal
+// Shutdown). A second SIGTERM or SIGINT on more stops at once (a SIGHUP
+// is ignored then): someone at a terminal
 // pressing Ctrl-C again has no balancer to wait for.
 func stop(srv *gateway.Server, cfg gateway.ServerConfig, logger *slog.Logger, first os.Signal, more <-chan os.Signal) int {
 	logger.Info("shutting down: not ready, serving for the drain delay, then draining in-flight requests",
@@ -20,11 +22,19 @@ func stop(srv *gateway.Server, cfg gateway.ServerConfig, logger *slog.Logger, fi
 	ctx, cancel := context.WithTimeout(context.Background(), max(cfg.DrainDelay, 0)+cfg.ShutdownTimeout)
 	defer cancel()
 	go func() {
-		select {
-		case sig := <-more:
-			logger.Warn("second signal: stopping without draining", "signal", sig.String())
-			cancel()
-		case <-ctx.Done():
+		for {
+			select {
+			case sig := <-more:
+				if sig == syscall.SIGHUP {
+					logger.Info("reload ignored: shutting down", "signal", sig.String())
+					continue
+				}
+				logger.Warn("second signal: stopping without draining", "signal", sig.String())
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	if err := srv.Shutdown(ctx); err != nil {

@@ -31,8 +31,10 @@ type Limiter struct {
 	gcra    *redis_rate.Limiter
 	breaker *gobreaker.CircuitBreaker[*redis_rate.Result]
 
-	mu     sync.Mutex
-	routes map[string]*Handle // guarded by mu; Route is not on the hot path
+	mu sync.Mutex
+	// routes and policies are guarded by mu; Route and Update are not on
+	// the hot path (Handles keep their own policy).
+	routes map[string]*Handle
 
 	// Cluster answers are counted here, local ones in the shards, where the
 	// hot path already writes.
@@ -40,6 +42,11 @@ type Limiter struct {
 	clusterRejected atomic.Uint64
 	redisErrors     atomic.Uint64
 	fallbacks       atomic.Uint64
+	// retired* are the counters of Handles Update took out of the route
+	// table, so that Stats never goes down.
+	retiredAllowed   atomic.Uint64
+	retiredRejected  atomic.Uint64
+	retiredEvictions atomic.Uint64
 
 	calls calls
 
@@ -95,12 +102,12 @@ func New(cfg Config, rdb redis.UniversalClient, logger *slog.Logger) (*Limiter, 
 // again for the same route and policy returns the same Handle, so buckets
 // survive a caller that looks it up more than once.
 func (l *Limiter) Route(route, policyName string) (*Handle, error) {
-	p, ok := l.policies[policyName]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.policies[policyName] // under mu: Update replaces the map
 	if !ok {
 		return nil, fmt.Errorf("cannot limit route %q: %w %q", route, ErrUnknownPolicy, policyName)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if h, ok := l.routes[route]; ok {
 		if h.policy != p {
 			return nil, fmt.Errorf("cannot limit route %q with policy %q: it is already limited by %q", route, policyName, h.policyName)
@@ -115,10 +122,11 @@ func (l *Limiter) Route(route, policyName string) (*Handle, error) {
 // Stats returns the counters; they are read one by one, not as a snapshot.
 func (l *Limiter) Stats() Stats {
 	s := Stats{
-		Allowed:     l.clusterAllowed.Load(),
-		Rejected:    l.clusterRejected.Load(),
+		Allowed:     l.clusterAllowed.Load() + l.retiredAllowed.Load(),
+		Rejected:    l.clusterRejected.Load() + l.retiredRejected.Load(),
 		RedisErrors: l.redisErrors.Load(),
 		Fallbacks:   l.fallbacks.Load(),
+		Evictions:   l.retiredEvictions.Load(),
 	}
 	for _, h := range l.handles() {
 		for i := range h.store.shards {

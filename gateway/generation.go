@@ -1,0 +1,307 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/features"
+	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/ratelimit"
+	"github.com/tiercel/tiercel/gateway/reqtarget"
+	"github.com/tiercel/tiercel/gateway/router"
+	"github.com/tiercel/tiercel/gateway/upstream"
+)
+
+// generation is one loaded config and everything a request reads that a
+// reload may change: the route table and the components the routes use.
+// It is never modified once published: a reload builds the next one and
+// swaps Server.gen, so a request, which loads the pointer once, finishes on
+// the config it started with.
+//
+// It embeds the Server for what outlives every config (listeners, Redis,
+// Kafka, metrics, counters): the request path is written as methods of
+// generation, and reads s.cache or s.log alike without caring which of the
+// two owns it.
+type generation struct {
+	*Server
+	// cfg is the config this generation was built from.
+	cfg      Config
+	router   router.Router
+	routes   []*route
+	verifier *auth.Verifier
+	limiter  *ratelimit.Limiter
+	pools    map[string]*upstream.Pool
+	cache    *cache.Tiered
+	features *features.Store
+	// targets reads request targets into the one path routed, keyed and
+	// forwarded.
+	targets   reqtarget.Options
+	accessLog bool
+	// maxInFlight is server.max_in_flight; 0: no bound.
+	maxInFlight int64
+}
+
+// handle serves one public request on the current generation.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) { s.gen.Load().serve(ctx) }
+
+// build makes the generation for cfg. Every component of prev (nil at
+// start) whose own settings did not change is kept, with its state: the
+// L1 cache, the rate-limit buckets of unchanged routes, upstream
+// connections and health, verified tokens and fetched key sets. Nothing
+// shared is changed unless build succeeds; on error, what it created is
+// closed again.
+func (s *Server) build(cfg Config, prev *generation) (g *generation, err error) {
+	g = &generation{Server: s, cfg: cfg, pools: map[string]*upstream.Pool{}, accessLog: cfg.Log.Access,
+		targets:     reqtarget.Options{KeepEscapedSlashes: cfg.Server.EscapedSlashes == "keep"},
+		maxInFlight: int64(cfg.Server.MaxInFlight)}
+	var fresh parts // created here: closed again if build fails
+	defer func() {
+		if err != nil {
+			fresh.close()
+		}
+	}()
+	if len(cfg.Auth.Issuers) > 0 {
+		if prev != nil && prev.verifier != nil && reflect.DeepEqual(authConfig(prev.cfg), authConfig(cfg)) {
+			g.verifier = prev.verifier
+		} else {
+			if g.verifier, err = auth.New(authConfig(cfg), s.log.With("component", "auth")); err != nil {
+				return nil, fmt.Errorf("cannot set up auth: %w", err)
+			}
+			fresh.verifier = g.verifier
+			if prev != nil {
+				if err := keysReady(g.verifier); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if prev != nil && reflect.DeepEqual(limiterSettings(prev.cfg.RateLimit), limiterSettings(cfg.RateLimit)) {
+		g.limiter = prev.limiter
+	} else {
+		if g.limiter, err = ratelimit.New(cfg.RateLimit, s.redis, s.log.With("component", "ratelimit")); err != nil {
+			return nil, fmt.Errorf("cannot set up rate limits: %w", err)
+		}
+		fresh.limiter = g.limiter
+	}
+	for _, uc := range cfg.Upstreams {
+		if p := prev.pool(uc); p != nil {
+			g.pools[uc.Name] = p
+			continue
+		}
+		p, err := upstream.New(uc, s.log.With("component", "upstream", "upstream", uc.Name))
+		if err != nil {
+			return nil, fmt.Errorf("cannot set up upstream %q: %w", uc.Name, err)
+		}
+		g.pools[uc.Name] = p
+		fresh.pools = append(fresh.pools, p)
+	}
+	if cfg.cachedRoutes() > 0 || cfg.usesFeatures() || cfg.invalidatingRoutes() {
+		if prev != nil && prev.cache != nil && reflect.DeepEqual(prev.cfg.Cache, cfg.Cache) {
+			g.cache = prev.cache
+		} else {
+			if g.cache, err = cache.New(cfg.Cache, s.redis, s.log.With("component", "cache")); err != nil {
+				return nil, fmt.Errorf("cannot set up the cache: %w", err)
+			}
+			fresh.cache = g.cache
+		}
+	}
+	if cfg.usesFeatures() {
+		// The Store holds the cache it was made with: a new cache needs a
+		// new Store.
+		if prev != nil && prev.features != nil && prev.cache == g.cache && reflect.DeepEqual(prev.cfg.Features, cfg.Features) {
+			g.features = prev.features
+		} else {
+			g.features, err = features.New(cfg.Features, features.Options{
+				Redis: s.redis, Cache: g.cache, Logger: s.log.With("component", "features")})
+			if err != nil {
+				return nil, fmt.Errorf("cannot set up features: %w", err)
+			}
+			fresh.features = g.features
+		}
+	}
+	if err := g.buildRoutes(); err != nil {
+		return nil, err
+	}
+	// Last, because it changes the shared limiter's route table: nothing
+	// after it may fail.
+	return g, g.bindLimits()
+}
+
+// keysReady refuses a reload's new verifier while an issuer has no key to
+// verify with (its JWKS could not be fetched): swapped in, it would answer
+// 401 to every token the running one accepts. At start the gateway runs
+// anyway, not ready; on a reload the old config keeps serving instead.
+func keysReady(v *auth.Verifier) error {
+	var errs []error
+	for _, is := range v.Status() {
+		if is.UsableKeys == 0 {
+			errs = append(errs, fmt.Errorf("auth.issuers: %s: %s", is.Name, is.Problem))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// authConfig is the verifier's config: the auth section, and the claims
+// the routes' cache keys need kept.
+func authConfig(cfg Config) auth.Config {
+	a := cfg.Auth
+	a.KeepClaims = keptClaims(cfg.Routes)
+	return a
+}
+
+// limiterSettings is the rate_limit section without its policies: what
+// only a new Limiter can change.
+func limiterSettings(c ratelimit.Config) ratelimit.Config {
+	c.Policies = nil
+	return c
+}
+
+// pool returns prev's pool for uc when its settings did not change.
+func (prev *generation) pool(uc upstream.Config) *upstream.Pool {
+	if prev == nil || prev.pools[uc.Name] == nil {
+		return nil
+	}
+	for _, old := range prev.cfg.Upstreams {
+		if old.Name == uc.Name && reflect.DeepEqual(old, uc) {
+			return prev.pools[uc.Name]
+		}
+	}
+	return nil
+}
+
+func (s *generation) buildRoutes() error {
+	for i, rc := range s.cfg.Routes {
+		rt := &route{
+			name:     rc.Name,
+			timeout:  rc.Timeout,
+			authMode: rc.Auth.Mode,
+			scopes:   rc.Auth.Scopes,
+			pool:     s.pools[rc.Upstream],
+			metrics:  s.reload.routeMetrics(s.metrics, rc.Name),
+			upDur:    s.metrics.upDur.WithLabelValues(rc.Upstream),
+
+			upstreamName: rc.Upstream,
+			builtin:      builtinHandlers[rc.Handler],
+			fallback:     newFallbackResponse(rc.Fallback),
+			omitTiming:   rc.Headers.OmitServerTiming,
+			omitLimit:    rc.Headers.OmitRateLimit,
+		}
+		for _, tmpl := range rc.InvalidateTags {
+			t, err := compileTemplate(tmpl, pathParams(rc.Path))
+			if err != nil {
+				return fmt.Errorf("routes[%d].invalidate_tags: %w", i, err)
+			}
+			rt.invalidates = append(rt.invalidates, t)
+		}
+		if rc.Cache.Enabled {
+			rt.cache = newRouteCache(rc.Name, rc.Cache, keptClaims(s.cfg.Routes))
+			for _, tmpl := range rc.Cache.Tags {
+				t, err := compileTemplate(tmpl, pathParams(rc.Path))
+				if err != nil {
+					return fmt.Errorf("routes[%d].cache.tags: %w", i, err)
+				}
+				rt.cache.tags = append(rt.cache.tags, t)
+			}
+		}
+		if rt.authMode != authNone && s.verifier == nil {
+			return fmt.Errorf("routes[%d]: auth mode %s but no issuers configured", i, rt.authMode)
+		}
+		if rc.RateLimit != "" {
+			rt.cluster = s.redis != nil && s.cfg.RateLimit.Policies[rc.RateLimit].Cluster
+		}
+		for _, m := range rc.Methods {
+			if err := s.router.Add(m, rc.Path, i); err != nil {
+				return fmt.Errorf("routes[%d].path: %w", i, err)
+			}
+		}
+		s.routes = append(s.routes, rt)
+	}
+	return nil
+}
+
+// bindLimits gives the rate-limited routes their Handles. A route limited
+// by the same policy as before keeps its Handle, and its buckets.
+func (s *generation) bindLimits() error {
+	names := map[string]string{}
+	for _, rc := range s.cfg.Routes {
+		if rc.RateLimit != "" {
+			names[rc.Name] = rc.RateLimit
+		}
+	}
+	handles, err := s.limiter.Update(s.cfg.RateLimit.Policies, names)
+	if err != nil {
+		return fmt.Errorf("rate_limit: %w", err)
+	}
+	for i, rc := range s.cfg.Routes {
+		s.routes[i].limit = handles[rc.Name]
+	}
+	return nil
+}
+
+// parts are the closable components of a generation, or of the ones a
+// reload retired.
+type parts struct {
+	verifier *auth.Verifier
+	limiter  *ratelimit.Limiter
+	pools    []*upstream.Pool
+	cache    *cache.Tiered
+	features *features.Store
+}
+
+func (s *generation) parts() parts {
+	p := parts{verifier: s.verifier, limiter: s.limiter, cache: s.cache, features: s.features}
+	for _, pool := range s.pools {
+		p.pools = append(p.pools, pool)
+	}
+	return p
+}
+
+// retired is what prev has that next no longer uses.
+func retired(prev, next *generation) parts {
+	var p parts
+	if prev.verifier != next.verifier {
+		p.verifier = prev.verifier
+	}
+	if prev.limiter != next.limiter {
+		p.limiter = prev.limiter
+	}
+	if prev.cache != next.cache {
+		p.cache = prev.cache
+	}
+	if prev.features != next.features {
+		p.features = prev.features
+	}
+	for name, pool := range prev.pools {
+		if next.pools[name] != pool {
+			p.pools = append(p.pools, pool)
+		}
+	}
+	return p
+}
+
+func (p parts) empty() bool {
+	return p.verifier == nil && p.limiter == nil && p.cache == nil && p.features == nil && len(p.pools) == 0
+}
+
+// close closes the parts, users before what they use.
+func (p parts) close() {
+	if p.features != nil {
+		p.features.Close()
+	}
+	if p.cache != nil {
+		p.cache.Close()
+	}
+	for _, pool := range p.pools {
+		pool.Close()
+	}
+	if p.limiter != nil {
+		p.limiter.Close()
+	}
+	if p.verifier != nil {
+		p.verifier.Close()
+	}
+}
