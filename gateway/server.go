@@ -46,6 +46,9 @@ type Server struct {
 	consumer *invalidation.Consumer
 	applier  *applier
 	producer *invalidation.Producer // publishes write invalidations to other replicas
+	// detached runs what a write's invalidation must finish after the
+	// write is answered (unsafemethods.go).
+	detached *detached
 	pass     passSet
 	ids      *requestIDs
 	// targets reads request targets into the one path routed, keyed and
@@ -101,7 +104,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: logger, accessLog: cfg.Log.Access, ids: newRequestIDs(),
 		targets: reqtarget.Options{KeepEscapedSlashes: cfg.Server.EscapedSlashes == "keep"}, pools: map[string]*upstream.Pool{},
-		maxInFlight: int64(cfg.Server.MaxInFlight)}
+		maxInFlight: int64(cfg.Server.MaxInFlight), detached: newDetached()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -290,6 +293,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			cancel()
 		}
 		s.wg.Wait()
+		// Before the producer and the cache close: events of writes
+		// already answered are still being published.
+		s.detached.close(ctx)
 		s.closeComponents()
 	})
 	return err
