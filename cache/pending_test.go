@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -148,5 +150,48 @@ func TestPendingMarks(t *testing.T) {
 	}
 	if n := len(fe.pend.queue) - fe.pend.head; n > 200 {
 		t.Fatalf("%d queued marks for 3 live ones", n)
+	}
+}
+
+// Close waits for an L2 invalidation that outlived its caller, within its
+// InvalidateTimeout, and leaves no goroutine behind; Done reports how it
+// ended.
+func TestCloseWaitsForDetachedInvalidation(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb := redisClient(t, srv)
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	cfg := testConfig()
+	cfg.InvalidateTimeout = 200 * time.Millisecond
+	c, err := New(cfg, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pauseWrites(t, rdb)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	_, err = c.Invalidate(ctx, Invalidation{ID: "evt-1", Tags: []string{"t"}, Done: func(_ int, err error) { done <- err }})
+	if !errors.Is(err, ErrL2Pending) {
+		t.Fatalf("Invalidate = %v, want ErrL2Pending", err)
+	}
+	c.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Done reported a bump that Redis held as landed")
+		}
+	default:
+		t.Fatal("Close returned before the detached bump ended")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before New:\n%s", runtime.NumGoroutine(), base, filterStacks(string(buf[:runtime.Stack(buf, true)])))
+		}
+		runtime.Gosched()
 	}
 }
