@@ -32,7 +32,9 @@ func (c *Tiered) useL2(f *flight, err error) bool {
 		// The entry and the generations just read may predate an
 		// invalidation applied here whose bump is not confirmed (pending.go):
 		// neither serve it nor write the fill to L2 under those generations.
-		c.st.l2PendingMiss.Add(1)
+		if f.lk.entry != nil {
+			c.st.l2PendingMiss.Add(1)
+		}
 		return false
 	}
 	f.gensKnown = true
