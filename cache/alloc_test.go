@@ -56,3 +56,31 @@ func TestL1HitAllocatesNothing(t *testing.T) {
 		t.Fatalf("Get of a kept entry: %v allocs", n)
 	}
 }
+
+// Every L2 hit asks whether its key or a tag has an invalidation whose L2
+// part is pending: one atomic load when none has, and no allocation either
+// way.
+func TestL2PendingCheckAllocatesNothing(t *testing.T) {
+	fe := newFence(time.Hour, 100)
+	c := &Tiered{fence: fe}
+	key, tags := []byte("GET /users/1"), []string{"user:1", "users"}
+	check := func(want bool) {
+		t.Helper()
+		if n := testing.AllocsPerRun(1000, func() {
+			if c.l2Pending(key, tags) != want {
+				t.Fatalf("l2Pending: want %v", want)
+			}
+		}); n != 0 {
+			t.Fatalf("l2Pending (want %v): %v allocs", want, n)
+		}
+	}
+	check(false)
+	now := time.Now()
+	seq := fe.invalidatePending(now, nil, []string{"users"})
+	check(true)
+	fe.confirm(now, nil, []string{"users"}, seq)
+	check(false)
+	if fe.anyPending.Load() {
+		t.Fatal("confirmed, yet the fast path still takes the lock")
+	}
+}

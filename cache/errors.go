@@ -22,6 +22,13 @@ var (
 	// not be updated (breaker open or queue full); the local part was applied.
 	ErrL2Unavailable = errors.New("l2 unavailable")
 
+	// ErrL2Pending is returned by the Invalidate methods when their ctx
+	// ended before the L2 part was done: it goes on in the background
+	// under Config.InvalidateTimeout (Invalidation.Done tells how it ends),
+	// and until it is confirmed this process treats the L2 entries of the
+	// keys and tags as misses. The local part was applied.
+	ErrL2Pending = errors.New("l2 invalidation pending")
+
 	// ErrFenced is returned by Fetch when every fill it waited for was
 	// overtaken by an invalidation, so none could be served.
 	ErrFenced = errors.New("fill overtaken by invalidations")

@@ -39,6 +39,12 @@ type fence struct {
 	queue   []tombstone // oldest first
 	head    int         // queue[:head] are already dropped
 	dropped uint64      // floor: highest sequence of a dropped tombstone
+
+	// pend marks the keys and tags whose L2 invalidation (generation bump)
+	// is not confirmed yet (pending.go), under mu; anyPending says whether
+	// any mark may be live, so that an L2 hit checks one atomic when none is.
+	pend       pendingMarks
+	anyPending atomic.Bool
 }
 
 type tombstone struct {
@@ -49,7 +55,8 @@ type tombstone struct {
 }
 
 func newFence(ttl time.Duration, max int) *fence {
-	return &fence{ttl: ttl, max: max, keys: map[string]uint64{}, tags: map[string]uint64{}}
+	return &fence{ttl: ttl, max: max, keys: map[string]uint64{}, tags: map[string]uint64{},
+		pend: pendingMarks{keys: map[string]pendingMark{}, tags: map[string]pendingMark{}}}
 }
 
 // next returns a sequence for a fill or L2 read that is about to start.
@@ -104,6 +111,10 @@ func (f *fence) validLocked(seq uint64, key []byte, tags []string) bool {
 func (f *fence) invalidate(now time.Time, keys [][]byte, tags []string) uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.invalidateLocked(now, keys, tags)
+}
+
+func (f *fence) invalidateLocked(now time.Time, keys [][]byte, tags []string) uint64 {
 	seq := f.seq.Add(1)
 	f.expire(now)
 	for _, k := range keys {

@@ -205,8 +205,10 @@ func TestFenceTombstonesExpireAndStayBounded(t *testing.T) {
 }
 
 // An L2 read in the window between an invalidation's local tombstone and
-// its generation bump sees the old generations and accepts the old entry.
-// Once the invalidation has returned, that copy must not be served.
+// its generation bump sees the old generations and the old entry. The
+// pending mark (pending.go) keeps it from being served, in the window and
+// after the invalidation has returned; once the bump is confirmed, L2 is
+// used again.
 func TestL2ReadBetweenLocalAndL2Invalidation(t *testing.T) {
 	srv := testredis.Start(t)
 	clk := newClock()
@@ -217,7 +219,9 @@ func TestL2ReadBetweenLocalAndL2Invalidation(t *testing.T) {
 	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 
 	b.testHookInvalidate = func() {
-		expect(t, fetch(t, b, "k", []string{"t"}, clk.Now(), f), OutcomeHitL2, "v1")
+		if res := fetch(t, b, "k", []string{"t"}, clk.Now(), f); string(res.Entry.Value) == "v1" {
+			t.Errorf("served the L2 entry read before the generation bump: %s", res.Outcome)
+		}
 		settle(t, b)
 	}
 	if _, err := b.InvalidateTags(context.Background(), "t"); err != nil {
@@ -227,4 +231,11 @@ func TestL2ReadBetweenLocalAndL2Invalidation(t *testing.T) {
 	if res := fetch(t, b, "k", []string{"t"}, clk.Now(), f); string(res.Entry.Value) == "v1" {
 		t.Fatalf("served the entry read before the generation bump: %s", res.Outcome)
 	}
+	if st := b.Stats(); st.L2PendingMiss != 1 || st.L2Pending != 0 {
+		t.Fatalf("%d L2 entries refused while pending (want 1), %d marks left (want 0)", st.L2PendingMiss, st.L2Pending)
+	}
+	// Confirmed: a's next fill goes to L2 and b reads it from there.
+	expect(t, fetch(t, a, "k2", []string{"t"}, clk.Now(), f), OutcomeMiss, "v4")
+	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 2 })
+	expect(t, fetch(t, b, "k2", []string{"t"}, clk.Now(), f), OutcomeHitL2, "v4")
 }

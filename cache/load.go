@@ -28,6 +28,15 @@ func (c *Tiered) useL2(f *flight, err error) bool {
 	if err != nil {
 		return false
 	}
+	if c.l2Pending(f.keyBytes, f.tags) {
+		// The entry and the generations just read may predate an
+		// invalidation applied here whose bump is not confirmed (pending.go):
+		// neither serve it nor write the fill to L2 under those generations.
+		if f.lk.entry != nil {
+			c.st.l2PendingMiss.Add(1)
+		}
+		return false
+	}
 	f.gensKnown = true
 	e := c.fromL2(f, &f.lk)
 	if e == nil {

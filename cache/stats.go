@@ -36,7 +36,10 @@ type Stats struct {
 	Invalidations uint64 // keys and tags invalidated locally
 	L2Deduped     uint64 // L2 invalidations of a key or tag skipped: another process (or a replay) applied the same event ID
 	L1Drops       uint64 // DropL1 calls
+	L2Detached    uint64 // invalidations whose L2 part outlived its caller's deadline and went on in the background
+	L2PendingMiss uint64 // L2 entries not used: an invalidation of their key or a tag was not confirmed in L2 yet
 	Tombstones    uint64 // live local tombstones (a gauge)
+	L2Pending     uint64 // keys and tags whose L2 invalidation is not confirmed yet (a gauge)
 }
 
 // stats holds the live counters; the fields mirror Stats.
@@ -47,7 +50,7 @@ type stats struct {
 	evictions, l1Rejections                                          atomic.Uint64
 	l2Reads, l2Errors, l2Timeouts, l2Skipped, l2Writes, l2WriteDrops atomic.Uint64
 	decodeErrors, unknownFormat, invalidations                       atomic.Uint64
-	l2Deduped, l1Drops                                               atomic.Uint64
+	l2Deduped, l1Drops, l2Detached, l2PendingMiss                    atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -77,5 +80,7 @@ func (s *stats) snapshot() Stats {
 		Invalidations:       s.invalidations.Load(),
 		L2Deduped:           s.l2Deduped.Load(),
 		L1Drops:             s.l1Drops.Load(),
+		L2Detached:          s.l2Detached.Load(),
+		L2PendingMiss:       s.l2PendingMiss.Load(),
 	}
 }

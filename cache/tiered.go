@@ -42,6 +42,12 @@ type Tiered struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
+	// bumps bounds the L2 invalidations in flight (invalidate.go); Close
+	// waits for them rather than cancelling them: each is bounded by
+	// InvalidateTimeout, and may be the only record of a write's
+	// invalidation in L2.
+	bumps chan struct{}
+
 	// testHookInvalidate runs between the local and the L2 part of an
 	// invalidation: the window the fence must also cover.
 	testHookInvalidate func()
@@ -166,6 +172,7 @@ func New(cfg Config, l2 redis.UniversalClient, logger *slog.Logger) (*Tiered, er
 		flights: map[string]*flight{},
 		retired: make(chan *flight, cfg.L2QueueSize),
 		stop:    make(chan struct{}),
+		bumps:   make(chan struct{}, cfg.L2QueueSize),
 	}
 	var err error
 	if c.l1, err = newL1(cfg.L1MaxBytes, cfg.L1Counters, &c.st); err != nil {
@@ -289,6 +296,7 @@ func (c *Tiered) lookupL1(key []byte, now time.Time) (*Entry, Freshness) {
 func (c *Tiered) Stats() Stats {
 	s := c.st.snapshot()
 	s.Tombstones = uint64(c.fence.size())
+	s.L2Pending = uint64(c.fence.pendingSize())
 	return s
 }
 

@@ -40,6 +40,9 @@ type Server struct {
 	consumer *invalidation.Consumer
 	applier  *applier
 	producer *invalidation.Producer // publishes write invalidations to other replicas
+	// detached runs what a write's invalidation must finish after the
+	// write is answered (unsafemethods.go).
+	detached *detached
 	pass     passSet
 	ids      *requestIDs
 	metrics  *metrics
@@ -92,7 +95,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, ids: newRequestIDs()}
+	s := &Server{cfg: cfg, log: logger, ids: newRequestIDs(), detached: newDetached()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -217,6 +220,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			cancel()
 		}
 		s.wg.Wait()
+		// Before the producer and the cache close: events of writes
+		// already answered are still being published.
+		s.detached.close(ctx)
 		s.closeComponents()
 	})
 	return err

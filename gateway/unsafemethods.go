@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -26,12 +27,18 @@ import (
 // a same-origin Location and Content-Location after a 2xx or 3xx to an
 // unsafe method, and the route's invalidate_tags after a 2xx to any method
 // but GET and HEAD. They are applied to this replica (L1, and L2 once per
-// event id), then published as one event, under the same id, so that every
+// event id), and published as one event, under the same id, so that every
 // other replica drops its L1 copies (their L2 part is a no-op).
 //
-// Nothing waits past deadline, and a failure is logged and counted, never
-// answered: the write itself succeeded. A GET or HEAD (the proxied reads)
-// returns before anything is allocated.
+// The answer waits for neither past deadline, but neither is bound by it:
+// the origin may have used up the write's budget, and an invalidation the
+// write caused must still happen (RFC 9111 §4.4). What is left at deadline
+// goes on in the background, the L2 bump under the cache's
+// invalidate_timeout (meanwhile this replica serves no L2 entry it
+// invalidated: cache/pending.go), the event under the producer's timeout.
+// A failure is logged and counted, never answered: the write itself
+// succeeded. A GET or HEAD (the proxied reads) returns before anything is
+// allocated.
 func (s *generation) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
 	code := ctx.Response.StatusCode()
 	if s.cache == nil || ctx.IsGet() || ctx.IsHead() || code < 200 || code > 399 {
@@ -50,22 +57,55 @@ func (s *generation) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, s
 	if len(tags) == 0 {
 		return
 	}
+	// tags and ev are the request's own copies, never views of ctx's
+	// buffers: both outlive the handler.
+	ev := &invalidation.Event{Version: invalidation.Version, ID: invalidation.NewID(), Type: invalidation.TypeInvalidate, Tags: tags, TS: time.Now()}
+	published := s.publishDetached(rt.name, ev)
 	c, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	ev := &invalidation.Event{Version: invalidation.Version, ID: invalidation.NewID(), Type: invalidation.TypeInvalidate, Tags: tags, TS: time.Now()}
-	if _, err := s.cache.Invalidate(c, cache.Invalidation{ID: ev.ID, Tags: tags}); err != nil {
-		// Applied locally; L2 missed it. The event below (or the entries'
-		// TTL) bounds the damage on other replicas.
-		s.stats.writeL2Errors.Add(1)
-		s.log.Warn("invalidation after a write did not reach L2", "route", rt.name, "tags", tags, "error", err.Error())
-	}
-	if s.producer != nil {
-		if err := s.producer.Publish(c, ev); err != nil {
-			s.stats.publishErrors.Add(1)
-			s.log.Warn("cannot publish the invalidation of a write", "route", rt.name, "tags", tags, "error", err.Error())
+	route := rt.name
+	// Its error is Done's, or ErrL2Pending: the bump goes on.
+	_, _ = s.cache.Invalidate(c, cache.Invalidation{ID: ev.ID, Tags: tags, Done: func(_ int, err error) {
+		if err != nil {
+			// Applied locally; L2 missed it. The event (or the entries'
+			// TTL) bounds the damage on other replicas.
+			s.stats.writeL2Errors.Add(1)
+			s.log.Warn("invalidation after a write did not reach L2", "route", route, "tags", tags, "error", err.Error())
 		}
+	}})
+	select {
+	case <-published:
+	case <-c.Done():
 	}
 }
+
+// publishDetached publishes ev under the producer's own timeout, on a
+// goroutine that Shutdown waits for, and returns a channel closed once it
+// is done (at once without a producer).
+func (s *Server) publishDetached(route string, ev *invalidation.Event) <-chan struct{} {
+	done := make(chan struct{})
+	if s.producer == nil {
+		close(done)
+		return done
+	}
+	fail := func(err error) {
+		s.stats.publishErrors.Add(1)
+		s.log.Warn("cannot publish the invalidation of a write", "route", route, "tags", ev.Tags, "error", err.Error())
+	}
+	started := s.detached.run(s.producer.Timeout(), func(ctx context.Context) {
+		defer close(done)
+		if err := s.producer.Publish(ctx, ev); err != nil {
+			fail(err)
+		}
+	})
+	if !started {
+		fail(errShuttingDown)
+		close(done)
+	}
+	return done
+}
+
+var errShuttingDown = errors.New("the gateway is shutting down")
 
 // safeMethod reports the methods RFC 9110 §9.2.1 defines as safe; every
 // other method, known or not, is a write for the cache.

@@ -16,8 +16,9 @@ import (
 // Producer publishes events; other Go services import it to invalidate
 // Tiercel's caches. Safe for concurrent use.
 type Producer struct {
-	w  *kafka.Writer
-	tr *kafka.Transport // ours: Writer.Close closes only a transport it made
+	w       *kafka.Writer
+	tr      *kafka.Transport // ours: Writer.Close closes only a transport it made
+	timeout time.Duration
 }
 
 // NewProducer validates cfg and returns a producer; it connects lazily, on
@@ -31,7 +32,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		Dial:     (&net.Dialer{Timeout: cfg.DialTimeout}).DialContext,
 		ClientID: "tiercel-producer",
 	}
-	return &Producer{tr: tr, w: &kafka.Writer{
+	return &Producer{tr: tr, timeout: cfg.WriteTimeout, w: &kafka.Writer{
 		Addr:  kafka.TCP(cfg.Brokers...),
 		Topic: cfg.Topic,
 		// The partition of a key must not depend on which client produced
@@ -64,6 +65,11 @@ func (p *Producer) Publish(ctx context.Context, ev *Event) error {
 	}
 	return nil
 }
+
+// Timeout bounds a Publish whose caller has no deadline of its own to
+// give, one that goes on after the request that caused it was answered:
+// the produce request's write_timeout.
+func (p *Producer) Timeout() time.Duration { return p.timeout }
 
 // message encodes ev as a Kafka message.
 func message(in *Event) (kafka.Message, error) {
