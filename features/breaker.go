@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/tiercel/tiercel/internal/defaults"
@@ -100,6 +101,22 @@ func redisFailure(err error) error {
 		return err
 	}
 	return redisconn.Failure(err)
+}
+
+// pipeFailure is a pipeline's verdict for the breaker: its first command
+// that failed by redisFailure's rule (on a cluster each shard answers for
+// its own commands), else nil; err, the pipeline's own error, when there
+// are no commands to look at.
+func pipeFailure(cmds []redis.Cmder, err error) error {
+	if len(cmds) == 0 {
+		return redisFailure(err)
+	}
+	for _, c := range cmds {
+		if f := redisFailure(c.Err()); f != nil {
+			return f
+		}
+	}
+	return nil
 }
 
 // Reason classifies why a dependency gave no answer, for the fallback
