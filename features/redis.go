@@ -50,8 +50,10 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 	s.st.redisPipelines.Add(1)
 	s.st.rowRedisReads.Add(uint64(len(misses)))
 	// Exec's error is only the first command's: every reply is read, so
-	// that on a cluster the rows of the shards that answered are served
-	// when one shard did not.
+	// that on a cluster one shard's error replies (MOVED, CLUSTERDOWN)
+	// leave the other shards' rows served. Not so for a shard that does
+	// not answer in time: go-redis (v9.23) then stamps the context's error
+	// on every command of the pipeline when it gives up retrying.
 	_, _ = rd.pipe.Exec(rctx)
 	var failed error // the first row the breaker counts against Redis
 	encs := make([][]byte, len(misses))

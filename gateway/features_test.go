@@ -32,8 +32,12 @@ func featureRoutes(redisURL, oipURL string) func(*Config) {
 			{Name: "emb", Type: "float32_vector[2]"},
 		}
 		c.Features = features.Config{
-			MaxEntities: 5,
-			Entities:    []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
+			// Generous: at the default 10ms a pipeline under -race on a
+			// loaded machine timed out, and a read right after a push came
+			// back DEFAULT (TestFeaturesPushReadYourWriteRedis).
+			RedisTimeout: time.Second,
+			MaxEntities:  5,
+			Entities:     []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
 			Views: []features.ViewConfig{{Name: "mem", Entities: []string{"user"}, MaxAge: time.Hour,
 				Source: features.SourceConfig{Type: "memory"}, Features: feats}},
 			Models: []features.ModelConfig{{Name: "lin", Version: "1", Inputs: []string{"mem:clicks"},
