@@ -252,10 +252,13 @@ func (c *Conn) Check(ctx context.Context) error {
 	var info string
 	var err error
 	if c.cluster != nil {
+		var mu sync.Mutex // ForEachShard calls fn on every shard at once
 		err = c.cluster.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error {
 			s, err := n.Info(ctx, "cluster").Result()
 			if err == nil {
+				mu.Lock()
 				info = s
+				mu.Unlock()
 			}
 			return err
 		})
