@@ -12,6 +12,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/tiercel/tiercel/internal/defaults"
+	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
 // Every dependency of the Store (the feature Redis, each http view's
@@ -89,14 +90,33 @@ func (b *breaker) allow() (done func(error), err error) {
 // State is closed, open or half-open.
 func (b *breaker) State() string { return b.cb.State().String() }
 
-// redisFailure is err as the feature Redis' breaker sees it: a reply from
-// Redis (an error reply, a missing key) proves it is there.
+// redisFailure is err as the feature Redis' breaker sees it: the shared
+// rule (redisconn.Failure: a missing key or a data error proves Redis is
+// there; a timeout, a lost connection or a reply saying the node cannot
+// serve the key now does not), except that a caller that left stays an
+// error, which the breaker excludes: as nil it would count as a success,
+// and close a half-open breaker on a probe nobody waited for.
 func redisFailure(err error) error {
-	var re redis.Error
-	if err == nil || errors.Is(err, redis.Nil) || errors.As(err, &re) {
-		return nil
+	if errors.Is(err, context.Canceled) {
+		return err
 	}
-	return err
+	return redisconn.Failure(err)
+}
+
+// pipeFailure is a pipeline's verdict for the breaker: its first command
+// that failed by redisFailure's rule (on a cluster each shard answers for
+// its own commands), else nil; err, the pipeline's own error, when there
+// are no commands to look at.
+func pipeFailure(cmds []redis.Cmder, err error) error {
+	if len(cmds) == 0 {
+		return redisFailure(err)
+	}
+	for _, c := range cmds {
+		if f := redisFailure(c.Err()); f != nil {
+			return f
+		}
+	}
+	return nil
 }
 
 // Reason classifies why a dependency gave no answer, for the fallback

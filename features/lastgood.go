@@ -12,6 +12,8 @@ import (
 
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
 // lastGood remembers each entity's last good prediction per model, for
@@ -23,7 +25,9 @@ import (
 // Redis writes are asynchronous (queued, batched into pipelines by one
 // goroutine, dropped when the queue is full or the Redis breaker open):
 // a model answer never waits on them. Redis is read only on the fallback
-// path, for rows the process does not remember, in one MGET.
+// path, for rows the process does not remember, in one MGET (a pipeline
+// of GETs on a cluster, whose MGET cannot span slots). Writes are
+// pipelined SETs, one key each.
 //
 //	key   {prefix}lg:{model}:{entity key}
 //	value 8 bytes, the float64 little-endian; expires after LastGoodTTL
@@ -31,6 +35,7 @@ type lastGood struct {
 	c *ristretto.Cache[string, float64]
 
 	rdb    redis.UniversalClient // nil: in process only
+	single bool                  // rdb is one node: a read is one MGET
 	br     *breaker              // the feature Redis'
 	prefix string
 	ttl    time.Duration
@@ -62,7 +67,7 @@ func newLastGood(rdb redis.UniversalClient, br *breaker, cfg *Config, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("cannot create last-good cache: %w", err)
 	}
-	l := &lastGood{c: c, rdb: rdb, br: br, prefix: cfg.KeyPrefix + "lg:", ttl: cfg.LastGoodTTL, log: log, st: st}
+	l := &lastGood{c: c, rdb: rdb, single: redisconn.SingleNode(rdb), br: br, prefix: cfg.KeyPrefix + "lg:", ttl: cfg.LastGoodTTL, log: log, st: st}
 	if rdb != nil && l.ttl > 0 {
 		l.writes = make(chan lgWrite, lgQueue)
 		l.stop = make(chan struct{})
@@ -111,13 +116,17 @@ func (l *lastGood) fetch(ctx context.Context, timeout time.Duration, model strin
 		keys[i] = l.prefix + lgKey(model, e)
 	}
 	var res []any
-	if _, single := l.rdb.(*redis.Client); single {
-		res, err = l.rdb.MGet(ctx, keys...).Result()
+	if l.single {
+		if res, err = l.rdb.MGet(ctx, keys...).Result(); err != nil {
+			res = nil
+		}
+		done(redisFailure(err))
 	} else {
-		res, err = l.mgetCluster(ctx, keys)
+		var cmds []redis.Cmder
+		res, cmds, err = l.mgetCluster(ctx, keys)
+		done(pipeFailure(cmds, err))
 	}
-	done(redisFailure(err))
-	if err != nil {
+	if res == nil {
 		return vals, ok
 	}
 	for i, x := range res {
@@ -129,25 +138,22 @@ func (l *lastGood) fetch(ctx context.Context, timeout time.Duration, model strin
 }
 
 // mgetCluster is MGET as a pipeline of GETs: Redis Cluster's MGET cannot
-// span slots.
-func (l *lastGood) mgetCluster(ctx context.Context, keys []string) ([]any, error) {
-	cmds := make([]*redis.StringCmd, len(keys))
-	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.Get(ctx, k)
+// span slots. A key whose GET failed reads as missing: the shards that
+// answered still serve theirs.
+func (l *lastGood) mgetCluster(ctx context.Context, keys []string) ([]any, []redis.Cmder, error) {
+	cmds, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Get(ctx, k)
 		}
 		return nil
 	})
-	if redisFailure(err) != nil {
-		return nil, err
-	}
 	out := make([]any, len(keys))
 	for i, c := range cmds {
-		if c.Err() == nil {
-			out[i] = c.Val()
+		if g, isGet := c.(*redis.StringCmd); isGet && g.Err() == nil {
+			out[i] = g.Val()
 		}
 	}
-	return out, nil
+	return out, cmds, err
 }
 
 func (l *lastGood) writeLoop() {
@@ -182,17 +188,28 @@ func (l *lastGood) flush(batch []lgWrite) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lgRedisWrites)
 	defer cancel()
-	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, w := range batch {
 			p.Set(ctx, l.prefix+w.key, binary.LittleEndian.AppendUint64(nil, math.Float64bits(w.v)), l.ttl)
 		}
 		return nil
 	})
-	done(redisFailure(err))
-	if err != nil {
-		l.st.lastGoodDrops.Add(uint64(len(batch)))
-		l.log.Debug("features: cannot write last good predictions", "rows", len(batch), "err", err)
+	done(pipeFailure(cmds, err))
+	if err == nil {
+		return
 	}
+	// Per command: on a cluster the shards that answered took theirs.
+	failed := 0
+	for _, c := range cmds {
+		if c.Err() != nil {
+			failed++
+		}
+	}
+	if len(cmds) == 0 {
+		failed = len(batch)
+	}
+	l.st.lastGoodDrops.Add(uint64(failed))
+	l.log.Debug("features: cannot write last good predictions", "rows", failed, "err", err)
 }
 
 // wait makes earlier in-process sets visible (ristretto sets are

@@ -74,15 +74,21 @@ func (s *Store) writeRedis(ctx context.Context, v *view, encs []pushEnc) error {
 	}
 	done, err := s.redisBr.allow()
 	if err == nil {
-		err = s.pipeWrites(ctx, v, encs)
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// A restarted or flushed Redis forgot the merge script; the
-			// merges are idempotent, so the whole pipeline is sent again.
-			if err = mergeScript.Load(ctx, s.rdb).Err(); err == nil {
-				err = s.pipeWrites(ctx, v, encs)
+		var cmds []redis.Cmder
+		cmds, err = s.pipeWrites(ctx, v, encs)
+		if anyErrorPrefix(cmds, "NOSCRIPT") {
+			// A restarted, flushed or newly promoted node forgot the merge
+			// script: load it (a ClusterClient's ScriptLoad reaches every
+			// shard) and send the whole pipeline again, the merges being
+			// idempotent. Any command may be the one, not just the first:
+			// on a cluster each shard answers for its own.
+			if err = mergeScript.Load(ctx, s.rdb).Err(); err != nil {
+				cmds = nil
+			} else {
+				cmds, err = s.pipeWrites(ctx, v, encs)
 			}
 		}
-		done(redisFailure(err))
+		done(pipeFailure(cmds, err))
 	}
 	if err != nil {
 		return &Error{Kind: Unavailable, Code: "redis_unavailable", Message: "cannot write to Redis", Err: fmt.Errorf("cannot push: %w: %w", ErrUnavailable, err)}
@@ -90,8 +96,11 @@ func (s *Store) writeRedis(ctx context.Context, v *view, encs []pushEnc) error {
 	return nil
 }
 
-func (s *Store) pipeWrites(ctx context.Context, v *view, encs []pushEnc) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+// pipeWrites sends one merge (packed rows) or HSET (hash layout) per row:
+// one key each, so that on a cluster every command, and the script, stays
+// within one slot.
+func (s *Store) pipeWrites(ctx context.Context, v *view, encs []pushEnc) ([]redis.Cmder, error) {
+	return s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range encs {
 			e := &encs[i]
 			if v.layout == layoutHash {
@@ -102,7 +111,15 @@ func (s *Store) pipeWrites(ctx context.Context, v *view, encs []pushEnc) error {
 		}
 		return nil
 	})
-	return err
+}
+
+func anyErrorPrefix(cmds []redis.Cmder, prefix string) bool {
+	for _, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // pushEnc is one validated push row.

@@ -49,14 +49,13 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 	rd := s.queueReads(rctx, q, misses)
 	s.st.redisPipelines.Add(1)
 	s.st.rowRedisReads.Add(uint64(len(misses)))
-	_, err = rd.pipe.Exec(rctx)
-	done(redisFailure(err))
-	if redisFailure(err) != nil {
-		s.st.redisFailures.Add(1)
-		s.log.Debug("features: redis pipeline failed", "rows", len(misses), "err", err)
-		s.markUnread(res, misses, nowMs, reasonOf(err))
-		return
-	}
+	// Exec's error is only the first command's: every reply is read, so
+	// that on a cluster one shard's error replies (MOVED, CLUSTERDOWN)
+	// leave the other shards' rows served. Not so for a shard that does
+	// not answer in time: go-redis (v9.23) then stamps the context's error
+	// on every command of the pipeline when it gives up retrying.
+	_, _ = rd.pipe.Exec(rctx)
+	var failed error // the first row the breaker counts against Redis
 	encs := make([][]byte, len(misses))
 	for i, m := range misses {
 		qv := &q.views[m.qv]
@@ -67,16 +66,39 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 			}
 			continue
 		}
-		enc, ok := s.readReply(qv.v, rd, i, sc)
-		if !ok {
-			s.st.redisFailures.Add(1)
-			fallback(res, qv, m.row, nowMs, ReasonError)
+		enc, err := s.readReply(qv.v, rd, i, sc)
+		if err != nil {
+			if isReply(err) {
+				s.st.rowErrors.Add(1)
+			}
+			if failed == nil && (redisFailure(err) != nil || !isReply(err)) {
+				failed = err
+			}
+			fallback(res, qv, m.row, nowMs, reasonOf(err))
 			continue
 		}
 		encs[i] = enc
 		fillDecoded(res, qv, m.row, &sc.rv, nowMs)
 		s.storeRow(qv.v, m.key, enc, now, w0[m.qv])
 	}
+	// One verdict per pipeline, for the breaker and the counters alike:
+	// failures never outnumber pipelines.
+	done(redisFailure(failed))
+	if failed != nil {
+		s.st.redisFailures.Add(1)
+		s.log.Debug("features: redis pipeline failed", "rows", len(misses), "err", failed)
+	}
+}
+
+// errShortReply: a reply with fewer values than asked for, which no Redis
+// sends; read as an error reply.
+var errShortReply = errors.New("redis reply shorter than the request")
+
+// isReply reports whether a row's error is Redis' answer (an error reply)
+// rather than no answer (a timeout, a lost connection, a caller gone).
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) || errors.Is(err, errShortReply)
 }
 
 // redisReads is one Get's pipeline and where each miss's reply is. A row
@@ -126,27 +148,38 @@ func (s *Store) queueReads(ctx context.Context, q *Query, misses []miss) *redisR
 }
 
 // readReply turns miss i's reply into a row encoding, decoded in sc.rv;
-// false: the reply was an error (say a key of the wrong type).
-func (s *Store) readReply(v *view, rd *redisReads, i int, sc *getScratch) ([]byte, bool) {
+// an error when the reply was one (a key of the wrong type, a slot the
+// cluster could not serve) or never came.
+func (s *Store) readReply(v *view, rd *redisReads, i int, sc *getScratch) ([]byte, error) {
 	switch cmd := rd.cmds[i].(type) {
 	case nil:
-		vals := rd.mget.Val()
-		if rd.mget.Err() != nil || rd.inGet[i] >= len(vals) {
-			return nil, false
+		vals, err := rd.mget.Result()
+		if err != nil {
+			return nil, err
 		}
-		return s.rowFromStored(v, stringBytes(vals[rd.inGet[i]]), sc), true
+		if rd.inGet[i] >= len(vals) {
+			return nil, errShortReply
+		}
+		return s.rowFromStored(v, stringBytes(vals[rd.inGet[i]]), sc), nil
 	case *redis.StringCmd:
 		str, err := cmd.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, false
+			return nil, err
 		}
-		return s.rowFromStored(v, stringBytes(str), sc), true
+		return s.rowFromStored(v, stringBytes(str), sc), nil
 	case *redis.SliceCmd:
-		if cmd.Err() != nil || len(cmd.Val()) != len(v.fields) {
-			return nil, false
+		vals, err := cmd.Result()
+		if err != nil {
+			return nil, err
 		}
-		enc := s.rowFromHash(v, cmd.Val(), sc)
-		return enc, sc.rv.decode(enc, len(v.features)) == nil
+		if len(vals) != len(v.fields) {
+			return nil, errShortReply
+		}
+		enc := s.rowFromHash(v, vals, sc)
+		if err := sc.rv.decode(enc, len(v.features)); err != nil {
+			panic("BUG: rowFromHash built an undecodable row: " + err.Error())
+		}
+		return enc, nil
 	}
 	panic("BUG: unexpected redis command in a feature read")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
 // Options are a Store's dependencies, built by cmd/tiercel.
@@ -70,7 +71,7 @@ func New(cfg Config, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	_, s.single = s.rdb.(*redis.Client)
+	s.single = redisconn.SingleNode(s.rdb)
 	s.redisBr = newBreaker("features:redis", reg.cfg.Breaker, s.log)
 	for _, v := range reg.viewList {
 		if v.source == sourceHTTP {
@@ -133,12 +134,20 @@ func (s *Store) Wait() {
 
 // Stats are the Store's counters, monotonic since New.
 type Stats struct {
-	Gets            uint64 // Get calls
-	Values          uint64 // cells answered
-	RowL1Hits       uint64 // rows served from L1 (redis, memory and http views)
-	RowRedisReads   uint64 // rows asked from Redis
-	RedisPipelines  uint64 // Redis pipelines sent by Get (at most one per Get)
-	RedisFailures   uint64 // pipelines that failed or timed out
+	Gets           uint64 // Get calls
+	Values         uint64 // cells answered
+	RowL1Hits      uint64 // rows served from L1 (redis, memory and http views)
+	RowRedisReads  uint64 // rows asked from Redis
+	RedisPipelines uint64 // Redis pipelines sent by Get (at most one per Get)
+	// RedisFailures counts the pipelines among RedisPipelines that failed:
+	// not answered in time (or at all), or with a row the cluster could
+	// not serve (MOVED not followed, CLUSTERDOWN, ...). At most one per
+	// pipeline, so never more than RedisPipelines.
+	RedisFailures uint64
+	// RowErrors counts rows whose reply was an error (a key of another
+	// type: WRONGTYPE; on a cluster a slot that moved), answered by their
+	// fallback. Per row, not per pipeline: counted apart from both above.
+	RowErrors       uint64
 	UpstreamCalls   uint64 // batched calls to http views
 	UpstreamErrors  uint64
 	BadStoredValues uint64 // values in Redis or upstream answers not of the feature's type
@@ -159,7 +168,7 @@ type stats struct {
 	gets, values, rowL1Hits, rowRedisReads, redisPipelines, redisFailures atomic.Uint64
 	upstreamCalls, upstreamErrors, badStoredValues, incomplete, pushes    atomic.Uint64
 	predictions, modelCalls, modelErrors, predCacheHits, predStale        atomic.Uint64
-	predDefault, badStoredRows, lastGoodDrops, predModel                  atomic.Uint64
+	predDefault, badStoredRows, lastGoodDrops, predModel, rowErrors       atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -168,7 +177,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Gets: st.gets.Load(), Values: st.values.Load(), RowL1Hits: st.rowL1Hits.Load(),
 		RowRedisReads: st.rowRedisReads.Load(), RedisPipelines: st.redisPipelines.Load(),
-		RedisFailures: st.redisFailures.Load(), UpstreamCalls: st.upstreamCalls.Load(),
+		RedisFailures: st.redisFailures.Load(), RowErrors: st.rowErrors.Load(), UpstreamCalls: st.upstreamCalls.Load(),
 		UpstreamErrors: st.upstreamErrors.Load(), BadStoredValues: st.badStoredValues.Load(),
 		BadStoredRows: st.badStoredRows.Load(),
 		Incomplete:    st.incomplete.Load(), Pushes: st.pushes.Load(), Predictions: st.predictions.Load(),

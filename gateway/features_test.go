@@ -34,8 +34,12 @@ func featureRoutes(redisURL, oipURL string) func(*Config) {
 			{Name: "emb", Type: "float32_vector[2]"},
 		}
 		c.Features = features.Config{
-			MaxEntities: 5,
-			Entities:    []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
+			// Generous: at the default 10ms a pipeline under -race on a
+			// loaded machine timed out, and a read right after a push came
+			// back DEFAULT (TestFeaturesPushReadYourWriteRedis).
+			RedisTimeout: time.Second,
+			MaxEntities:  5,
+			Entities:     []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
 			Views: []features.ViewConfig{{Name: "mem", Entities: []string{"user"}, MaxAge: time.Hour,
 				Source: features.SourceConfig{Type: "memory"}, Features: feats}},
 			Models: []features.ModelConfig{{Name: "lin", Version: "1", Inputs: []string{"mem:clicks"},
@@ -422,5 +426,40 @@ func TestFeaturesRedisDownReadyz(t *testing.T) {
 	m := h.metrics(t)
 	if !strings.Contains(m, `tiercel_features_fallback_rows_total{reason="breaker_open",view="rv"} 1`) {
 		t.Errorf("/metrics lacks the breaker_open fallback of view rv")
+	}
+}
+
+// Rows whose reply is an error (here WRONGTYPE: a string where the hash
+// layout wants a hash) are counted per row on their own metric; the
+// pipeline they came in is one ok pipeline. Counted as pipeline failures
+// per row, they made pipelines_total{result="ok"} (pipelines - failures)
+// wrap around to 1.8446744073709552e+19.
+func TestFeaturesRowErrorMetrics(t *testing.T) {
+	rs := testredis.Start(t)
+	h := newHarness(t, func(c *Config) {
+		featureRoutes(rs.URL(), "")(c)
+		c.Features.Views[1].Source.Layout = "hash"
+	})
+	rdb := rs.Client()
+	for _, id := range []string{"w1", "w2"} {
+		if err := rdb.Set(context.Background(), "tiercel:fv:rv:"+id, "not a hash", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := token(t, featureScopes)
+	r := h.mustPost("/v1/features", tok, `{"features":["rv:clicks"],"entities":[{"user_id":"w1"},{"user_id":"w2"}]}`)
+	if got := decode[nativeReply](t, r.body); !got.Incomplete || got.Results[0].Statuses[0] != "DEFAULT" {
+		t.Fatalf("read of rows of the wrong type: %s", r.body)
+	}
+	m := h.metrics(t)
+	for _, want := range []string{
+		`tiercel_features_redis_pipelines_total{result="ok"} 1`,
+		`tiercel_features_redis_pipelines_total{result="error"} 0`,
+		`tiercel_features_redis_row_errors_total 2`,
+	} {
+		// The whole line: "ok"} 1 is a prefix of "ok"} 1.8446744073709552e+19.
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("/metrics lacks %s; it has:\n%s", want, grepLines(m, "tiercel_features_redis_"))
+		}
 	}
 }
