@@ -239,15 +239,16 @@ func processCPU(t testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// clusterCPU is the CPU time cl's masters have used (INFO cpu).
-func clusterCPU(t testing.TB, cl *testredis.Cluster) time.Duration {
+// serversCPU is the CPU time the redis-servers at addrs have used (INFO
+// cpu).
+func serversCPU(t testing.TB, addrs []string) time.Duration {
 	t.Helper()
 	var sum time.Duration
-	for _, m := range cl.Masters() {
+	for _, addr := range addrs {
 		for _, field := range []string{"used_cpu_sys", "used_cpu_user"} {
-			v, err := strconv.ParseFloat(infoField(t, m.Addr, "cpu", field), 64)
+			v, err := strconv.ParseFloat(infoField(t, addr, "cpu", field), 64)
 			if err != nil {
-				t.Fatalf("%s %s: %v", m.Addr, field, err)
+				t.Fatalf("%s %s: %v", addr, field, err)
 			}
 			sum += time.Duration(v * float64(time.Second))
 		}
