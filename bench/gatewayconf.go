@@ -15,15 +15,16 @@ import (
 
 // gatewayConf is the config file the tool writes for a gateway it starts.
 type gatewayConf struct {
-	Listen, Admin string
-	Origin        string   // host:port of the 1 KiB origin
-	RedisURL      string   // "" for an L1-only gateway
-	RedisCluster  []string // a Redis Cluster's nodes (instead of RedisURL)
-	KafkaBroker   string   // host:port; "" for no Kafka
-	L1Bytes       int64    // 0: the gateway's default
-	Auth          bool
-	RateLimit     bool
-	Secret        string // HS256 key the tool signs its tokens with
+	Listen, Admin  string
+	Origin         string   // host:port of the 1 KiB origin
+	RedisURL       string   // "" for an L1-only gateway
+	RedisCluster   []string // a Redis Cluster's nodes (instead of RedisURL)
+	KafkaBroker    string   // host:port; "" for no Kafka
+	L1Bytes        int64    // 0: the gateway's default
+	ClusterScripts bool     // cache.l2_cluster_scripts
+	Auth           bool
+	RateLimit      bool
+	Secret         string // HS256 key the tool signs its tokens with
 }
 
 // Token claims of the tool's tokens: one subject, every scope of the
@@ -96,9 +97,14 @@ kafka:
   topic: ` + benchTopic + `
   max_wait: 100ms
 {{- end}}
-{{- if .L1Bytes}}
+{{- if or .L1Bytes .ClusterScripts}}
 cache:
+{{- if .L1Bytes}}
   l1_max_bytes: {{.L1Bytes}}
+{{- end}}
+{{- if .ClusterScripts}}
+  l2_cluster_scripts: true
+{{- end}}
 {{- end}}
 auth:
   issuers:

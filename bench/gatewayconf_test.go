@@ -49,6 +49,10 @@ func TestGatewayConfValidates(t *testing.T) {
 	cluster := all
 	cluster.RedisURL, cluster.RedisCluster = "", []string{"127.0.0.1:6", "127.0.0.1:7", "127.0.0.1:8"}
 	f(cluster)
+	cluster.ClusterScripts = true
+	f(cluster)
+	cluster.L1Bytes = 0
+	f(cluster)
 }
 
 func TestGatewayToken(t *testing.T) {

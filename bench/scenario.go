@@ -70,6 +70,10 @@ type GatewaySpec struct {
 	// L1Bytes is the gateway's cache.l1_max_bytes; 0 is its default
 	// (256 MiB). 1 MiB (the least) with many more keys makes L1 misses.
 	L1Bytes int64 `yaml:"l1_bytes"`
+	// ClusterScripts sets the gateway's cache.l2_cluster_scripts: on a
+	// Redis Cluster, each batch of L2 reads is one script per master
+	// instead of one GET per key. Needs redis_cluster.
+	ClusterScripts bool `yaml:"cluster_scripts"`
 	// Auth requires a JWT on every route (default true); the tool mints one.
 	Auth *bool `yaml:"auth"`
 	// RateLimit puts every route under a rate-limit policy (default true)
@@ -207,6 +211,8 @@ func (sc *Scenario) validate(at string) error {
 		return fmt.Errorf("%s.gateway.l1_bytes: %d is below the gateway's 1 MiB minimum", at, sc.Gateway.L1Bytes)
 	case sc.Gateway.RedisCluster != 0 && sc.Gateway.RedisCluster < 3:
 		return fmt.Errorf("%s.gateway.redis_cluster: %d masters; a Redis Cluster needs at least 3", at, sc.Gateway.RedisCluster)
+	case sc.Gateway.ClusterScripts && sc.Gateway.RedisCluster == 0:
+		return fmt.Errorf("%s.gateway.cluster_scripts: needs redis_cluster", at)
 	case len(sc.Requests) == 0:
 		return fmt.Errorf("%s.requests: none defined", at)
 	}

@@ -170,7 +170,7 @@ func (s *Stack) startTiercel(o StackOptions, spec GatewaySpec) error {
 		return err
 	}
 	c := gatewayConf{
-		Listen: listen, Admin: admin, Origin: origin, L1Bytes: spec.L1Bytes,
+		Listen: listen, Admin: admin, Origin: origin, L1Bytes: spec.L1Bytes, ClusterScripts: spec.ClusterScripts,
 		Auth: spec.Auth == nil || *spec.Auth, RateLimit: spec.RateLimit == nil || *spec.RateLimit,
 		Secret: newSecret(),
 	}

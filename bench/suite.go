@@ -145,6 +145,9 @@ func describeGateway(sc *Scenario) string {
 	switch {
 	case g.RedisCluster > 0:
 		d += fmt.Sprintf(", L1+L2 (Redis Cluster, %d masters)", g.RedisCluster)
+		if g.ClusterScripts {
+			d += ", one script per master"
+		}
 	case g.Redis:
 		d += ", L1+L2 (redis-server)"
 	default:

@@ -143,6 +143,8 @@ type readScratch struct {
 	args []any    // "mget", then pointers into keys; or "get" and a pointer into gets, per GET
 	gets []string // the keys of a pipeline of GETs
 	cmds []redis.Cmder
+
+	script *scriptScratch // readScripted's, on a cluster
 }
 
 // batchKeys writes every key live reads into s.buf, lookup by lookup:
@@ -187,9 +189,13 @@ func (l *l2) readBatch(batch []*l2Lookup, s *readScratch) {
 			live = append(live, lk)
 		}
 	}
-	if len(live) > 0 && l.mget {
+	switch {
+	case len(live) == 0:
+	case l.mget:
 		l.readMGet(live, s)
-	} else if len(live) > 0 {
+	case l.cluster != nil && !l.scriptOff.Load():
+		l.readScripted(live, s)
+	default:
 		l.readPipelined(live, s)
 	}
 	clear(live)
@@ -240,11 +246,18 @@ func (l *l2) readMGet(live []*l2Lookup, s *readScratch) {
 		tagGens := gens[:len(lk.tags):len(lk.tags)]
 		lkVals := vals[:k]
 		gens, vals = gens[len(lk.tags):], vals[k:]
-		if lk.claim() {
-			lk.tagGens = tagGens
-			lk.err = lk.parseStrings(lkVals)
-			lk.done <- struct{}{}
-		}
+		lk.answerStrings(lkVals, tagGens)
+	}
+}
+
+// answerStrings answers lk, unless answered already, from its MGET values
+// (entry, key generation, tag generations), its tag generations going to
+// tagGens.
+func (lk *l2Lookup) answerStrings(vals []string, tagGens []uint64) {
+	if lk.claim() {
+		lk.tagGens = tagGens
+		lk.err = lk.parseStrings(vals)
+		lk.done <- struct{}{}
 	}
 }
 

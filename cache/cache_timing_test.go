@@ -115,7 +115,7 @@ func BenchmarkL2GetParallel(b *testing.B) {
 		defer func() { c.l2.batched = true }()
 		runL2Bench(b, l2BenchLookup(c))
 	})
-	b.Run("batched", func(b *testing.B) { runL2Bench(b, l2BenchLookup(c)) })
+	b.Run("batched", func(b *testing.B) { runL2BenchCPU(b, []string{srv.Addr}, l2BenchLookup(c)) })
 	b.Run("batched-pipeline", func(b *testing.B) {
 		c.l2.mget = false
 		defer func() { c.l2.mget = true }()
@@ -125,12 +125,35 @@ func BenchmarkL2GetParallel(b *testing.B) {
 
 // BenchmarkL2ReadCluster is BenchmarkL2GetParallel's batched read on a
 // real 3-master Redis Cluster, through the client redisconn builds: one
-// pipeline of GETs per batch, which go-redis splits by node and sends to
-// the nodes concurrently.
+// pipeline of GETs per batch (batched-script: one script per master,
+// Config.L2ClusterScripts), which go-redis splits by node and sends to the
+// nodes concurrently. Besides ns/op it reports the CPU a lookup costs
+// this process (client-ns/op) and the redis-servers (redis-ns/op), which
+// wall time on a shared core cannot tell apart.
 func BenchmarkL2ReadCluster(b *testing.B) {
 	cl := testredis.StartCluster(b, 3, 0)
 	c := l2BenchCache(b, clusterConn(b, cl).Client)
-	b.Run("batched", func(b *testing.B) { runL2Bench(b, l2BenchLookup(c)) })
+	var masters []string
+	for _, m := range cl.Masters() {
+		masters = append(masters, m.Addr)
+	}
+	b.Run("batched", func(b *testing.B) { runL2BenchCPU(b, masters, l2BenchLookup(c)) })
+	b.Run("batched-script", func(b *testing.B) {
+		c.l2.scriptOff.Store(false)
+		defer c.l2.scriptOff.Store(true)
+		runL2BenchCPU(b, masters, l2BenchLookup(c))
+	})
+}
+
+// runL2BenchCPU is runL2Bench, reporting the CPU time per lookup of this
+// process and of the redis-servers at addrs.
+func runL2BenchCPU(b *testing.B, addrs []string, get func(key []byte) error) {
+	self0, redis0 := processCPU(b), serversCPU(b, addrs)
+	runL2Bench(b, get)
+	b.StopTimer()
+	self, redis := processCPU(b)-self0, serversCPU(b, addrs)-redis0
+	b.ReportMetric(float64(self.Nanoseconds())/float64(b.N), "client-ns/op")
+	b.ReportMetric(float64(redis.Nanoseconds())/float64(b.N), "redis-ns/op")
 }
 
 const l2BenchKeys = 1000
@@ -140,7 +163,7 @@ var l2BenchTags = []string{"items"}
 // l2BenchCache returns a cache on rdb whose L2 holds l2BenchKeys 1 KiB
 // entries. The read budget is the longest allowed: pinned to one noisy
 // core with the redis-servers, a batch may wait 100 ms for the CPU.
-func l2BenchCache(b *testing.B, rdb redis.UniversalClient) *Tiered {
+func l2BenchCache(b testing.TB, rdb redis.UniversalClient) *Tiered {
 	clk := newClock()
 	c := newTiered(b, Config{L2Timeout: time.Second}, rdb, clk)
 	f := newFiller(clk, string(make([]byte, 1024)))

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,3 +228,47 @@ func filledOnce(t testing.TB, set func(f *filler)) (*clock, *Tiered, *filler) {
 }
 
 var errOrigin = errors.New("origin down")
+
+// processCPU is the CPU time this process has used.
+func processCPU(t testing.TB) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serversCPU is the CPU time the redis-servers at addrs have used (INFO
+// cpu).
+func serversCPU(t testing.TB, addrs []string) time.Duration {
+	t.Helper()
+	var sum time.Duration
+	for _, addr := range addrs {
+		for _, field := range []string{"used_cpu_sys", "used_cpu_user"} {
+			v, err := strconv.ParseFloat(infoField(t, addr, "cpu", field), 64)
+			if err != nil {
+				t.Fatalf("%s %s: %v", addr, field, err)
+			}
+			sum += time.Duration(v * float64(time.Second))
+		}
+	}
+	return sum
+}
+
+// infoField returns one field of the server at addr's INFO section.
+func infoField(t testing.TB, addr, section, field string) string {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	info, err := c.Info(context.Background(), section).Result()
+	if err != nil {
+		t.Fatalf("INFO %s at %s: %v", section, addr, err)
+	}
+	for line := range strings.Lines(info) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
+			return v
+		}
+	}
+	return ""
+}

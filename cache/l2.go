@@ -75,6 +75,17 @@ type l2 struct {
 	// mget: reads are one MGET per batch, possible on a single node only
 	// (tests clear it to exercise the pipeline of GETs).
 	mget bool
+
+	// cluster is rdb on a Redis Cluster, nil otherwise.
+	cluster *redis.ClusterClient
+	// scriptOff: reads on the cluster are pipelines of GETs, not one script
+	// per master (scriptread.go): Config.L2ClusterScripts is off, or Redis
+	// refused the script.
+	scriptOff atomic.Bool
+	// scriptRetries counts lookups a script could not answer, read again
+	// by GETs (a resharding, a failover).
+	scriptRetries atomic.Uint64
+	log           *slog.Logger
 }
 
 // l2Write is one asynchronous SET of an encoded entry.
@@ -100,7 +111,10 @@ func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, 
 		timers:     timers,
 		batched:    true,
 		mget:       redisconn.SingleNode(rdb),
+		log:        log,
 	}
+	l.cluster, _ = rdb.(*redis.ClusterClient)
+	l.scriptOff.Store(!cfg.L2ClusterScripts)
 	l.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "cache-l2",
 		MaxRequests: 1,
