@@ -259,10 +259,10 @@ func (c *Config) Validate() error {
 	}
 	// A gateway whose routes are all open needs no issuer; a route that
 	// needs one says so below.
+	// LoadKeys reads the key files as the verifier will: a key file
+	// that is missing or malformed is refused here, by validate as by serve.
 	if len(c.Auth.Issuers) > 0 {
-		if err := c.Auth.Validate(); err != nil {
-			add("auth.%w", err)
-		}
+		errs = append(errs, prefixEach("auth.", c.Auth.LoadKeys())...)
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		add("rate_limit.%w", err)
@@ -393,6 +393,22 @@ func (c *Config) cachedRoutes() int {
 		}
 	}
 	return n
+}
+
+// prefixEach puts prefix in front of each of err's joined errors.
+func prefixEach(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if m, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = m.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return out
 }
 
 func oneOf(v string, allowed ...string) bool {
