@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,8 @@ type Server struct {
 	ids      *requestIDs
 	metrics  *metrics
 	stats    serverStats
+	// accessOut receives access log lines in the json and common formats.
+	accessOut lineWriter
 
 	public *fasthttp.Server
 	// timeouts enforces server.read_timeout, write_timeout and
@@ -63,8 +66,13 @@ type Server struct {
 	closing  atomic.Bool
 	// inFlight counts admitted requests when server.max_in_flight is set.
 	inFlight atomic.Int64
-	wg       sync.WaitGroup
-	closed   sync.Once
+	// watchStop ends watchReadiness (readywatch.go); watchEvery is its
+	// period; watchRounds counts its rounds, so a test can wait for one.
+	watchStop   chan struct{}
+	watchEvery  time.Duration
+	watchRounds atomic.Uint64
+	wg          sync.WaitGroup
+	closed      sync.Once
 }
 
 // serverStats are the gateway's own counters; the metrics exporter reads them.
@@ -92,7 +100,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, ids: newRequestIDs()}
+	s := &Server{cfg: cfg, log: logger, ids: newRequestIDs(), accessOut: lineWriter{w: os.Stderr},
+		watchStop: make(chan struct{}), watchEvery: readyWatchEvery}
 	ok := false
 	defer func() {
 		if !ok {
@@ -177,6 +186,7 @@ func (s *Server) Start() error {
 			s.log.Error("admin listener stopped", "error", err)
 		}
 	}()
+	s.wg.Go(func() { s.watchReadiness(s.watchStop, s.watchEvery) })
 	s.log.Info("tiercel listening", "listen", ln.Addr().String(), "admin", adminL.Addr().String(), "routes", len(s.current().routes))
 	return nil
 }
@@ -216,6 +226,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			_ = s.admin.Shutdown(actx)
 			cancel()
 		}
+		close(s.watchStop)
 		s.wg.Wait()
 		s.closeComponents()
 	})
