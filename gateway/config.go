@@ -106,6 +106,14 @@ type LogConfig struct {
 	// Access logs one line per request. Off by default: at 200k req/s a log
 	// line per request costs more than the request.
 	Access bool `yaml:"access"`
+	// AccessFormat is text (a slog record through the logger), json (one
+	// JSON object per line) or common (the NCSA Combined Log Format with
+	// Tiercel's fields appended: docs/logs.md); default: format.
+	AccessFormat string `yaml:"access_format"`
+	// AccessQuery adds the query string to the logged path. Off by
+	// default: query strings carry tokens, e-mail addresses and signatures
+	// into files kept longer than any of them.
+	AccessQuery bool `yaml:"access_query"`
 }
 
 // RedisConfig is the shared Redis used for cluster-wide rate limits, the
@@ -197,6 +205,7 @@ func (c *Config) SetDefaults() {
 	defaults.Set(&s.EscapedSlashes, "reject")
 	defaults.Set(&c.Log.Level, "info")
 	defaults.Set(&c.Log.Format, "text")
+	defaults.Set(&c.Log.AccessFormat, c.Log.Format)
 	c.Redis.SetDefaults()
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -254,15 +263,18 @@ func (c *Config) Validate() error {
 	if !oneOf(c.Log.Format, "text", "json") {
 		add("log.format: %q is not one of text, json", c.Log.Format)
 	}
+	if !oneOf(c.Log.AccessFormat, "text", "json", "common") {
+		add("log.access_format: %q is not one of text, json, common", c.Log.AccessFormat)
+	}
 	if err := c.Redis.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	// A gateway whose routes are all open needs no issuer; a route that
 	// needs one says so below.
+	// LoadKeys reads the key files as the verifier will: a key file
+	// that is missing or malformed is refused here, by validate as by serve.
 	if len(c.Auth.Issuers) > 0 {
-		if err := c.Auth.Validate(); err != nil {
-			add("auth.%w", err)
-		}
+		errs = append(errs, prefixEach("auth.", c.Auth.LoadKeys())...)
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		add("rate_limit.%w", err)
@@ -393,6 +405,22 @@ func (c *Config) cachedRoutes() int {
 		}
 	}
 	return n
+}
+
+// prefixEach puts prefix in front of each of err's joined errors.
+func prefixEach(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if m, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = m.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return out
 }
 
 func oneOf(v string, allowed ...string) bool {

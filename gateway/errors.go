@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -85,40 +84,9 @@ func appendErrorBody(b []byte, e *Error, requestID []byte) []byte {
 	b = appendJSONString(b, e.Message)
 	if len(requestID) > 0 {
 		b = append(b, `,"request_id":`...)
-		b = appendJSONString(b, string(requestID))
+		b = appendJSONString(b, requestID)
 	}
 	return append(b, "}}\n"...)
-}
-
-// appendJSONString appends s as a JSON string, escaping what JSON requires
-// and replacing invalid UTF-8, so a message that echoes client input can
-// never break the document.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }
 
 // targetError maps a request target reqtarget refused to its 400.

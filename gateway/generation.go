@@ -39,8 +39,11 @@ type generation struct {
 	features *features.Store
 	// targets reads request targets into the one path routed, keyed and
 	// forwarded.
-	targets   reqtarget.Options
-	accessLog bool
+	targets reqtarget.Options
+	// access is log.access and log.access_format; accessQuery puts the
+	// query string in its lines.
+	access      accessFormat
+	accessQuery bool
 	// maxInFlight is server.max_in_flight; 0: no bound.
 	maxInFlight int64
 }
@@ -55,7 +58,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) { s.gen.Load().serve(ctx) }
 // shared is changed unless build succeeds; on error, what it created is
 // closed again.
 func (s *Server) build(cfg Config, prev *generation) (g *generation, err error) {
-	g = &generation{Server: s, cfg: cfg, pools: map[string]*upstream.Pool{}, accessLog: cfg.Log.Access,
+	g = &generation{Server: s, cfg: cfg, pools: map[string]*upstream.Pool{}, access: parseAccessFormat(cfg.Log),
+		accessQuery: cfg.Log.AccessQuery,
 		targets:     reqtarget.Options{KeepEscapedSlashes: cfg.Server.EscapedSlashes == "keep"},
 		maxInFlight: int64(cfg.Server.MaxInFlight)}
 	var fresh parts // created here: closed again if build fails

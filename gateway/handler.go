@@ -82,6 +82,10 @@ type reqState struct {
 	caller    *auth.Principal
 	// admitted is set while the request counts toward server.max_in_flight.
 	admitted bool
+	// target is the upstream target that answered a proxied request, for
+	// the access log; line is the access log line being built.
+	target string
+	line   []byte
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -101,6 +105,7 @@ func (s *generation) serve(ctx *fasthttp.RequestCtx) {
 	st.limited = false
 	st.cache = cacheNone
 	st.caller = nil
+	st.target = ""
 	st.id, st.idFromCaller = s.requestID(ctx, st.id[:0])
 	st.route = -1
 	defer func() {
@@ -330,6 +335,7 @@ func (s *generation) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, de
 		return
 	}
 	res, err := rt.pool.Proxy(ctx, st.upstreamURI(), deadline, st.id)
+	st.target = res.Target
 	st.timing = appendTiming(st.timing, "origin", res.Duration)
 	if res.Attempts > 0 {
 		rt.upDur.Observe(res.Duration.Seconds())
@@ -389,14 +395,8 @@ func (s *generation) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 	} else {
 		s.unrouted.observe(status, cacheNone, elapsed)
 	}
-	if s.accessLog {
-		name := "-"
-		if ri >= 0 {
-			name = s.routes[ri].name
-		}
-		s.log.Info("request", "method", string(ctx.Method()), "path", string(ctx.Path()),
-			"route", name, "status", status, "duration_ms", float64(elapsed.Microseconds())/1000,
-			"bytes", len(ctx.Response.Body()), "remote", ctx.RemoteIP().String(), "request_id", string(st.id))
+	if s.access != accessOff {
+		s.logAccess(ctx, st, status, elapsed)
 	}
 }
 

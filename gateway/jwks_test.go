@@ -234,6 +234,30 @@ func TestJWKSEmptiedRevokesOverSockets(t *testing.T) {
 	h.wantMetrics(`tiercel_auth_jwks_fetches_total{result="empty"} `, "tiercel_auth_jwks_keys_revoked_total 1\n")
 }
 
+// TestJWKSNeverFetchedNotReady guards the readyz issue, its other half:
+// an issuer whose JWKS could not be fetched since start has no key, so
+// the gateway starts (its other routes can serve) but /readyz is 503
+// naming the issuer, until a fetch succeeds.
+func TestJWKSNeverFetchedNotReady(t *testing.T) {
+	k1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	js := newJWKSOrigin(t)
+	js.fail()
+	h := jwksHarness(t, js, nil)
+	rd := h.readyz()
+	if c := rd.Checks["jwks:rs"]; rd.code != 503 || rd.Status != "not_ready" || c.Status != "down" ||
+		!strings.HasPrefix(rd.problem(t, "jwks:rs"), "no keys: JWKS never loaded") {
+		t.Fatalf("readyz with a JWKS never fetched: %d %s", rd.code, rd.body)
+	}
+	if r := h.get("/api/products/1", rsToken(t, k1, "k1")); r.status != 401 {
+		t.Fatalf("a token of the issuer without keys: %d %s", r.status, r.body)
+	}
+	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
+	eventually(t, 5*time.Second, "readyz to turn ready after the first good fetch", func() bool {
+		rd := h.readyz()
+		return rd.code == 200 && rd.Checks["jwks:rs"].Status == "ok"
+	})
+}
+
 // TestJWKSMaxStaleOverSockets guards issue 13 item 5, second half, through
 // a real gateway: a failing JWKS keeps the last good keys (200, /readyz 200
 // with the issuer degraded and the error) for jwks_max_stale after the last

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,8 @@ type Server struct {
 	ids      *requestIDs
 	metrics  *metrics
 	stats    serverStats
+	// accessOut receives access log lines in the json and common formats.
+	accessOut lineWriter
 
 	public *fasthttp.Server
 	// timeouts enforces server.read_timeout, write_timeout and
@@ -66,8 +69,13 @@ type Server struct {
 	closing  atomic.Bool
 	// inFlight counts admitted requests when server.max_in_flight is set.
 	inFlight atomic.Int64
-	wg       sync.WaitGroup
-	closed   sync.Once
+	// watchStop ends watchReadiness (readywatch.go); watchEvery is its
+	// period; watchRounds counts its rounds, so a test can wait for one.
+	watchStop   chan struct{}
+	watchEvery  time.Duration
+	watchRounds atomic.Uint64
+	wg          sync.WaitGroup
+	closed      sync.Once
 }
 
 // serverStats are the gateway's own counters; the metrics exporter reads them.
@@ -95,7 +103,8 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: logger, ids: newRequestIDs(), detached: newDetached()}
+	s := &Server{cfg: cfg, log: logger, ids: newRequestIDs(), detached: newDetached(),
+		accessOut: lineWriter{w: os.Stderr}, watchStop: make(chan struct{}), watchEvery: readyWatchEvery}
 	ok := false
 	defer func() {
 		if !ok {
@@ -180,6 +189,7 @@ func (s *Server) Start() error {
 			s.log.Error("admin listener stopped", "error", err)
 		}
 	}()
+	s.wg.Go(func() { s.watchReadiness(s.watchStop, s.watchEvery) })
 	s.log.Info("tiercel listening", "listen", ln.Addr().String(), "admin", adminL.Addr().String(), "routes", len(s.current().routes))
 	return nil
 }
@@ -219,6 +229,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			_ = s.admin.Shutdown(actx)
 			cancel()
 		}
+		close(s.watchStop)
 		s.wg.Wait()
 		// Before the producer and the cache close: events of writes
 		// already answered are still being published.

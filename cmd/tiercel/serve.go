@@ -60,6 +60,7 @@ func serve(args []string, stderr io.Writer) int {
 	// SIGHUP and POST /admin/reload read the file again as validate does.
 	ov := overrides{listen: *listen, adminListen: *adminListen}
 	srv.SetLoader(func() (gateway.Config, error) { return loadConfig(*configPath, originAddr, ov) })
+	srv.SetAccessWriter(stderr)
 	if err := srv.Start(); err != nil {
 		logger.Error("cannot start", "error", err)
 		_ = srv.Shutdown(context.Background())

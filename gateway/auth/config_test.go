@@ -95,19 +95,23 @@ func TestNewKeyErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Fatalf("got error %v\nwant prefix %s", err, want)
 		}
+		// tiercel validate runs LoadKeys: the same refusal, without New.
+		if err2 := (Config{Issuers: []IssuerConfig{ic}}).LoadKeys(); err2 == nil || err2.Error() != err.Error() {
+			t.Fatalf("LoadKeys: %v\nNew: %v", err2, err)
+		}
 	}
 	rs := func(keys ...KeyConfig) IssuerConfig {
 		return IssuerConfig{Issuer: rsIss, Algorithms: []string{"RS256"}, Keys: keys}
 	}
-	f(rs(KeyConfig{PEMFile: "/nonexistent.pem"}), "cannot load key issuers[0].keys[0]: open /nonexistent.pem")
-	f(rs(KeyConfig{PEMFile: writeFile(t, "x.pem", []byte("junk"))}), "cannot load key issuers[0].keys[0]: cannot parse")
+	f(rs(KeyConfig{PEMFile: "/nonexistent.pem"}), "issuers[0].keys[0]: cannot load key: open /nonexistent.pem")
+	f(rs(KeyConfig{PEMFile: writeFile(t, "x.pem", []byte("junk"))}), "issuers[0].keys[0]: cannot load key: cannot parse")
 	f(rs(KeyConfig{PEMFile: writePEM(t, &k.rsa.PublicKey)}, KeyConfig{PEMFile: writePEM(t, &k.p256.PublicKey)}),
-		`cannot load key issuers[0].keys[1]: ECDSA P-256 key "" fits none of algorithms [RS256]`)
-	f(rs(KeyConfig{PEMFile: writePEM(t, &k.rsaWeak.PublicKey)}), "cannot load key issuers[0].keys[0]: cannot use")
+		`issuers[0].keys[1]: cannot load key: ECDSA P-256 key "" fits none of algorithms [RS256]`)
+	f(rs(KeyConfig{PEMFile: writePEM(t, &k.rsaWeak.PublicKey)}), "issuers[0].keys[0]: cannot load key: cannot use")
 	f(rs(KeyConfig{KID: "a", PEMFile: writePEM(t, &k.rsa.PublicKey)}, KeyConfig{JWKFile: writeJWKFile(t, map[string]any{"a": &k.rsa2.PublicKey})}),
-		`cannot load key issuers[0].keys[1]: duplicate RSA key with kid "a"`)
+		`issuers[0].keys[1]: cannot load key: duplicate RSA key with kid "a"`)
 	f(IssuerConfig{Issuer: rsIss, Algorithms: []string{"ES256"}, Keys: []KeyConfig{{PEMFile: writePEM(t, &k.p384.PublicKey)}}},
-		`cannot load key issuers[0].keys[0]: ECDSA P-384 key "" fits none of algorithms [ES256]`)
+		`issuers[0].keys[0]: cannot load key: ECDSA P-384 key "" fits none of algorithms [ES256]`)
 	f(IssuerConfig{Issuer: rsIss, Algorithms: []string{"RS256", "ES256"}, Keys: []KeyConfig{{PEMFile: writePEM(t, &k.rsa.PublicKey)}}},
 		"issuers[0].keys: no key for ES256")
 }

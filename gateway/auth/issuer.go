@@ -19,8 +19,10 @@ type issuer struct {
 
 // loadIssuer loads the static keys of issuers[idx] and checks that each fits
 // the issuer's algorithms: Validate cannot, as it does not read key files.
+// It reports every key that cannot be used, each as "issuers[i].keys[j]:".
 func loadIssuer(idx int, ic IssuerConfig) (*issuer, error) {
 	var keys []*key
+	var errs []error
 	seen := make(map[string]bool)
 	for i, kc := range ic.Keys {
 		ks, err := loadKeys(kc)
@@ -28,9 +30,13 @@ func loadIssuer(idx int, ic IssuerConfig) (*issuer, error) {
 			err = checkKeys(ks, ic.Algorithms, seen)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("cannot load key issuers[%d].keys[%d]: %w", idx, i, err)
+			errs = append(errs, fmt.Errorf("issuers[%d].keys[%d]: cannot load key: %w", idx, i, err))
+			continue
 		}
 		keys = append(keys, ks...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	is := &issuer{cfg: ic, static: newKeySet(keys, ic.Algorithms)}
 	if ic.JWKSURL == "" {
@@ -41,6 +47,24 @@ func loadIssuer(idx int, ic IssuerConfig) (*issuer, error) {
 		}
 	}
 	return is, nil
+}
+
+// LoadKeys is Validate followed by the step of New that reads key files:
+// every static key is read, parsed and matched to its issuer's algorithms,
+// and no JWKS is fetched. tiercel validate runs it, so that a missing or
+// malformed key file is refused there as serve would refuse it. Every
+// problem is reported.
+func (c Config) LoadKeys() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	var errs []error
+	for i, ic := range c.withDefaults().Issuers {
+		if _, err := loadIssuer(i, ic); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkKeys rejects keys that fit none of algs, and two keys of one kind
