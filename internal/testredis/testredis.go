@@ -34,8 +34,9 @@ type Server struct {
 	port int
 	dir  string
 	cmd  *exec.Cmd
-	// extra are more redis-server arguments (cluster mode).
-	extra []string
+	// first are arguments before the options (a config file, --sentinel);
+	// extra come after them (cluster mode).
+	first, extra []string
 }
 
 // Start starts a redis-server on a free loopback port and registers its
@@ -65,7 +66,7 @@ func (s *Server) start() {
 		// The log goes to a file: in test output it would bury the failures.
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	}
-	s.cmd = exec.Command("redis-server", append(args, s.extra...)...)
+	s.cmd = exec.Command("redis-server", append(append(s.first, args...), s.extra...)...)
 	s.cmd.Stderr = os.Stderr
 	// Own process group, so a killed test binary does not leave it behind
 	// attached to our terminal signals.
