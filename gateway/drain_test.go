@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -169,5 +170,33 @@ func TestDrainConfig(t *testing.T) {
 	c.SetDefaults()
 	if c.Server.DrainDelay != 5*time.Second {
 		t.Errorf("default drain_delay %v, want 5s", c.Server.DrainDelay)
+	}
+}
+
+// TestShutdownRightAfterStart: a Shutdown that comes before the public
+// listener's goroutine has begun serving still ends (fasthttp closes only
+// the listeners Serve registered; seen hanging in wg.Wait).
+func TestShutdownRightAfterStart(t *testing.T) {
+	o := startOrigin(t)
+	for range 20 {
+		cfg := testConfig(o.ln.Addr().String())
+		cfg.SetDefaults()
+		srv, err := New(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- srv.Shutdown(context.Background()) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Shutdown right after Start did not return")
+		}
 	}
 }

@@ -179,7 +179,7 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		if err := s.public.Serve(s.timeouts.Listener(ln)); err != nil {
+		if err := s.public.Serve(s.timeouts.Listener(ln)); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("public listener stopped", "error", err)
 		}
 	}()
@@ -221,6 +221,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.waitDrainDelay(ctx)
 			s.closing.Store(true)
 			err = s.public.ShutdownWithContext(ctx)
+			// fasthttp closes only the listeners Serve has registered: a
+			// Shutdown that came first would leave Serve accepting for ever
+			// (and wg.Wait below waiting for it).
+			_ = s.ln.Close()
 		}
 		if s.adminL != nil {
 			// After the public listener: /readyz goes on answering 503 to
