@@ -148,13 +148,15 @@ type readScratch struct {
 }
 
 // batchKeys writes every key live reads into s.buf, lookup by lookup:
-// entry, key generation, tag generations; s.ends marks where each ends.
+// entry, key generation (one slot, appendKeyName), tag generations; s.ends
+// marks where each ends.
 func (l *l2) batchKeys(live []*l2Lookup, s *readScratch) {
 	buf, ends := s.buf[:0], s.ends[:0]
 	for _, lk := range live {
-		buf = append(append(append(buf, l.prefix...), "e:"...), lk.key...)
+		tag := keyTag(lk.key)
+		buf = l.appendKeyName(buf, entryKind, tag, lk.key)
 		ends = append(ends, len(buf))
-		buf = append(append(append(buf, l.prefix...), "kg:"...), lk.key...)
+		buf = l.appendKeyName(buf, keyGenKind, tag, lk.key)
 		ends = append(ends, len(buf))
 		for _, t := range lk.tags {
 			buf = append(append(append(buf, l.prefix...), "tg:"...), t...)

@@ -103,7 +103,7 @@ func BenchmarkL2GetParallel(b *testing.B) {
 	c := l2BenchCache(b, rdb)
 	b.Run("get-per-request", func(b *testing.B) {
 		runL2Bench(b, func(key []byte) error {
-			v, err := rdb.Get(context.Background(), "tiercel:e:"+string(key)).Bytes()
+			v, err := rdb.Get(context.Background(), c.l2.entryKey(key)).Bytes()
 			if err == nil {
 				_, err = Decode(v)
 			}

@@ -67,7 +67,7 @@ func keysOnEveryMaster(t *testing.T, cl *testredis.Cluster, prefix string, name 
 			t.Fatalf("100 keys land on %d of %d masters", len(seen), masters)
 		}
 		keys = append(keys, name(i))
-		seen[cl.MasterFor(prefix+"e:"+name(i)).Addr] = true
+		seen[cl.MasterFor((&l2{prefix: prefix}).entryKey([]byte(name(i)))).Addr] = true
 	}
 	return keys
 }
@@ -84,7 +84,8 @@ func testClusterKeySlot(t *testing.T, cl *testredis.Cluster) {
 	}
 	l := &l2{prefix: "tiercel:"}
 	for _, k := range keys[:100] {
-		keys = append(keys, l.markerKey("tiercel:tg:"+k, "evt-1"))
+		keys = append(keys, l.markerKey("tiercel:tg:"+k, "evt-1"),
+			l.entryKey([]byte(k)), l.keyGenKey([]byte(k)), l.markerKey(l.keyGenKey([]byte(k)), "evt-1"))
 	}
 	pipe := node.Pipeline()
 	cmds := make([]*redis.IntCmd, len(keys))
@@ -210,7 +211,7 @@ func testClusterEventBumpsOnce(t *testing.T, cl *testredis.Cluster) {
 	replicas := []*Tiered{newTiered(t, cfg, conn.Client, clk), newTiered(t, cfg, clusterConn(t, cl).Client, clk)}
 	ctx := context.Background()
 	keys, tags := [][]byte{[]byte("/m/1")}, []string{"product:9", "{}path:/x"}
-	genKeys := []string{"once:kg:/m/1", "once:tg:product:9", "once:tg:{}path:/x"}
+	genKeys := []string{replicas[0].l2.keyGenKey(keys[0]), "once:tg:product:9", "once:tg:{}path:/x"}
 	gens := func() []string {
 		out := make([]string, len(genKeys))
 		for i, k := range genKeys {
@@ -287,20 +288,25 @@ func testClusterSingleNodeClient(t *testing.T, cl *testredis.Cluster) {
 		cfg.Breaker.Cooldown = time.Minute
 		c := newTiered(t, cfg, conn.Client, newClock())
 		c.l2.mget = false
-		// The entry is on node (a missing key: redis.Nil, first), its
-		// generation elsewhere (MOVED, after it).
-		var key string
-		for i := 0; key == ""; i++ {
-			k := fmt.Sprintf("/p/%d", i)
-			if cl.MasterFor(c.l2.entryKey([]byte(k))) == node && cl.MasterFor(c.l2.keyGenKey([]byte(k))) != node {
-				key = k
+		// The entry and key generation are on node (an MGET of missing
+		// keys), so is the first tag's generation (redis.Nil, the first
+		// error), the second tag's is elsewhere (MOVED, after it).
+		find := func(onNode bool, name func(int) string) string {
+			for i := 0; ; i++ {
+				if (cl.MasterFor(name(i)) == node) == onNode {
+					return strings.TrimPrefix(name(i), c.l2.tagGenKey(""))
+				}
 			}
 		}
+		key := find(true, func(i int) string { return c.l2.entryKey(fmt.Appendf(nil, "/p/%d", i)) })
+		key = key[strings.IndexByte(key, '}')+1:]
+		tag := func(i int) string { return c.l2.tagGenKey(fmt.Sprintf("t%d", i)) }
+		tags := []string{find(true, tag), find(false, tag)}
 		for i := 0; c.L2State() != "open"; i++ {
 			if i == 20 {
 				t.Fatalf("breaker still %s after %d lookups: %+v", c.L2State(), i, c.Stats())
 			}
-			err := c.l2.lookup(&l2Lookup{key: []byte(key)}, time.Now())
+			err := c.l2.lookup(&l2Lookup{key: []byte(key), tags: tags}, time.Now())
 			if err == nil || (err != errL2Skipped && !strings.HasPrefix(err.Error(), "MOVED ")) {
 				t.Fatalf("lookup: %v, want MOVED", err)
 			}

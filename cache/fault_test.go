@@ -80,7 +80,7 @@ func TestRedisFaults(t *testing.T) {
 			// counter would also count the probes' writes).
 			rdb := srv.Client()
 			waitFor(t, "the L2 write", func() bool {
-				return rdb.Exists(context.Background(), testConfig().withDefaults().KeyPrefix+"e:after").Val() == 1
+				return rdb.Exists(context.Background(), entryName(testConfig().withDefaults().KeyPrefix, "after")).Val() == 1
 			})
 			other := newTiered(t, testConfig(), redisClient(t, srv), clk)
 			expect(t, fetch(t, other, "after", nil, clk.Now(), f), OutcomeHitL2, string(res.Entry.Value))

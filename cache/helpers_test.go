@@ -272,3 +272,8 @@ func infoField(t testing.TB, addr, section, field string) string {
 	}
 	return ""
 }
+
+// entryName and keyGenName are the Redis names of key's entry and key
+// generation under prefix.
+func entryName(prefix, key string) string  { return (&l2{prefix: prefix}).entryKey([]byte(key)) }
+func keyGenName(prefix, key string) string { return (&l2{prefix: prefix}).keyGenKey([]byte(key)) }

@@ -342,7 +342,7 @@ func TestOldIsTheNewerOfL1AndL2(t *testing.T) {
 	// L1 newer: a's L1 holds v3 (t0+60s), L2 an older entry (t0+45s).
 	at := t0.Add(45 * time.Second)
 	older := &Entry{Key: []byte("k"), Value: []byte("older"), StoredAt: at, FreshUntil: at.Add(10 * time.Second), KeepUntil: at.Add(time.Hour)}
-	if err := rdb.Set(context.Background(), "tiercel:e:k", older.Append(nil), time.Hour).Err(); err != nil {
+	if err := rdb.Set(context.Background(), entryName("tiercel:", "k"), older.Append(nil), time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, fetch(t, a, "k", nil, clk.Advance(30*time.Second), f), OutcomeMiss, "v4")
@@ -366,7 +366,7 @@ func TestNoCacheStoredOnlyToRevalidate(t *testing.T) {
 	expect(t, fetch(t, a, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
 	settle(t, a)
 	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
-	if ttl := rdb.PTTL(context.Background(), "tiercel:e:k").Val(); ttl < 59*time.Minute {
+	if ttl := rdb.PTTL(context.Background(), entryName("tiercel:", "k")).Val(); ttl < 59*time.Minute {
 		t.Fatalf("L2 TTL %v, want the keep window (1h)", ttl)
 	}
 	now := clk.Advance(time.Second)
@@ -402,10 +402,10 @@ func TestKeepWindowLifetimeInBothTiers(t *testing.T) {
 	waitFor(t, "the L2 writes", func() bool { return c.Stats().L2Writes == 2 })
 
 	ctx := context.Background()
-	if ttl := rdb.PTTL(ctx, "tiercel:e:k").Val(); ttl <= time.Minute || ttl > 70*time.Second {
+	if ttl := rdb.PTTL(ctx, entryName("tiercel:", "k")).Val(); ttl <= time.Minute || ttl > 70*time.Second {
 		t.Fatalf("L2 TTL %v, want past the error window (30s), within the keep window (70s)", ttl)
 	}
-	if ttl := rdb.PTTL(ctx, "tiercel:e:long").Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+	if ttl := rdb.PTTL(ctx, entryName("tiercel:", "long")).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("L2 TTL %v, want TombstoneTTL (1h)", ttl)
 	}
 	if e := c.l1.get([]byte("k"), t0); e == nil || e.l1Until != t0.Add(70*time.Second).UnixNano() {

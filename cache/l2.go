@@ -17,7 +17,7 @@ import (
 )
 
 // Version fencing, L2 half. Redis holds, next to each entry, a generation
-// per key ({prefix}kg:{key}) and per tag ({prefix}tg:{tag}). Invalidation
+// per key (keyGenKey, in the entry's slot) and per tag ({prefix}tg:{tag}). Invalidation
 // bumps them; an entry records the generations read before its fill started
 // and is valid only while they are still current. Reading an entry and the
 // current generations is one pipelined round trip, so invalidation costs
@@ -128,9 +128,40 @@ func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, 
 	return l
 }
 
-func (l *l2) entryKey(key []byte) string  { return l.prefix + "e:" + string(key) }
-func (l *l2) keyGenKey(key []byte) string { return l.prefix + "kg:" + string(key) }
+// Kinds of per-key names (appendKeyName).
+const (
+	entryKind  = "e:"
+	keyGenKind = "kg:"
+)
+
+// entryKey and keyGenKey name key's entry and key generation: every place
+// that names them goes through appendKeyName.
+func (l *l2) entryKey(key []byte) string  { return l.keyName(entryKind, key) }
+func (l *l2) keyGenKey(key []byte) string { return l.keyName(keyGenKind, key) }
 func (l *l2) tagGenKey(tag string) string { return l.prefix + "tg:" + tag }
+
+func (l *l2) keyName(kind string, key []byte) string {
+	n := len(l.prefix) + len(kind) + slotTagLen + 2 + len(key)
+	return bytesString(l.appendKeyName(make([]byte, 0, n), kind, keyTag(key), key))
+}
+
+// appendKeyName appends the Redis name of key's entry or key generation
+// (kind): prefix, kind, "{" tag "}", key, where tag is keyTag(key). Both
+// names carry the same hash tag, so they share a Cluster slot and a lookup
+// reads them with one MGET whatever key holds: a brace in key comes after
+// the tag, which Redis reads first. (A prefix with a hash tag of its own
+// puts every name in its slot, which keeps them together too.)
+func (l *l2) appendKeyName(dst []byte, kind string, tag, key []byte) []byte {
+	dst = append(append(append(dst, l.prefix...), kind...), '{')
+	return append(append(append(dst, tag...), '}'), key...)
+}
+
+// keyTag returns key's hash tag: the slot tag of CRC16 of the whole key,
+// so that entries spread over every slot even when keys hold braces.
+func keyTag(key []byte) []byte {
+	s := int(crc16(key) % slotCount)
+	return slotTags()[s*slotTagLen : (s+1)*slotTagLen]
+}
 
 // open reports whether the breaker currently forbids Redis calls, so that
 // callers skip L2 without queueing.

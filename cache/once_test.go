@@ -37,7 +37,7 @@ func TestInvalidateOncePerEventAcrossInstances(t *testing.T) {
 		settle(t, r)
 	}
 	tagGen := func() string { return rdb.Get(context.Background(), "tiercel:tg:product:42").Val() }
-	keyGen := func() string { return rdb.Get(context.Background(), "tiercel:kg:/k").Val() }
+	keyGen := func() string { return rdb.Get(context.Background(), keyGenName("tiercel:", "/k")).Val() }
 	before, beforeKey := tagGen(), keyGen()
 
 	inv := Invalidation{ID: "evt-1", Tags: []string{"product:42"}, Keys: [][]byte{[]byte("/k")}}
@@ -118,7 +118,7 @@ func TestMarkerKeySharesTheGenerationsSlot(t *testing.T) {
 		}
 		for _, name := range []string{"product:42", "{user}:1", "{}path:/x", "a{}b", "a}b{c", "a{b", "{", "}", ""} {
 			f(prefix + "tg:" + name)
-			f(prefix + "kg:" + name)
+			f(l.keyGenKey([]byte(name)))
 		}
 		for range 1000 {
 			f(prefix + "tg:" + randomKey(rnd))

@@ -54,7 +54,7 @@ func TestInvalidateOutlivesItsCaller(t *testing.T) {
 			waitFor(t, "the L2 write", func() bool { return c.Stats().L2Writes == 1 })
 			genKey, inv := "tiercel:tg:t", Invalidation{ID: "evt-1", Tags: tags}
 			if name == "key" {
-				genKey, inv = "tiercel:kg:k", Invalidation{ID: "evt-1", Keys: [][]byte{[]byte("k")}}
+				genKey, inv = keyGenName("tiercel:", "k"), Invalidation{ID: "evt-1", Keys: [][]byte{[]byte("k")}}
 			}
 			gen := func() string { return rdb.Get(context.Background(), genKey).Val() }
 			before := gen()

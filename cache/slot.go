@@ -7,7 +7,8 @@ import (
 
 // Redis Cluster slots, as the cluster spec defines them: CRC16 (XMODEM) of
 // the key's hash tag, modulo 16384. Idempotence markers (once.go) need a
-// key in the slot of any generation key, whatever its name holds.
+// key in the slot of any generation key, whatever its name holds, and an
+// entry and its key generation one slot (l2.go, appendKeyName).
 
 const (
 	slotCount  = 16384
@@ -62,7 +63,7 @@ func crc16[T string | []byte](s T) uint16 {
 
 // slotTags holds, for each slot, a slotTagLen-byte hash tag that maps to
 // it: the first in slotTagChars order. Built on first use (~1 ms, 48 KiB):
-// only processes that apply invalidation events need it.
+// the first L2 read or write names a key with it (keyTag).
 var slotTags = sync.OnceValue(func() *[slotCount * slotTagLen]byte {
 	var t [slotCount * slotTagLen]byte
 	found := 0

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -31,6 +32,37 @@ func TestSlotTags(t *testing.T) {
 		tag := slotTag(s)
 		if len(tag) != slotTagLen || keySlot("{"+tag+"}x") != s {
 			t.Fatalf("slot %d: tag %q maps to %d", s, tag, keySlot("{"+tag+"}x"))
+		}
+	}
+}
+
+// An entry and its key generation share a slot whatever the key or the
+// prefix holds (TestCluster/KeySlot checks keySlot against Redis), and
+// entries spread over the slots.
+func TestEntryAndKeyGenShareASlot(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for _, prefix := range []string{"tiercel:", "{tiercel}:", "a}b:", ""} {
+		l := &l2{prefix: prefix}
+		slots := map[int]bool{}
+		f := func(key string) {
+			t.Helper()
+			e, kg := l.entryKey([]byte(key)), l.keyGenKey([]byte(key))
+			if keySlot(e) != keySlot(kg) {
+				t.Fatalf("entry %q in slot %d, key generation %q in slot %d", e, keySlot(e), kg, keySlot(kg))
+			}
+			if !strings.HasPrefix(e, prefix+entryKind) || !strings.HasPrefix(kg, prefix+keyGenKind) {
+				t.Fatalf("names %q, %q", e, kg)
+			}
+			slots[keySlot(e)] = true
+		}
+		for _, key := range []string{"/p/42", "{user}:1", "{}path:/x", "a{}b", "a}b{c", "a{b", "{", "}", ""} {
+			f(key)
+		}
+		for range 1000 {
+			f(randomKey(rnd))
+		}
+		if want := 500; prefix != "{tiercel}:" && len(slots) < want {
+			t.Fatalf("prefix %q: 1009 keys in %d slots, want %d or more", prefix, len(slots), want)
 		}
 	}
 }

@@ -88,7 +88,7 @@ func TestL2HitTTLBoundedByLifetime(t *testing.T) {
 	f.set(func(f *filler) { f.fresh, f.errw = 10*time.Second, 20*time.Second })
 	fetch(t, a, "k", nil, clk.Now(), f)
 	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
-	ttl := rdb.PTTL(context.Background(), "tiercel:e:k").Val()
+	ttl := rdb.PTTL(context.Background(), entryName("tiercel:", "k")).Val()
 	if ttl <= 0 || ttl > 30*time.Second {
 		t.Fatalf("L2 TTL %v, want within the entry's 30s lifetime", ttl)
 	}
@@ -356,8 +356,8 @@ func TestL2ForeignOrCorruptEntryIsAMiss(t *testing.T) {
 	ctx := context.Background()
 	future := sampleEntry().Append(nil)
 	future[0] = formatV2 + 1
-	rdb.Set(ctx, "test:e:future", future, 0)
-	rdb.Set(ctx, "test:e:corrupt", []byte{formatV1, 0, 0x80}, 0)
+	rdb.Set(ctx, entryName("test:", "future"), future, 0)
+	rdb.Set(ctx, entryName("test:", "corrupt"), []byte{formatV1, 0, 0x80}, 0)
 	expect(t, fetch(t, c, "future", nil, clk.Now(), f), OutcomeMiss, "v1")
 	expect(t, fetch(t, c, "corrupt", nil, clk.Now(), f), OutcomeMiss, "v2")
 	if st := c.Stats(); st.UnknownFormat != 1 || st.DecodeErrors != 1 {
@@ -365,7 +365,7 @@ func TestL2ForeignOrCorruptEntryIsAMiss(t *testing.T) {
 	}
 	// The fills replaced them, under the configured prefix.
 	waitFor(t, "the L2 writes", func() bool { return c.Stats().L2Writes == 2 })
-	b, err := rdb.Get(ctx, "test:e:future").Bytes()
+	b, err := rdb.Get(ctx, entryName("test:", "future")).Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestL2EntryOfPreviousFormatIsRead(t *testing.T) {
 	c := newTiered(t, testConfig(), rdb, clk)
 	now := clk.Now()
 	e := &Entry{Key: []byte("k"), Value: []byte("v1"), StoredAt: now, FreshUntil: now.Add(time.Minute), ErrorUntil: now.Add(time.Hour)}
-	if err := rdb.Set(context.Background(), "tiercel:e:k", appendV1(nil, e), time.Hour).Err(); err != nil {
+	if err := rdb.Set(context.Background(), entryName("tiercel:", "k"), appendV1(nil, e), time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
 	res := fetch(t, c, "k", nil, now, newFiller(clk, "filled"))
@@ -405,7 +405,7 @@ func TestGenerationKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gen, err := rdb.Get(ctx, "tiercel:kg:k").Uint64()
+	gen, err := rdb.Get(ctx, keyGenName("tiercel:", "k")).Uint64()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestGenerationKeys(t *testing.T) {
 	if gen < 1_000_000_000_000_000 {
 		t.Fatalf("generation %d does not start from the server clock", gen)
 	}
-	if ttl := rdb.PTTL(ctx, "tiercel:kg:k").Val(); ttl <= 0 || ttl > time.Hour {
+	if ttl := rdb.PTTL(ctx, keyGenName("tiercel:", "k")).Val(); ttl <= 0 || ttl > time.Hour {
 		t.Fatalf("generation TTL %v, want the tombstone TTL", ttl)
 	}
 }
