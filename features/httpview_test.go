@@ -123,7 +123,8 @@ func TestHTTPViewBatchedAndCached(t *testing.T) {
 	defer s2.Close()
 	s2.now = e.clk.Now
 	waitFor(t, "rows in L2", func() bool {
-		keys, _ := e.rdb.Keys(context.Background(), "tiercel:e:fv:remote_scores:*").Result()
+		// tiercel:e:{<slot tag>}fv:...: entries carry their slot tag (cache/l2.go).
+		keys, _ := e.rdb.Keys(context.Background(), "tiercel:e:*fv:remote_scores:*").Result()
 		return len(keys) == 3
 	})
 	res3 := mustGet(t, s2, mustQuery(t, s2, []string{"remote_scores:score"}, []string{"item_id"}, [][]string{{"2"}}))
