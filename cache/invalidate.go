@@ -144,21 +144,13 @@ func (c *Tiered) goBump(bump func()) error {
 	default:
 		return fmt.Errorf("%w: too many invalidations in flight", ErrL2Unavailable)
 	}
-	c.mu.Lock()
-	closed := c.closed
-	if !closed {
-		c.wg.Add(1)
-	}
-	c.mu.Unlock()
-	if closed {
+	if !c.goUnlessClosed(func() {
+		defer func() { <-c.bumps }()
+		bump()
+	}) {
 		<-c.bumps
 		return ErrClosed
 	}
-	go func() {
-		defer c.wg.Done()
-		defer func() { <-c.bumps }()
-		bump()
-	}()
 	return nil
 }
 

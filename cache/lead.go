@@ -57,21 +57,13 @@ func (c *Tiered) makeFill(f *flight, req *Request) {
 // goFlight finishes f with work on a goroutine of the cache's, or at once
 // with ErrClosed when the cache is closing (then it reports true).
 func (c *Tiered) goFlight(f *flight, work func(*flight)) (finished bool) {
-	c.mu.Lock()
-	closed := c.closed
-	if !closed {
-		c.wg.Add(1)
-	}
-	c.mu.Unlock()
-	if closed {
-		f.err = ErrClosed
-		c.finish(f)
-		return true
-	}
-	go func() {
-		defer c.wg.Done()
+	if c.goUnlessClosed(func() {
 		work(f)
 		c.finish(f)
-	}()
-	return false
+	}) {
+		return false
+	}
+	f.err = ErrClosed
+	c.finish(f)
+	return true
 }

@@ -197,6 +197,19 @@ func (c *Tiered) goTracked(f func()) {
 	}()
 }
 
+// goUnlessClosed runs f on a goroutine Close waits for, unless Close has
+// begun (then it reports false and runs nothing): the WaitGroup must not
+// grow while Close waits on it.
+func (c *Tiered) goUnlessClosed(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.goTracked(f)
+	return true
+}
+
 func warnWithoutContextTimeout(rdb redis.UniversalClient, log *slog.Logger) {
 	enabled := true
 	switch r := rdb.(type) {
