@@ -79,9 +79,6 @@ func New(cfg Config, log *slog.Logger) (*Conn, error) {
 	return c, nil
 }
 
-// Mode is the config's mode.
-func (c *Conn) Mode() string { return c.mode }
-
 // Close closes the client.
 func (c *Conn) Close() error { return c.Client.Close() }
 
