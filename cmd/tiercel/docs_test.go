@@ -347,3 +347,51 @@ func writeCert(t *testing.T) string {
 	}
 	return writeFile(t, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 }
+
+// TestDocLinks: every relative link in the manual names a file that
+// exists and, for a page, a heading it has (GitHub's anchors), so moving
+// a section cannot leave a link behind.
+func TestDocLinks(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, page := range docFiles(t) {
+		raw, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(page, "../../")
+		for _, m := range link.FindAllStringSubmatch(stripFences(string(raw)), -1) {
+			target, anchor, _ := strings.Cut(m[1], "#")
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file := page
+			if target != "" {
+				file = filepath.Join(filepath.Dir(page), target)
+			}
+			body, err := os.ReadFile(file)
+			if err != nil && !isDir(file) {
+				t.Errorf("%s links to %s, which does not exist", name, m[1])
+				continue
+			}
+			if anchor != "" && strings.HasSuffix(file, ".md") && !slices.Contains(anchors(string(body)), anchor) {
+				t.Errorf("%s links to %s, which has no heading #%s", name, m[1], anchor)
+			}
+		}
+	}
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// anchors are a page's headings as GitHub links them: lower case, spaces
+// to hyphens, punctuation dropped.
+func anchors(doc string) []string {
+	var out []string
+	drop := regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+	for _, m := range regexp.MustCompile(`(?m)^#+ (.+)$`).FindAllStringSubmatch(stripFences(doc), -1) {
+		out = append(out, strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(m[1]), ""), " ", "-"))
+	}
+	return out
+}
