@@ -395,3 +395,48 @@ func anchors(doc string) []string {
 	}
 	return out
 }
+
+// TestDocRefs: the code the manual points at exists: every `dir/file.go`
+// it names, every function it names after one (`gateway/cached.go`
+// (`newFill`)), and every test, fuzz target and benchmark it names.
+func TestDocRefs(t *testing.T) {
+	fileRef := regexp.MustCompile("`([a-z0-9_/]+\\.go)`(?: \\(`([A-Za-z_]+)`\\))?")
+	testRef := regexp.MustCompile(`\b((?:Test|Fuzz|Benchmark)[A-Z][A-Za-z0-9_]*)\b([*]?)`)
+	tests := map[string]bool{}
+	decl := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark)[A-Za-z0-9_]*)\(`)
+	err := filepath.WalkDir("../..", func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
+			tests[m[1]] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range docFiles(t) {
+		raw, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(page, "../../")
+		for _, m := range fileRef.FindAllStringSubmatch(string(raw), -1) {
+			src, err := os.ReadFile(filepath.Join("../..", m[1]))
+			if err != nil {
+				t.Errorf("%s names %s, which does not exist", name, m[1])
+				continue
+			}
+			if m[2] != "" && !regexp.MustCompile(`(?m)^func (\([^)]*\) )?`+m[2]+`\b`).Match(src) {
+				t.Errorf("%s names %s (%s), which declares no such function", name, m[1], m[2])
+			}
+		}
+		for _, m := range testRef.FindAllStringSubmatch(string(raw), -1) {
+			if m[2] == "" && !tests[m[1]] {
+				t.Errorf("%s names %s, which no test file declares", name, m[1])
+			}
+		}
+	}
+}
