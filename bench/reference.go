@@ -37,7 +37,8 @@ const (
 	// RefRedisGet answers from one go-redis GET of the path per request
 	// (the "plain" usage the L2 goal names), with the client options of
 	// RefConfig.RedisURL: bench-wrk sets pool_size to its connection count,
-	// which beats go-redis' default pool of 10 by 12-15% here.
+	// which beats go-redis' default pool of 10 by 12-15% here (bench-wrk's
+	// ref-redis-get row, both ways: bench/results/2026-11-22-refs).
 	RefRedisGet RefKind = "redis-get"
 )
 

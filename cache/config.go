@@ -69,10 +69,12 @@ type Config struct {
 	// L2ClusterScripts reads each batch on a Redis Cluster with one script
 	// per master instead of one GET per key (default false; a single node
 	// always reads a batch with one MGET). It needs Redis 7.0 or later (an
-	// older one is detected, and read with GETs). Measured here it cuts the
-	// gateway's CPU per L2 read by ~30% and its allocations by 40%, but
-	// costs the masters ~80% more CPU per read (a Lua call per key): turn
-	// it on only when the gateways, not the shards, run out of CPU.
+	// older one is detected, and read with GETs). It cuts the gateway's CPU
+	// per L2 read by ~30% and its allocations by 40%, but costs the masters
+	// ~80% more CPU per read (a Lua call per key), as BenchmarkL2ReadCluster
+	// (cache_timing_test.go: batched against batched-script) measures, in
+	// bench/results/2026-12-03-issue15: turn it on only when the gateways,
+	// not the shards, run out of CPU.
 	L2ClusterScripts bool `yaml:"l2_cluster_scripts"`
 
 	Breaker BreakerConfig `yaml:"breaker"`

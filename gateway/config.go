@@ -54,8 +54,9 @@ type ServerConfig struct {
 	//
 	// The three timeouts are enforced by a sweeper (conntimeout), not by
 	// socket deadlines re-armed per request, which cost ~10% of a cache
-	// hit's CPU: each fires within a twentieth of the shortest of them
-	// (at most 250ms) of its value.
+	// hit's CPU (scripts/bench-ab.sh, fasthttp's timeouts on and off:
+	// bench/results/2026-11-22-perf/perf-ab.md): each fires within a
+	// twentieth of the shortest of them (at most 250ms) of its value.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// WriteTimeout bounds writing one response; default 5s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
@@ -158,7 +159,8 @@ type RouteConfig struct {
 
 // RouteHeaders turns off informational response headers. Each is written
 // on every response: on an L1 hit the two cost ~0.4µs of ~14µs of server
-// CPU (3%), and 160 bytes.
+// CPU (3%), and 160 bytes (scripts/bench-ab.sh, both on and both off:
+// bench/results/2026-11-22-perf/perf-ab.md).
 type RouteHeaders struct {
 	// OmitServerTiming drops Server-Timing, and the clock reads per stage
 	// that feed it.

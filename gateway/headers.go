@@ -3,8 +3,8 @@ package gateway
 import "github.com/valyala/fasthttp"
 
 // Response header names, canonical and as bytes: fasthttp's SetCanonical
-// skips the key normalisation that SetBytesV repeats on every call, which
-// was a fifth of an L1 hit's cost.
+// skips the key normalisation that SetBytesV repeats on every call, on
+// every hit.
 var (
 	hdrRequestID          = []byte(headerRequestID)
 	hdrServerTiming       = []byte("Server-Timing")

@@ -3,7 +3,9 @@
 //
 // fasthttp's own timeouts call SetReadDeadline twice and SetWriteDeadline
 // once per request, each a clock read and a timer-heap update: on a cache
-// hit that was about a tenth of the server's CPU. Here each connection only
+// hit that was about a tenth of the server's CPU (scripts/bench-ab.sh,
+// fasthttp's timeouts on and off: bench/results/2026-11-22-perf/perf-ab.md).
+// Here each connection only
 // records, in one atomic word, when its current phase (waiting for a
 // request, reading it, writing the response) must end, taken from a coarse
 // clock; one sweeper goroutine per Guard looks for expired connections every

@@ -41,7 +41,7 @@ type node struct {
 	// that end a pattern.
 	names []string
 	// routes by method; "*" matches any method. A node has a handful, and
-	// scanning them costs a tenth of a map lookup with a string key.
+	// scanning them is cheaper than a map lookup with a string key.
 	methods []methodRoute
 	// allow is the sorted, comma-separated method list for a 405's Allow header.
 	allow string
