@@ -97,14 +97,14 @@ func (a *applier) applyEntities(ctx context.Context, s *generation, ev *invalida
 	return errors.Join(errs...)
 }
 
-// DropLocal forgets this replica's L1 after a long disconnect from Kafka.
-func (a *applier) DropLocal() {
+// DropL1 forgets this replica's L1 after a long disconnect from Kafka.
+func (a *applier) DropL1() {
 	s := a.s.current()
 	if s.cache != nil {
 		s.cache.DropL1()
 	}
 	if s.features != nil {
-		s.features.DropLocal()
+		s.features.DropL1()
 	}
 }
 
