@@ -18,7 +18,7 @@ func TestL1HitAllocatesNothing(t *testing.T) {
 	fetch(t, c, "GET /users/1", tags, clk.Now(), f)
 	settle(t, c)
 	// An invalidation of something else: hits then take the tombstone path.
-	if _, err := c.InvalidateTags(context.Background(), "other"); err != nil {
+	if _, err := c.Invalidate(context.Background(), Invalidation{Tags: []string{"other"}}); err != nil {
 		t.Fatal(err)
 	}
 	fetch(t, c, "GET /users/2", tags, clk.Now(), f)

@@ -29,7 +29,7 @@ func benchCache(b *testing.B) (*Tiered, [][]byte, FillFunc) {
 	for i := range keys {
 		keys[i] = benchKey(i)
 		if i == benchKeys/2 {
-			c.InvalidateTags(context.Background(), "unrelated") //nolint:errcheck // L1 only
+			c.Invalidate(context.Background(), Invalidation{Tags: []string{"unrelated"}}) //nolint:errcheck // L1 only
 		}
 		if _, err := c.Fetch(context.Background(), Request{Key: keys[i], Tags: []string{"items"}}, f.fill); err != nil {
 			b.Fatal(err)

@@ -193,12 +193,12 @@ func testClusterInvalidation(t *testing.T, cl *testredis.Cluster) {
 		settle(t, b)
 	}
 
-	if n, err := a.InvalidateKeys(ctx, []byte("/k/1")); n != 1 || err != nil {
-		t.Fatalf("InvalidateKeys = %d, %v", n, err)
+	if n, err := a.Invalidate(ctx, Invalidation{Keys: [][]byte{[]byte("/k/1")}}); n != 1 || err != nil {
+		t.Fatalf("Invalidate(keys) = %d, %v", n, err)
 	}
 	res, err := b.Fetch(ctx, Request{Key: []byte("/k/1"), Now: clk.Now(), L1Missed: true}, fb.fill)
 	if err != nil || res.Outcome != OutcomeMiss {
-		t.Fatalf("after InvalidateKeys: %s %v, want a miss", res.Outcome, err)
+		t.Fatalf("after Invalidate(keys): %s %v, want a miss", res.Outcome, err)
 	}
 }
 

@@ -53,8 +53,8 @@ type Config struct {
 	// deadline; the fill goes on to completion to serve the next requests.
 	FillTimeout time.Duration `yaml:"fill_timeout"`
 
-	// InvalidateTimeout bounds the Redis part of one InvalidateKeys or
-	// InvalidateTags call when ctx has no earlier deadline (default 1s).
+	// InvalidateTimeout bounds the Redis part of one Invalidate call
+	// (default 1s), whatever the caller's deadline: see Tiered.Invalidate.
 	InvalidateTimeout time.Duration `yaml:"invalidate_timeout"`
 
 	// L2QueueSize bounds both the pending Redis reads and the pending

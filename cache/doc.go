@@ -12,7 +12,10 @@
 // The cache must never:
 //   - import net/http, fasthttp, Kafka or anything else that knows where
 //     keys, values or invalidation events come from: the gateway builds keys
-//     and values, the invalidation package calls InvalidateKeys/InvalidateTags;
+//     and values, and turns each event (from the invalidation consumer or
+//     its admin endpoint) into one Tiered.Invalidate call, the cache's only
+//     way in for invalidation; after a long Kafka disconnect it calls
+//     Tiered.DropL1;
 //   - block a request on Redis past L2Timeout, or fail a request because
 //     Redis is slow or down (a circuit breaker makes it L1-only instead);
 //   - allocate on an L1 hit;

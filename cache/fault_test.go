@@ -106,9 +106,9 @@ func TestInvalidateWithRedisDown(t *testing.T) {
 	fetch(t, c, "k", []string{"t"}, clk.Now(), f)
 	settle(t, c)
 	srv.Kill()
-	n, err := c.InvalidateTags(context.Background(), "t")
+	n, err := c.Invalidate(context.Background(), Invalidation{Tags: []string{"t"}})
 	if err == nil || n != 0 {
-		t.Fatalf("InvalidateTags with redis down = %d, %v; want an error", n, err)
+		t.Fatalf("Invalidate(tags) with redis down = %d, %v; want an error", n, err)
 	}
 	// The local part was applied regardless.
 	if res := fetch(t, c, "k", []string{"t"}, clk.Now(), f); string(res.Entry.Value) == "v1" {

@@ -8,32 +8,6 @@ import (
 	"time"
 )
 
-// InvalidateKeys invalidates keys in this process's L1 and in L2. The local
-// part is always applied: once InvalidateKeys returns, this process never
-// serves a value filled before the call, from either tier, even while the
-// L2 part is still under way (pending.go). The L2 part (generation bumps,
-// O(1) per key) makes other processes' L2 reads miss; their L1 copies go
-// only when they apply the event themselves, so every replica must apply
-// every event.
-//
-// The L2 part runs under Config.InvalidateTimeout, not ctx: ctx bounds only
-// how long the call waits for it. When ctx ends first, the call returns
-// ErrL2Pending and the L2 part goes on in the background.
-//
-// n is the number of keys invalidated in L2 (0 when L2 is disabled). A
-// non-nil error reports an L2 failure (or ErrL2Pending) only; retry the
-// event to cover L2.
-func (c *Tiered) InvalidateKeys(ctx context.Context, keys ...[]byte) (n int, err error) {
-	return c.Invalidate(ctx, Invalidation{Keys: keys})
-}
-
-// InvalidateTags invalidates every entry carrying one of tags, in L1 and L2,
-// at O(1) cost per tag; see InvalidateKeys for the guarantees. n is the
-// number of tags invalidated in L2.
-func (c *Tiered) InvalidateTags(ctx context.Context, tags ...string) (n int, err error) {
-	return c.Invalidate(ctx, Invalidation{Tags: tags})
-}
-
 // Invalidation is one invalidation event as the cache sees it.
 type Invalidation struct {
 	// ID identifies the event across every process sharing L2. When set, the
@@ -41,8 +15,11 @@ type Invalidation struct {
 	// every replica applies every event, and replays after a restart are
 	// normal, yet a generation is bumped once, not once per replica or
 	// replay (each extra bump would turn valid L2 entries into misses).
-	// Empty: bump unconditionally, like InvalidateKeys and InvalidateTags.
-	ID   string
+	// Empty: bump unconditionally, for a caller with no event to name.
+	ID string
+
+	// Keys are full cache keys; Tags are surrogate keys. Invalidating a tag
+	// costs O(1) however many entries carry it.
 	Keys [][]byte
 	Tags []string
 
@@ -53,12 +30,27 @@ type Invalidation struct {
 	Done func(n int, err error)
 }
 
-// Invalidate applies inv to this process's L1 (always) and to L2 (once per
-// inv.ID, see Invalidation), with the guarantees of InvalidateKeys. When it
-// returns nil, the L2 part is in effect, whether this call or another
-// process applied it: the "already applied" answer comes from the same
-// atomic script that bumps, so the bump is never still pending. n is the
-// number of keys and tags whose L2 part is in effect.
+// Invalidate applies inv to this process's L1 and to L2: the cache's one
+// way in for invalidation, whoever asks (an event, an admin request, a
+// write through the gateway, a feature row).
+//
+// The local part is always applied: once Invalidate returns, this process
+// never serves a value filled before the call, from either tier, even while
+// the L2 part is still under way (pending.go). The L2 part (generation
+// bumps, O(1) per key and tag, once per inv.ID: see Invalidation) makes
+// other processes' L2 reads miss; their L1 copies go only when they apply
+// the event themselves, so every replica must apply every event.
+//
+// The L2 part runs under Config.InvalidateTimeout, not ctx: ctx bounds only
+// how long the call waits for it. When ctx ends first, the call returns
+// ErrL2Pending and the L2 part goes on in the background.
+//
+// When it returns nil, the L2 part is in effect, whether this call or
+// another process applied it: the "already applied" answer comes from the
+// same atomic script that bumps, so the bump is never still pending. n is
+// the number of keys and tags whose L2 part is in effect (0 when L2 is
+// disabled). A non-nil error reports an L2 failure (or ErrL2Pending) only;
+// retry the event to cover L2.
 func (c *Tiered) Invalidate(ctx context.Context, inv Invalidation) (n int, err error) {
 	if len(inv.Keys)+len(inv.Tags) == 0 {
 		inv.done(0, nil)

@@ -22,17 +22,17 @@ func TestInvalidateKeys(t *testing.T) {
 	settle(t, a)
 	settle(t, b)
 
-	n, err := a.InvalidateKeys(context.Background(), []byte("k1"))
+	n, err := a.Invalidate(context.Background(), Invalidation{Keys: [][]byte{[]byte("k1")}})
 	if err != nil || n != 1 {
-		t.Fatalf("InvalidateKeys = %d, %v", n, err)
+		t.Fatalf("Invalidate(keys) = %d, %v", n, err)
 	}
 	// a: L1 and L2 copies of k1 are both dead; k2 untouched.
 	expect(t, fetch(t, a, "k1", nil, clk.Now(), f), OutcomeMiss, "v3")
 	expect(t, fetch(t, a, "k2", nil, clk.Now(), f), OutcomeHitL1, "v2")
 	// b keeps its L1 copy until it applies the event itself...
 	expect(t, fetch(t, b, "k1", nil, clk.Now(), f), OutcomeHitL1, "v1")
-	if _, err := b.InvalidateKeys(context.Background(), []byte("k1")); err != nil {
-		t.Fatalf("b.InvalidateKeys: %v", err)
+	if _, err := b.Invalidate(context.Background(), Invalidation{Keys: [][]byte{[]byte("k1")}}); err != nil {
+		t.Fatalf("b.Invalidate(keys): %v", err)
 	}
 	if res := fetch(t, b, "k1", nil, clk.Now(), f); string(res.Entry.Value) == "v1" {
 		t.Fatalf("b served k1 filled before the invalidation it applied: %s", res.Outcome)
@@ -54,9 +54,9 @@ func TestInvalidateTagsAcrossTiersAndInstances(t *testing.T) {
 	settle(t, a)
 	settle(t, b)
 
-	n, err := a.InvalidateTags(context.Background(), "user:1")
+	n, err := a.Invalidate(context.Background(), Invalidation{Tags: []string{"user:1"}})
 	if err != nil || n != 1 {
-		t.Fatalf("InvalidateTags = %d, %v", n, err)
+		t.Fatalf("Invalidate(tags) = %d, %v", n, err)
 	}
 	// a's L1 drops both user:1 entries, without a scan; user:2 stays.
 	if _, _, ok := a.Get([]byte("/users/1"), clk.Now()); ok {
@@ -67,8 +67,8 @@ func TestInvalidateTagsAcrossTiersAndInstances(t *testing.T) {
 	expect(t, fetch(t, b, "/users/1/posts", user, clk.Now(), f), OutcomeMiss, "v4")
 	// ...while b's L1 copy goes only when b applies the event.
 	expect(t, fetch(t, b, "/users/1", user, clk.Now(), f), OutcomeHitL1, "v1")
-	if _, err := b.InvalidateTags(context.Background(), "user:1"); err != nil {
-		t.Fatalf("b.InvalidateTags: %v", err)
+	if _, err := b.Invalidate(context.Background(), Invalidation{Tags: []string{"user:1"}}); err != nil {
+		t.Fatalf("b.Invalidate(tags): %v", err)
 	}
 	if res := fetch(t, b, "/users/1", user, clk.Now(), f); string(res.Entry.Value) == "v1" {
 		t.Fatalf("b served an entry filled before the invalidation it applied: %s", res.Outcome)
@@ -79,8 +79,8 @@ func TestInvalidateTagsAcrossTiersAndInstances(t *testing.T) {
 	a.Close()
 	fresh := newTiered(t, testConfig(), redisClient(t, srv), clk)
 	expect(t, fetch(t, fresh, "/users/2", []string{"user:2", "users"}, clk.Now(), f), OutcomeHitL2, "v3")
-	if _, err := fresh.InvalidateTags(context.Background(), "users"); err != nil {
-		t.Fatalf("InvalidateTags: %v", err)
+	if _, err := fresh.Invalidate(context.Background(), Invalidation{Tags: []string{"users"}}); err != nil {
+		t.Fatalf("Invalidate(tags): %v", err)
 	}
 	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
 	if res := fetch(t, c, "/users/2", []string{"user:2", "users"}, clk.Now(), f); res.Outcome != OutcomeMiss {
@@ -92,11 +92,15 @@ func TestInvalidateTagsAcrossTiersAndInstances(t *testing.T) {
 // applied while it runs, the fill then finishes with the old value. Neither
 // its waiters nor any later read may get that value.
 func TestFillOvertakenByInvalidation(t *testing.T) {
-	invalidations := map[string]func(c *Tiered) error{
-		"key": func(c *Tiered) error { _, err := c.InvalidateKeys(context.Background(), []byte("k")); return err },
-		"tag": func(c *Tiered) error { _, err := c.InvalidateTags(context.Background(), "t"); return err },
+	invalidations := map[string]Invalidation{
+		"key": {Keys: [][]byte{[]byte("k")}},
+		"tag": {Tags: []string{"t"}},
 	}
-	for name, invalidate := range invalidations {
+	for name, inv := range invalidations {
+		invalidate := func(c *Tiered) error {
+			_, err := c.Invalidate(context.Background(), inv)
+			return err
+		}
 		t.Run(name+"/L1", func(t *testing.T) {
 			clk := newClock()
 			c := newTiered(t, testConfig(), nil, clk)
@@ -224,7 +228,7 @@ func TestL2ReadBetweenLocalAndL2Invalidation(t *testing.T) {
 		}
 		settle(t, b)
 	}
-	if _, err := b.InvalidateTags(context.Background(), "t"); err != nil {
+	if _, err := b.Invalidate(context.Background(), Invalidation{Tags: []string{"t"}}); err != nil {
 		t.Fatal(err)
 	}
 	b.testHookInvalidate = nil

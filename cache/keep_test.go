@@ -274,9 +274,9 @@ func TestInvalidatedEntryIsNoBase(t *testing.T) {
 				}
 				var err error
 				if by == "key" {
-					_, err = writer.InvalidateKeys(context.Background(), []byte("k"))
+					_, err = writer.Invalidate(context.Background(), Invalidation{Keys: [][]byte{[]byte("k")}})
 				} else {
-					_, err = writer.InvalidateTags(context.Background(), "users")
+					_, err = writer.Invalidate(context.Background(), Invalidation{Tags: []string{"users"}})
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -299,7 +299,7 @@ func TestInvalidationBeforeFillDropsBase(t *testing.T) {
 	res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now, MakeFill: func() FillFunc {
 		// Called by the leading request after the flight registered, before
 		// the fill starts.
-		if _, err := c.InvalidateKeys(context.Background(), []byte("k")); err != nil {
+		if _, err := c.Invalidate(context.Background(), Invalidation{Keys: [][]byte{[]byte("k")}}); err != nil {
 			t.Error(err)
 		}
 		return f.fill

@@ -401,7 +401,7 @@ func TestGenerationKeys(t *testing.T) {
 	c := newTiered(t, testConfig(), rdb, newClock())
 	ctx := context.Background()
 	for range 2 {
-		if _, err := c.InvalidateKeys(ctx, []byte("k")); err != nil {
+		if _, err := c.Invalidate(ctx, Invalidation{Keys: [][]byte{[]byte("k")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,8 +5,8 @@ package features
 // whatever their inputs or version.
 func ModelTag(model string) string { return "model:" + model }
 
-// DropLocal forgets every row this process holds in memory (redis views'
+// DropL1 forgets every row this process holds in memory (redis views'
 // L1 copies), so that after a long disconnect from the invalidation stream
 // rows are read again from Redis. Memory views are the store itself and are
 // kept.
-func (s *Store) DropLocal() { s.rows.clear() }
+func (s *Store) DropL1() { s.rows.clear() }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/cache"
 )
 
 // PushRow is one entity's new feature values for a view.
@@ -259,7 +261,7 @@ func (s *Store) InvalidateRows(ctx context.Context, viewName string, entities []
 		s.rows.del(keys...)
 		return nil
 	}
-	if _, err := s.cache.InvalidateKeys(ctx, keys...); err != nil {
+	if _, err := s.cache.Invalidate(ctx, cache.Invalidation{Keys: keys}); err != nil {
 		return fmt.Errorf("cannot invalidate rows: %w", err)
 	}
 	return nil

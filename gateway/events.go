@@ -15,7 +15,8 @@ import (
 // applier applies invalidation events to this replica: tags and keys to the
 // response cache (L1 here, L2 once per event id across replicas), entities
 // to the feature store, models to their cached predictions, upserts as
-// feature writes. The consumer calls it from one goroutine per partition.
+// feature writes. The consumer calls it from one goroutine per partition,
+// the admin endpoint for each event posted to it, in either form.
 type applier struct {
 	s *Server
 	// applied is a test seam: called after an event is fully applied.
@@ -96,14 +97,14 @@ func (a *applier) applyEntities(ctx context.Context, s *generation, ev *invalida
 	return errors.Join(errs...)
 }
 
-// DropLocal forgets this replica's L1 after a long disconnect from Kafka.
-func (a *applier) DropLocal() {
+// DropL1 forgets this replica's L1 after a long disconnect from Kafka.
+func (a *applier) DropL1() {
 	s := a.s.current()
 	if s.cache != nil {
 		s.cache.DropL1()
 	}
 	if s.features != nil {
-		s.features.DropLocal()
+		s.features.DropL1()
 	}
 }
 

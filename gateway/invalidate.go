@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,53 +54,51 @@ func (s *Server) handleInvalidate(w http.ResponseWriter, r *http.Request) {
 		s.applyEventBody(w, r, body)
 		return
 	}
-	var req invalidateRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeAdminError(w, &Error{http.StatusBadRequest, "bad_json", "cannot decode the invalidation: " + err.Error()})
+	ev, e := g.shortEvent(body)
+	if e != nil {
+		writeAdminError(w, e)
 		return
 	}
-	if len(req.Keys) == 0 && len(req.Tags) == 0 {
-		writeAdminError(w, &Error{http.StatusBadRequest, "empty", `give "keys" and/or "tags"`})
-		return
-	}
-	keys := make([][]byte, 0, len(req.Keys))
-	for i, k := range req.Keys {
-		key, err := g.keyForPath(k)
-		if err != nil {
-			writeAdminError(w, &Error{http.StatusBadRequest, "bad_key", fmt.Sprintf("keys[%d]: %v", i, err)})
-			return
-		}
-		keys = append(keys, key)
-	}
-	for i, t := range req.Tags {
-		if t == "" {
-			writeAdminError(w, &Error{http.StatusBadRequest, "bad_tag", fmt.Sprintf("tags[%d]: empty", i)})
-			return
-		}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	reply := invalidateReply{Keys: len(keys), Tags: len(req.Tags), L2: g.cache.L2State()}
-	var l2err error
-	if len(keys) > 0 {
-		_, err := g.cache.InvalidateKeys(ctx, keys...)
-		l2err = errors.Join(l2err, err)
-	}
-	if len(req.Tags) > 0 {
-		_, err := g.cache.InvalidateTags(ctx, req.Tags...)
-		l2err = errors.Join(l2err, err)
-	}
-	if l2err != nil {
+	reply := invalidateReply{Keys: len(ev.Keys), Tags: len(ev.Tags), L2: g.cache.L2State()}
+	if err := s.applyEvent(r.Context(), ev); err != nil {
 		// Applied locally; the shared tier missed it. Say so: the caller
 		// (or Kafka's replay) must retry for other replicas' sake.
-		reply.L2 = "error: " + l2err.Error()
+		reply.L2 = "error: " + err.Error()
 	} else if reply.L2 != "disabled" {
 		reply.L2 = "ok"
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(reply)
+}
+
+// shortEvent turns the short {"keys","tags"} form into the event the
+// applier applies. It refuses up front what the applier would log and
+// skip (a key no cached GET route answers), since here someone is waiting
+// for the answer. The event has no id: nothing replays it, and without
+// one its L2 part is a plain generation bump, with no marker left in Redis
+// for each post.
+func (g *generation) shortEvent(body []byte) (*invalidation.Event, *Error) {
+	var req invalidateRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, &Error{http.StatusBadRequest, "bad_json", "cannot decode the invalidation: " + err.Error()}
+	}
+	if len(req.Keys) == 0 && len(req.Tags) == 0 {
+		return nil, &Error{http.StatusBadRequest, "empty", `give "keys" and/or "tags"`}
+	}
+	for i, k := range req.Keys {
+		if _, err := g.keyForPath(k); err != nil {
+			return nil, &Error{http.StatusBadRequest, "bad_key", fmt.Sprintf("keys[%d]: %v", i, err)}
+		}
+	}
+	for i, t := range req.Tags {
+		if t == "" {
+			return nil, &Error{http.StatusBadRequest, "bad_tag", fmt.Sprintf("tags[%d]: empty", i)}
+		}
+	}
+	return &invalidation.Event{Version: invalidation.Version, Type: invalidation.TypeInvalidate,
+		Keys: req.Keys, Tags: req.Tags}, nil
 }
 
 // isEvent tells a full invalidation event (it has "version") from the
@@ -122,19 +119,25 @@ func (s *Server) applyEventBody(w http.ResponseWriter, r *http.Request, body []b
 		writeAdminError(w, &Error{http.StatusBadRequest, "bad_event", err.Error()})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	a := s.applier
-	if a == nil {
-		a = &applier{s: s}
-	}
-	if err := a.Apply(ctx, ev); err != nil {
+	if err := s.applyEvent(r.Context(), ev); err != nil {
 		writeAdminError(w, &Error{http.StatusServiceUnavailable, "not_applied", "applied locally at most; the shared tier failed: " + err.Error()})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"applied": ev.ID, "type": ev.Type,
 		"keys": len(ev.Keys), "tags": len(ev.Tags), "entities": len(ev.Entities), "models": len(ev.Models)})
+}
+
+// applyEvent applies ev with the applier the Kafka consumer uses, so that
+// an event means the same whichever way it came.
+func (s *Server) applyEvent(ctx context.Context, ev *invalidation.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	a := s.applier
+	if a == nil {
+		a = &applier{s: s}
+	}
+	return a.Apply(ctx, ev)
 }
 
 // keyForPath builds the cache key a GET of path would use.

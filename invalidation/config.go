@@ -70,7 +70,7 @@ type Config struct {
 	Replay time.Duration `yaml:"replay"`
 
 	// MaxGap is how long the broker may be unreachable before this replica
-	// drops its L1 (Applier.DropLocal) and reports not ready (default 30s).
+	// drops its L1 (Applier.DropL1) and reports not ready (default 30s).
 	// It bounds how long a replica serves L1 entries that an event it could
 	// not read has invalidated.
 	MaxGap time.Duration `yaml:"max_gap"`

@@ -21,23 +21,11 @@ type Applier interface {
 	// ends. An error makes the consumer retry, a few times, then skip ev.
 	Apply(ctx context.Context, ev *Event) error
 
-	// DropLocal forgets this replica's in-process (L1) data, leaving L2:
+	// DropL1 forgets this replica's in-process (L1) copies, leaving L2:
 	// called once per long disconnect, since events missed meanwhile may
 	// concern any entry.
-	DropLocal()
+	DropL1()
 }
-
-// ApplyFunc adapts a function to Applier, for appliers with no in-process
-// data (DropLocal does nothing).
-type ApplyFunc func(ctx context.Context, ev *Event) error
-
-// Apply calls f.
-func (f ApplyFunc) Apply(ctx context.Context, ev *Event) error { return f(ctx, ev) }
-
-// DropLocal does nothing.
-func (ApplyFunc) DropLocal() {}
-
-var _ Applier = ApplyFunc(nil)
 
 // Status is the consumer's connection state, for readiness checks.
 type Status struct {
@@ -225,5 +213,5 @@ func (c *Consumer) checkGap() {
 	}
 	c.st.gaps.Add(1)
 	c.log.Warn("invalidation: kafka unreachable, dropping L1", "since", since, "max_gap", c.cfg.MaxGap)
-	c.apply.DropLocal()
+	c.apply.DropL1()
 }

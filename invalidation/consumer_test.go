@@ -182,13 +182,13 @@ func TestBrokerRestartLosesNothing(t *testing.T) {
 
 // A long disconnect drops L1 once and makes the replica not ready; after
 // the broker returns, the replica is ready again and resumes where it was.
-func TestLongDisconnectDropsLocalOnce(t *testing.T) {
+func TestLongDisconnectDropsL1Once(t *testing.T) {
 	k, r, c := readingConsumer(t)
 	p := newProducer(t, k.Addr())
 	publish(t, p, tagEvent("first", "a"))
 	waitFor(t, "the first event", func() bool { return r.has("first") })
 	if r.drops.Load() != 0 {
-		t.Fatalf("DropLocal called while connected")
+		t.Fatalf("DropL1 called while connected")
 	}
 
 	k.Kill()
@@ -202,7 +202,7 @@ func TestLongDisconnectDropsLocalOnce(t *testing.T) {
 	// Several gap checks later, still one drop per gap.
 	waitFor(t, "the gap to last", func() bool { return time.Since(c.Status().LastContact) > 3*c.cfg.MaxGap })
 	if n := r.drops.Load(); n != 1 {
-		t.Fatalf("DropLocal called %d times in one gap", n)
+		t.Fatalf("DropL1 called %d times in one gap", n)
 	}
 
 	k.Restart()
@@ -266,15 +266,6 @@ func TestStartBeforeBroker(t *testing.T) {
 	waitReading(t, c, 3)
 	publish(t, newProducer(t, k.Addr()), tagEvent("e", "a"))
 	waitFor(t, "the event", func() bool { return r.has("e") })
-}
-
-func TestApplyFuncAdapter(t *testing.T) {
-	var got string
-	var a Applier = ApplyFunc(func(_ context.Context, ev *Event) error { got = ev.ID; return nil })
-	a.DropLocal()
-	if err := a.Apply(context.Background(), tagEvent("x", "t")); err != nil || got != "x" {
-		t.Fatalf("ApplyFunc: %v %q", err, got)
-	}
 }
 
 // The producer's partitioner agrees with librdkafka's murmur2 (and so with

@@ -43,7 +43,7 @@
 // kafka-go readers reconnect by themselves and resume from their offsets,
 // so a broker restart loses nothing. While the broker is unreachable,
 // events cannot be seen: after MaxGap (default 30s) without contact the
-// consumer calls Applier.DropLocal once (the replica forgets its L1 and
+// consumer calls Applier.DropL1 once (the replica forgets its L1 and
 // serves from L2 and origins), and Ready reports the gap until the broker
 // answers again. Contact is any fetched message or a partition listing,
 // which runs every DiscoverInterval and doubles as the probe.

@@ -36,7 +36,7 @@ type Event struct {
 	Type    Type   `json:"type"`
 
 	Tags     []string `json:"tags,omitempty"`     // surrogate keys
-	Keys     []string `json:"keys,omitempty"`     // full cache keys, as the gateway builds them
+	Keys     []string `json:"keys,omitempty"`     // request paths with their query: the gateway keys a GET of each
 	Entities []Entity `json:"entities,omitempty"` // feature-view rows
 	Models   []string `json:"models,omitempty"`   // model names, or name@version
 

@@ -45,7 +45,7 @@ func (r *recorder) Apply(_ context.Context, ev *Event) error {
 	return nil
 }
 
-func (r *recorder) DropLocal() { r.drops.Add(1) }
+func (r *recorder) DropL1() { r.drops.Add(1) }
 
 func (r *recorder) count(id string) int {
 	r.mu.Lock()

@@ -22,7 +22,7 @@ func (a timingApplier) Apply(_ context.Context, ev *Event) error {
 	return nil
 }
 
-func (timingApplier) DropLocal() {}
+func (timingApplier) DropL1() {}
 
 // BenchmarkProduceToApplied measures an event's trip: Publish called →
 // applied on BOTH of two replicas (each its own consumer reading the three

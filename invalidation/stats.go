@@ -1,7 +1,6 @@
 package invalidation
 
 import (
-	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -19,10 +18,6 @@ var skipReasons = [...]Reason{
 	ReasonUnknownField, ReasonTooLarge, ReasonDuplicate, ReasonStale, ReasonApplyFailed,
 }
 
-// SkipReasons returns every Reason a Stats may count, for exporters that
-// want all label values present from the start.
-func SkipReasons() []Reason { return slices.Clone(skipReasons[:]) }
-
 // Stats is a snapshot of a Consumer's counters (monotonic since
 // NewConsumer) and gauges.
 type Stats struct {
@@ -30,7 +25,7 @@ type Stats struct {
 	Skipped     map[Reason]uint64 // events skipped, by reason
 	ApplyErrors uint64            // failed Apply attempts (each retry counts)
 	Replayed    uint64            // applied events published before this consumer started
-	Gaps        uint64            // long disconnects (each called DropLocal once)
+	Gaps        uint64            // long disconnects (each called DropL1 once)
 
 	// Lag is, per partition, how many messages the broker had beyond the
 	// last one read, as of that read.
