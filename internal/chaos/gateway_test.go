@@ -12,6 +12,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/invalidation"
 )
@@ -52,7 +53,7 @@ func (e *env) config() gateway.Config {
 			// (ristretto clears its counters on Close, slow under -race).
 			L1MaxBytes: 8 << 20,
 			L2Timeout:  20 * time.Millisecond, // as RedisTimeout above
-			Breaker:    cache.BreakerConfig{Cooldown: 200 * time.Millisecond},
+			Breaker:    breaker.Config{Cooldown: 200 * time.Millisecond},
 		},
 		Kafka: invalidation.Config{
 			Endpoint: invalidation.Endpoint{Brokers: []string{e.kafka.Addr()}, Topic: topic, DialTimeout: 200 * time.Millisecond},
