@@ -66,7 +66,7 @@ func (e *env) config() gateway.Config {
 			HealthCheck: upstream.HealthCheck{Interval: 200 * time.Millisecond},
 			// Short cooldown: the breakers close again while the load still
 			// runs, and the suite sees it.
-			Breaker:    upstream.BreakerConfig{Failures: 5, Cooldown: 300 * time.Millisecond},
+			Breaker:    breaker.Config{Failures: 5, Cooldown: 300 * time.Millisecond},
 			HedgeAfter: 30 * time.Millisecond,
 		}},
 		Features: features.Config{
