@@ -74,7 +74,7 @@ func (e *env) config() gateway.Config {
 			RowCacheBytes: 4 << 20,
 			// For the feature Redis and, by default, the http view and the
 			// model server: closes while the load still runs.
-			Breaker:  features.BreakerConfig{Cooldown: 300 * time.Millisecond},
+			Breaker:  breaker.Config{Cooldown: 300 * time.Millisecond},
 			Entities: []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
 			Views: []features.ViewConfig{
 				{Name: "stats", Entities: []string{"user"}, Features: []features.FeatureConfig{
