@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/defaults"
 )
 
@@ -77,19 +78,12 @@ type Config struct {
 	// not the shards, run out of CPU.
 	L2ClusterScripts bool `yaml:"l2_cluster_scripts"`
 
-	Breaker BreakerConfig `yaml:"breaker"`
-}
-
-// BreakerConfig configures the circuit breaker around Redis. While it is
-// open the cache runs L1-only and does not touch Redis at all.
-type BreakerConfig struct {
-	// Failures is the number of consecutive failed Redis round trips (one
-	// pipeline each) that opens the breaker (default 5).
-	Failures uint32 `yaml:"failures"`
-
-	// Cooldown is how long the breaker stays open before one probe round
-	// trip is let through (half-open); success closes it (default 1s).
-	Cooldown time.Duration `yaml:"cooldown"`
+	// Breaker guards Redis: while it is open the cache runs L1-only and
+	// does not touch Redis at all. Failures counts failed round trips (one
+	// pipeline each; default 5, negative: no breaker); Cooldown is how long
+	// it stays open before one probe round trip (default 1s: a cache
+	// without its L2 is slower, not broken, so it probes soon).
+	Breaker breaker.Config `yaml:"breaker"`
 }
 
 const (
@@ -104,7 +98,6 @@ const (
 	defaultInvalidateTimeout = time.Second
 	defaultL2QueueSize       = 4096
 	defaultL2BatchMax        = 256
-	defaultBreakerFailures   = 5
 	defaultBreakerCooldown   = time.Second
 )
 
@@ -120,38 +113,47 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.InvalidateTimeout, defaultInvalidateTimeout)
 	defaults.Set(&c.L2QueueSize, defaultL2QueueSize)
 	defaults.Set(&c.L2BatchMax, defaultL2BatchMax)
-	defaults.Set(&c.Breaker.Failures, defaultBreakerFailures)
-	defaults.Set(&c.Breaker.Cooldown, defaultBreakerCooldown)
+	c.Breaker = c.Breaker.Or(breaker.Config{Failures: breaker.DefaultFailures, Cooldown: defaultBreakerCooldown})
 	return c
 }
 
-// Validate reports the first invalid field, named by its yaml path relative
-// to Config. Zero values are valid: they stand for the defaults.
+// Validate reports every invalid field, each named by its yaml path
+// relative to Config. Zero values are valid: they stand for the defaults.
 func (c Config) Validate() error {
 	d := c.withDefaults()
-	switch {
-	case d.L1MaxBytes < mib:
-		return errors.New("l1_max_bytes: must be >= 1 MiB")
-	case d.L1Counters < 1000:
-		return errors.New("l1_counters: must be >= 1000")
-	case d.L2Timeout < 100*time.Microsecond || d.L2Timeout > time.Second:
-		return fmt.Errorf("l2_timeout: must be between 100µs and 1s, got %s", d.L2Timeout)
-	case strings.ContainsRune(d.KeyPrefix, '{') && hashTag(d.KeyPrefix) == d.KeyPrefix:
-		return fmt.Errorf("key_prefix: a \"{\" must open a non-empty hash tag closed within the prefix, got %q", d.KeyPrefix)
-	case d.TombstoneTTL < time.Second:
-		return fmt.Errorf("tombstone_ttl: must be >= 1s, got %s", d.TombstoneTTL)
-	case d.MaxTombstones < 1:
-		return errors.New("max_tombstones: must be >= 1")
-	case d.FillTimeout < 0:
-		return errors.New("fill_timeout: must not be negative")
-	case d.InvalidateTimeout < 0:
-		return errors.New("invalidate_timeout: must not be negative")
-	case d.L2QueueSize < 1:
-		return errors.New("l2_queue_size: must be >= 1")
-	case d.L2BatchMax < 1:
-		return errors.New("l2_batch_max: must be >= 1")
-	case d.Breaker.Cooldown < 0:
-		return errors.New("breaker.cooldown: must not be negative")
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if d.L1MaxBytes < mib {
+		add("l1_max_bytes: must be >= 1 MiB")
 	}
-	return nil
+	// Unset, it follows l1_max_bytes: only a value given can be wrong.
+	if c.L1Counters != 0 && d.L1Counters < 1000 {
+		add("l1_counters: must be >= 1000")
+	}
+	if d.L2Timeout < 100*time.Microsecond || d.L2Timeout > time.Second {
+		add("l2_timeout: must be between 100µs and 1s, got %s", d.L2Timeout)
+	}
+	if strings.ContainsRune(d.KeyPrefix, '{') && hashTag(d.KeyPrefix) == d.KeyPrefix {
+		add("key_prefix: a \"{\" must open a non-empty hash tag closed within the prefix, got %q", d.KeyPrefix)
+	}
+	if d.TombstoneTTL < time.Second {
+		add("tombstone_ttl: must be >= 1s, got %s", d.TombstoneTTL)
+	}
+	if d.MaxTombstones < 1 {
+		add("max_tombstones: must be >= 1")
+	}
+	if d.FillTimeout < 0 {
+		add("fill_timeout: must not be negative")
+	}
+	if d.InvalidateTimeout < 0 {
+		add("invalidate_timeout: must not be negative")
+	}
+	if d.L2QueueSize < 1 {
+		add("l2_queue_size: must be >= 1")
+	}
+	if d.L2BatchMax < 1 {
+		add("l2_batch_max: must be >= 1")
+	}
+	errs = append(errs, c.Breaker.Validate("breaker"))
+	return errors.Join(errs...)
 }

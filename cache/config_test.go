@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -30,12 +32,25 @@ func TestConfigValidate(t *testing.T) {
 	f(Config{InvalidateTimeout: -1}, "invalidate_timeout:")
 	f(Config{L2QueueSize: -1}, "l2_queue_size:")
 	f(Config{L2BatchMax: -1}, "l2_batch_max:")
-	f(Config{Breaker: BreakerConfig{Cooldown: -1}}, "breaker.cooldown:")
+	f(Config{Breaker: breaker.Config{Cooldown: -1}}, "breaker.cooldown:")
 	f(Config{KeyPrefix: "{tiercel}:"}, "")
 	f(Config{KeyPrefix: "a}b:"}, "")
 	f(Config{KeyPrefix: "a{"}, "key_prefix:")
 	f(Config{KeyPrefix: "{}a:"}, "key_prefix:")
 	f(Config{KeyPrefix: "a{b"}, "key_prefix:")
+}
+
+// Every problem is reported, each on its own line with its path.
+func TestConfigValidateAll(t *testing.T) {
+	err := Config{L1MaxBytes: -1, FillTimeout: -1, Breaker: breaker.Config{Cooldown: -1}}.Validate()
+	want := []string{
+		"l1_max_bytes: must be >= 1 MiB",
+		"fill_timeout: must not be negative",
+		"breaker.cooldown: must not be negative",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("Validate = %v, want %q", err, want)
+	}
 }
 
 func TestConfigDefaults(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/testredis"
 )
 
@@ -43,7 +44,7 @@ func testConfig() Config {
 	return Config{
 		L1MaxBytes: 8 * mib,
 		L2Timeout:  50 * time.Millisecond, // generous: CI machines under -race
-		Breaker:    BreakerConfig{Failures: 2, Cooldown: 50 * time.Millisecond},
+		Breaker:    breaker.Config{Failures: 2, Cooldown: 50 * time.Millisecond},
 	}
 }
 

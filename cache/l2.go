@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
@@ -55,12 +55,9 @@ type l2 struct {
 	genTTL     time.Duration // TombstoneTTL, see the comment above
 	invTimeout time.Duration
 	batchMax   int
-	cb         *gobreaker.CircuitBreaker[struct{}]
-
-	// tripped mirrors "the breaker is open" (OnStateChange), so that a read
-	// checks one atomic instead of the breaker's mutex and clock; only
-	// while it is set does open ask the breaker, which moves to half-open.
-	tripped atomic.Bool
+	// cb guards every round trip; a read checks its lock-free Open
+	// before queueing.
+	cb *breaker.Breaker
 
 	q      *readQueue
 	dones  donePool // l2Lookup.done channels
@@ -96,7 +93,6 @@ type l2Write struct {
 }
 
 func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, log *slog.Logger, stop <-chan struct{}) *l2 {
-	failures := cfg.Breaker.Failures
 	l := &l2{
 		rdb:        rdb,
 		prefix:     cfg.KeyPrefix,
@@ -115,13 +111,9 @@ func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, 
 	}
 	l.cluster, _ = rdb.(*redis.ClusterClient)
 	l.scriptOff.Store(!cfg.L2ClusterScripts)
-	l.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        "cache-l2",
-		MaxRequests: 1,
-		Timeout:     cfg.Breaker.Cooldown,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			l.tripped.Store(to == gobreaker.StateOpen)
+	l.cb = breaker.New(cfg.Breaker, breaker.Options{
+		Name: "cache-l2",
+		OnStateChange: func(from, to breaker.State) {
 			log.Warn("cache l2 breaker", "from", from.String(), "to", to.String())
 		},
 	})
@@ -165,7 +157,7 @@ func keyTag(key []byte) []byte {
 
 // open reports whether the breaker currently forbids Redis calls, so that
 // callers skip L2 without queueing.
-func (l *l2) open() bool { return l.tripped.Load() && l.cb.State() == gobreaker.StateOpen }
+func (l *l2) open() bool { return l.cb.Open() }
 
 // exec runs one pipeline under the breaker and the timeout. The breaker
 // reads its outcome as redisconn.Failure does (one rule for every breaker):
@@ -180,38 +172,20 @@ func (l *l2) exec(timeout time.Duration, queue func(redis.Pipeliner)) ([]redis.C
 		queue(pipe)
 		var err error
 		cmds, err = pipe.Exec(ctx)
-		return pipelineFailure(cmds, err)
+		return redisconn.PipelineFailure(cmds, err)
 	})
 	return cmds, err
-}
-
-// pipelineFailure is the first failure among cmds. Exec answers the first
-// command's error, which is redis.Nil when that command's key is missing:
-// a MOVED or CROSSSLOT later in the pipeline hides behind it.
-func pipelineFailure(cmds []redis.Cmder, err error) error {
-	if err == nil {
-		return nil
-	}
-	if f := redisconn.Failure(err); f != nil {
-		return f
-	}
-	for _, c := range cmds {
-		if f := redisconn.Failure(c.Err()); f != nil {
-			return f
-		}
-	}
-	return nil
 }
 
 // do runs call under the breaker and the timeout, reading its error like
 // exec. It returns errL2Skipped when the breaker refused the call.
 func (l *l2) do(timeout time.Duration, call func(context.Context) error) error {
-	_, err := l.cb.Execute(func() (struct{}, error) {
+	err := l.cb.Do(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		return struct{}{}, redisconn.Failure(call(ctx))
+		return redisconn.Failure(call(ctx))
 	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+	if err == breaker.ErrOpen {
 		return errL2Skipped
 	}
 	return err

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 // Tiered is the two-tier cache: L1 in process, L2 in Redis, fills coalesced
@@ -321,5 +323,8 @@ func (c *Tiered) L2State() string {
 	if c.l2 == nil {
 		return "disabled"
 	}
-	return c.l2.cb.State().String()
+	if st := c.l2.cb.State(); st != breaker.Disabled {
+		return st.String()
+	}
+	return "closed" // no breaker (failures < 0): Redis is always in use
 }

@@ -8,11 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
-
-	"github.com/tiercel/tiercel/internal/defaults"
-	"github.com/tiercel/tiercel/internal/redisconn"
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 // Every dependency of the Store (the feature Redis, each http view's
@@ -24,49 +20,28 @@ import (
 // instead of each spending its budget on a dependency known to be down.
 // Then one probe call is let through (half-open): success closes it.
 
-// BreakerConfig tunes a breaker. Zero fields take features.breaker's
-// values, whose zero fields are the defaults.
-type BreakerConfig struct {
-	// Failures: consecutive failed calls that open the breaker (default 5).
-	Failures uint32 `yaml:"failures"`
-	// Cooldown: how long it stays open before a probe (default 5s).
-	Cooldown time.Duration `yaml:"cooldown"`
-}
-
-const (
-	defaultBreakerFailures = 5
-	defaultBreakerCooldown = 5 * time.Second
-)
-
-// over fills b's zero fields from def.
-func (b BreakerConfig) over(def BreakerConfig) BreakerConfig {
-	defaults.Set(&b.Failures, def.Failures)
-	defaults.Set(&b.Cooldown, def.Cooldown)
-	return b
-}
+// Each breaker's Config is a `breaker:` key (internal/breaker); zero
+// fields take features.breaker's values, whose zero fields are the
+// defaults: 5 failures, 5s cooldown.
+const defaultBreakerCooldown = 5 * time.Second
 
 // ErrBreakerOpen is the error of a call skipped by an open breaker.
-var ErrBreakerOpen = errors.New("circuit breaker open")
+var ErrBreakerOpen = breaker.ErrOpen
 
-// breaker guards one dependency.
-type breaker struct {
-	name string // as in /readyz: features:redis, view:<name>, model:<name>
-	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+// guard is one dependency's breaker, named as in /readyz, with the calls
+// it skipped.
+type guard struct {
+	name string // features:redis, view:<name>, model:<name>
+	cb   *breaker.TwoStep
 	// skipped counts calls answered by the open breaker.
 	skipped atomic.Uint64
 }
 
-func newBreaker(name string, cfg BreakerConfig, log *slog.Logger) *breaker {
-	failures := cfg.Failures
-	return &breaker{name: name, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        name,
-		MaxRequests: 1,
-		Timeout:     cfg.Cooldown,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-		// A caller that went away says nothing about the dependency.
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-		OnStateChange: func(name string, from, to gobreaker.State) {
-			if to == gobreaker.StateOpen {
+func newGuard(name string, cfg breaker.Config, log *slog.Logger) *guard {
+	return &guard{name: name, cb: breaker.NewTwoStep(cfg, breaker.Options{
+		Name: name,
+		OnStateChange: func(from, to breaker.State) {
+			if to == breaker.Open {
 				log.Warn("features dependency failing: serving fallbacks", "dependency", name, "from", from.String())
 				return
 			}
@@ -76,9 +51,10 @@ func newBreaker(name string, cfg BreakerConfig, log *slog.Logger) *breaker {
 }
 
 // allow asks to make one call. The caller reports the call's failure (nil:
-// success) to done. While the breaker is open (or its one probe is out) it
-// returns ErrBreakerOpen and the caller must not call.
-func (b *breaker) allow() (done func(error), err error) {
+// success; for Redis, redisconn.Failure's verdict) to done. While the
+// breaker is open (or its one probe is out) it returns ErrBreakerOpen and
+// the caller must not call.
+func (b *guard) allow() (done func(error), err error) {
 	done, err = b.cb.Allow()
 	if err != nil {
 		b.skipped.Add(1)
@@ -87,37 +63,8 @@ func (b *breaker) allow() (done func(error), err error) {
 	return done, nil
 }
 
-// State is closed, open or half-open.
-func (b *breaker) State() string { return b.cb.State().String() }
-
-// redisFailure is err as the feature Redis' breaker sees it: the shared
-// rule (redisconn.Failure: a missing key or a data error proves Redis is
-// there; a timeout, a lost connection or a reply saying the node cannot
-// serve the key now does not), except that a caller that left stays an
-// error, which the breaker excludes: as nil it would count as a success,
-// and close a half-open breaker on a probe nobody waited for.
-func redisFailure(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	return redisconn.Failure(err)
-}
-
-// pipeFailure is a pipeline's verdict for the breaker: its first command
-// that failed by redisFailure's rule (on a cluster each shard answers for
-// its own commands), else nil; err, the pipeline's own error, when there
-// are no commands to look at.
-func pipeFailure(cmds []redis.Cmder, err error) error {
-	if len(cmds) == 0 {
-		return redisFailure(err)
-	}
-	for _, c := range cmds {
-		if f := redisFailure(c.Err()); f != nil {
-			return f
-		}
-	}
-	return nil
-}
+// State is closed, open, half-open or disabled.
+func (b *guard) State() string { return b.cb.State().String() }
 
 // Reason classifies why a dependency gave no answer, for the fallback
 // counters.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/internal/testredis"
 )
@@ -224,7 +225,7 @@ func testSingleClientOnCluster(t *testing.T, cl *testredis.Cluster) {
 	}
 	cfg := testRegistry()
 	cfg.KeyPrefix = "sn:"
-	cfg.Breaker = BreakerConfig{Failures: 2, Cooldown: time.Hour}
+	cfg.Breaker = breaker.Config{Failures: 2, Cooldown: time.Hour}
 	ids := spread(t, cl, rowKey(cfg.KeyPrefix, "user_stats"))
 	var elsewhere []string // ids whose rows live on another master
 	for _, id := range ids {

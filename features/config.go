@@ -3,6 +3,7 @@ package features
 import (
 	"time"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/defaults"
 )
 
@@ -29,8 +30,8 @@ type Config struct {
 	RedisTimeout time.Duration `yaml:"redis_timeout"`
 
 	// Breaker guards the feature Redis, and is the default of every http
-	// view's and OIP model's own breaker (see BreakerConfig).
-	Breaker BreakerConfig `yaml:"breaker"`
+	// view's and OIP model's own breaker (zero fields: features.breaker).
+	Breaker breaker.Config `yaml:"breaker"`
 
 	// RowTTL is how long a row read from a redis or memory view stays in L1
 	// (default 5s). Push invalidates it at once in this process; other
@@ -137,7 +138,7 @@ type SourceConfig struct {
 	TTL time.Duration `yaml:"ttl"`
 
 	// Breaker guards the upstream (http only; zero fields: features.breaker).
-	Breaker BreakerConfig `yaml:"breaker"`
+	Breaker breaker.Config `yaml:"breaker"`
 }
 
 // FeatureServiceConfig names a set of refs, for Feast's `feature_service`.
@@ -188,7 +189,7 @@ type BackendConfig struct {
 	// Timeout bounds one OIP call (default 50ms).
 	Timeout time.Duration `yaml:"timeout"`
 	// Breaker guards the OIP server (oip only; zero fields: features.breaker).
-	Breaker BreakerConfig `yaml:"breaker"`
+	Breaker breaker.Config `yaml:"breaker"`
 
 	// Kind is linear or logistic (builtin only).
 	Kind string `yaml:"kind"`
@@ -230,6 +231,6 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.RowCacheBytes, defaultRowCacheBytes)
 	defaults.Set(&c.LastGoodTTL, defaultLastGoodTTL)
 	defaults.Set(&c.LastGoodEntries, defaultLastGoodEntries)
-	c.Breaker = c.Breaker.over(BreakerConfig{Failures: defaultBreakerFailures, Cooldown: defaultBreakerCooldown})
+	c.Breaker = c.Breaker.Or(breaker.Config{Failures: breaker.DefaultFailures, Cooldown: defaultBreakerCooldown})
 	return c
 }

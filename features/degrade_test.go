@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 // Degradation: a failing dependency never fails a read or a prediction
@@ -20,7 +22,7 @@ import (
 // right after the failures: at 100ms a stalled test process (-race, a busy
 // machine) saw the breaker half-open already, and its probe as a call an
 // open breaker should not have made.
-var testBreaker = BreakerConfig{Failures: 2, Cooldown: 500 * time.Millisecond}
+var testBreaker = breaker.Config{Failures: 2, Cooldown: 500 * time.Millisecond}
 
 // callLog logs how long calls took, for the test's log; polling loops
 // would drown it, so only the first two calls of each outcome are logged.

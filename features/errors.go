@@ -65,6 +65,16 @@ func (p problems) err(kind Kind, code string) error {
 	return &Error{Kind: kind, Code: code, Message: strings.Join(p, "; ")}
 }
 
+// join is p as a config error: one error per problem (errors.Join), so
+// that each is a line of its own with its path.
+func (p problems) join() error {
+	errs := make([]error, len(p))
+	for i, msg := range p {
+		errs[i] = errors.New(msg)
+	}
+	return errors.Join(errs...)
+}
+
 // KindOf returns the Kind of err if it is (or wraps) an *Error, else 0.
 func KindOf(err error) Kind {
 	var e *Error

@@ -47,7 +47,7 @@ func (s *Store) Dependencies() []Dependency {
 	return out
 }
 
-func breakerDep(b *breaker) Dependency {
+func breakerDep(b *guard) Dependency {
 	return Dependency{Name: b.name, Breaker: b.State(), Skipped: b.skipped.Load()}
 }
 

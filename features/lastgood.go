@@ -36,7 +36,7 @@ type lastGood struct {
 
 	rdb    redis.UniversalClient // nil: in process only
 	single bool                  // rdb is one node: a read is one MGET
-	br     *breaker              // the feature Redis'
+	br     *guard                // the feature Redis'
 	prefix string
 	ttl    time.Duration
 	log    *slog.Logger
@@ -60,7 +60,7 @@ const (
 	lgRedisWrites = 100 * time.Millisecond // one pipeline of writes
 )
 
-func newLastGood(rdb redis.UniversalClient, br *breaker, cfg *Config, log *slog.Logger, st *stats) (*lastGood, error) {
+func newLastGood(rdb redis.UniversalClient, br *guard, cfg *Config, log *slog.Logger, st *stats) (*lastGood, error) {
 	c, err := ristretto.NewCache(&ristretto.Config[string, float64]{
 		NumCounters: 10 * cfg.LastGoodEntries, MaxCost: cfg.LastGoodEntries, BufferItems: 64,
 	})
@@ -120,11 +120,11 @@ func (l *lastGood) fetch(ctx context.Context, timeout time.Duration, model strin
 		if res, err = l.rdb.MGet(ctx, keys...).Result(); err != nil {
 			res = nil
 		}
-		done(redisFailure(err))
+		done(redisconn.Failure(err))
 	} else {
 		var cmds []redis.Cmder
 		res, cmds, err = l.mgetCluster(ctx, keys)
-		done(pipeFailure(cmds, err))
+		done(redisconn.PipelineFailure(cmds, err))
 	}
 	if res == nil {
 		return vals, ok
@@ -194,7 +194,7 @@ func (l *lastGood) flush(batch []lgWrite) {
 		}
 		return nil
 	})
-	done(pipeFailure(cmds, err))
+	done(redisconn.PipelineFailure(cmds, err))
 	if err == nil {
 		return
 	}

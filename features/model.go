@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/defaults"
 )
 
@@ -31,8 +32,8 @@ type model struct {
 	inferURL   string // oip
 	oipName    string
 	timeout    time.Duration
-	breakerCfg BreakerConfig // oip
-	br         *breaker      // oip; set by New
+	breakerCfg breaker.Config // oip
+	br         *guard         // oip; set by New
 
 	// fallbacks counts rows not answered by the model or the cache, by
 	// what answered them instead and why.
@@ -114,7 +115,7 @@ func (r *registry) compileBackend(p *problems, path string, mc ModelConfig, m *m
 		defaults.Set(&m.oipName, mc.Name)
 		m.timeout = b.Timeout
 		defaults.Set(&m.timeout, defaultHTTPTimeout)
-		m.breakerCfg = b.Breaker.over(r.cfg.Breaker)
+		m.breakerCfg = b.Breaker.Or(r.cfg.Breaker)
 		checkBreaker(p, path+".breaker", b.Breaker)
 		u, err := url.Parse(b.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

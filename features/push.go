@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
 // PushRow is one entity's new feature values for a view.
@@ -90,7 +91,7 @@ func (s *Store) writeRedis(ctx context.Context, v *view, encs []pushEnc) error {
 				cmds, err = s.pipeWrites(ctx, v, encs)
 			}
 		}
-		done(pipeFailure(cmds, err))
+		done(redisconn.PipelineFailure(cmds, err))
 	}
 	if err != nil {
 		return &Error{Kind: Unavailable, Code: "redis_unavailable", Message: "cannot write to Redis", Err: fmt.Errorf("cannot push: %w: %w", ErrUnavailable, err)}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
 // readRedis answers every redis-view miss of a Get with one pipeline: one
@@ -71,7 +73,7 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 			if isReply(err) {
 				s.st.rowErrors.Add(1)
 			}
-			if failed == nil && (redisFailure(err) != nil || !isReply(err)) {
+			if failed == nil && (redisconn.Failure(err) != nil || !isReply(err)) {
 				failed = err
 			}
 			fallback(res, qv, m.row, nowMs, reasonOf(err))
@@ -83,7 +85,7 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 	}
 	// One verdict per pipeline, for the breaker and the counters alike:
 	// failures never outnumber pipelines.
-	done(redisFailure(failed))
+	done(redisconn.Failure(failed))
 	if failed != nil {
 		s.st.redisFailures.Add(1)
 		s.log.Debug("features: redis pipeline failed", "rows", len(misses), "err", failed)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/defaults"
 )
 
@@ -69,9 +70,9 @@ type view struct {
 	upstreamView string
 	timeout      time.Duration
 	ttl          time.Duration
-	budget       time.Duration // 0: the caller's deadline
-	breakerCfg   BreakerConfig // http views
-	br           *breaker      // http views; set by New
+	budget       time.Duration  // 0: the caller's deadline
+	breakerCfg   breaker.Config // http views
+	br           *guard         // http views; set by New
 
 	// tags are the features' stored-row tags, byTag their inverse.
 	tags  []uint32
@@ -105,8 +106,9 @@ const tsField = "_ts"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
 
-// Validate reports every problem of the registry, each prefixed with its
-// yaml path relative to Config (views[1].features[2].type: ...).
+// Validate reports every problem of the registry, joined (errors.Join),
+// each prefixed with its yaml path relative to Config
+// (views[1].features[2].type: ...).
 func (c Config) Validate() error {
 	_, err := compile(c)
 	return err
@@ -171,7 +173,7 @@ func compile(c Config) (*registry, error) {
 		}
 	}
 	if len(p) > 0 {
-		return nil, fmt.Errorf("invalid features config: %s", strings.Join(p, "; "))
+		return nil, p.join()
 	}
 	return r, nil
 }
@@ -291,7 +293,7 @@ func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *vie
 	v.timeout, v.ttl, v.url = s.Timeout, s.TTL, s.URL
 	defaults.Set(&v.timeout, defaultHTTPTimeout)
 	defaults.Set(&v.ttl, defaultHTTPTTL)
-	v.breakerCfg = s.Breaker.over(r.cfg.Breaker)
+	v.breakerCfg = s.Breaker.Or(r.cfg.Breaker)
 	checkBreaker(p, path+".breaker", s.Breaker)
 	switch s.Layout {
 	case "", "packed":
@@ -321,9 +323,9 @@ func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *vie
 	}
 }
 
-func checkBreaker(p *problems, path string, b BreakerConfig) {
-	if b.Cooldown < 0 {
-		p.add("%s.cooldown: must not be negative", path)
+func checkBreaker(p *problems, path string, b breaker.Config) {
+	if err := b.Validate(path); err != nil {
+		*p = append(*p, strings.Split(err.Error(), "\n")...)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 func TestParseType(t *testing.T) {
@@ -78,6 +80,26 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) {
 		c.Models = []ModelConfig{{Name: "m", Version: "1", Inputs: []string{"user_stats:clicks_7d"}, Backend: BackendConfig{Type: "oip", URL: "nope"}}}
 	}, `models[0].backend.url`)
+}
+
+// Every problem is an error of its own (errors.Join), one line each.
+func TestConfigValidateLines(t *testing.T) {
+	c := testRegistry()
+	c.MaxEntities = -1
+	c.Breaker.Cooldown = -1
+	c.Views[0].Source = SourceConfig{Type: "http", URL: "http://x/get-online-features", Breaker: breaker.Config{Cooldown: -1}}
+	err := c.Validate()
+	want := []string{
+		"max_entities: must be >= 1",
+		"breaker.cooldown: must not be negative",
+		"views[0].source.breaker.cooldown: must not be negative",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("Validate = %v, want %q", err, want)
+	}
+	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != len(want) {
+		t.Errorf("%d joined errors, want %d", n, len(want))
+	}
 }
 
 func TestZeroConfigIsValid(t *testing.T) {

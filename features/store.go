@@ -40,7 +40,7 @@ type Store struct {
 	reg     *registry
 	rdb     redis.UniversalClient
 	single  bool          // rdb is one node: a read is one MGET
-	redisBr *breaker      // guards rdb
+	redisBr *guard        // guards rdb
 	cache   *cache.Tiered // shared: http views, predictions
 	own     *cache.Tiered // non-nil when cache was made here
 	rows    *rowCache     // L1 of the rows of redis and memory views
@@ -72,15 +72,15 @@ func New(cfg Config, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.single = redisconn.SingleNode(s.rdb)
-	s.redisBr = newBreaker("features:redis", reg.cfg.Breaker, s.log)
+	s.redisBr = newGuard("features:redis", reg.cfg.Breaker, s.log)
 	for _, v := range reg.viewList {
 		if v.source == sourceHTTP {
-			v.br = newBreaker("view:"+v.name, v.breakerCfg, s.log)
+			v.br = newGuard("view:"+v.name, v.breakerCfg, s.log)
 		}
 	}
 	for _, m := range reg.models {
 		if m.backend == backendOIP {
-			m.br = newBreaker("model:"+m.name, m.breakerCfg, s.log)
+			m.br = newGuard("model:"+m.name, m.breakerCfg, s.log)
 		}
 	}
 	if s.hc == nil {

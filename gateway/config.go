@@ -278,26 +278,16 @@ func (c *Config) Validate() error {
 	if len(c.Auth.Issuers) > 0 {
 		errs = append(errs, prefixEach("auth.", c.Auth.LoadKeys())...)
 	}
-	if err := c.RateLimit.Validate(); err != nil {
-		add("rate_limit.%w", err)
-	}
-	if err := c.Cache.Validate(); err != nil {
-		add("cache.%w", err)
-	}
-	if err := c.Features.Validate(); err != nil {
-		add("features.%w", err)
-	}
+	errs = append(errs, prefixEach("rate_limit.", c.RateLimit.Validate())...)
+	errs = append(errs, prefixEach("cache.", c.Cache.Validate())...)
+	errs = append(errs, prefixEach("features.", c.Features.Validate())...)
 	if len(c.Kafka.Brokers) > 0 {
-		if err := c.Kafka.Validate(); err != nil {
-			add("kafka.%w", err)
-		}
+		errs = append(errs, prefixEach("kafka.", c.Kafka.Validate())...)
 	}
 	pools := map[string]bool{}
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
-		if err := u.Validate(); err != nil {
-			add("upstreams[%d].%w", i, err)
-		}
+		errs = append(errs, prefixEach(fmt.Sprintf("upstreams[%d].", i), u.Validate())...)
 		if pools[u.Name] {
 			add("upstreams[%d].name: %q defined twice", i, u.Name)
 		}
@@ -409,20 +399,39 @@ func (c *Config) cachedRoutes() int {
 	return n
 }
 
-// prefixEach puts prefix in front of each of err's joined errors.
+// prefixEach puts prefix in front of each of err's joined errors, at any
+// depth: a section's Validate may join its parts' own joined errors.
 func prefixEach(prefix string, err error) []error {
 	if err == nil {
 		return nil
 	}
-	errs := []error{err}
-	if m, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = m.Unwrap()
+	if parts := joined(err); parts != nil {
+		var out []error
+		for _, e := range parts {
+			out = append(out, prefixEach(prefix, e)...)
+		}
+		return out
 	}
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		out[i] = fmt.Errorf("%s%w", prefix, e)
+	return []error{fmt.Errorf("%s%w", prefix, err)}
+}
+
+// joined returns the errors err joins (errors.Join), nil for any other
+// error: one message wrapping two errors (fmt.Errorf with two %w) is one
+// problem.
+func joined(err error) []error {
+	m, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
 	}
-	return out
+	parts := m.Unwrap()
+	msgs := make([]string, len(parts))
+	for i, e := range parts {
+		msgs[i] = e.Error()
+	}
+	if strings.Join(msgs, "\n") != err.Error() {
+		return nil
+	}
+	return parts
 }
 
 func oneOf(v string, allowed ...string) bool {

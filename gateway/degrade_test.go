@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 const fallbackBody = `{"id":null,"fallback":true}`
@@ -20,7 +21,7 @@ const fallbackBody = `{"id":null,"fallback":true}`
 // and a cached one with a stale-if-error window.
 func degradeRoutes(c *Config) {
 	fb := &RouteFallback{Body: fallbackBody, Headers: map[string]string{"x-fallback": "1"}}
-	c.Upstreams[0].Breaker = upstream.BreakerConfig{Failures: 3, Cooldown: time.Hour}
+	c.Upstreams[0].Breaker = breaker.Config{Failures: 3, Cooldown: time.Hour}
 	c.Routes = append(c.Routes,
 		RouteConfig{Name: "fb-open", Path: "/fb/{id}", Methods: []string{"GET", "POST"}, Upstream: "origin",
 			Auth: RouteAuth{Mode: "none"}, Timeout: 200 * time.Millisecond, Fallback: fb},

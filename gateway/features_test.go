@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tiercel/tiercel/features"
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/testredis"
 )
 
@@ -369,7 +370,7 @@ func TestFeaturesModelBreakerReadyzAndMetrics(t *testing.T) {
 	t.Cleanup(oip.Close)
 	h := newHarness(t, func(c *Config) {
 		featureRoutes("", oip.URL)(c)
-		c.Features.Breaker = features.BreakerConfig{Failures: 2, Cooldown: time.Hour}
+		c.Features.Breaker = breaker.Config{Failures: 2, Cooldown: time.Hour}
 	})
 	tok := token(t, featureScopes)
 	failing.Store(true)
@@ -408,7 +409,7 @@ func TestFeaturesRedisDownReadyz(t *testing.T) {
 	rs := testredis.Start(t)
 	h := newHarness(t, func(c *Config) {
 		featureRoutes(rs.URL(), "")(c)
-		c.Features.Breaker = features.BreakerConfig{Failures: 2, Cooldown: time.Hour}
+		c.Features.Breaker = breaker.Config{Failures: 2, Cooldown: time.Hour}
 	})
 	tok := token(t, featureScopes)
 	rs.Kill()

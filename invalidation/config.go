@@ -38,23 +38,25 @@ var topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 // validate reports the first invalid field by its yaml path; the paths are
 // those of Config and ProducerConfig too, since Endpoint is inline in both.
-func (e Endpoint) validate() error {
+func (e Endpoint) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if len(e.Brokers) == 0 {
-		return errors.New("brokers: required")
+		add("brokers: required")
 	}
 	for i, b := range e.Brokers {
 		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			return fmt.Errorf("brokers[%d]: %q is not host:port", i, b)
+			add("brokers[%d]: %q is not host:port", i, b)
 		}
 	}
 	d := e.withDefaults()
-	switch {
-	case !topicRE.MatchString(d.Topic):
-		return fmt.Errorf("topic: %q is not a Kafka topic name", d.Topic)
-	case d.DialTimeout < 0:
-		return errors.New("dial_timeout: must not be negative")
+	if !topicRE.MatchString(d.Topic) {
+		add("topic: %q is not a Kafka topic name", d.Topic)
 	}
-	return nil
+	if d.DialTimeout < 0 {
+		add("dial_timeout: must not be negative")
+	}
+	return errs
 }
 
 // Config configures a Consumer. Zero values mean the documented defaults;
@@ -134,34 +136,40 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first invalid field by its yaml path relative to
+// Validate reports every invalid field, each by its yaml path relative to
 // Config. Zero values are valid: they stand for the defaults.
 func (c Config) Validate() error {
-	if err := c.Endpoint.validate(); err != nil {
-		return err
-	}
+	errs := c.Endpoint.validate()
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	d := c.withDefaults()
-	switch {
-	case d.Replay < 0:
-		return errors.New("replay: must not be negative")
-	case d.MaxGap < 100*time.Millisecond:
-		return fmt.Errorf("max_gap: must be >= 100ms, got %s", d.MaxGap)
-	case d.MaxWait < time.Millisecond || d.MaxWait > time.Second:
-		return fmt.Errorf("max_wait: must be between 1ms and 1s, got %s", d.MaxWait)
-	case d.DiscoverInterval < 0:
-		return errors.New("discover_interval: must not be negative")
-	case d.DedupSize < 1:
-		return errors.New("dedup_size: must be >= 1")
-	case d.VersionsSize < 1:
-		return errors.New("versions_size: must be >= 1")
-	case d.ApplyAttempts < 1:
-		return errors.New("apply_attempts: must be >= 1")
-	case d.ApplyTimeout < 0:
-		return errors.New("apply_timeout: must not be negative")
-	case d.ApplyBackoff < 0:
-		return errors.New("apply_backoff: must not be negative")
+	if d.Replay < 0 {
+		add("replay: must not be negative")
 	}
-	return nil
+	if d.MaxGap < 100*time.Millisecond {
+		add("max_gap: must be >= 100ms, got %s", d.MaxGap)
+	}
+	if d.MaxWait < time.Millisecond || d.MaxWait > time.Second {
+		add("max_wait: must be between 1ms and 1s, got %s", d.MaxWait)
+	}
+	if d.DiscoverInterval < 0 {
+		add("discover_interval: must not be negative")
+	}
+	if d.DedupSize < 1 {
+		add("dedup_size: must be >= 1")
+	}
+	if d.VersionsSize < 1 {
+		add("versions_size: must be >= 1")
+	}
+	if d.ApplyAttempts < 1 {
+		add("apply_attempts: must be >= 1")
+	}
+	if d.ApplyTimeout < 0 {
+		add("apply_timeout: must not be negative")
+	}
+	if d.ApplyBackoff < 0 {
+		add("apply_backoff: must not be negative")
+	}
+	return errors.Join(errs...)
 }
 
 // ProducerConfig configures a Producer. Zero values mean the documented
@@ -190,17 +198,15 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 	return c
 }
 
-// Validate reports the first invalid field by its yaml path.
+// Validate reports every invalid field by its yaml path.
 func (c ProducerConfig) Validate() error {
-	if err := c.Endpoint.validate(); err != nil {
-		return err
-	}
+	errs := c.Endpoint.validate()
 	d := c.withDefaults()
-	switch {
-	case d.BatchTimeout < 0:
-		return errors.New("batch_timeout: must not be negative")
-	case d.WriteTimeout < 0:
-		return errors.New("write_timeout: must not be negative")
+	if d.BatchTimeout < 0 {
+		errs = append(errs, errors.New("batch_timeout: must not be negative"))
 	}
-	return nil
+	if d.WriteTimeout < 0 {
+		errs = append(errs, errors.New("write_timeout: must not be negative"))
+	}
+	return errors.Join(errs...)
 }

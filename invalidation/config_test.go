@@ -24,6 +24,8 @@ func TestConfigValidate(t *testing.T) {
 	f(with(func(c *Config) { c.MaxWait = 10 * time.Second }), "max_wait: ")
 	f(with(func(c *Config) { c.DedupSize = -1 }), "dedup_size: ")
 	f(with(func(c *Config) { c.ApplyAttempts = -1 }), "apply_attempts: ")
+	f(with(func(c *Config) { c.Brokers = nil; c.Replay = -1; c.ApplyBackoff = -1 }),
+		"brokers: required\nreplay: must not be negative\napply_backoff: must not be negative")
 
 	d := ok.withDefaults()
 	if d.Topic != DefaultTopic || d.DialTimeout != 2*time.Second || d.Replay != time.Hour || d.MaxGap != 30*time.Second ||
@@ -70,6 +72,9 @@ func TestEndpointValidate(t *testing.T) {
 	f(Endpoint{Brokers: []string{"a:1", ":"}}, `brokers[1]: ":" is not host:port`)
 	f(Endpoint{Brokers: brokers, Topic: "bad topic"}, `topic: "bad topic" is not a Kafka topic name`)
 	f(Endpoint{Brokers: brokers, DialTimeout: -time.Second}, "dial_timeout: must not be negative")
+	// Every problem, one line each.
+	f(Endpoint{Brokers: []string{"x", "a:1"}, Topic: "bad topic", DialTimeout: -1},
+		"brokers[0]: \"x\" is not host:port\ntopic: \"bad topic\" is not a Kafka topic name\ndial_timeout: must not be negative")
 }
 
 // Endpoint's fields are written at the top of the kafka section, as they

@@ -73,6 +73,10 @@ routes:
 	f("kafka:\n  brokers: [\"k:1\"]\n  dial_timout: 1s\n", `kafka.dial_timout: unknown field (line 3); did you mean "dial_timeout"?`)
 	f("kafka: {brokers: [\"k:1\"], topic: t, dial_timeout: -1s}\n", `kafka.dial_timeout: must not be negative`)
 	f("kafka: {brokers: [k], max_wait: 1s}\n", `kafka.brokers[0]: "k" is not host:port`)
+	// Every problem of a section, each on a line of its own with its path.
+	f("cache: {fill_timeout: -1s, breaker: {cooldown: -1s}}\n", "cache.fill_timeout: must not be negative")
+	f("cache: {fill_timeout: -1s, breaker: {cooldown: -1s}}\n", "cache.breaker.cooldown: must not be negative")
+	f("rate_limit: {breaker: {failures: 2, cooldown: -1s}}\n", "rate_limit.breaker.cooldown: must not be negative")
 	if code, _, errOut := runCLI("validate", "-config", "/does/not/exist.yaml"); code != 1 || !strings.Contains(errOut, "cannot read config") {
 		t.Fatalf("missing file: code %d %q", code, errOut)
 	}

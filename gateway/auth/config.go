@@ -147,65 +147,75 @@ func (ic IssuerConfig) withDefaults() IssuerConfig {
 	return ic
 }
 
-// Validate checks the configuration without reading key files. Error texts
-// start with the path of the offending field, e.g. "issuers[1].algorithms[0]".
+// Validate checks the configuration without reading key files. It reports
+// every problem (errors.Join), each starting with the path of the
+// offending field, e.g. "issuers[1].algorithms[0]".
 func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Leeway < 0 {
-		return errors.New("leeway: must not be negative")
+		add("leeway: must not be negative")
 	}
 	if c.MaxTokenBytes < 0 {
-		return errors.New("max_token_bytes: must not be negative")
+		add("max_token_bytes: must not be negative")
 	}
 	if c.CacheEntries < 0 {
-		return errors.New("cache_entries: must not be negative")
+		add("cache_entries: must not be negative")
 	}
 	if c.CacheTTL < 0 {
-		return errors.New("cache_ttl: must not be negative")
+		add("cache_ttl: must not be negative")
 	}
 	if len(c.Issuers) == 0 {
-		return errors.New("issuers: at least one issuer is required")
+		add("issuers: at least one issuer is required")
 	}
 	seen := make(map[string]int, len(c.Issuers))
 	names := make(map[string]int, len(c.Issuers))
 	for i, ic := range c.Issuers {
-		if err := ic.validate(); err != nil {
-			return fmt.Errorf("issuers[%d].%w", i, err)
+		for _, err := range ic.validate() {
+			add("issuers[%d].%w", i, err)
 		}
-		if j, ok := seen[ic.Issuer]; ok {
-			return fmt.Errorf("issuers[%d].issuer: duplicate issuer %q (also issuers[%d])", i, ic.Issuer, j)
-		}
-		seen[ic.Issuer] = i
 		name := ic.withDefaults().Name
-		if j, ok := names[name]; ok {
-			return fmt.Errorf("issuers[%d].name: duplicate name %q (also issuers[%d])", i, name, j)
+		if j, ok := seen[ic.Issuer]; ok {
+			// Its name, by default the issuer, is then no news.
+			add("issuers[%d].issuer: duplicate issuer %q (also issuers[%d])", i, ic.Issuer, j)
+		} else if j, ok := names[name]; ok {
+			add("issuers[%d].name: duplicate name %q (also issuers[%d])", i, name, j)
 		}
-		names[name] = i
+		if _, ok := seen[ic.Issuer]; !ok {
+			seen[ic.Issuer] = i
+		}
+		if _, ok := names[name]; !ok {
+			names[name] = i
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // validate returns errors whose text starts with a field path relative to
 // the issuer, so that Config.Validate can prefix "issuers[i].".
-func (ic IssuerConfig) validate() error {
+func (ic IssuerConfig) validate() []error {
+	var errs []error
 	if ic.Issuer == "" {
-		return errors.New("issuer: required")
+		errs = append(errs, errors.New("issuer: required"))
 	}
 	for i, a := range ic.Audiences {
 		if a == "" {
-			return fmt.Errorf("audiences[%d]: must not be empty", i)
+			errs = append(errs, fmt.Errorf("audiences[%d]: must not be empty", i))
 		}
 	}
 	hmac, err := validateAlgorithms(ic.Algorithms)
 	if err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	if err := ic.validateDurations(); err != nil {
-		return err
+	errs = append(errs, ic.validateDurations()...)
+	if err != nil {
+		return errs // keys and jwks_url are checked against the algorithms' kind
 	}
-	if err := ic.validateKeys(hmac); err != nil {
-		return err
+	errs = append(errs, ic.validateKeys(hmac)...)
+	if err := ic.validateJWKSURL(hmac); err != nil {
+		errs = append(errs, err)
 	}
-	return ic.validateJWKSURL(hmac)
+	return errs
 }
 
 // validateAlgorithms reports whether the allow-list is the HMAC kind.
@@ -227,31 +237,36 @@ func validateAlgorithms(algs []string) (hmac bool, err error) {
 	return isHMAC(algs[0]), nil
 }
 
-func (ic IssuerConfig) validateDurations() error {
-	switch {
-	case ic.JWKSRefresh < 0:
-		return errors.New("jwks_refresh: must not be negative")
-	case ic.JWKSUnknownKIDInterval < 0:
-		return errors.New("jwks_unknown_kid_interval: must not be negative")
-	case ic.JWKSTimeout < 0:
-		return errors.New("jwks_timeout: must not be negative")
-	case ic.JWKSMaxStale < 0:
-		return errors.New("jwks_max_stale: must not be negative")
+func (ic IssuerConfig) validateDurations() []error {
+	var errs []error
+	for _, f := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"jwks_refresh", ic.JWKSRefresh},
+		{"jwks_unknown_kid_interval", ic.JWKSUnknownKIDInterval},
+		{"jwks_timeout", ic.JWKSTimeout},
+		{"jwks_max_stale", ic.JWKSMaxStale},
+	} {
+		if f.d < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", f.key))
+		}
 	}
 	// Shorter than the refresh interval, the set would go stale between two
 	// fetches that both succeed.
-	if refresh := cmp.Or(ic.JWKSRefresh, defaultJWKSRefresh); ic.JWKSMaxStale != 0 && ic.JWKSMaxStale < refresh {
-		return fmt.Errorf("jwks_max_stale: %s is shorter than jwks_refresh (%s)", ic.JWKSMaxStale, refresh)
+	if refresh := cmp.Or(ic.JWKSRefresh, defaultJWKSRefresh); ic.JWKSMaxStale > 0 && ic.JWKSMaxStale < refresh {
+		errs = append(errs, fmt.Errorf("jwks_max_stale: %s is shorter than jwks_refresh (%s)", ic.JWKSMaxStale, refresh))
 	}
-	return nil
+	return errs
 }
 
-func (ic IssuerConfig) validateKeys(hmac bool) error {
+func (ic IssuerConfig) validateKeys(hmac bool) []error {
+	var errs []error
 	kids := make(map[string]int, len(ic.Keys))
 	secrets := 0
 	for i, kc := range ic.Keys {
 		if err := kc.validate(hmac, ic.Algorithms); err != nil {
-			return fmt.Errorf("keys[%d]%w", i, err)
+			errs = append(errs, fmt.Errorf("keys[%d]%w", i, err))
 		}
 		if kc.Secret != "" {
 			secrets++
@@ -260,17 +275,20 @@ func (ic IssuerConfig) validateKeys(hmac bool) error {
 			continue // New checks kids in files, and kid-less keys per type
 		}
 		if j, ok := kids[kc.KID]; ok {
-			return fmt.Errorf("keys[%d].kid: duplicate kid %q (also keys[%d])", i, kc.KID, j)
+			errs = append(errs, fmt.Errorf("keys[%d].kid: duplicate kid %q (also keys[%d])", i, kc.KID, j))
+			continue
 		}
 		kids[kc.KID] = i
 	}
 	switch {
+	case len(errs) > 0:
+		// A key of the wrong kind is already reported: not again as missing.
 	case hmac && secrets == 0 && !hasJWKFile(ic.Keys):
-		return fmt.Errorf("keys: %s needs a secret key", ic.Algorithms[0])
+		errs = append(errs, fmt.Errorf("keys: %s needs a secret key", ic.Algorithms[0]))
 	case !hmac && len(ic.Keys) == 0 && ic.JWKSURL == "":
-		return fmt.Errorf("keys: %s needs a public key in keys or a jwks_url", ic.Algorithms[0])
+		errs = append(errs, fmt.Errorf("keys: %s needs a public key in keys or a jwks_url", ic.Algorithms[0]))
 	}
-	return nil
+	return errs
 }
 
 func hasJWKFile(keys []KeyConfig) bool {

@@ -30,6 +30,17 @@ func TestValidate(t *testing.T) {
 	f(Config{}, "issuers: at least one issuer is required")
 	f(Config{Leeway: -time.Second, Issuers: rs(nil).Issuers}, "leeway: must not be negative")
 	f(Config{CacheEntries: -1, Issuers: rs(nil).Issuers}, "cache_entries: must not be negative")
+	// Every problem, each with its path.
+	f(Config{Leeway: -1, CacheTTL: -1, Issuers: []IssuerConfig{
+		rs(nil).Issuers[0],
+		{Issuer: rsIss, Algorithms: []string{"HS999"}, JWKSTimeout: -1},
+	}}, strings.Join([]string{
+		"leeway: must not be negative",
+		"cache_ttl: must not be negative",
+		`issuers[1].algorithms[0]: unknown algorithm "HS999"`,
+		"issuers[1].jwks_timeout: must not be negative",
+		`issuers[1].issuer: duplicate issuer "` + rsIss + `" (also issuers[0])`,
+	}, "\n"))
 	f(Config{Issuers: []IssuerConfig{rs(nil).Issuers[0], {Issuer: "b", Algorithms: []string{"HS999"}}}},
 		`issuers[1].algorithms[0]: unknown algorithm "HS999"`)
 	f(rs(func(ic *IssuerConfig) { ic.Issuer = "" }), "issuers[0].issuer: required")

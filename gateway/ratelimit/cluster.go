@@ -8,16 +8,9 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/sony/gobreaker/v2"
-)
 
-const (
-	// breakerFailures consecutive failed calls open the breaker: enough to
-	// ignore a lone blip, few enough that a dead Redis costs a handful of
-	// RedisTimeouts rather than one per request.
-	breakerFailures = 5
-	// breakerOpenFor is how long nothing is sent to Redis before one probe.
-	breakerOpenFor = time.Second
+	"github.com/tiercel/tiercel/internal/breaker"
+	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
 // errClosed answers Redis calls made after Close; it is not Redis' fault,
@@ -58,49 +51,56 @@ func (h *Handle) AllowCtx(ctx context.Context, now time.Time, key []byte, tier s
 }
 
 // RedisState is the Redis breaker's state for readiness checks: "closed"
-// (healthy), "open", "half-open", or "disabled" without Redis. An open
-// breaker does not make the gateway unready: limits are still enforced locally.
+// (healthy, or no breaker: Config.Breaker.Failures < 0), "open",
+// "half-open", or "disabled" without Redis. An open breaker does not make
+// the gateway unready: limits are still enforced locally.
 func (l *Limiter) RedisState() string {
-	if l.breaker == nil {
+	if l.rdb == nil {
 		return "disabled"
 	}
-	return l.breaker.State().String()
+	if st := l.cb.State(); st != breaker.Disabled {
+		return st.String()
+	}
+	return "closed"
 }
 
-func newBreaker(logger *slog.Logger) *gobreaker.CircuitBreaker[*redis_rate.Result] {
-	return gobreaker.NewCircuitBreaker[*redis_rate.Result](gobreaker.Settings{
-		Name:        "ratelimit-redis",
-		MaxRequests: 1,
-		Timeout:     breakerOpenFor,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= breakerFailures },
-		// A client that went away says nothing about Redis.
-		IsExcluded: func(err error) bool {
-			return errors.Is(err, context.Canceled) || errors.Is(err, errClosed)
-		},
-		OnStateChange: func(name string, from, to gobreaker.State) {
-			if to == gobreaker.StateOpen {
-				logger.Warn("redis unavailable: cluster rate limits answered locally", "breaker", name, "from", from.String())
+func newBreaker(cfg breaker.Config, logger *slog.Logger) *breaker.Breaker {
+	return breaker.New(cfg, breaker.Options{
+		Name: "ratelimit-redis",
+		// Calls after Close are not Redis' fault.
+		Exclude: func(err error) bool { return errors.Is(err, errClosed) },
+		OnStateChange: func(from, to breaker.State) {
+			if to == breaker.Open {
+				logger.Warn("redis unavailable: cluster rate limits answered locally", "breaker", "ratelimit-redis", "from", from.String())
 				return
 			}
-			logger.Info("redis rate limit breaker state changed", "breaker", name, "from", from.String(), "to", to.String())
+			logger.Info("redis rate limit breaker state changed", "breaker", "ratelimit-redis", "from", from.String(), "to", to.String())
 		},
 	})
 }
 
 // allowRedis runs one GCRA check through the breaker within the budget.
+// The breaker reads the call's error as redisconn.Failure does; the caller
+// gets it as is, and answers locally on any error.
 func (l *Limiter) allowRedis(ctx context.Context, key string, lim redis_rate.Limit) (*redis_rate.Result, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err() // no budget left: do not spend a Redis call on it
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
-	res, err := l.breaker.Execute(func() (*redis_rate.Result, error) {
-		return l.callRedis(ctx, key, lim)
+	var res *redis_rate.Result
+	var callErr error
+	err := l.cb.Do(func() error {
+		res, callErr = l.callRedis(ctx, key, lim)
+		return redisconn.Failure(callErr)
 	})
-	if err != nil && !errors.Is(err, gobreaker.ErrOpenState) && !errors.Is(err, gobreaker.ErrTooManyRequests) {
+	if err == breaker.ErrOpen {
+		return nil, err
+	}
+	if callErr != nil {
 		l.redisErrors.Add(1)
 	}
-	return res, err
+	return res, callErr
 }
 
 // callRedis waits for the call at most until ctx is done. go-redis only

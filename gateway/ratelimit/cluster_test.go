@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/testredis"
 )
 
@@ -125,8 +126,8 @@ func TestClusterFallsBackWhileRedisIsDown(t *testing.T) {
 				}
 			}
 			s := l.Stats()
-			if s.Fallbacks != 20 || s.RedisErrors < breakerFailures || s.RedisErrors >= 20 {
-				t.Fatalf("Stats() = %+v; want 20 fallbacks and the breaker to stop calls after %d errors", s, breakerFailures)
+			if s.Fallbacks != 20 || s.RedisErrors < breaker.DefaultFailures || s.RedisErrors >= 20 {
+				t.Fatalf("Stats() = %+v; want 20 fallbacks and the breaker to stop calls after %d errors", s, breaker.DefaultFailures)
 			}
 			if got := l.RedisState(); got == "closed" {
 				t.Fatalf("RedisState() with Redis down = %q; want open or half-open", got)
@@ -151,7 +152,7 @@ func TestClusterCanceledContext(t *testing.T) {
 	h := mustRoute(t, l, "/products", "shared")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	for range 2 * breakerFailures {
+	for range 2 * breaker.DefaultFailures {
 		if d := h.AllowCtx(ctx, time.Now(), []byte("alice"), ""); !d.Fallback {
 			t.Fatalf("AllowCtx with a canceled context: %+v; want a local fallback", d)
 		}
@@ -159,5 +160,24 @@ func TestClusterCanceledContext(t *testing.T) {
 	// The client went away; Redis did nothing wrong.
 	if s := l.Stats(); s.RedisErrors != 0 || l.RedisState() != "closed" {
 		t.Fatalf("canceled contexts counted against Redis: %+v, breaker %s", s, l.RedisState())
+	}
+}
+
+// Config.Breaker tunes the breaker: two failures open it, and for its
+// hour-long cooldown nothing more is sent to a Redis that is down.
+func TestClusterBreakerConfig(t *testing.T) {
+	srv := testredis.Start(t)
+	cfg := clusterConfig(5, 100*time.Millisecond)
+	cfg.Breaker = breaker.Config{Failures: 2, Cooldown: time.Hour}
+	l := newLimiter(t, cfg, srv.Client())
+	h := mustRoute(t, l, "/products", "shared")
+	srv.Kill()
+	for range 10 {
+		if d := allowWithin(t, h, "alice"); !d.Fallback {
+			t.Fatalf("Redis down: %+v; want a local fallback", d)
+		}
+	}
+	if s := l.Stats(); s.RedisErrors != 2 || l.RedisState() != "open" {
+		t.Fatalf("Stats() = %+v, breaker %s; want 2 Redis errors and the breaker open", s, l.RedisState())
 	}
 }

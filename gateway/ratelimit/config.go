@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/defaults"
 )
 
@@ -16,6 +17,9 @@ const (
 	DefaultIdleTTL      = 10 * time.Minute
 	DefaultMaxKeys      = 1_000_000
 	DefaultRedisTimeout = 5 * time.Millisecond
+	// DefaultBreakerCooldown is Config.Breaker.Cooldown's default: short,
+	// as limits are still enforced locally while the breaker is open.
+	DefaultBreakerCooldown = time.Second
 )
 
 // Key kinds a policy can limit by.
@@ -51,6 +55,13 @@ type Config struct {
 	// request while Redis hangs until the breaker opens, so keep it to a
 	// few round trips.
 	RedisTimeout time.Duration `yaml:"redis_timeout"`
+
+	// Breaker guards the cluster-mode Redis calls: after Failures
+	// consecutive failed calls (default 5: enough to ignore a lone blip,
+	// few enough that a dead Redis costs a handful of RedisTimeouts rather
+	// than one per request) nothing is sent to Redis for Cooldown (default
+	// DefaultBreakerCooldown), then one probe. Negative Failures: no breaker.
+	Breaker breaker.Config `yaml:"breaker"`
 }
 
 // Policy is one named limit.
@@ -97,6 +108,7 @@ func (c Config) Validate() error {
 	if c.RedisTimeout < 0 {
 		errs = append(errs, errors.New("redis_timeout: must be >= 0"))
 	}
+	errs = append(errs, c.Breaker.Validate("breaker"))
 	// Sorted, so that the messages come in the same order every time.
 	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
 		if name == "" {
@@ -150,6 +162,7 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.IdleTTL, DefaultIdleTTL)
 	defaults.Set(&c.MaxKeys, DefaultMaxKeys)
 	defaults.Set(&c.RedisTimeout, DefaultRedisTimeout)
+	c.Breaker = c.Breaker.Or(breaker.Config{Failures: breaker.DefaultFailures, Cooldown: DefaultBreakerCooldown})
 	return c
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 func TestValidate(t *testing.T) {
@@ -57,13 +59,15 @@ func TestValidate(t *testing.T) {
 		"policies.p.tiers.free.burst: must be >= 0",
 		"policies.p.tiers.pro.rate: must be > 0")
 	f(Config{Policies: map[string]Policy{"": {Rate: 1}}}, "policies: policy name must not be empty")
-	f(Config{IdleTTL: -time.Second, MaxKeys: -1, RedisTimeout: -1, Policies: map[string]Policy{
+	f(Config{Breaker: breaker.Config{Failures: -1, Cooldown: time.Hour}})
+	f(Config{IdleTTL: -time.Second, MaxKeys: -1, RedisTimeout: -1, Breaker: breaker.Config{Cooldown: -1}, Policies: map[string]Policy{
 		"b": {Rate: 0},
 		"a": {Rate: 1, Burst: -1},
 	}},
 		"idle_ttl: must be >= 0",
 		"max_keys: must be >= 0",
 		"redis_timeout: must be >= 0",
+		"breaker.cooldown: must not be negative",
 		"policies.a.burst: must be >= 0",
 		"policies.b.rate: must be > 0")
 }
@@ -80,7 +84,8 @@ func TestDefaults(t *testing.T) {
 		"frac":  {Rate: 0.2},
 		"whole": {Rate: 2.5, Key: KeyIP},
 	}}, nil)
-	if l.cfg.IdleTTL != DefaultIdleTTL || l.cfg.MaxKeys != DefaultMaxKeys || l.cfg.RedisTimeout != DefaultRedisTimeout {
+	if l.cfg.IdleTTL != DefaultIdleTTL || l.cfg.MaxKeys != DefaultMaxKeys || l.cfg.RedisTimeout != DefaultRedisTimeout ||
+		l.cfg.Breaker != (breaker.Config{Failures: 5, Cooldown: time.Second}) {
 		t.Fatalf("defaults not applied: %+v", l.cfg)
 	}
 	f := func(policy, wantKind string, wantBurst int) {

@@ -10,7 +10,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 // ErrUnknownPolicy is returned by Limiter.Route for a policy not in Config.
@@ -27,9 +28,9 @@ type Limiter struct {
 	policies map[string]*policy
 	logger   *slog.Logger
 
-	rdb     redis.UniversalClient // nil: every policy is local
-	gcra    *redis_rate.Limiter
-	breaker *gobreaker.CircuitBreaker[*redis_rate.Result]
+	rdb  redis.UniversalClient // nil: every policy is local
+	gcra *redis_rate.Limiter
+	cb   *breaker.Breaker // around rdb
 
 	mu sync.Mutex
 	// routes and policies are guarded by mu; Route and Update are not on
@@ -91,7 +92,7 @@ func New(cfg Config, rdb redis.UniversalClient, logger *slog.Logger) (*Limiter, 
 	}
 	if rdb != nil {
 		l.gcra = redis_rate.NewLimiter(rdb)
-		l.breaker = newBreaker(logger)
+		l.cb = newBreaker(l.cfg.Breaker, logger)
 	}
 	l.wg.Add(1)
 	go l.sweepLoop()

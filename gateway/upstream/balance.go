@@ -77,7 +77,7 @@ func (p *Pool) balance(tried *triedSet, healthyOnly bool) int {
 	for k := range n {
 		i := (start + k) % n
 		t := p.targets[i]
-		if tried.has(i) || healthyOnly && (!t.state.healthy.Load() || now != 0 && t.cb.rejecting(now)) {
+		if tried.has(i) || healthyOnly && (!t.state.healthy.Load() || now != 0 && t.cb.OpenAt(now)) {
 			continue
 		}
 		if !p.leastLoaded {

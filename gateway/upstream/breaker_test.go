@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 // statusServer answers with the status it holds and counts the requests
@@ -32,7 +34,7 @@ func TestBreakerOpensOn5xxAndSkipsTarget(t *testing.T) {
 	bad := startStatus(t, fasthttp.StatusInternalServerError)
 	good := startNamed(t, "good")
 	p := newTestPool(t, Config{Targets: []string{bad.addr, good.addr},
-		Breaker: BreakerConfig{Failures: 3, Cooldown: time.Hour}})
+		Breaker: breaker.Config{Failures: 3, Cooldown: time.Hour}})
 	for range 20 {
 		if _, _, err := get(t, p, "/"); err != nil {
 			t.Fatalf("get: %v", err) // a 5xx is a response, not an error
@@ -54,7 +56,7 @@ func TestBreakerOpensOn5xxAndSkipsTarget(t *testing.T) {
 func TestAllBreakersOpenFailsWithoutSending(t *testing.T) {
 	bad := startStatus(t, fasthttp.StatusServiceUnavailable)
 	p := newTestPool(t, Config{Targets: []string{bad.addr},
-		Breaker: BreakerConfig{Failures: 2, Cooldown: time.Hour}})
+		Breaker: breaker.Config{Failures: 2, Cooldown: time.Hour}})
 	for range 2 {
 		if _, _, err := get(t, p, "/"); err != nil {
 			t.Fatalf("get: %v", err)
@@ -79,7 +81,7 @@ func TestAllBreakersOpenFailsWithoutSending(t *testing.T) {
 func TestBreakerHalfOpenProbeCloses(t *testing.T) {
 	s := startStatus(t, fasthttp.StatusBadGateway)
 	p := newTestPool(t, Config{Targets: []string{s.addr},
-		Breaker: BreakerConfig{Failures: 1, Cooldown: 50 * time.Millisecond}})
+		Breaker: breaker.Config{Failures: 1, Cooldown: 50 * time.Millisecond}})
 	if _, _, err := get(t, p, "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestBreakerTripsOnTimeouts(t *testing.T) {
 	hung := startServer(t, func(*fasthttp.RequestCtx) { <-release })
 	t.Cleanup(func() { close(release) })
 	p := newTestPool(t, Config{Targets: []string{hung},
-		Breaker: BreakerConfig{Failures: 2, Cooldown: time.Hour}})
+		Breaker: breaker.Config{Failures: 2, Cooldown: time.Hour}})
 	do := func() error {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
@@ -127,7 +129,7 @@ func TestBreakerTripsOnTimeouts(t *testing.T) {
 
 func TestBreakerDisabled(t *testing.T) {
 	bad := startStatus(t, fasthttp.StatusInternalServerError)
-	p := newTestPool(t, Config{Targets: []string{bad.addr}, Breaker: BreakerConfig{Failures: -1}})
+	p := newTestPool(t, Config{Targets: []string{bad.addr}, Breaker: breaker.Config{Failures: -1}})
 	for range 10 {
 		if _, _, err := get(t, p, "/"); err != nil {
 			t.Fatal(err)

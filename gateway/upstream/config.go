@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/defaults"
 )
 
@@ -55,7 +57,12 @@ type Config struct {
 	// hostile upstream cannot exhaust the gateway's memory.
 	MaxResponseBytes int `yaml:"max_response_bytes"`
 
-	Breaker BreakerConfig `yaml:"breaker"`
+	// Breaker is each target's circuit breaker: Failures consecutive failed
+	// requests (connection failures, timeouts, 5xx responses) open it
+	// (default 5; negative: no breaker); for Cooldown (default 5s) it then
+	// sends nothing, then lets one probe request through, which closes it
+	// if it succeeds.
+	Breaker breaker.Config `yaml:"breaker"`
 
 	// MaxInFlight bounds the requests outstanding to the whole pool
 	// (default 1024). Beyond it a request fails at once with ErrOverloaded
@@ -120,72 +127,67 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&h.Timeout, time.Second)
 	defaults.Set(&h.UnhealthyAfter, 3)
 	defaults.Set(&h.HealthyAfter, 2)
-	defaults.Set(&c.Breaker.Failures, 5)
-	defaults.Set(&c.Breaker.Cooldown, 5*time.Second)
+	c.Breaker = c.Breaker.Or(breaker.Config{Failures: breaker.DefaultFailures, Cooldown: 5 * time.Second})
 	defaults.Set(&c.MaxInFlight, 1024)
 	defaults.Set(&c.MaxResponseBytes, 32<<20)
 	return c
 }
 
-// Validate reports the first invalid field, named by its yaml path relative
-// to Config.
+// Validate reports every invalid field, each named by its yaml path
+// relative to Config.
 func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if len(c.Targets) == 0 {
-		return errors.New("targets: at least one target is required")
+		add("targets: at least one target is required")
 	}
 	for i, s := range c.Targets {
 		if _, err := parseTarget(s); err != nil {
-			return fmt.Errorf("targets[%d]: %w", i, err)
+			add("targets[%d]: %w", i, err)
 		}
-		for j := range i {
-			if c.Targets[j] == s {
-				return fmt.Errorf("targets[%d]: duplicate of targets[%d] %q", i, j, s)
-			}
+		if j := slices.Index(c.Targets[:i], s); j >= 0 {
+			add("targets[%d]: duplicate of targets[%d] %q", i, j, s)
 		}
 	}
 	switch c.Balance {
 	case "", balanceRoundRobin, balanceLeastLoaded:
 	default:
-		return fmt.Errorf("balance: unknown policy %q (want %s or %s)", c.Balance, balanceRoundRobin, balanceLeastLoaded)
+		add("balance: unknown policy %q (want %s or %s)", c.Balance, balanceRoundRobin, balanceLeastLoaded)
 	}
 	if c.Retries > maxRetries {
-		return fmt.Errorf("retries: %d is more than %d", c.Retries, maxRetries)
+		add("retries: %d is more than %d", c.Retries, maxRetries)
 	}
-	if err := firstNegative([]field{
+	errs = append(errs, negatives("", []field{
 		{"max_conns_per_target", int64(c.MaxConnsPerTarget)},
 		{"dial_timeout", int64(c.DialTimeout)},
 		{"idle_conn_timeout", int64(c.IdleConnTimeout)},
-		{"breaker.cooldown", int64(c.Breaker.Cooldown)},
 		{"hedge_after", int64(c.HedgeAfter)},
 		{"max_response_bytes", int64(c.MaxResponseBytes)},
-	}); err != nil {
-		return err
-	}
-	if err := c.HealthCheck.validate(); err != nil {
-		return fmt.Errorf("health_check.%w", err)
-	}
-	return nil
+	})...)
+	errs = append(errs, c.Breaker.Validate("breaker"))
+	errs = append(errs, c.HealthCheck.validate("health_check.")...)
+	return errors.Join(errs...)
 }
 
-func (h HealthCheck) validate() error {
+// validate reports h's problems, each path prefixed with prefix.
+func (h HealthCheck) validate(prefix string) []error {
+	var errs []error
 	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
-		return fmt.Errorf("path: %q must start with /", h.Path)
+		errs = append(errs, fmt.Errorf("%spath: %q must start with /", prefix, h.Path))
 	}
-	if err := firstNegative([]field{
+	neg := negatives(prefix, []field{
 		{"interval", int64(h.Interval)},
 		{"timeout", int64(h.Timeout)},
 		{"unhealthy_after", int64(h.UnhealthyAfter)},
 		{"healthy_after", int64(h.HealthyAfter)},
-	}); err != nil {
-		return err
-	}
+	})
 	// Compare effective values: a 2s timeout with the 5s default interval is
 	// fine. Without a path nothing is probed and the timeout is unused.
 	d := Config{HealthCheck: h}.withDefaults().HealthCheck
-	if h.Path != "" && d.Timeout > d.Interval {
-		return fmt.Errorf("timeout: %s is longer than interval %s", d.Timeout, d.Interval)
+	if h.Path != "" && h.Interval >= 0 && h.Timeout >= 0 && d.Timeout > d.Interval {
+		neg = append(neg, fmt.Errorf("%stimeout: %s is longer than interval %s", prefix, d.Timeout, d.Interval))
 	}
-	return nil
+	return append(errs, neg...)
 }
 
 type field struct {
@@ -193,13 +195,15 @@ type field struct {
 	value int64
 }
 
-func firstNegative(fields []field) error {
+// negatives reports each negative field, its name prefixed with prefix.
+func negatives(prefix string, fields []field) []error {
+	var errs []error
 	for _, f := range fields {
 		if f.value < 0 {
-			return fmt.Errorf("%s: must not be negative", f.name)
+			errs = append(errs, fmt.Errorf("%s%s: must not be negative", prefix, f.name))
 		}
 	}
-	return nil
+	return errs
 }
 
 // targetAddr is a parsed Config.Targets entry.

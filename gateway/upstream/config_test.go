@@ -1,8 +1,11 @@
 package upstream
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -46,6 +49,19 @@ func TestConfigValidate(t *testing.T) {
 	f(Config{Targets: ok, HealthCheck: HealthCheck{Interval: 10 * time.Millisecond}}, "")
 	f(Config{Targets: ok, HealthCheck: HealthCheck{Path: "/", Interval: time.Second, Timeout: 2 * time.Second}},
 		"health_check.timeout: 2s is longer than interval 1s")
+	f(Config{Targets: ok, Breaker: breaker.Config{Failures: -1, Cooldown: -1}}, "breaker.cooldown: must not be negative")
+	// Every problem, each with its path.
+	f(Config{Targets: []string{"a", "b:1", "b:1"}, Retries: 9, DialTimeout: -1, HedgeAfter: -1,
+		Breaker: breaker.Config{Cooldown: -1}, HealthCheck: HealthCheck{Path: "x", Interval: -1}}, strings.Join([]string{
+		`targets[0]: invalid address "a"`,
+		`targets[2]: duplicate of targets[1] "b:1"`,
+		"retries: 9 is more than 8",
+		"dial_timeout: must not be negative",
+		"hedge_after: must not be negative",
+		"breaker.cooldown: must not be negative",
+		`health_check.path: "x" must start with /`,
+		"health_check.interval: must not be negative",
+	}, "\n"))
 }
 
 func TestConfigDefaults(t *testing.T) {

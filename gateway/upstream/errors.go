@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 var (
@@ -30,8 +32,7 @@ var (
 	// budget. It wraps ErrUnavailable.
 	ErrOverloaded = fmt.Errorf("%w: too many requests in flight", ErrUnavailable)
 
-	errClosed      = errors.New("pool is closed")
-	errBreakerOpen = errors.New("target's circuit breaker is open")
+	errClosed = errors.New("pool is closed")
 )
 
 // failure classifies one attempt's error by what may be done next.
@@ -56,7 +57,7 @@ const (
 )
 
 func classify(err error, deadline time.Time) failure {
-	if err == errBreakerOpen {
+	if err == breaker.ErrOpen {
 		return failOpen
 	}
 	if !time.Now().Before(deadline) {

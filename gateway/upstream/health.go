@@ -75,7 +75,7 @@ func (p *Pool) Status() []TargetStatus {
 			Healthy:             t.state.healthy.Load(),
 			InFlight:            t.inFlight.Load(),
 			ConsecutiveFailures: int(t.state.failures.Load()),
-			Breaker:             t.cb.state(),
+			Breaker:             t.cb.State().String(),
 			LastError:           lastErr,
 		}
 	}

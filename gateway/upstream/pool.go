@@ -7,8 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/breaker"
 )
 
 // Pool sends requests to a set of interchangeable targets. It is safe for
@@ -59,7 +60,7 @@ type target struct {
 
 	inFlight atomic.Int64
 	state    targetHealth
-	cb       *breaker // nil when breakers are disabled
+	cb       *breaker.Breaker // nil when breakers are disabled
 }
 
 // Result describes a completed Do or Proxy call, successful or not.
@@ -105,7 +106,7 @@ func New(cfg Config, logger *slog.Logger) (*Pool, error) {
 	for _, s := range cfg.Targets {
 		addr, _ := parseTarget(s) // validated above
 		t := newTarget(s, addr, cfg)
-		t.cb = newBreaker(cfg.Name+" "+s, cfg.Breaker, func(from, to gobreaker.State) { p.breakerChanged(t, from, to) })
+		t.cb = newBreaker(cfg.Name+" "+s, cfg.Breaker, func(from, to breaker.State) { p.breakerChanged(t, from, to) })
 		p.targets = append(p.targets, t)
 	}
 	if p.health.active {
@@ -235,7 +236,7 @@ func (p *Pool) attempt(t *target, req *fasthttp.Request, resp *fasthttp.Response
 	uri.SetScheme(t.scheme)
 	uri.SetHost(t.host)
 	t.inFlight.Add(1)
-	err := t.cb.do(t, req, resp, deadline)
+	err := send(t, req, resp, deadline)
 	t.inFlight.Add(-1)
 	if err == nil {
 		p.recordSuccess(t)
@@ -273,15 +274,15 @@ func (p *Pool) Stats() Stats {
 	}
 }
 
-func (p *Pool) breakerChanged(t *target, from, to gobreaker.State) {
+func (p *Pool) breakerChanged(t *target, from, to breaker.State) {
 	switch {
-	case to == gobreaker.StateOpen && from != gobreaker.StateOpen:
+	case to == breaker.Open && from != breaker.Open:
 		p.openBreakers.Add(1)
 		p.logger.Warn("upstream target breaker open", "target", t.name, "from", from.String())
-	case from == gobreaker.StateOpen && to != gobreaker.StateOpen:
+	case from == breaker.Open && to != breaker.Open:
 		p.openBreakers.Add(-1)
 	}
-	if to == gobreaker.StateClosed {
+	if to == breaker.Closed {
 		p.logger.Info("upstream target breaker closed", "target", t.name)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/invalidation"
 )
@@ -52,7 +53,7 @@ func (e *env) config() gateway.Config {
 			// (ristretto clears its counters on Close, slow under -race).
 			L1MaxBytes: 8 << 20,
 			L2Timeout:  20 * time.Millisecond, // as RedisTimeout above
-			Breaker:    cache.BreakerConfig{Cooldown: 200 * time.Millisecond},
+			Breaker:    breaker.Config{Cooldown: 200 * time.Millisecond},
 		},
 		Kafka: invalidation.Config{
 			Endpoint: invalidation.Endpoint{Brokers: []string{e.kafka.Addr()}, Topic: topic, DialTimeout: 200 * time.Millisecond},
@@ -65,7 +66,7 @@ func (e *env) config() gateway.Config {
 			HealthCheck: upstream.HealthCheck{Interval: 200 * time.Millisecond},
 			// Short cooldown: the breakers close again while the load still
 			// runs, and the suite sees it.
-			Breaker:    upstream.BreakerConfig{Failures: 5, Cooldown: 300 * time.Millisecond},
+			Breaker:    breaker.Config{Failures: 5, Cooldown: 300 * time.Millisecond},
 			HedgeAfter: 30 * time.Millisecond,
 		}},
 		Features: features.Config{
@@ -73,7 +74,7 @@ func (e *env) config() gateway.Config {
 			RowCacheBytes: 4 << 20,
 			// For the feature Redis and, by default, the http view and the
 			// model server: closes while the load still runs.
-			Breaker:  features.BreakerConfig{Cooldown: 300 * time.Millisecond},
+			Breaker:  breaker.Config{Cooldown: 300 * time.Millisecond},
 			Entities: []features.EntityConfig{{Name: "user", JoinKeys: []features.JoinKeyConfig{{Name: "user_id"}}}},
 			Views: []features.ViewConfig{
 				{Name: "stats", Entities: []string{"user"}, Features: []features.FeatureConfig{

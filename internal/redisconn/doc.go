@@ -12,10 +12,12 @@
 //     (Kind), logged rate-limited, and the ones that say the cluster is
 //     moving (MOVED, CLUSTERDOWN, a refused connection...) make a cluster
 //     client reload its slot map at once instead of within 10 s.
-//   - Failure is how every breaker reads an error: a missing key or a data
-//     error (WRONGTYPE) proves Redis is there; a transport error, a timeout
-//     or a reply saying the shard cannot serve (CROSSSLOT, MOVED not
-//     followed, CLUSTERDOWN, READONLY, LOADING, ...) does not.
+//   - Failure (and PipelineFailure) is how every breaker reads an error: a
+//     missing key or a data error (WRONGTYPE) proves Redis is there; a
+//     transport error, a timeout or a reply saying the shard cannot serve
+//     (CROSSSLOT, MOVED not followed, CLUSTERDOWN, READONLY, LOADING, ...)
+//     does not; a caller's own cancellation is left for the breaker to
+//     exclude.
 //
 // It imports nothing of Tiercel's but internal/defaults, so cache, features
 // and the gateway's packages can all use it.

@@ -73,14 +73,18 @@ func replyPrefix(msg string) (string, bool) {
 	return "", false
 }
 
-// Failure is err as a breaker sees it: nil when Redis answered (a missing
-// key, a data error such as WRONGTYPE, a script's own error) or the caller
-// left (context.Canceled says nothing about Redis), err when it
-// could not be reached in time or answered that it cannot serve the key
-// now (CROSSSLOT, a MOVED that could not be followed, CLUSTERDOWN,
-// READONLY, LOADING, NOSCRIPT that reloading did not cure, ...).
+// Failure is err as a breaker sees it, the one rule for every Redis
+// breaker: nil when Redis answered (a missing key, a data error such as
+// WRONGTYPE, a script's own error); err when it could not be reached in
+// time (a deadline hit during the call is Redis' failure) or answered that
+// it cannot serve the key now (CROSSSLOT, a MOVED that could not be
+// followed, CLUSTERDOWN, READONLY, LOADING, NOSCRIPT that reloading did
+// not cure, ...). A caller that left (context.Canceled, however deep in
+// the chain) stays an error too, which every breaker excludes
+// (internal/breaker): as nil it would count as a success, and close a
+// half-open breaker on a probe nobody waited for.
 func Failure(err error) error {
-	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, redis.Nil) {
 		return nil
 	}
 	var re redis.Error
@@ -91,6 +95,27 @@ func Failure(err error) error {
 		return nil
 	}
 	return err
+}
+
+// PipelineFailure is a pipeline's verdict by Failure's rule: err (Exec's
+// error) when it is a failure, else the first command's failure, else nil.
+// Exec answers the first failed command's error, which is redis.Nil when
+// that command's key is missing: a MOVED or CROSSSLOT later in the
+// pipeline (on a cluster, each shard answers for its own commands) hides
+// behind it.
+func PipelineFailure(cmds []redis.Cmder, err error) error {
+	if err == nil {
+		return nil
+	}
+	if f := Failure(err); f != nil {
+		return f
+	}
+	for _, c := range cmds {
+		if f := Failure(c.Err()); f != nil {
+			return f
+		}
+	}
+	return nil
 }
 
 // SingleNode reports whether every key of rdb lives on one server (a
