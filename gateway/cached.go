@@ -34,39 +34,6 @@ type routeCache struct {
 	policy httpcache.Policy
 }
 
-// cacheLabel is how a response was served, for X-Cache and metrics.
-type cacheLabel uint8
-
-const (
-	cacheNone cacheLabel = iota // route not cached
-	cacheHitL1
-	cacheHitL2
-	cacheMiss
-	cacheStale
-	cacheBypass
-	cacheFallback    // the route's declared default answered
-	cacheRevalidated // a stored response the origin confirmed with a 304
-	numCacheLabels
-)
-
-var cacheLabelNames = [numCacheLabels]string{"", "HIT-L1", "HIT-L2", "MISS", "STALE", "BYPASS", "FALLBACK", "REVALIDATED"}
-
-func (l cacheLabel) String() string { return cacheLabelNames[l] }
-
-func labelOf(o cache.Outcome) cacheLabel {
-	switch o {
-	case cache.OutcomeHitL1:
-		return cacheHitL1
-	case cache.OutcomeHitL2:
-		return cacheHitL2
-	case cache.OutcomeStale, cache.OutcomeStaleError:
-		return cacheStale
-	case cache.OutcomeRevalidated:
-		return cacheRevalidated
-	}
-	return cacheMiss
-}
-
 // serveCached answers a GET or HEAD on a cached route: a fresh L1 hit is
 // written straight from the entry (no allocation); everything else goes
 // through Tiered.Fetch (L2, coalesced fill, stale windows).

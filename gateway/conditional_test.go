@@ -168,7 +168,7 @@ func TestCacheConditionalRequests(t *testing.T) {
 		t.Fatalf("the fill forwarded a client condition: %s", s)
 	default:
 	}
-	if m := h.metrics(t); !strings.Contains(m, `cache="HIT-L1",route="c-products",status="304"`) {
+	if m := h.metrics(t); !strings.Contains(m, `cache="hit_l1",route="c-products",status="304"`) {
 		t.Fatal("/metrics does not count the 304s")
 	}
 }

@@ -42,10 +42,3 @@ const (
 	headerIfNoneMatch     = "If-None-Match"
 	headerIfModifiedSince = "If-Modified-Since"
 )
-
-var cacheLabelBytes = func() (out [numCacheLabels][]byte) {
-	for i := range out {
-		out[i] = []byte(cacheLabel(i).String())
-	}
-	return out
-}()
