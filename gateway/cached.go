@@ -40,15 +40,13 @@ type routeCache struct {
 func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
 	rc := rt.cache
 	if !rc.keyable(p) {
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return
 	}
 	st.ckey = rc.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, p)
 	now := st.started
 	if s.pass.has(st.ckey, now) {
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return
 	}
 	var rd *httpcache.RequestDirectives
@@ -89,8 +87,7 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 		if rd != nil && !rd.Acceptable(t, res.Entry.StoredAt, res.Entry.FreshUntil) && res.Outcome != cache.OutcomeMiss && res.Outcome != cache.OutcomeRevalidated {
 			// Older or staler than the client accepts (RFC 9111 §5.2.1):
 			// the origin's own answer, for this request only.
-			st.cache = cacheBypass
-			s.proxy(ctx, rt, st, deadline)
+			s.bypass(ctx, rt, st, deadline)
 			return
 		}
 		s.writeEntry(ctx, st, res.Entry, labelOf(res.Outcome), t)
@@ -105,12 +102,10 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 		s.pass.add(st.ckey, now.Add(rc.cfg.HitForPass))
 		if made != nil && fe.by == made && fe.full != nil {
 			fe.full.CopyTo(&ctx.Response)
-			st.cache = cacheMiss
-			s.setCacheStatus(ctx, st, "fwd=uri-miss; detail=not-shareable")
+			st.served(&ctx.Response.Header, cacheMiss, st.cacheStatus("fwd=uri-miss; detail=not-shareable"))
 			return
 		}
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 	case errors.As(err, &fe) && fe.resp != nil:
 		// The upstream answered, with something not to be stored (a 5xx,
 		// a status that is not cacheable, a body over max_body_bytes):
@@ -124,16 +119,15 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 		} else {
 			sr.writeTo(&ctx.Response)
 		}
-		st.cache = cacheMiss
-		s.setCacheStatus(ctx, st, "fwd=uri-miss")
+		st.served(&ctx.Response.Header, cacheMiss, st.cacheStatus("fwd=uri-miss"))
 	default:
 		// Timeout, unreachable, open breaker, shed: nothing stale was left
 		// inside its error window (Fetch would have served it).
 		if s.serveFallback(ctx, rt, st) {
 			return
 		}
-		st.cache = cacheMiss
 		writeError(ctx, upstreamError(err), st.id)
+		st.served(&ctx.Response.Header, cacheMiss, nil)
 	}
 }
 
@@ -147,7 +141,6 @@ func (s *generation) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache
 		return
 	}
 	sr.writeTo(&ctx.Response)
-	st.cache = label
 	h := &ctx.Response.Header
 	if notModified(&ctx.Request.Header, h) {
 		writeNotModified(&ctx.Response)
@@ -174,12 +167,7 @@ func (s *generation) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache
 	case cacheStale:
 		st.scratch = append(st.scratch, "; fwd=stale"...)
 	}
-	h.SetCanonical(hdrCacheStatus, st.scratch)
-}
-
-func (s *Server) setCacheStatus(ctx *fasthttp.RequestCtx, st *reqState, detail string) {
-	st.scratch = append(append(st.scratch[:0], "tiercel; "...), detail...)
-	ctx.Response.Header.SetCanonical(hdrCacheStatus, st.scratch)
+	st.served(h, label, st.scratch)
 }
 
 // fillError carries what a fill learnt when it has no entry to store.

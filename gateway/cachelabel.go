@@ -1,6 +1,12 @@
 package gateway
 
-import "github.com/tiercel/tiercel/cache"
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/cache"
+)
 
 // cacheLabel is how a response was served: the X-Cache header, the access
 // log's cache field and the cache label of the request metrics.
@@ -50,4 +56,32 @@ func labelOf(o cache.Outcome) cacheLabel {
 		return cacheRevalidated
 	}
 	return cacheMiss
+}
+
+// served records how the response now in ctx was served and says so on it:
+// X-Cache, and Cache-Status (RFC 9211) unless status is nil. The code that
+// decides the outcome calls it once the answer it describes is in place
+// (an upstream's response and writeError replace every header written
+// before them); st.cache keeps the label for finish's metrics and access
+// log line.
+func (st *reqState) served(h *fasthttp.ResponseHeader, label cacheLabel, status []byte) {
+	st.cache = label
+	h.SetCanonical(hdrXCache, cacheLabelBytes[label])
+	if status != nil {
+		h.SetCanonical(hdrCacheStatus, status)
+	}
+}
+
+// cacheStatus is the Cache-Status value "tiercel; " + detail, in st.scratch.
+func (st *reqState) cacheStatus(detail string) []byte {
+	st.scratch = append(append(st.scratch[:0], "tiercel; "...), detail...)
+	return st.scratch
+}
+
+// bypass answers from the origin past the cache, nothing read or stored,
+// unless the route's fallback answers instead (which says so itself).
+func (s *generation) bypass(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+	if !s.proxy(ctx, rt, st, deadline) {
+		st.served(&ctx.Response.Header, cacheBypass, cacheStatusBypass)
+	}
 }

@@ -58,8 +58,7 @@ func requestDirectives(ctx *fasthttp.RequestCtx) *httpcache.RequestDirectives {
 func (s *generation) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time, rd *httpcache.RequestDirectives) bool {
 	now := st.started
 	if rd.NoCache && !rd.OnlyIfCached {
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return true
 	}
 	if e, fr, ok := s.cache.Get(st.ckey, now); ok && fr.Servable() && rd.Acceptable(now, e.StoredAt, e.FreshUntil) {
@@ -74,12 +73,11 @@ func (s *generation) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route,
 	case rd.OnlyIfCached:
 		// L1 only: a flight led by this request would hand its waiters
 		// this request's refusal to reach the origin.
-		st.cache = cacheMiss
 		writeError(ctx, errNotCached, st.id)
+		st.served(&ctx.Response.Header, cacheMiss, nil)
 		return true
 	case rd.NoStore:
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return true
 	}
 	return false
