@@ -114,10 +114,10 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 		if fe.err != nil && s.serveFallback(ctx, rt, st) {
 			return
 		}
-		if sr, werr := decodeStored(fe.resp); werr != nil {
+		if sr, werr := httpcache.DecodeStored(fe.resp); werr != nil {
 			writeError(ctx, errInternal, st.id)
 		} else {
-			sr.writeTo(&ctx.Response)
+			sr.WriteTo(&ctx.Response)
 		}
 		st.served(&ctx.Response.Header, cacheMiss, st.cacheStatus("fwd=uri-miss"))
 	default:
@@ -140,10 +140,10 @@ func (s *generation) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache
 		writeError(ctx, errInternal, st.id)
 		return
 	}
-	sr.writeTo(&ctx.Response)
+	sr.WriteTo(&ctx.Response)
 	h := &ctx.Response.Header
-	if notModified(&ctx.Request.Header, h) {
-		writeNotModified(&ctx.Response)
+	if httpcache.NotModified(&ctx.Request.Header, h) {
+		httpcache.WriteNotModified(&ctx.Response)
 	}
 	answerRange(ctx, st)
 	// RFC 9111 §5.1: an age beyond 2^31 seconds is sent as 2^31.
@@ -286,13 +286,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 	req.Header.SetBytesV(headerRequestID, f.requestID)
 	base := revalidationBase(old)
 	if base != nil {
-		etag, lm := base.validators()
-		if len(etag) > 0 {
-			req.Header.SetCanonical(reqIfNoneMatch, etag)
-		}
-		if len(lm) > 0 {
-			req.Header.SetCanonical(reqIfModifiedSince, lm)
-		}
+		base.AddConditions(&req.Header)
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -310,7 +304,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 	x := httpcache.Exchange{RequestTime: start, ResponseTime: time.Now()}
 	revalidated := false
 	if base != nil && resp.StatusCode() == fasthttp.StatusNotModified {
-		if resp, err = base.updated(resp); err != nil {
+		if resp, err = base.Updated(resp); err != nil {
 			return nil, err
 		}
 		revalidated = true
@@ -324,7 +318,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 		resp.CopyTo(full)
 		return nil, &fillError{pass: true, full: full, by: f}
 	}
-	value := encodeResponse(nil, resp, v.Freshness)
+	value := httpcache.EncodeResponse(nil, resp, v.Freshness)
 	if !v.Store {
 		if resp.StatusCode() >= 500 {
 			return nil, &fillError{resp: value, err: fmt.Errorf("upstream %s answered %d", f.rt.upstreamName, resp.StatusCode())}
@@ -350,7 +344,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 
 // revalidationBase is old's stored response when it can be revalidated
 // (it has an ETag or a Last-Modified), else nil.
-func revalidationBase(old *cache.Entry) *storedResponse {
+func revalidationBase(old *cache.Entry) *httpcache.Stored {
 	if old == nil {
 		return nil
 	}
@@ -358,7 +352,7 @@ func revalidationBase(old *cache.Entry) *storedResponse {
 	if err != nil {
 		return nil
 	}
-	if etag, lm := sr.validators(); len(etag) == 0 && len(lm) == 0 {
+	if !sr.Revalidatable() {
 		return nil
 	}
 	return sr
