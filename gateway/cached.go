@@ -51,7 +51,7 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 	}
 	var rd *httpcache.RequestDirectives
 	if rc.cfg.RequestDirectives == requestDirectivesHonor {
-		if rd = requestDirectives(ctx); rd != nil && s.serveRequestDirectives(ctx, rt, st, deadline, rd) {
+		if rd = httpcache.RequestDirectivesOf(&ctx.Request.Header); rd != nil && s.serveRequestDirectives(ctx, rt, st, deadline, rd) {
 			return
 		}
 	}

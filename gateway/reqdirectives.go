@@ -18,28 +18,8 @@ const (
 	requestDirectivesHonor  = "honor"
 )
 
-var (
-	reqCacheControl = []byte(fasthttp.HeaderCacheControl)
-	reqPragma       = []byte(fasthttp.HeaderPragma)
-	errNotCached    = &Error{fasthttp.StatusGatewayTimeout, "not_cached",
-		"only-if-cached: no stored response satisfies the request"}
-)
-
-// requestDirectives reads the request's directives, nil when it sends
-// none (the common case costs two header lookups).
-func requestDirectives(ctx *fasthttp.RequestCtx) *httpcache.RequestDirectives {
-	h := &ctx.Request.Header
-	if h.PeekCanonical(reqCacheControl) == nil && h.PeekCanonical(reqPragma) == nil {
-		return nil
-	}
-	// A copy: PeekAll's result is reused by the next call.
-	lines := append([][]byte(nil), h.PeekAll(fasthttp.HeaderCacheControl)...)
-	d := httpcache.ParseRequestDirectives(lines, h.PeekAll(fasthttp.HeaderPragma))
-	if !d.Any() {
-		return nil
-	}
-	return &d
-}
+var errNotCached = &Error{fasthttp.StatusGatewayTimeout, "not_cached",
+	"only-if-cached: no stored response satisfies the request"}
 
 // serveRequestDirectives answers what the directives decide before the
 // cache is read as usual, and reports whether it did:
