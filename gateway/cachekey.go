@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/httpcache"
 	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/router"
 )
@@ -202,7 +203,7 @@ func appendFieldBytes(dst, b []byte) []byte {
 
 // renderTags expands the route's tag templates with the request's path
 // parameters, then adds the path tag of path, the request's path in normal
-// form (pathtag.go). It allocates: it runs on misses only.
+// form (httpcache.PathTag). It allocates: it runs on misses only.
 func (rc *routeCache) renderTags(params *router.Params, path []byte) []string {
 	return renderTemplates(rc.tags, params, path)
 }
@@ -231,7 +232,7 @@ func renderTemplates(tmpls []template, params *router.Params, path []byte) []str
 		}
 	}
 	if path != nil {
-		size += len(pathTagPrefix) + len(path)
+		size += len(httpcache.PathTagPrefix) + len(path)
 	}
 	var b strings.Builder
 	b.Grow(size) // decoding only shortens a value
@@ -246,11 +247,11 @@ func renderTemplates(tmpls []template, params *router.Params, path []byte) []str
 		}
 		// A Builder never changes bytes it has written, and after Grow(size)
 		// never moves them: every tag is a view of the one string.
-		out[i] = userTag(b.String()[start:])
+		out[i] = httpcache.UserTag(b.String()[start:])
 	}
 	if path != nil {
 		start := b.Len()
-		b.WriteString(pathTagPrefix)
+		b.WriteString(httpcache.PathTagPrefix)
 		b.Write(path)
 		out[n-1] = b.String()[start:]
 	}

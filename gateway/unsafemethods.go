@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/gateway/httpcache"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/invalidation"
 )
@@ -149,7 +150,7 @@ func (s *generation) appendPathTag(tags []string, path []byte) []string {
 	if !cached(fasthttp.MethodGet) && !cached(fasthttp.MethodHead) {
 		return tags
 	}
-	tag := pathTagPrefix + string(path)
+	tag := httpcache.PathTag(path)
 	if slices.Contains(tags, tag) {
 		return tags
 	}
