@@ -257,7 +257,7 @@ func (s *generation) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		for _, name := range list {
 			// Every field line, as the one value the key holds.
 			if lines := ctx.Request.Header.PeekAll(name); len(lines) > 0 {
-				f.headers = append(f.headers, [2][]byte{[]byte(name), appendJoined(nil, lines)})
+				f.headers = append(f.headers, [2][]byte{[]byte(name), httpcache.AppendFieldValue(nil, lines)})
 			}
 		}
 	}
