@@ -21,7 +21,7 @@ import (
 // invalidate the URIs its Location and Content-Location name, only if they
 // share the target's host. The gateway does it on every route, cached or
 // not, without configuration: every stored entry carries its path's tag
-// (pathtag.go). A route's invalidate_tags are dropped in the same event.
+// (httpcache.PathTag). A route's invalidate_tags are dropped in the same event.
 
 // invalidateAfterWrite drops what a write through the gateway may have
 // changed once its answer is known: the path tags of the target URI and of
