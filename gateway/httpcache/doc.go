@@ -11,18 +11,19 @@
 //   - the stored-response codec (stored.go): the bytes a cache entry holds
 //     and the response they are served as, updated by a 304;
 //   - conditional requests answered from a stored response (conditional.go);
-//   - the path tag that invalidates every keyed variant of a URI
-//     (pathtag.go).
+//   - invalidation by unsafe methods: the path tag that names every keyed
+//     variant of a URI (pathtag.go), and which Location and
+//     Content-Location URIs a write invalidates with its target (unsafe.go).
 //
 // The gateway's cached routes ask it; the tiered store (package cache)
 // keeps what it allows; byte ranges of a stored response are package
 // byterange's.
 //
 // It knows nothing of servers, routes or the store: request and response
-// headers and the times of one exchange in, a decision or bytes out. It
-// must never import gateway, never decide that something may be shared
+// headers and the times of one exchange in, a decision or bytes out; paths
+// are in reqtarget's normal form. It must never import gateway, never decide that something may be shared
 // that a response marks otherwise (no-store, private, Set-Cookie, Vary on
 // what the key ignores), and reads every list-valued field as all its
-// field lines (RFC 9110 §5.3). Building a key, serving a stored response
-// and answering a conditional request allocate nothing.
+// field lines (RFC 9110 §5.3). Building a key and serving a stored
+// response allocate nothing (gateway's AllocsPerRun tests hold it).
 package httpcache
