@@ -24,7 +24,7 @@ func SafeMethod(m []byte) bool {
 	return false
 }
 
-// sameOriginPath reads a Location or Content-Location value (RFC 9110
+// SameOriginPath reads a Location or Content-Location value (RFC 9110
 // §10.2.2, §8.7) and returns the path, in normal form, of the URI it names
 // when that URI is of the request's origin: a relative reference, resolved
 // against the request's path (RFC 3986 §5.2), or an http(s) URI, or a
