@@ -259,8 +259,8 @@ type template struct {
 
 func compileTemplate(s string, params []string) (template, error) {
 	var t template
-	if strings.HasPrefix(s, pathTagPrefix) {
-		return t, fmt.Errorf("%q: tags starting with %q are the gateway's own path tags", s, pathTagPrefix)
+	if strings.HasPrefix(s, httpcache.PathTagPrefix) {
+		return t, fmt.Errorf("%q: tags starting with %q are the gateway's own path tags", s, httpcache.PathTagPrefix)
 	}
 	rest := s
 	for {

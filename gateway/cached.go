@@ -34,59 +34,24 @@ type routeCache struct {
 	policy httpcache.Policy
 }
 
-// cacheLabel is how a response was served, for X-Cache and metrics.
-type cacheLabel uint8
-
-const (
-	cacheNone cacheLabel = iota // route not cached
-	cacheHitL1
-	cacheHitL2
-	cacheMiss
-	cacheStale
-	cacheBypass
-	cacheFallback    // the route's declared default answered
-	cacheRevalidated // a stored response the origin confirmed with a 304
-	numCacheLabels
-)
-
-var cacheLabelNames = [numCacheLabels]string{"", "HIT-L1", "HIT-L2", "MISS", "STALE", "BYPASS", "FALLBACK", "REVALIDATED"}
-
-func (l cacheLabel) String() string { return cacheLabelNames[l] }
-
-func labelOf(o cache.Outcome) cacheLabel {
-	switch o {
-	case cache.OutcomeHitL1:
-		return cacheHitL1
-	case cache.OutcomeHitL2:
-		return cacheHitL2
-	case cache.OutcomeStale, cache.OutcomeStaleError:
-		return cacheStale
-	case cache.OutcomeRevalidated:
-		return cacheRevalidated
-	}
-	return cacheMiss
-}
-
 // serveCached answers a GET or HEAD on a cached route: a fresh L1 hit is
 // written straight from the entry (no allocation); everything else goes
 // through Tiered.Fetch (L2, coalesced fill, stale windows).
 func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqState, p *auth.Principal, deadline time.Time) {
 	rc := rt.cache
 	if !rc.keyable(p) {
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return
 	}
 	st.ckey = rc.appendCacheKey(st.ckey[:0], &ctx.Request.Header, st, p)
 	now := st.started
 	if s.pass.has(st.ckey, now) {
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return
 	}
 	var rd *httpcache.RequestDirectives
 	if rc.cfg.RequestDirectives == requestDirectivesHonor {
-		if rd = requestDirectives(ctx); rd != nil && s.serveRequestDirectives(ctx, rt, st, deadline, rd) {
+		if rd = httpcache.RequestDirectivesOf(&ctx.Request.Header); rd != nil && s.serveRequestDirectives(ctx, rt, st, deadline, rd) {
 			return
 		}
 	}
@@ -122,8 +87,7 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 		if rd != nil && !rd.Acceptable(t, res.Entry.StoredAt, res.Entry.FreshUntil) && res.Outcome != cache.OutcomeMiss && res.Outcome != cache.OutcomeRevalidated {
 			// Older or staler than the client accepts (RFC 9111 §5.2.1):
 			// the origin's own answer, for this request only.
-			st.cache = cacheBypass
-			s.proxy(ctx, rt, st, deadline)
+			s.bypass(ctx, rt, st, deadline)
 			return
 		}
 		s.writeEntry(ctx, st, res.Entry, labelOf(res.Outcome), t)
@@ -138,12 +102,10 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 		s.pass.add(st.ckey, now.Add(rc.cfg.HitForPass))
 		if made != nil && fe.by == made && fe.full != nil {
 			fe.full.CopyTo(&ctx.Response)
-			st.cache = cacheMiss
-			s.setCacheStatus(ctx, st, "fwd=uri-miss; detail=not-shareable")
+			st.served(&ctx.Response.Header, cacheMiss, st.cacheStatus("fwd=uri-miss; detail=not-shareable"))
 			return
 		}
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 	case errors.As(err, &fe) && fe.resp != nil:
 		// The upstream answered, with something not to be stored (a 5xx,
 		// a status that is not cacheable, a body over max_body_bytes):
@@ -152,21 +114,20 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 		if fe.err != nil && s.serveFallback(ctx, rt, st) {
 			return
 		}
-		if sr, werr := decodeStored(fe.resp); werr != nil {
+		if sr, werr := httpcache.DecodeStored(fe.resp); werr != nil {
 			writeError(ctx, errInternal, st.id)
 		} else {
-			sr.writeTo(&ctx.Response)
+			sr.WriteTo(&ctx.Response)
 		}
-		st.cache = cacheMiss
-		s.setCacheStatus(ctx, st, "fwd=uri-miss")
+		st.served(&ctx.Response.Header, cacheMiss, st.cacheStatus("fwd=uri-miss"))
 	default:
 		// Timeout, unreachable, open breaker, shed: nothing stale was left
 		// inside its error window (Fetch would have served it).
 		if s.serveFallback(ctx, rt, st) {
 			return
 		}
-		st.cache = cacheMiss
 		writeError(ctx, upstreamError(err), st.id)
+		st.served(&ctx.Response.Header, cacheMiss, nil)
 	}
 }
 
@@ -179,11 +140,10 @@ func (s *generation) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache
 		writeError(ctx, errInternal, st.id)
 		return
 	}
-	sr.writeTo(&ctx.Response)
-	st.cache = label
+	sr.WriteTo(&ctx.Response)
 	h := &ctx.Response.Header
-	if notModified(&ctx.Request.Header, h) {
-		writeNotModified(&ctx.Response)
+	if httpcache.NotModified(&ctx.Request.Header, h) {
+		httpcache.WriteNotModified(&ctx.Response)
 	}
 	answerRange(ctx, st)
 	// RFC 9111 §5.1: an age beyond 2^31 seconds is sent as 2^31.
@@ -207,12 +167,7 @@ func (s *generation) writeEntry(ctx *fasthttp.RequestCtx, st *reqState, e *cache
 	case cacheStale:
 		st.scratch = append(st.scratch, "; fwd=stale"...)
 	}
-	h.SetCanonical(hdrCacheStatus, st.scratch)
-}
-
-func (s *Server) setCacheStatus(ctx *fasthttp.RequestCtx, st *reqState, detail string) {
-	st.scratch = append(append(st.scratch[:0], "tiercel; "...), detail...)
-	ctx.Response.Header.SetCanonical(hdrCacheStatus, st.scratch)
+	st.served(h, label, st.scratch)
 }
 
 // fillError carries what a fill learnt when it has no entry to store.
@@ -302,7 +257,7 @@ func (s *generation) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 		for _, name := range list {
 			// Every field line, as the one value the key holds.
 			if lines := ctx.Request.Header.PeekAll(name); len(lines) > 0 {
-				f.headers = append(f.headers, [2][]byte{[]byte(name), appendJoined(nil, lines)})
+				f.headers = append(f.headers, [2][]byte{[]byte(name), httpcache.AppendFieldValue(nil, lines)})
 			}
 		}
 	}
@@ -331,13 +286,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 	req.Header.SetBytesV(headerRequestID, f.requestID)
 	base := revalidationBase(old)
 	if base != nil {
-		etag, lm := base.validators()
-		if len(etag) > 0 {
-			req.Header.SetCanonical(reqIfNoneMatch, etag)
-		}
-		if len(lm) > 0 {
-			req.Header.SetCanonical(reqIfModifiedSince, lm)
-		}
+		base.AddConditions(&req.Header)
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -355,7 +304,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 	x := httpcache.Exchange{RequestTime: start, ResponseTime: time.Now()}
 	revalidated := false
 	if base != nil && resp.StatusCode() == fasthttp.StatusNotModified {
-		if resp, err = base.updated(resp); err != nil {
+		if resp, err = base.Updated(resp); err != nil {
 			return nil, err
 		}
 		revalidated = true
@@ -369,7 +318,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 		resp.CopyTo(full)
 		return nil, &fillError{pass: true, full: full, by: f}
 	}
-	value := encodeResponse(nil, resp, v.Freshness)
+	value := httpcache.EncodeResponse(nil, resp, v.Freshness)
 	if !v.Store {
 		if resp.StatusCode() >= 500 {
 			return nil, &fillError{resp: value, err: fmt.Errorf("upstream %s answered %d", f.rt.upstreamName, resp.StatusCode())}
@@ -395,7 +344,7 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 
 // revalidationBase is old's stored response when it can be revalidated
 // (it has an ETag or a Last-Modified), else nil.
-func revalidationBase(old *cache.Entry) *storedResponse {
+func revalidationBase(old *cache.Entry) *httpcache.Stored {
 	if old == nil {
 		return nil
 	}
@@ -403,7 +352,7 @@ func revalidationBase(old *cache.Entry) *storedResponse {
 	if err != nil {
 		return nil
 	}
-	if etag, lm := sr.validators(); len(etag) == 0 && len(lm) == 0 {
+	if !sr.Revalidatable() {
 		return nil
 	}
 	return sr

@@ -123,10 +123,10 @@ func TestCacheHitL1AfterMiss(t *testing.T) {
 	}
 	m := h.metrics(t)
 	for _, want := range []string{
-		`tiercel_cache_lookups_total{outcome="hit_l1"} 2`,
-		`tiercel_cache_lookups_total{outcome="miss"} 1`,
+		`tiercel_cache_lookups_total{cache="hit_l1"} 2`,
+		`tiercel_cache_lookups_total{cache="miss"} 1`,
 		`tiercel_cache_l2_breaker{state="disabled"} 1`,
-		`cache="HIT-L1",route="c-products",status="200"`,
+		`cache="hit_l1",route="c-products",status="200"`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Fatalf("/metrics lacks %s", want)

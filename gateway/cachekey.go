@@ -1,53 +1,38 @@
 package gateway
 
 import (
-	"encoding/binary"
 	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/gateway/httpcache"
 	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/router"
 )
 
-// keyFormat versions the cache key layout: a change of layout must not read
-// entries stored under the old one.
-const keyFormat = 2 // 2: the path in normal form (reqtarget), keyed claims
-
-// appendCacheKey builds the route's cache key: everything that may select a
-// different response, and nothing else. Fields are length-prefixed, so no
-// value can be crafted to look like another field ("a=b&c" as one value).
-// GET and HEAD share keys: a HEAD is answered from a stored GET.
-//
+// appendCacheKey builds the route's cache key (httpcache.AppendKey) from
+// st's path and query, the keyed headers of h and, on a private route, p.
 // The path is st.path, in normal form (reqtarget): the one routed and the
 // one a fill sends; the query is st's, parsed only when the route keys
 // parameters. A fill sends exactly the keyed parts (newFill), so key and
 // upstream request are built from the same values.
 func (rc *routeCache) appendCacheKey(dst []byte, h *fasthttp.RequestHeader, st *reqState, p *auth.Principal) []byte {
-	dst = append(dst, 'h', keyFormat)
-	dst = appendField(dst, rc.routeName)
-	dst = appendFieldBytes(dst, st.path)
+	dst = httpcache.AppendKey(dst, rc.routeName, st.path)
 	if len(rc.cfg.Key.Query) > 0 {
-		dst = rc.appendQueryKey(dst, st.queryArgs())
+		dst = httpcache.AppendKeyQuery(dst, st.queryArgs(), rc.cfg.Key.Query)
 	}
-	for _, name := range rc.cfg.Key.Headers {
-		if lines := h.PeekAll(name); len(lines) > 0 {
-			dst = append(dst, 'h')
-			dst = appendField(dst, name)
-			dst = appendFieldLines(dst, lines)
-		}
+	dst = httpcache.AppendKeyHeaders(dst, h, rc.cfg.Key.Headers)
+	if !rc.cfg.Key.Private {
+		return dst
 	}
-	if rc.cfg.Key.Private {
-		dst = append(dst, 'p')
-		if p == nil {
-			return append(dst, '-') // anonymous (auth: optional): one shared answer
-		}
-		dst = appendField(dst, p.Issuer)
-		for _, c := range rc.claims {
-			dst = c.appendValue(dst, p)
-		}
+	if p == nil {
+		return httpcache.AppendKeyAnonymous(dst) // auth: optional: one shared answer
+	}
+	dst = httpcache.AppendKeyCaller(dst, p.Issuer)
+	for _, c := range rc.claims {
+		dst = c.appendValue(dst, p)
 	}
 	return dst
 }
@@ -83,25 +68,19 @@ func (c keyClaim) present(p *auth.Principal) bool {
 	return ok
 }
 
-// appendValue appends the claim: 0 when absent, else 1, the number of
-// values and each value length-prefixed.
+// appendValue appends the claim as p carries it, or its absence.
 func (c keyClaim) appendValue(dst []byte, p *auth.Principal) []byte {
 	if !c.present(p) {
-		return append(dst, 0)
+		return httpcache.AppendKeyNoClaim(dst)
 	}
-	dst = append(dst, 1)
 	switch c.kind {
 	case claimSubject:
-		return appendField(append(dst, 1), p.Subject)
+		return httpcache.AppendKeyClaim(dst, p.Subject)
 	case claimTenant:
-		return appendField(append(dst, 1), p.Tenant)
+		return httpcache.AppendKeyClaim(dst, p.Tenant)
 	}
 	vals, _ := p.Claim(c.index)
-	dst = binary.AppendUvarint(dst, uint64(len(vals)))
-	for _, v := range vals {
-		dst = appendField(dst, v)
-	}
-	return dst
+	return httpcache.AppendKeyClaim(dst, vals...)
 }
 
 // keyable reports whether a request of p may be answered from the cache
@@ -153,56 +132,9 @@ func compileKeyClaims(names, kept []string) []keyClaim {
 	return out
 }
 
-// appendQueryKey appends the keyed query parameters.
-func (rc *routeCache) appendQueryKey(dst []byte, args *fasthttp.Args) []byte {
-	for _, name := range rc.cfg.Key.Query {
-		// Only the first value of a parameter is keyed, and only it is sent
-		// on a fill: key and upstream request always agree.
-		if v := args.Peek(name); v != nil || args.Has(name) {
-			dst = append(dst, 'q')
-			dst = appendField(dst, name)
-			dst = appendFieldBytes(dst, v)
-		}
-	}
-	return dst
-}
-
-// appendFieldLines appends a header's field lines as the one value they
-// make together (RFC 9110 §5.3: lines joined with ", "), the value a fill
-// sends: two requests whose lines combine to the same value are the same
-// request.
-func appendFieldLines(dst []byte, lines [][]byte) []byte {
-	n := 2 * (len(lines) - 1)
-	for _, l := range lines {
-		n += len(l)
-	}
-	dst = binary.AppendUvarint(dst, uint64(n))
-	return appendJoined(dst, lines)
-}
-
-func appendJoined(dst []byte, lines [][]byte) []byte {
-	for i, l := range lines {
-		if i > 0 {
-			dst = append(dst, ", "...)
-		}
-		dst = append(dst, l...)
-	}
-	return dst
-}
-
-func appendField(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
-
-func appendFieldBytes(dst, b []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(b)))
-	return append(dst, b...)
-}
-
 // renderTags expands the route's tag templates with the request's path
 // parameters, then adds the path tag of path, the request's path in normal
-// form (pathtag.go). It allocates: it runs on misses only.
+// form (httpcache.PathTag). It allocates: it runs on misses only.
 func (rc *routeCache) renderTags(params *router.Params, path []byte) []string {
 	return renderTemplates(rc.tags, params, path)
 }
@@ -231,7 +163,7 @@ func renderTemplates(tmpls []template, params *router.Params, path []byte) []str
 		}
 	}
 	if path != nil {
-		size += len(pathTagPrefix) + len(path)
+		size += len(httpcache.PathTagPrefix) + len(path)
 	}
 	var b strings.Builder
 	b.Grow(size) // decoding only shortens a value
@@ -246,11 +178,11 @@ func renderTemplates(tmpls []template, params *router.Params, path []byte) []str
 		}
 		// A Builder never changes bytes it has written, and after Grow(size)
 		// never moves them: every tag is a view of the one string.
-		out[i] = userTag(b.String()[start:])
+		out[i] = httpcache.UserTag(b.String()[start:])
 	}
 	if path != nil {
 		start := b.Len()
-		b.WriteString(pathTagPrefix)
+		b.WriteString(httpcache.PathTagPrefix)
 		b.Write(path)
 		out[n-1] = b.String()[start:]
 	}

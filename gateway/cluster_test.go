@@ -245,7 +245,7 @@ func TestClusterEventBumpsGenerationOnce(t *testing.T) {
 	f("key", "tiercel:kg:*products/7002*", func(id string) *invalidation.Event {
 		return &invalidation.Event{ID: id, Keys: []string{"/c/products/7002"}}
 	})
-	// The path tag of RFC 9111 §4.4 (pathtag.go), as a write's event
+	// The path tag of RFC 9111 §4.4 (httpcache.PathTag), as a write's event
 	// carries it: its name holds an empty hash tag, "{}".
 	f("path-tag", "tiercel:tg:{}path:/c/products/7003", func(id string) *invalidation.Event {
 		return &invalidation.Event{ID: id, Tags: []string{"{}path:/c/products/7003"}}

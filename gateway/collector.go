@@ -35,7 +35,7 @@ var (
 	descLimitEvict    = desc("ratelimit_evictions_total", "Rate-limit buckets evicted (idle or over the key bound).")
 	descLimitKeys     = desc("ratelimit_keys", "Rate-limit buckets held in memory.")
 	descLimitBreaker  = desc("ratelimit_redis_breaker", "State of the breaker around the rate limiter's Redis (1 for the current state).", "state")
-	descCacheLookups  = desc("cache_lookups_total", "Cache lookups by outcome (hit_l1, hit_l2, miss, revalidated, stale, stale_error, error).", "outcome")
+	descCacheLookups  = desc("cache_lookups_total", "Cache lookups by outcome (hit_l1, hit_l2, miss, revalidated, stale, stale_error, error).", "cache")
 	descCacheCoalesce = desc("cache_coalesced_waits_total", "Requests that waited on another request's fill instead of filling.")
 	descCacheFills    = desc("cache_fills_total", "Fills (upstream fetches for the cache) by result.", "result")
 	descCacheRefresh  = desc("cache_background_refreshes_total", "Background refreshes of stale entries.")

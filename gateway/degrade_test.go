@@ -150,7 +150,7 @@ func TestBreakerOpensAndReadyzNamesTarget(t *testing.T) {
 		`tiercel_upstream_breaker_state{state="open",target="` + h.origin.ln.Addr().String() + `",upstream="origin"} 1`,
 		`tiercel_upstream_breaker_rejections_total{upstream="origin"}`,
 		`tiercel_fallbacks_total 10`,
-		`cache="FALLBACK"`,
+		`cache="fallback"`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

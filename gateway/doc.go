@@ -5,7 +5,8 @@
 // The request path is: accept → route → authenticate → rate limit → upstream
 // → respond, with the deadline fixed once at the edge from the route's budget.
 // Sub-packages hold one concept each (router, auth, ratelimit, upstream,
-// conntimeout) and never import this package.
+// conntimeout, reqtarget, and httpcache and byterange for the HTTP cache
+// policy) and never import this package.
 //
 // It must never let a panic reach a client, never answer an error with
 // anything but the JSON error shape, never keep a RequestCtx or its byte

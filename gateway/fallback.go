@@ -99,8 +99,7 @@ func (s *Server) serveFallback(ctx *fasthttp.RequestCtx, rt *route, st *reqState
 		ctx.Response.Header.SetCanonical(h[0], h[1])
 	}
 	ctx.Response.SetBodyRaw(fb.body)
-	st.cache = cacheFallback
-	s.setCacheStatus(ctx, st, "fwd=uri-miss; detail=fallback")
+	st.served(&ctx.Response.Header, cacheFallback, st.cacheStatus("fwd=uri-miss; detail=fallback"))
 	s.stats.fallbacks.Add(1)
 	return true
 }

@@ -147,7 +147,8 @@ func (s *generation) serve(ctx *fasthttp.RequestCtx) {
 			s.serveCached(ctx, rt, st, st.caller, deadline)
 			return
 		}
-		st.cache = cacheBypass
+		s.bypass(ctx, rt, st, deadline)
+		return
 	}
 	s.proxy(ctx, rt, st, deadline)
 }
@@ -326,13 +327,15 @@ func (st *reqState) upstreamURI() []byte {
 	return st.uri
 }
 
-func (s *generation) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) {
+// proxy answers with the upstream's response, and reports whether the
+// route's fallback answered instead.
+func (s *generation) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time) (fellBack bool) {
 	if st.caller != nil && len(ctx.Request.Header.PeekAll(fasthttp.HeaderAuthorization)) > 1 {
 		// Not a list field: the token checked (the first line) would not be
 		// the one an origin reading the last line trusts. Only a forwarded
 		// request carries the lines on; a fill sends the checked one.
 		writeError(ctx, errDuplicateAuthorization, st.id)
-		return
+		return false
 	}
 	res, err := rt.pool.Proxy(ctx, st.upstreamURI(), deadline, st.id)
 	st.target = res.Target
@@ -349,40 +352,29 @@ func (s *generation) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, de
 			}
 		}
 		if ctx.Response.StatusCode() >= 500 && s.serveFallback(ctx, rt, st) {
-			return
+			return true
 		}
 		s.invalidateAfterWrite(ctx, rt, st, deadline)
-		return
+		return false
 	}
 	if !quietUpstreamError(err) && s.log.Enabled(context.Background(), slog.LevelWarn) {
 		s.log.Warn("upstream request failed", "route", rt.name, "target", res.Target,
 			"attempts", res.Attempts, "error", err.Error(), "request_id", string(st.id))
 	}
 	if s.serveFallback(ctx, rt, st) {
-		return
+		return true
 	}
 	writeError(ctx, upstreamError(err), st.id)
+	return false
 }
 
-// finish records metrics, Server-Timing and the access log line.
+// finish writes the request's own headers, then records its metrics and
+// access log line.
 func (s *generation) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 	ri := st.route
 	elapsed := time.Since(st.started)
-	h := &ctx.Response.Header
-	if st.timed {
-		st.timing = appendTiming(st.timing, "total", elapsed)
-		h.SetCanonical(hdrServerTiming, st.timing)
-	}
-	h.SetCanonical(hdrRequestID, st.id)
-	if st.limited && (!st.limit.Allowed || ri < 0 || !s.routes[ri].omitLimit) {
-		st.writeLimitHeaders(h)
-	}
-	if st.cache != cacheNone {
-		h.SetCanonical(hdrXCache, cacheLabelBytes[st.cache])
-		if st.cache == cacheBypass {
-			h.SetCanonical(hdrCacheStatus, cacheStatusBypass)
-		}
-	}
+	omitLimit := ri >= 0 && s.routes[ri].omitLimit
+	st.writeRequestHeaders(&ctx.Response.Header, elapsed, omitLimit)
 	// fasthttp's CloseOnShutdown does this too, but only while
 	// ShutdownWithContext runs; during the drain delay connections stay
 	// open: balancers and clients keep them until they stop sending.
@@ -397,6 +389,33 @@ func (s *generation) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 	}
 	if s.access != accessOff {
 		s.logAccess(ctx, st, status, elapsed)
+	}
+}
+
+// writeRequestHeaders writes the headers that describe the request rather
+// than its answer. They are written last, over whichever answer it got:
+// an upstream's response and writeError replace every header before them.
+// Who decides each:
+//
+//   - Server-Timing: each stage appends its time as it ends (st.stage,
+//     serveCached, proxy); total, known only now, closes it; absent on
+//     routes that omit it (st.timed, from admit);
+//   - X-Request-ID: requestID, before routing;
+//   - RateLimit-*: rateLimit's decision, on a 429 and on admitted requests
+//     of routes that do not omit them (Retry-After goes with the 429,
+//     written by rateLimit).
+//
+// The cache's headers (X-Cache, Cache-Status, Age) are not among them: the
+// code that decides how a response is served writes them with it
+// (reqState.served).
+func (st *reqState) writeRequestHeaders(h *fasthttp.ResponseHeader, total time.Duration, omitLimit bool) {
+	if st.timed {
+		st.timing = appendTiming(st.timing, "total", total)
+		h.SetCanonical(hdrServerTiming, st.timing)
+	}
+	h.SetCanonical(hdrRequestID, st.id)
+	if st.limited && (!st.limit.Allowed || !omitLimit) {
+		st.writeLimitHeaders(h)
 	}
 }
 

@@ -19,33 +19,11 @@ var (
 	cacheStatusBypass     = []byte("tiercel; fwd=bypass")
 	noStore               = []byte("no-store")
 	retryAfterOne         = []byte("1")
-	// Stored response headers read for conditional requests: names as
-	// fasthttp's parser spells them when the upstream's answer is stored.
-	hdrETag         = []byte("Etag")
-	hdrLastModified = []byte("Last-Modified")
-	// Representation metadata a 304 should not carry (RFC 9110 §15.4.5);
-	// Content-Type is fasthttp's own field.
-	hdrContentEncoding = []byte(fasthttp.HeaderContentEncoding)
-	hdrContentLanguage = []byte(fasthttp.HeaderContentLanguage)
 )
 
 // Request header names as fasthttp's parser normalises them, for
 // PeekCanonical: Peek copies and normalises the name on every call.
 var (
-	reqAuthorization   = []byte(fasthttp.HeaderAuthorization)
-	reqRequestID       = []byte("X-Request-Id")
-	reqIfNoneMatch     = []byte(headerIfNoneMatch)
-	reqIfModifiedSince = []byte(headerIfModifiedSince)
+	reqAuthorization = []byte(fasthttp.HeaderAuthorization)
+	reqRequestID     = []byte("X-Request-Id")
 )
-
-const (
-	headerIfNoneMatch     = "If-None-Match"
-	headerIfModifiedSince = "If-Modified-Since"
-)
-
-var cacheLabelBytes = func() (out [numCacheLabels][]byte) {
-	for i := range out {
-		out[i] = []byte(cacheLabel(i).String())
-	}
-	return out
-}()

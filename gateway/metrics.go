@@ -62,7 +62,7 @@ func (r *routeMetrics) observe(status int, label cacheLabel, d time.Duration) {
 	slot := &r.byStatus[status*int(numCacheLabels)+int(label)]
 	o := slot.Load()
 	if o == nil {
-		o = &observer{r.vec.WithLabelValues(r.name, strconv.Itoa(status), label.String())}
+		o = &observer{r.vec.WithLabelValues(r.name, strconv.Itoa(status), label.metricValue())}
 		slot.Store(o)
 	}
 	o.Observe(d.Seconds())

@@ -13,33 +13,17 @@ import (
 // Like a 304, a range decides the status of this one answer and nothing
 // that is stored or served to anyone else.
 
-var (
-	reqRange        = []byte(fasthttp.HeaderRange)
-	reqIfRange      = []byte(fasthttp.HeaderIfRange)
-	hdrContentRange = []byte(fasthttp.HeaderContentRange)
-)
+var hdrContentRange = []byte(fasthttp.HeaderContentRange)
 
 var errRangeNotSatisfiable = &Error{fasthttp.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable",
 	"the Range header selects no byte of the representation"}
 
 // answerRange applies the request's Range and If-Range to the stored
-// response in ctx.Response, after conditional requests had their say (a
-// 304 wins, and byterange.Apply leaves anything but a 200 alone). A GET
-// may get its 206 or 416, a 200 gets Accept-Ranges; without a Range it
-// costs one header lookup.
+// response in ctx.Response (byterange.ApplyRequest), after conditional
+// requests had their say (a 304 wins, and byterange leaves anything but a
+// 200 alone), and gives a 416 the gateway's error shape.
 func answerRange(ctx *fasthttp.RequestCtx, st *reqState) {
-	req := &ctx.Request.Header
-	rng := req.PeekCanonical(reqRange)
-	// Both fields are single-valued: two lines are no one range-set (or
-	// validator), and ignoring the Range is always safe.
-	if len(rng) > 0 && (len(req.PeekAll(fasthttp.HeaderRange)) > 1 || len(req.PeekAll(fasthttp.HeaderIfRange)) > 1) {
-		rng = nil
-	}
-	var ifRange []byte
-	if len(rng) > 0 {
-		ifRange = req.PeekCanonical(reqIfRange)
-	}
-	if byterange.Apply(&ctx.Response, ctx.Method(), rng, ifRange) != byterange.Unsatisfiable {
+	if byterange.ApplyRequest(&ctx.Response, &ctx.Request.Header) != byterange.Unsatisfiable {
 		return
 	}
 	// The gateway's one error shape, keeping the 416's Content-Range

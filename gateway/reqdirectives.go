@@ -18,28 +18,8 @@ const (
 	requestDirectivesHonor  = "honor"
 )
 
-var (
-	reqCacheControl = []byte(fasthttp.HeaderCacheControl)
-	reqPragma       = []byte(fasthttp.HeaderPragma)
-	errNotCached    = &Error{fasthttp.StatusGatewayTimeout, "not_cached",
-		"only-if-cached: no stored response satisfies the request"}
-)
-
-// requestDirectives reads the request's directives, nil when it sends
-// none (the common case costs two header lookups).
-func requestDirectives(ctx *fasthttp.RequestCtx) *httpcache.RequestDirectives {
-	h := &ctx.Request.Header
-	if h.PeekCanonical(reqCacheControl) == nil && h.PeekCanonical(reqPragma) == nil {
-		return nil
-	}
-	// A copy: PeekAll's result is reused by the next call.
-	lines := append([][]byte(nil), h.PeekAll(fasthttp.HeaderCacheControl)...)
-	d := httpcache.ParseRequestDirectives(lines, h.PeekAll(fasthttp.HeaderPragma))
-	if !d.Any() {
-		return nil
-	}
-	return &d
-}
+var errNotCached = &Error{fasthttp.StatusGatewayTimeout, "not_cached",
+	"only-if-cached: no stored response satisfies the request"}
 
 // serveRequestDirectives answers what the directives decide before the
 // cache is read as usual, and reports whether it did:
@@ -58,8 +38,7 @@ func requestDirectives(ctx *fasthttp.RequestCtx) *httpcache.RequestDirectives {
 func (s *generation) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route, st *reqState, deadline time.Time, rd *httpcache.RequestDirectives) bool {
 	now := st.started
 	if rd.NoCache && !rd.OnlyIfCached {
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return true
 	}
 	if e, fr, ok := s.cache.Get(st.ckey, now); ok && fr.Servable() && rd.Acceptable(now, e.StoredAt, e.FreshUntil) {
@@ -74,12 +53,11 @@ func (s *generation) serveRequestDirectives(ctx *fasthttp.RequestCtx, rt *route,
 	case rd.OnlyIfCached:
 		// L1 only: a flight led by this request would hand its waiters
 		// this request's refusal to reach the origin.
-		st.cache = cacheMiss
 		writeError(ctx, errNotCached, st.id)
+		st.served(&ctx.Response.Header, cacheMiss, nil)
 		return true
 	case rd.NoStore:
-		st.cache = cacheBypass
-		s.proxy(ctx, rt, st, deadline)
+		s.bypass(ctx, rt, st, deadline)
 		return true
 	}
 	return false

@@ -3,14 +3,13 @@ package gateway
 import (
 	"context"
 	"errors"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/gateway/httpcache"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/invalidation"
 )
@@ -18,9 +17,10 @@ import (
 // Invalidation after writes. RFC 9111 §4.4: a cache must invalidate the
 // target URI of an unsafe request that got a non-error answer, and may
 // invalidate the URIs its Location and Content-Location name, only if they
-// share the target's host. The gateway does it on every route, cached or
-// not, without configuration: every stored entry carries its path's tag
-// (pathtag.go). A route's invalidate_tags are dropped in the same event.
+// share the target's host (httpcache.SameOriginPath). The gateway does it
+// on every route, cached or not, without configuration: every stored entry
+// carries its path's tag (httpcache.PathTag). A route's invalidate_tags are
+// dropped in the same event.
 
 // invalidateAfterWrite drops what a write through the gateway may have
 // changed once its answer is known: the path tags of the target URI and of
@@ -48,7 +48,7 @@ func (s *generation) invalidateAfterWrite(ctx *fasthttp.RequestCtx, rt *route, s
 	if code <= 299 {
 		tags = renderTemplates(rt.invalidates, &st.params, nil)
 	}
-	if !safeMethod(ctx.Method()) {
+	if !httpcache.SafeMethod(ctx.Method()) {
 		n := len(tags)
 		if tags = s.appendWrittenPaths(tags, ctx, st); len(tags) > n {
 			s.stats.unsafeInvalidations.Add(1)
@@ -107,16 +107,6 @@ func (s *Server) publishDetached(route string, ev *invalidation.Event) <-chan st
 
 var errShuttingDown = errors.New("the gateway is shutting down")
 
-// safeMethod reports the methods RFC 9110 §9.2.1 defines as safe; every
-// other method, known or not, is a write for the cache.
-func safeMethod(m []byte) bool {
-	switch string(m) {
-	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions, fasthttp.MethodTrace:
-		return true
-	}
-	return false
-}
-
 // appendWrittenPaths appends the path tags an unsafe request's answer
 // invalidates: its target's, and those of its Location and
 // Content-Location when they are of the request's origin. A path that no
@@ -130,7 +120,7 @@ func (s *generation) appendWrittenPaths(tags []string, ctx *fasthttp.RequestCtx,
 		// Every line: a second one names a URI the write may have changed
 		// as much as the first.
 		for _, v := range ctx.Response.Header.PeekAll(name) {
-			if p, ok := s.sameOriginPath(v, host, st.path); ok {
+			if p, ok := httpcache.SameOriginPath(v, host, st.path, s.targets); ok {
 				tags = s.appendPathTag(tags, p)
 			}
 		}
@@ -149,74 +139,9 @@ func (s *generation) appendPathTag(tags []string, path []byte) []string {
 	if !cached(fasthttp.MethodGet) && !cached(fasthttp.MethodHead) {
 		return tags
 	}
-	tag := pathTagPrefix + string(path)
+	tag := httpcache.PathTag(path)
 	if slices.Contains(tags, tag) {
 		return tags
 	}
 	return append(tags, tag)
-}
-
-// sameOriginPath reads a Location or Content-Location value (RFC 9110
-// §10.2.2, §8.7) and returns the path, in normal form, of the URI it names
-// when that URI is of the request's origin: a relative reference, resolved
-// against the request's path (RFC 3986 §5.2), or an http(s) URI, or a
-// network-path reference, whose authority is the request's Host (the host
-// compared case-insensitively, a missing port being the scheme's default).
-// The scheme itself is not compared: a TLS terminator in front of the
-// gateway hides the request's. Anything else is another origin, or not a
-// URI, and ok is false.
-func (s *generation) sameOriginPath(value, host, base []byte) (path []byte, ok bool) {
-	ref, err := url.Parse(string(value))
-	if err != nil || ref.Opaque != "" {
-		return nil, false
-	}
-	if ref.Scheme != "" && ref.Scheme != "http" && ref.Scheme != "https" {
-		return nil, false
-	}
-	if (ref.Scheme != "" || ref.Host != "") && !sameAuthority(ref.Scheme, ref.Host, string(host)) {
-		return nil, false
-	}
-	b, err := url.Parse(string(base))
-	if err != nil {
-		return nil, false
-	}
-	p := b.ResolveReference(ref).EscapedPath()
-	if p == "" {
-		p = "/" // an http(s) URI's empty path is "/" (RFC 9110 §4.2.3)
-	}
-	path, _, _, err = s.targets.Parse(nil, []byte(p))
-	return path, err == nil
-}
-
-// sameAuthority reports whether the authority of a URI with scheme is the
-// Host header's.
-func sameAuthority(scheme, authority, host string) bool {
-	ah, ap := splitHostPort(authority)
-	hh, hp := splitHostPort(host)
-	if ah == "" || !strings.EqualFold(ah, hh) {
-		return false
-	}
-	def := ""
-	switch scheme {
-	case "http":
-		def = "80"
-	case "https":
-		def = "443"
-	}
-	if ap == "" {
-		ap = def
-	}
-	if hp == "" {
-		hp = def
-	}
-	return ap == hp
-}
-
-// splitHostPort splits host[:port], an IP literal in brackets included;
-// port is empty when absent.
-func splitHostPort(hp string) (host, port string) {
-	if i := strings.LastIndexByte(hp, ':'); i >= 0 && !strings.Contains(hp[i:], "]") {
-		return hp[:i], hp[i+1:]
-	}
-	return hp, ""
 }

@@ -1,6 +1,10 @@
 package httpcache
 
-import "time"
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
 
 // RequestDirectives are the Cache-Control directives of a request (RFC
 // 9111 §5.2.1), for routes that honour them.
@@ -24,6 +28,26 @@ type RequestDirectives struct {
 
 // Any reports whether d asks anything of the cache.
 func (d RequestDirectives) Any() bool { return d != RequestDirectives{} }
+
+var (
+	reqCacheControl = []byte(fasthttp.HeaderCacheControl)
+	reqPragma       = []byte(fasthttp.HeaderPragma)
+)
+
+// RequestDirectivesOf reads h's directives, nil when it sends none (the
+// common case costs two header lookups).
+func RequestDirectivesOf(h *fasthttp.RequestHeader) *RequestDirectives {
+	if h.PeekCanonical(reqCacheControl) == nil && h.PeekCanonical(reqPragma) == nil {
+		return nil
+	}
+	// A copy: PeekAll's result is reused by the next call.
+	lines := append([][]byte(nil), h.PeekAll(fasthttp.HeaderCacheControl)...)
+	d := ParseRequestDirectives(lines, h.PeekAll(fasthttp.HeaderPragma))
+	if !d.Any() {
+		return nil
+	}
+	return &d
+}
 
 // ParseRequestDirectives reads a request's Cache-Control field lines, or
 // its Pragma lines when it has no Cache-Control (§5.4).

@@ -3,6 +3,8 @@ package httpcache
 import (
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // RFC 9111 §5.2.1 request directives, §5.4 Pragma.
@@ -44,4 +46,26 @@ func TestRequestDirectives(t *testing.T) {
 	if !d.NoStore || !d.OnlyIfCached || !d.Any() || parse(nil, nil).Any() {
 		t.Fatalf("%+v", d)
 	}
+}
+
+// RequestDirectivesOf: nil when the request asks nothing of the cache
+// (no field, or only directives a cache ignores), every Cache-Control line
+// read, Pragma only without Cache-Control.
+func TestRequestDirectivesOf(t *testing.T) {
+	f := func(want *RequestDirectives, fields ...string) {
+		t.Helper()
+		var h fasthttp.RequestHeader
+		for i := 0; i < len(fields); i += 2 {
+			h.Add(fields[i], fields[i+1])
+		}
+		got := RequestDirectivesOf(&h)
+		if (got == nil) != (want == nil) || got != nil && *got != *want {
+			t.Fatalf("%q: got %+v, want %+v", fields, got, want)
+		}
+	}
+	f(nil)
+	f(nil, "Cache-Control", "no-transform")
+	f(&RequestDirectives{NoCache: true}, "Pragma", "no-cache")
+	f(&RequestDirectives{NoStore: true, OnlyIfCached: true}, "Cache-Control", "no-store", "Cache-Control", "only-if-cached")
+	f(&RequestDirectives{MaxAge: Delta{Present: true, D: 5 * time.Second}}, "Cache-Control", "max-age=5", "Pragma", "no-cache")
 }

@@ -207,7 +207,7 @@ func (e *env) itemEntries() (map[*testredis.Server]map[string]bool, int, error) 
 }
 
 // entryPath reads an item's path out of its cache entry's Redis key, in
-// which the request path is a field of its own (gateway/cachekey.go).
+// which the request path is a field of its own (gateway/httpcache/key.go).
 func entryPath(key string) (string, bool) {
 	i := strings.Index(key, itemsPath)
 	if i < 0 {

@@ -1,4 +1,4 @@
-package gateway
+package httpcache
 
 import (
 	"bytes"
@@ -15,13 +15,32 @@ import (
 // that is stored or served to anyone else.
 //
 // If-Match and If-Unmodified-Since are not evaluated: they guard writes,
-// and a cached route only answers GET and HEAD from the cache.
+// and a cache only answers GET and HEAD.
 
-// notModified reports whether the request's validators match the stored
+// Header names for PeekCanonical: Peek normalises the name on every call.
+// Stored response headers are named as fasthttp's parser spells them
+// when it reads the upstream's answer.
+var (
+	reqIfNoneMatch     = []byte(headerIfNoneMatch)
+	reqIfModifiedSince = []byte(headerIfModifiedSince)
+	hdrETag            = []byte("Etag")
+	hdrLastModified    = []byte("Last-Modified")
+	// Representation metadata a 304 should not carry (RFC 9110 §15.4.5);
+	// Content-Type is fasthttp's own field.
+	hdrContentEncoding = []byte(fasthttp.HeaderContentEncoding)
+	hdrContentLanguage = []byte(fasthttp.HeaderContentLanguage)
+)
+
+const (
+	headerIfNoneMatch     = "If-None-Match"
+	headerIfModifiedSince = "If-Modified-Since"
+)
+
+// NotModified reports whether the request's validators match the stored
 // response written into resp (status 2xx only). If-None-Match, when sent,
 // decides alone; If-Modified-Since is read only without it, and ignored
 // unless it is one valid HTTP-date.
-func notModified(req *fasthttp.RequestHeader, resp *fasthttp.ResponseHeader) bool {
+func NotModified(req *fasthttp.RequestHeader, resp *fasthttp.ResponseHeader) bool {
 	if s := resp.StatusCode(); s < 200 || s > 299 {
 		return false
 	}
@@ -54,9 +73,9 @@ func notModified(req *fasthttp.RequestHeader, resp *fasthttp.ResponseHeader) boo
 	return err == nil && !modified.After(since)
 }
 
-// writeNotModified turns the stored response in resp into its 304: no body
+// WriteNotModified turns the stored response in resp into its 304: no body
 // and no representation metadata, validators and caching fields kept.
-func writeNotModified(resp *fasthttp.Response) {
+func WriteNotModified(resp *fasthttp.Response) {
 	resp.SetStatusCode(fasthttp.StatusNotModified)
 	resp.ResetBody()
 	resp.Header.SetContentTypeBytes(nil)

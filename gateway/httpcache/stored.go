@@ -1,4 +1,4 @@
-package gateway
+package httpcache
 
 import (
 	"bufio"
@@ -15,12 +15,9 @@ import (
 
 	"github.com/valyala/bytebufferpool"
 	"github.com/valyala/fasthttp"
-
-	"github.com/tiercel/tiercel/cache"
-	"github.com/tiercel/tiercel/gateway/httpcache"
 )
 
-// A stored response is the cache entry's Value:
+// A stored response, the form a cache entry's Value holds:
 //
 //	format u8 | status u16 | header count u16 | (name len u16, name, value len u32, value)* | body
 //
@@ -31,7 +28,8 @@ import (
 // origin's Date is kept: a cache passes it on (RFC 9110 §6.6.1).
 const respFormat = 1
 
-var errBadStoredResponse = errors.New("cannot decode stored response")
+// ErrBadStored: bytes that are not a response in the stored form.
+var ErrBadStored = errors.New("cannot decode stored response")
 
 // skipStored lists response headers never stored (lowercase).
 var skipStored = map[string]bool{
@@ -42,14 +40,14 @@ var skipStored = map[string]bool{
 	"ratelimit-limit": true, "ratelimit-remaining": true, "ratelimit-reset": true, "retry-after": true,
 }
 
-// encodeResponse appends resp in the stored form. Repeated header fields
+// EncodeResponse appends resp in the stored form. Repeated header fields
 // are joined into one comma-separated value (RFC 9110 §5.3; Set-Cookie, the
 // exception, is never stored), except Date, a singleton whose repeats
-// httpcache.Freshness already judged: one value is kept. The origin's
+// Freshness already judged: one value is kept. The origin's
 // Date is kept; when it sent none or an invalid one, f.Date (the time it
 // arrived) is stored in its place. Age is not: it is computed when the
 // entry is served (RFC 9111 §4.2.3).
-func encodeResponse(dst []byte, resp *fasthttp.Response, f httpcache.Freshness) []byte {
+func EncodeResponse(dst []byte, resp *fasthttp.Response, f Freshness) []byte {
 	type field struct{ k, v []byte }
 	var fields []field
 	var lower [64]byte
@@ -100,27 +98,27 @@ func toLower(dst, b []byte) []byte {
 	return dst
 }
 
-// storedResponse is a stored response decoded for serving. Its header is
+// Stored is a stored response decoded for serving. Its header is
 // parsed once, the way fasthttp parses an upstream's answer, and copied
 // into each response it answers: fasthttp's header setters drop a Date
 // (it writes its own), its parser keeps one, so this is how the origin's
 // Date reaches the client unchanged (RFC 9110 §6.6.1). Read-only once
 // made; many responses copy it at once.
-type storedResponse struct {
+type Stored struct {
 	header fasthttp.ResponseHeader
 	body   []byte
 }
 
-// decodeStored decodes v, a response in the stored form.
-func decodeStored(v []byte) (*storedResponse, error) {
+// DecodeStored decodes v, a response in the stored form.
+func DecodeStored(v []byte) (*Stored, error) {
 	if len(v) < 5 || v[0] != respFormat {
-		return nil, errBadStoredResponse
+		return nil, ErrBadStored
 	}
 	status := int(binary.BigEndian.Uint16(v[1:]))
 	n := int(binary.BigEndian.Uint16(v[3:]))
 	v = v[5:]
 	if status < 100 || status > 999 {
-		return nil, errBadStoredResponse
+		return nil, ErrBadStored
 	}
 	buf := headerTexts.Get()
 	defer headerTexts.Put(buf)
@@ -128,24 +126,24 @@ func decodeStored(v []byte) (*storedResponse, error) {
 	hasDate := false
 	for range n {
 		if len(v) < 2 {
-			return nil, errBadStoredResponse
+			return nil, ErrBadStored
 		}
 		kl := int(binary.BigEndian.Uint16(v))
 		if len(v) < 2+kl+4 {
-			return nil, errBadStoredResponse
+			return nil, ErrBadStored
 		}
 		k := v[2 : 2+kl]
 		vl := int(binary.BigEndian.Uint32(v[2+kl:]))
 		v = v[2+kl+4:]
 		if len(v) < vl || !validField(k, v[:vl]) {
-			return nil, errBadStoredResponse
+			return nil, ErrBadStored
 		}
 		hasDate = hasDate || bytes.EqualFold(k, []byte(fasthttp.HeaderDate))
 		text = appendFieldLine(text, k, v[:vl])
 		v = v[vl:]
 	}
 	buf.B = text
-	sr := &storedResponse{body: v}
+	sr := &Stored{body: v}
 	if hasDate {
 		// The stored Date is the origin's (or when it arrived), to be sent
 		// instead of the server's clock: the header must carry fasthttp's
@@ -153,7 +151,7 @@ func decodeStored(v []byte) (*storedResponse, error) {
 		dateKeepingHeader().CopyTo(&sr.header)
 	}
 	if err := parseHead(&sr.header, text, len(sr.body)); err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadStoredResponse, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadStored, err)
 	}
 	return sr, nil
 }
@@ -262,12 +260,12 @@ func validField(k, v []byte) bool {
 	return true
 }
 
-// updated is the stored response updated by a 304 answering a conditional
+// Updated is the stored response updated by a 304 answering a conditional
 // request built from it (RFC 9111 §4.3.4, §3.2): every field the 304
 // carries replaces all the stored fields of that name (its Date and
 // Cache-Control included, so freshness is computed anew); Content-Length is
 // the stored body's. The body is shared, not copied.
-func (sr *storedResponse) updated(nm *fasthttp.Response) (*fasthttp.Response, error) {
+func (sr *Stored) Updated(nm *fasthttp.Response) (*fasthttp.Response, error) {
 	nm.Header.SetNoDefaultContentType(true) // a 304 carries no representation
 	replaced := map[string]bool{}
 	var fields [][2][]byte
@@ -301,28 +299,35 @@ func (sr *storedResponse) updated(nm *fasthttp.Response) (*fasthttp.Response, er
 
 // validators are the stored response's ETag and Last-Modified, the
 // conditions of a request revalidating it (RFC 9111 §4.3.1).
-func (sr *storedResponse) validators() (etag, lastModified []byte) {
+func (sr *Stored) validators() (etag, lastModified []byte) {
 	return sr.header.PeekCanonical(hdrETag), sr.header.PeekCanonical(hdrLastModified)
 }
 
-// writeTo replaces resp's status, headers and body with the stored ones.
-// The body is referenced, not copied: entries are immutable. It allocates
-// nothing once resp's header buffers have grown.
-func (sr *storedResponse) writeTo(resp *fasthttp.Response) {
-	sr.header.CopyTo(&resp.Header)
-	resp.SetBodyRaw(sr.body)
+// Revalidatable reports whether sr has a validator (an ETag or a
+// Last-Modified): a conditional request can then renew it with a 304
+// instead of its body crossing the network again.
+func (sr *Stored) Revalidatable() bool {
+	etag, lm := sr.validators()
+	return len(etag) > 0 || len(lm) > 0
 }
 
-// storedOf returns e's stored response, decoded once per entry in this
-// process.
-func storedOf(e *cache.Entry) (*storedResponse, error) {
-	if sr, ok := e.Local().(*storedResponse); ok {
-		return sr, nil
+// AddConditions makes req a conditional request revalidating sr (RFC 9111
+// §4.3.1): If-None-Match with its ETag, If-Modified-Since with its
+// Last-Modified, each when sr has it.
+func (sr *Stored) AddConditions(req *fasthttp.RequestHeader) {
+	etag, lm := sr.validators()
+	if len(etag) > 0 {
+		req.SetCanonical(reqIfNoneMatch, etag)
 	}
-	sr, err := decodeStored(e.Value)
-	if err != nil {
-		return nil, err
+	if len(lm) > 0 {
+		req.SetCanonical(reqIfModifiedSince, lm)
 	}
-	e.SetLocal(sr)
-	return sr, nil
+}
+
+// WriteTo replaces resp's status, headers and body with the stored ones.
+// The body is referenced, not copied: entries are immutable. It allocates
+// nothing once resp's header buffers have grown.
+func (sr *Stored) WriteTo(resp *fasthttp.Response) {
+	sr.header.CopyTo(&resp.Header)
+	resp.SetBodyRaw(sr.body)
 }

@@ -1,4 +1,4 @@
-package gateway
+package httpcache
 
 import (
 	"bytes"
@@ -14,10 +14,9 @@ import (
 // path (RFC 3986 §5.2), absolute and network-path references of the
 // request's Host, in the path's normal form.
 func TestSameOriginPath(t *testing.T) {
-	s := &generation{Server: &Server{}}
 	f := func(value, host, base, want string) {
 		t.Helper()
-		got, ok := s.sameOriginPath([]byte(value), []byte(host), []byte(base))
+		got, ok := SameOriginPath([]byte(value), []byte(host), []byte(base), reqtarget.Options{})
 		if want == "" {
 			if ok {
 				t.Fatalf("%q (Host %q, path %q): got %q, want another origin", value, host, base, got)
@@ -79,14 +78,13 @@ func FuzzSameOriginPath(f *testing.F) {
 		"http://other.example/", "/a/%2e%2e/b", "http://[::1]/", "/a%20b;c", "%", "http://gateway.test:x/"} {
 		f.Add(v, "/a/b")
 	}
-	s := &generation{Server: &Server{}}
 	f.Fuzz(func(t *testing.T, value, base string) {
 		b, _, _, err := reqtarget.Options{}.Parse(nil, []byte("/"+strings.TrimLeft(base, "/")))
 		if err != nil {
 			return
 		}
 		base = string(b)
-		got, ok := s.sameOriginPath([]byte(value), []byte("gateway.test"), b)
+		got, ok := SameOriginPath([]byte(value), []byte("gateway.test"), b, reqtarget.Options{})
 		if !ok {
 			return
 		}
