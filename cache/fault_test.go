@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // fetchBound is a hang detector, not a latency assertion: a Fetch against a
@@ -70,7 +71,7 @@ func TestRedisFaults(t *testing.T) {
 			// Back to two tiers: the half-open probe closes the breaker, then
 			// an entry written by c is an L2 hit for another instance.
 			probes := 0
-			waitFor(t, "the breaker to close", func() bool {
+			testwait.For(t, 10*time.Second, "the breaker to close", func() bool {
 				probes++ // a new key each time: an L1 hit would not probe
 				boundedFetch(t, c, fmt.Sprintf("probe-%d", probes), f)
 				return c.L2State() == "closed"
@@ -79,7 +80,7 @@ func TestRedisFaults(t *testing.T) {
 			// L2 writes are asynchronous: wait for this entry's own write (a
 			// counter would also count the probes' writes).
 			rdb := srv.Client()
-			waitFor(t, "the L2 write", func() bool {
+			testwait.For(t, 10*time.Second, "the L2 write", func() bool {
 				return rdb.Exists(context.Background(), entryName(testConfig().withDefaults().KeyPrefix, "after")).Val() == 1
 			})
 			other := newTiered(t, testConfig(), redisClient(t, srv), clk)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // lines are the complete lines written so far (syncBuffer is in
@@ -79,7 +81,7 @@ func accessRequests(t *testing.T, h *harness, out *syncBuffer) []string {
 		t.Fatalf("GET /nope: %d", r.status)
 	}
 	var lines []string
-	eventually(t, 5*time.Second, "four access log lines", func() bool {
+	testwait.For(t, 5*time.Second, "four access log lines", func() bool {
 		lines = nil
 		for _, l := range out.lines() {
 			if strings.Contains(l, "req-1") || strings.Contains(l, "/c/1") || strings.Contains(l, "/nope") {
@@ -293,7 +295,7 @@ func TestAccessLogAllocatesNothing(t *testing.T) {
 			ctx.Response.Reset()
 			h.srv.handle(ctx)
 		}
-		eventually(t, 5*time.Second, "an L1 hit", func() bool {
+		testwait.For(t, 5*time.Second, "an L1 hit", func() bool {
 			serve()
 			return string(ctx.Response.Header.Peek("X-Cache")) == "HIT-L1"
 		})

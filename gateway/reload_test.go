@@ -14,6 +14,7 @@ import (
 
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // reloadConfig is the harness's config with the cached routes, on origin,
@@ -134,7 +135,7 @@ func TestReloadKeepsInFlightRequestsOnTheirGeneration(t *testing.T) {
 	})
 	done := make(chan reply, 1)
 	go func() { done <- h.get("/slow", "") }()
-	eventually(t, 5*time.Second, "the request at the origin", func() bool { return h.origin.hits.Load() == 1 })
+	testwait.For(t, 5*time.Second, "the request at the origin", func() bool { return h.origin.hits.Load() == 1 })
 	err := h.srv.Reload(reloadConfig(t, h.origin.ln.Addr().String(), func(c *Config) {
 		c.Upstreams[0].MaxConnsPerTarget = 77 // a new pool for "origin"
 		c.Routes = slices.DeleteFunc(c.Routes, func(r RouteConfig) bool { return r.Name == "slow" })

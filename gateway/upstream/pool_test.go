@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestRoundRobinSpreadsRequests(t *testing.T) {
@@ -275,7 +277,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 			t.Fatalf("Do: %v", err)
 		}
 	}
-	eventually(t, "a probe reached the server", func() bool { return flaky.hits.Load() > 5 })
+	testwait.For(t, 10*time.Second, "a probe reached the server", func() bool { return flaky.hits.Load() > 5 })
 	if _, _, err := get(t, p, "/"); err != nil {
 		t.Fatalf("Do: %v", err)
 	}
