@@ -147,14 +147,17 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	c.Fetch(ctx, Request{Key: []byte("hanging")}, f.fill) //nolint:errcheck // only its flight matters
 	c.Close()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			stacks := string(buf[:runtime.Stack(buf, true)])
-			t.Fatalf("%d goroutines after Close, %d before New:\n%s", runtime.NumGoroutine(), base, filterStacks(stacks))
-		}
-		runtime.Gosched()
+	waitGoroutines(t, base)
+}
+
+// waitGoroutines waits until no more goroutines run than base, the count
+// before New: those Close waited for may still be unwinding.
+func waitGoroutines(t testing.TB, base int) {
+	t.Helper()
+	if !testwait.Until(5*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		t.Fatalf("%d goroutines after Close, %d before New:\n%s", runtime.NumGoroutine(), base, filterStacks(stacks))
 	}
 }
 

@@ -187,12 +187,5 @@ func TestCloseWaitsForDetachedInvalidation(t *testing.T) {
 	default:
 		t.Fatal("Close returned before the detached bump ended")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines after Close, %d before New:\n%s", runtime.NumGoroutine(), base, filterStacks(string(buf[:runtime.Stack(buf, true)])))
-		}
-		runtime.Gosched()
-	}
+	waitGoroutines(t, base)
 }

@@ -464,14 +464,7 @@ func (h *harness) pollCache(t *testing.T, path string, hdr map[string]string, wa
 }
 
 func (h *harness) getEventually(path, want string, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if h.get(path, "").header.Get("X-Cache") == want {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
+	return testwait.Until(within, func() bool { return h.get(path, "").header.Get("X-Cache") == want })
 }
 
 func (h *harness) invalidate(t *testing.T, body, want string) {

@@ -35,11 +35,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	}
 	// Close waited for its goroutines; exiting ones may still be unwinding.
 	var left []string
-	deadline := time.Now().Add(5 * time.Second)
-	for left = leftovers(); len(left) > 0 && time.Now().Before(deadline); left = leftovers() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if len(left) > 0 {
+	if !testwait.Until(5*time.Second, func() bool { left = leftovers(); return len(left) == 0 }) {
 		t.Fatalf("goroutines left after Close:\n%s", strings.Join(left, "\n\n"))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/chaos"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 const reloadAdminToken = "reload-test-admin-token-0123456789"
@@ -141,13 +142,9 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatalf("reload %d: the unchanged cached route answered %q", i, got.xcache)
 		}
 		// Some load between reloads, counted in answers rather than slept.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(load.Snapshot()) < answered+100 {
-			if time.Now().After(deadline) {
-				t.Fatalf("reload %d: the load stalled", i)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testwait.For(t, 10*time.Second, fmt.Sprintf("100 more answers to the load after reload %d", i), func() bool {
+			return len(load.Snapshot()) >= answered+100
+		})
 	}
 	// The admin endpoint, behind the admin token, reloads too.
 	write(cfgA)
