@@ -274,39 +274,3 @@ func TestAccessEscaping(t *testing.T) {
 		t.Fatalf("user agent %q", got)
 	}
 }
-
-// TestAccessLogAllocatesNothing: the json and common lines are appended
-// into the request's pooled buffer: an L1 hit stays allocation-free with
-// the access log on.
-func TestAccessLogAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	for _, format := range []string{"json", "common"} {
-		h := newHarness(t, func(c *Config) {
-			cachedRoutes("")(c)
-			c.Log.Access, c.Log.AccessFormat = true, format
-		})
-		var out syncBuffer
-		h.srv.SetAccessWriter(&out)
-		tok := token(t, nil)
-		ctx := newCheckCtx("/c/me", tok)
-		serve := func() {
-			ctx.Response.Reset()
-			h.srv.handle(ctx)
-		}
-		testwait.For(t, 5*time.Second, "an L1 hit", func() bool {
-			serve()
-			return string(ctx.Response.Header.Peek("X-Cache")) == "HIT-L1"
-		})
-		out.mu.Lock()
-		out.b.Reset()
-		out.mu.Unlock()
-		if n := testing.AllocsPerRun(200, serve); n != 0 {
-			t.Fatalf("%s: an L1 hit with the access log allocates %.1f times per request", format, n)
-		}
-		if n := len(out.lines()); n != 201 {
-			t.Fatalf("%s: %d lines for 201 requests", format, n)
-		}
-	}
-}
