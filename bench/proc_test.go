@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestParseProcStat(t *testing.T) {
@@ -34,19 +36,15 @@ func TestTreeCPUCountsChildren(t *testing.T) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		d, err := TreeCPU(cmd.Process.Pid)
-		if err != nil {
+	var d time.Duration
+	if !testwait.Until(20*time.Second, func() bool {
+		var err error
+		if d, err = TreeCPU(cmd.Process.Pid); err != nil {
 			t.Fatal(err)
 		}
-		if d >= 100*time.Millisecond {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tree CPU %v after 20s of a busy child: children are not counted", d)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, with a deadline
+		return d >= 100*time.Millisecond
+	}) {
+		t.Fatalf("tree CPU %v after 20s of a busy child: children are not counted", d)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 const benchKeys = 10_000
@@ -173,7 +174,7 @@ func l2BenchCache(b testing.TB, rdb redis.UniversalClient) *Tiered {
 			b.Fatal(err)
 		}
 	}
-	waitFor(b, "the L2 writes", func() bool { return c.Stats().L2Writes == l2BenchKeys })
+	testwait.For(b, 10*time.Second, "the L2 writes", func() bool { return c.Stats().L2Writes == l2BenchKeys })
 	return c
 }
 
@@ -251,7 +252,7 @@ func BenchmarkFetchL2Hit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	waitFor(b, "the L2 writes", func() bool { return w.Stats().L2Writes == keys })
+	testwait.For(b, 10*time.Second, "the L2 writes", func() bool { return w.Stats().L2Writes == keys })
 	c := newTiered(b, cfg, redisClient(b, srv), clk)
 	c.now = nil // the production clock: the test clock takes a mutex
 	reqs := make([]Request, keys)

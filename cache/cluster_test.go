@@ -14,6 +14,7 @@ import (
 
 	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // TestCluster runs the cache on a real Redis Cluster of three masters, as
@@ -119,7 +120,7 @@ func testClusterReplicasShareL2(t *testing.T, cl *testredis.Cluster) {
 	for i, k := range keys {
 		expect(t, fetch(t, a, k, tags(k), clk.Now(), f), OutcomeMiss, fmt.Sprintf("v%d", i+1))
 	}
-	waitFor(t, "the L2 writes", func() bool { return a.Stats().L2Writes == uint64(len(keys)) })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return a.Stats().L2Writes == uint64(len(keys)) })
 	// Concurrently, so that batches span the masters.
 	results := make([]<-chan Result, len(keys))
 	for i, k := range keys {
@@ -160,7 +161,7 @@ func testClusterInvalidation(t *testing.T, cl *testredis.Cluster) {
 	tags := []string{"product:1", "{}path:/p/1"}
 	expect(t, fetch(t, a, "/p/1", tags, clk.Now(), fa), OutcomeMiss, "a1")
 	expect(t, fetch(t, a, "/k/1", nil, clk.Now(), fa), OutcomeMiss, "a2")
-	waitFor(t, "the L2 writes", func() bool { return a.Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return a.Stats().L2Writes == 2 })
 	expect(t, fetch(t, b, "/p/1", tags, clk.Now(), fb), OutcomeHitL2, "a1")
 	expect(t, fetch(t, b, "/k/1", nil, clk.Now(), fb), OutcomeHitL2, "a2")
 	settle(t, b)
@@ -177,7 +178,7 @@ func testClusterInvalidation(t *testing.T, cl *testredis.Cluster) {
 		if err != nil || res.Outcome != OutcomeMiss {
 			t.Fatalf("after %s: %s %v, want a miss", tag, res.Outcome, err)
 		}
-		waitFor(t, "b's L2 write", func() bool { return b.Stats().L2Writes == uint64(fb.calls.Load()) })
+		testwait.For(t, 10*time.Second, "b's L2 write", func() bool { return b.Stats().L2Writes == uint64(fb.calls.Load()) })
 		settle(t, b)
 		before := b.Stats().L2Deduped
 		if n, err := b.Invalidate(ctx, inv); n != 1 || err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // fetchBound is a hang detector, not a latency assertion: a Fetch against a
@@ -70,7 +71,7 @@ func TestRedisFaults(t *testing.T) {
 			// Back to two tiers: the half-open probe closes the breaker, then
 			// an entry written by c is an L2 hit for another instance.
 			probes := 0
-			waitFor(t, "the breaker to close", func() bool {
+			testwait.For(t, 10*time.Second, "the breaker to close", func() bool {
 				probes++ // a new key each time: an L1 hit would not probe
 				boundedFetch(t, c, fmt.Sprintf("probe-%d", probes), f)
 				return c.L2State() == "closed"
@@ -79,7 +80,7 @@ func TestRedisFaults(t *testing.T) {
 			// L2 writes are asynchronous: wait for this entry's own write (a
 			// counter would also count the probes' writes).
 			rdb := srv.Client()
-			waitFor(t, "the L2 write", func() bool {
+			testwait.For(t, 10*time.Second, "the L2 write", func() bool {
 				return rdb.Exists(context.Background(), entryName(testConfig().withDefaults().KeyPrefix, "after")).Val() == 1
 			})
 			other := newTiered(t, testConfig(), redisClient(t, srv), clk)
@@ -146,14 +147,17 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	c.Fetch(ctx, Request{Key: []byte("hanging")}, f.fill) //nolint:errcheck // only its flight matters
 	c.Close()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			stacks := string(buf[:runtime.Stack(buf, true)])
-			t.Fatalf("%d goroutines after Close, %d before New:\n%s", runtime.NumGoroutine(), base, filterStacks(stacks))
-		}
-		runtime.Gosched()
+	waitGoroutines(t, base)
+}
+
+// waitGoroutines waits until no more goroutines run than base, the count
+// before New: those Close waited for may still be unwinding.
+func waitGoroutines(t testing.TB, base int) {
+	t.Helper()
+	if !testwait.Until(5*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		t.Fatalf("%d goroutines after Close, %d before New:\n%s", runtime.NumGoroutine(), base, filterStacks(stacks))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // clock is a controllable time source: tests walk entries through their
@@ -154,20 +155,6 @@ func (f *filler) old(t testing.TB, i int) *Entry {
 	return f.olds[i-1]
 }
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 // fetch calls c.Fetch and fails the test on error.
 func fetch(t testing.TB, c *Tiered, key string, tags []string, now time.Time, f *filler) Result {
 	t.Helper()
@@ -208,7 +195,7 @@ func expect(t testing.TB, res Result, outcome Outcome, value string) {
 func settle(t testing.TB, c *Tiered) {
 	t.Helper()
 	c.l1.wait()
-	waitFor(t, "flights to finish", func() bool {
+	testwait.For(t, 10*time.Second, "flights to finish", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return len(c.flights) == 0

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestInvalidateKeys(t *testing.T) {
@@ -17,7 +18,7 @@ func TestInvalidateKeys(t *testing.T) {
 	for _, k := range []string{"k1", "k2"} {
 		fetch(t, a, k, nil, clk.Now(), f)
 	}
-	waitFor(t, "the L2 writes", func() bool { return a.Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return a.Stats().L2Writes == 2 })
 	expect(t, fetch(t, b, "k1", nil, clk.Now(), f), OutcomeHitL2, "v1")
 	settle(t, a)
 	settle(t, b)
@@ -49,7 +50,7 @@ func TestInvalidateTagsAcrossTiersAndInstances(t *testing.T) {
 	fetch(t, a, "/users/1", user, clk.Now(), f)                        // v1
 	fetch(t, a, "/users/1/posts", user, clk.Now(), f)                  // v2
 	fetch(t, a, "/users/2", []string{"user:2", "users"}, clk.Now(), f) // v3
-	waitFor(t, "the L2 writes", func() bool { return a.Stats().L2Writes == 3 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return a.Stats().L2Writes == 3 })
 	expect(t, fetch(t, b, "/users/1", user, clk.Now(), f), OutcomeHitL2, "v1")
 	settle(t, a)
 	settle(t, b)
@@ -129,13 +130,13 @@ func TestFillOvertakenByInvalidation(t *testing.T) {
 			gate := make(chan struct{})
 			f.set(func(f *filler) { f.gate = gate })
 			done := goFetch(t, slow, "k", []string{"t"}, clk.Now(), f)
-			waitFor(t, "the fill to start", func() bool { return f.calls.Load() == 1 })
+			testwait.For(t, 10*time.Second, "the fill to start", func() bool { return f.calls.Load() == 1 })
 			if err := invalidate(applier); err != nil {
 				t.Fatal(err)
 			}
 			close(gate)
 			<-done
-			waitFor(t, "the late L2 write", func() bool { return slow.Stats().L2Writes == 1 })
+			testwait.For(t, 10*time.Second, "the late L2 write", func() bool { return slow.Stats().L2Writes == 1 })
 			reader := newTiered(t, testConfig(), redisClient(t, srv), clk)
 			res := fetch(t, reader, "k", []string{"t"}, clk.Now(), newFiller(clk, "new"))
 			expect(t, res, OutcomeMiss, "new")
@@ -155,7 +156,7 @@ func raceFill(t *testing.T, clk *clock, c, reader *Tiered, inv func(*Tiered) err
 	gate := make(chan struct{})
 	f.set(func(f *filler) { f.gate = gate })
 	done := goFetch(t, c, "k", []string{"t"}, clk.Now(), f)
-	waitFor(t, "the fill to start", func() bool { return f.calls.Load() == 1 })
+	testwait.For(t, 10*time.Second, "the fill to start", func() bool { return f.calls.Load() == 1 })
 
 	if err := inv(c); err != nil {
 		t.Fatalf("invalidate: %v", err)
@@ -220,7 +221,7 @@ func TestL2ReadBetweenLocalAndL2Invalidation(t *testing.T) {
 	b := newTiered(t, testConfig(), redisClient(t, srv), clk)
 	f := newFiller(clk, "v%d")
 	fetch(t, a, "k", []string{"t"}, clk.Now(), f)
-	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 
 	b.testHookInvalidate = func() {
 		if res := fetch(t, b, "k", []string{"t"}, clk.Now(), f); string(res.Entry.Value) == "v1" {
@@ -240,6 +241,6 @@ func TestL2ReadBetweenLocalAndL2Invalidation(t *testing.T) {
 	}
 	// Confirmed: a's next fill goes to L2 and b reads it from there.
 	expect(t, fetch(t, a, "k2", []string{"t"}, clk.Now(), f), OutcomeMiss, "v4")
-	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return a.Stats().L2Writes == 2 })
 	expect(t, fetch(t, b, "k2", []string{"t"}, clk.Now(), f), OutcomeHitL2, "v4")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Keep windows and revalidation (RFC 9111 §4.3): an entry past its error
@@ -182,7 +183,7 @@ func TestFillGetsOldFromL2(t *testing.T) {
 	f.set(func(f *filler) { f.fresh, f.keep, f.revalidate = 10*time.Second, time.Hour, true })
 	tags := []string{"user:1"}
 	first := fetch(t, a, "k", tags, clk.Now(), f)
-	waitFor(t, "a's L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "a's L2 write", func() bool { return a.Stats().L2Writes == 1 })
 
 	now := clk.Advance(30 * time.Second) // kept
 	res := fetch(t, b, "k", tags, now, f)
@@ -196,7 +197,7 @@ func TestFillGetsOldFromL2(t *testing.T) {
 	}
 	settle(t, b)
 	expect(t, fetch(t, b, "k", tags, now, f), OutcomeHitL1, "v1")
-	waitFor(t, "b's L2 write", func() bool { return b.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "b's L2 write", func() bool { return b.Stats().L2Writes == 1 })
 	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
 	res = fetch(t, c, "k", tags, now, f)
 	expect(t, res, OutcomeHitL2, "v1")
@@ -213,11 +214,11 @@ func TestRefreshGetsStaleAsOld(t *testing.T) {
 		now := clk.Advance(20 * time.Second)
 		res := fetch(t, c, "k", nil, now, f)
 		expect(t, res, OutcomeStale, "v1")
-		waitFor(t, "the refresh", func() bool { return f.calls.Load() == 2 })
+		testwait.For(t, 10*time.Second, "the refresh", func() bool { return f.calls.Load() == 2 })
 		if old := f.old(t, 2); old != res.Entry {
 			t.Fatalf("the refresh got old %+v, want the stale entry", old)
 		}
-		waitFor(t, "the revalidated entry", func() bool {
+		testwait.For(t, 10*time.Second, "the revalidated entry", func() bool {
 			res := fetch(t, c, "k", nil, now, f)
 			return res.Outcome == OutcomeHitL1 && res.Entry.StoredAt.Equal(now)
 		})
@@ -234,10 +235,10 @@ func TestRefreshGetsStaleAsOld(t *testing.T) {
 		f := newFiller(clk, "v%d")
 		f.set(func(f *filler) { f.fresh, f.stale, f.revalidate = 10*time.Second, 50*time.Second, true })
 		first := fetch(t, a, "k", nil, clk.Now(), f)
-		waitFor(t, "a's L2 write", func() bool { return a.Stats().L2Writes == 1 })
+		testwait.For(t, 10*time.Second, "a's L2 write", func() bool { return a.Stats().L2Writes == 1 })
 		now := clk.Advance(20 * time.Second)
 		expect(t, fetch(t, b, "k", nil, now, f), OutcomeStale, "v1")
-		waitFor(t, "b's refresh", func() bool { return f.calls.Load() == 2 })
+		testwait.For(t, 10*time.Second, "b's refresh", func() bool { return f.calls.Load() == 2 })
 		if old := f.old(t, 2); old == nil || string(old.Value) != "v1" || !old.StoredAt.Equal(first.Entry.StoredAt) {
 			t.Fatalf("the refresh got old %+v, want v1 from L2", old)
 		}
@@ -270,7 +271,7 @@ func TestInvalidatedEntryIsNoBase(t *testing.T) {
 				fetch(t, writer, "k", tags, clk.Now(), f)
 				settle(t, writer)
 				if tier == "L2" {
-					waitFor(t, "the L2 write", func() bool { return writer.Stats().L2Writes == 1 })
+					testwait.For(t, 10*time.Second, "the L2 write", func() bool { return writer.Stats().L2Writes == 1 })
 				}
 				var err error
 				if by == "key" {
@@ -327,9 +328,9 @@ func TestOldIsTheNewerOfL1AndL2(t *testing.T) {
 	t0 := clk.Now()
 	fetch(t, a, "k", nil, t0, f) // v1 in a's L1 and in L2
 	settle(t, a)
-	waitFor(t, "a's L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "a's L2 write", func() bool { return a.Stats().L2Writes == 1 })
 	fetch(t, b, "k", nil, clk.Advance(30*time.Second), f) // v2, newer, in L2
-	waitFor(t, "b's L2 write", func() bool { return b.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "b's L2 write", func() bool { return b.Stats().L2Writes == 1 })
 
 	// L2 newer: a's L1 holds v1 (t0), L2 v2 (t0+30s); both kept.
 	expect(t, fetch(t, a, "k", nil, clk.Advance(30*time.Second), f), OutcomeMiss, "v3")
@@ -337,7 +338,7 @@ func TestOldIsTheNewerOfL1AndL2(t *testing.T) {
 		t.Fatalf("old = %+v, want v2 (L2, newer than L1's v1)", old)
 	}
 	settle(t, a)
-	waitFor(t, "a's second L2 write", func() bool { return a.Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "a's second L2 write", func() bool { return a.Stats().L2Writes == 2 })
 
 	// L1 newer: a's L1 holds v3 (t0+60s), L2 an older entry (t0+45s).
 	at := t0.Add(45 * time.Second)
@@ -365,7 +366,7 @@ func TestNoCacheStoredOnlyToRevalidate(t *testing.T) {
 	f.set(func(f *filler) { f.fresh, f.keep, f.revalidate = 0, time.Hour, true })
 	expect(t, fetch(t, a, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
 	settle(t, a)
-	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 	if ttl := rdb.PTTL(context.Background(), entryName("tiercel:", "k")).Val(); ttl < 59*time.Minute {
 		t.Fatalf("L2 TTL %v, want the keep window (1h)", ttl)
 	}
@@ -374,7 +375,7 @@ func TestNoCacheStoredOnlyToRevalidate(t *testing.T) {
 		t.Fatalf("Get: %s, %v; want kept", fr, ok)
 	}
 	expect(t, fetch(t, a, "k", nil, now, f), OutcomeRevalidated, "v1")
-	waitFor(t, "the revalidated entry in L2", func() bool { return a.Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "the revalidated entry in L2", func() bool { return a.Stats().L2Writes == 2 })
 	expect(t, fetch(t, b, "k", nil, clk.Advance(time.Second), f), OutcomeRevalidated, "v1")
 	if old := f.old(t, 3); old == nil || !old.StoredAt.Equal(now) {
 		t.Fatalf("b's fill got old %+v, want a's revalidated entry from L2", old)
@@ -399,7 +400,7 @@ func TestKeepWindowLifetimeInBothTiers(t *testing.T) {
 	f.set(func(f *filler) { f.keep = 2 * time.Hour }) // past TombstoneTTL
 	fetch(t, c, "long", nil, t0, f)
 	settle(t, c)
-	waitFor(t, "the L2 writes", func() bool { return c.Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return c.Stats().L2Writes == 2 })
 
 	ctx := context.Background()
 	if ttl := rdb.PTTL(ctx, entryName("tiercel:", "k")).Val(); ttl <= time.Minute || ttl > 70*time.Second {

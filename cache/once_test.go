@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Every replica applies every event: the L2 part must happen once per event
@@ -31,7 +33,7 @@ func TestInvalidateOncePerEventAcrossInstances(t *testing.T) {
 	f := newFiller(clk, "v%d")
 	fetch(t, replicas[0], "/p/42", []string{"product:42"}, clk.Now(), f)
 	fetch(t, replicas[0], "/k", nil, clk.Now(), f)
-	waitFor(t, "the L2 writes", func() bool { return replicas[0].Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return replicas[0].Stats().L2Writes == 2 })
 	for _, r := range replicas[1:] {
 		expect(t, fetch(t, r, "/p/42", []string{"product:42"}, clk.Now(), f), OutcomeHitL2, "v1")
 		settle(t, r)
@@ -73,7 +75,7 @@ func TestInvalidateOncePerEventAcrossInstances(t *testing.T) {
 	}
 	// A replay of the same id bumps nothing: a refilled entry stays an L2 hit.
 	fetch(t, replicas[0], "/p/42", []string{"product:42"}, clk.Now(), f)
-	waitFor(t, "the refill's L2 write", func() bool { return replicas[0].Stats().L2Writes == 3 })
+	testwait.For(t, 10*time.Second, "the refill's L2 write", func() bool { return replicas[0].Stats().L2Writes == 3 })
 	if _, err := replicas[0].Invalidate(context.Background(), inv); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestDropL1(t *testing.T) {
 	for i := range 3 {
 		fetch(t, c, fmt.Sprintf("k%d", i), []string{"t"}, clk.Now(), f)
 	}
-	waitFor(t, "the L2 writes", func() bool { return c.Stats().L2Writes == 3 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return c.Stats().L2Writes == 3 })
 	settle(t, c)
 	expect(t, fetch(t, c, "k0", []string{"t"}, clk.Now(), f), OutcomeHitL1, "v1")
 
@@ -151,7 +153,7 @@ func TestDropL1(t *testing.T) {
 	gate := make(chan struct{})
 	slow.set(func(f *filler) { f.gate = gate })
 	done := goFetch(t, c, "inflight", nil, clk.Now(), slow)
-	waitFor(t, "the fill to start", func() bool { return slow.calls.Load() == 1 })
+	testwait.For(t, 10*time.Second, "the fill to start", func() bool { return slow.calls.Load() == 1 })
 
 	c.DropL1()
 	slow.set(func(f *filler) { f.value, f.gate = "new", nil })

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // pauseWrites makes rdb's server hold every write command, scripts
@@ -51,7 +52,7 @@ func TestInvalidateOutlivesItsCaller(t *testing.T) {
 			f := newFiller(clk, "v%d")
 			tags := []string{"t"}
 			expect(t, fetch(t, c, "k", tags, clk.Now(), f), OutcomeMiss, "v1")
-			waitFor(t, "the L2 write", func() bool { return c.Stats().L2Writes == 1 })
+			testwait.For(t, 10*time.Second, "the L2 write", func() bool { return c.Stats().L2Writes == 1 })
 			genKey, inv := "tiercel:tg:t", Invalidation{ID: "evt-1", Tags: tags}
 			if name == "key" {
 				genKey, inv = keyGenName("tiercel:", "k"), Invalidation{ID: "evt-1", Keys: [][]byte{[]byte("k")}}
@@ -81,14 +82,14 @@ func TestInvalidateOutlivesItsCaller(t *testing.T) {
 			}
 
 			unpause()
-			waitFor(t, "the bump to land in Redis", func() bool { return gen() != before })
-			waitFor(t, "the bump to be confirmed", func() bool { return c.Stats().L2Pending == 0 })
+			testwait.For(t, 10*time.Second, "the bump to land in Redis", func() bool { return gen() != before })
+			testwait.For(t, 10*time.Second, "the bump to be confirmed", func() bool { return c.Stats().L2Pending == 0 })
 			// Another process that never heard of the invalidation misses too.
 			expect(t, fetch(t, other, "k", tags, clk.Now(), f), OutcomeMiss, "v3")
 			// Confirmed: L2 serves this process again.
-			waitFor(t, "the L2 write", func() bool { return other.Stats().L2Writes == 1 })
+			testwait.For(t, 10*time.Second, "the L2 write", func() bool { return other.Stats().L2Writes == 1 })
 			expect(t, fetch(t, c, "k2", tags, clk.Now(), f), OutcomeMiss, "v4")
-			waitFor(t, "the L2 write", func() bool { return c.Stats().L2Writes == 2 })
+			testwait.For(t, 10*time.Second, "the L2 write", func() bool { return c.Stats().L2Writes == 2 })
 			c2 := newTiered(t, cfg, redisClient(t, srv), clk)
 			expect(t, fetch(t, c2, "k", tags, clk.Now(), f), OutcomeHitL2, "v3")
 		})
@@ -186,12 +187,5 @@ func TestCloseWaitsForDetachedInvalidation(t *testing.T) {
 	default:
 		t.Fatal("Close returned before the detached bump ended")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines after Close, %d before New:\n%s", runtime.NumGoroutine(), base, filterStacks(string(buf[:runtime.Stack(buf, true)])))
-		}
-		runtime.Gosched()
-	}
+	waitGoroutines(t, base)
 }

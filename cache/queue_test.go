@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // With the batcher stuck in a round trip to a hung Redis (a client that
@@ -65,7 +66,7 @@ func TestCloseAnswersPendingLookups(t *testing.T) {
 	for i := range n {
 		go func() { errs <- c.l2.lookup(&l2Lookup{key: fmt.Appendf(nil, "k%d", i)}, time.Now()) }()
 	}
-	waitFor(t, "the lookups to be submitted", func() bool { return c.Stats().L2Reads == n })
+	testwait.For(t, 10*time.Second, "the lookups to be submitted", func() bool { return c.Stats().L2Reads == n })
 	closed := make(chan struct{})
 	go func() {
 		c.Close() // returns once the stuck batcher does, after Resume
@@ -100,7 +101,7 @@ func TestWaitCoversL2HitPromotion(t *testing.T) {
 	for i := range 20 {
 		fetch(t, a, fmt.Sprintf("k%d", i), []string{"t"}, clk.Now(), f)
 	}
-	waitFor(t, "the L2 writes", func() bool { return a.Stats().L2Writes == 20 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return a.Stats().L2Writes == 20 })
 	for i := range 20 {
 		key := fmt.Sprintf("k%d", i)
 		expect(t, fetch(t, b, key, []string{"t"}, clk.Now(), f), OutcomeHitL2, fmt.Sprintf("v%d", i+1))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tiercel/tiercel/internal/redisconn"
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // TestClusterScriptRead runs the script read path (Config.L2ClusterScripts)
@@ -204,7 +205,7 @@ func testScriptReadSlotMoved(t *testing.T, cl *testredis.Cluster) {
 	if st := f.c.Stats(); st.L2Errors != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	waitFor(t, "the scripts to answer every lookup", func() bool {
+	testwait.For(t, 10*time.Second, "the scripts to answer every lookup", func() bool {
 		before := f.c.l2.scriptRetries.Load()
 		f.read(t, s)
 		return f.c.l2.scriptRetries.Load() == before

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestMissThenHitL1(t *testing.T) {
@@ -59,7 +60,7 @@ func TestHitL2FromSecondInstance(t *testing.T) {
 			f := newFiller(clk, "v%d")
 			tags := []string{"user:1", "users"}
 			expect(t, fetch(t, a, "k", tags, clk.Now(), f), OutcomeMiss, "v1")
-			waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+			testwait.For(t, 10*time.Second, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 
 			res := fetch(t, b, "k", tags, clk.Now(), f)
 			expect(t, res, OutcomeHitL2, "v1")
@@ -87,7 +88,7 @@ func TestL2HitTTLBoundedByLifetime(t *testing.T) {
 	f := newFiller(clk, "v%d")
 	f.set(func(f *filler) { f.fresh, f.errw = 10*time.Second, 20*time.Second })
 	fetch(t, a, "k", nil, clk.Now(), f)
-	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 	ttl := rdb.PTTL(context.Background(), entryName("tiercel:", "k")).Val()
 	if ttl <= 0 || ttl > 30*time.Second {
 		t.Fatalf("L2 TTL %v, want within the entry's 30s lifetime", ttl)
@@ -124,7 +125,7 @@ func TestCoalescing(t *testing.T) {
 			results[i], errs[i] = c.Fetch(context.Background(), Request{Key: []byte("hot"), Tags: []string{"t"}, Now: clk.Now()}, f.fill)
 		})
 	}
-	waitFor(t, "all fetches to wait", func() bool { return c.Stats().CoalescedWaits == n-1 })
+	testwait.For(t, 10*time.Second, "all fetches to wait", func() bool { return c.Stats().CoalescedWaits == n-1 })
 	close(gate)
 	wg.Wait()
 	coalesced := 0
@@ -188,7 +189,7 @@ func TestRequestDeadline(t *testing.T) {
 				srv.Resume()
 			}
 			close(gate) // the flight went on: it fills and stores
-			waitFor(t, "the fill", func() bool { return f.calls.Load() == 1 })
+			testwait.For(t, 10*time.Second, "the fill", func() bool { return f.calls.Load() == 1 })
 			settle(t, c)
 			expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeHitL1, "v1")
 		})
@@ -205,12 +206,12 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	for range 20 {
 		expect(t, fetch(t, c, "k", nil, now, f), OutcomeStale, "v1")
 	}
-	waitFor(t, "the refresh to call fill", func() bool { return f.calls.Load() == 2 })
+	testwait.For(t, 10*time.Second, "the refresh to call fill", func() bool { return f.calls.Load() == 2 })
 	if st := c.Stats(); st.BackgroundRefreshes != 1 || st.StaleServed != 20 {
 		t.Fatalf("stats %+v, want 1 refresh and 20 stale", st)
 	}
 	close(gate)
-	waitFor(t, "the refreshed entry", func() bool {
+	testwait.For(t, 10*time.Second, "the refreshed entry", func() bool {
 		res := fetch(t, c, "k", nil, now, f)
 		return res.Outcome == OutcomeHitL1 && string(res.Entry.Value) == "v2"
 	})
@@ -227,11 +228,11 @@ func TestStaleWhileRevalidateFromL2(t *testing.T) {
 	f := newFiller(clk, "v%d")
 	f.set(func(f *filler) { f.fresh, f.stale = 10*time.Second, 50*time.Second })
 	fetch(t, a, "k", nil, clk.Now(), f)
-	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 
 	now := clk.Advance(20 * time.Second)
 	expect(t, fetch(t, b, "k", nil, now, f), OutcomeStale, "v1")
-	waitFor(t, "b's refresh", func() bool {
+	testwait.For(t, 10*time.Second, "b's refresh", func() bool {
 		res := fetch(t, b, "k", nil, now, f)
 		return res.Outcome == OutcomeHitL1 && string(res.Entry.Value) == "v2"
 	})
@@ -364,7 +365,7 @@ func TestL2ForeignOrCorruptEntryIsAMiss(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// The fills replaced them, under the configured prefix.
-	waitFor(t, "the L2 writes", func() bool { return c.Stats().L2Writes == 2 })
+	testwait.For(t, 10*time.Second, "the L2 writes", func() bool { return c.Stats().L2Writes == 2 })
 	b, err := rdb.Get(ctx, entryName("test:", "future")).Bytes()
 	if err != nil {
 		t.Fatal(err)
@@ -446,7 +447,7 @@ func TestMakeFillOnlyWhenNeeded(t *testing.T) {
 	}
 	expect(t, lazy(a, clk.Now()), OutcomeMiss, "v1")
 	f2(1)
-	waitFor(t, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return a.Stats().L2Writes == 1 })
 	expect(t, lazy(b, clk.Now()), OutcomeHitL2, "v1")
 	settle(t, b)
 	expect(t, lazy(b, clk.Now()), OutcomeHitL1, "v1")
@@ -455,10 +456,10 @@ func TestMakeFillOnlyWhenNeeded(t *testing.T) {
 	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
 	expect(t, lazy(c, now), OutcomeStale, "v1") // from L2
 	f2(2)
-	waitFor(t, "c's refresh", func() bool { return f.calls.Load() == 2 })
+	testwait.For(t, 10*time.Second, "c's refresh", func() bool { return f.calls.Load() == 2 })
 	expect(t, lazy(b, now), OutcomeStale, "v1") // from L1
 	f2(3)
-	waitFor(t, "b's refresh", func() bool { return b.Stats().BackgroundRefreshes == 1 })
+	testwait.For(t, 10*time.Second, "b's refresh", func() bool { return b.Stats().BackgroundRefreshes == 1 })
 }
 
 // TestL1MissedSkipsL1: a caller whose Get just missed says so, and Fetch
@@ -469,7 +470,7 @@ func TestL1MissedSkipsL1(t *testing.T) {
 	c := newTiered(t, testConfig(), redisClient(t, srv), clk)
 	f := newFiller(clk, "v%d")
 	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeMiss, "v1")
-	waitFor(t, "the L2 write", func() bool { return c.Stats().L2Writes == 1 })
+	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return c.Stats().L2Writes == 1 })
 	settle(t, c)
 	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeHitL1, "v1")
 	res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Now(), L1Missed: true}, f.fill)

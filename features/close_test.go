@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Close stops every goroutine the Store started (the last-good writer).
@@ -25,7 +27,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("%d last-good writers running, want 2", n)
 	}
 	s.Close()
-	waitFor(t, "the Store's goroutines to end", func() bool { return writers() == 1 })
+	testwait.For(t, 5*time.Second, "the Store's goroutines to end", func() bool { return writers() == 1 })
 }
 
 func stacks() string {

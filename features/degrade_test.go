@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/breaker"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Degradation: a failing dependency never fails a read or a prediction
@@ -127,7 +128,7 @@ func TestRedisFaultsFallBackAndRecover(t *testing.T) {
 			}
 			// Recovery: the breaker probes after its cooldown and closes.
 			fc.clear(e)
-			waitFor(t, "reads from redis again", func() bool {
+			testwait.For(t, 5*time.Second, "reads from redis again", func() bool {
 				// A restarted Redis lost its data: write it again once it takes writes.
 				if e.s.Push(context.Background(), "user_stats", []PushRow{{Entity: map[string]string{"user_id": "u1"},
 					Values: map[string][]byte{"clicks_7d": raw(12)}}}) != nil {
@@ -189,7 +190,7 @@ func TestHTTPViewFaultsFallBackAndRecover(t *testing.T) {
 			}
 			// Fills end after the read that started them (at the view's
 			// budget): read until the breaker has seen enough failures.
-			waitFor(t, "the breaker to open", func() bool {
+			testwait.For(t, 5*time.Second, "the breaker to open", func() bool {
 				read("")
 				return dependency(t, e.s, "view:remote_scores").Breaker == "open"
 			})
@@ -201,7 +202,7 @@ func TestHTTPViewFaultsFallBackAndRecover(t *testing.T) {
 				t.Errorf("no breaker_open fallback counted: %+v", e.s.Fallbacks())
 			}
 			fs.fault.mode.Store(faultNone)
-			waitFor(t, "the upstream to answer again", func() bool {
+			testwait.For(t, 5*time.Second, "the upstream to answer again", func() bool {
 				res := read("1")
 				return !res.Incomplete && res.Cell(0, 0).Status == StatusPresent && string(res.Cell(0, 0).Value) == "0.5"
 			})
@@ -262,7 +263,7 @@ func TestModelFaultsFallBackAndRecover(t *testing.T) {
 			if res, err := predict(t, s2, "sum", `{"entities":[{"user_id":"u1"}]}`); err != nil || res.Rows[0] != (Prediction{2.25, SourceStale}) {
 				t.Errorf("replica: %+v %v, want the last good prediction from Redis", res, err)
 			}
-			waitFor(t, "the breaker to open", func() bool {
+			testwait.For(t, 5*time.Second, "the breaker to open", func() bool {
 				predictU1U2()
 				return dependency(t, e.s, "model:sum").Breaker == "open"
 			})
@@ -274,7 +275,7 @@ func TestModelFaultsFallBackAndRecover(t *testing.T) {
 				t.Errorf("no breaker_open fallback counted: %+v", e.s.Fallbacks())
 			}
 			o.fault.mode.Store(faultNone)
-			waitFor(t, "the model to answer again", func() bool {
+			testwait.For(t, 5*time.Second, "the model to answer again", func() bool {
 				return predictU1U2().Rows[0].Source == SourceModel
 			})
 			if d := dependency(t, e.s, "model:sum"); d.Breaker != "closed" {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // The shape: 100 entities × 50 features of one redis view.
@@ -93,7 +95,7 @@ func BenchmarkGet100x50L1(b *testing.B) {
 	e, qs := benchSetup(b)
 	q := qs["wide"]
 	ctx := context.Background()
-	waitFor(b, "rows in L1", func() bool {
+	testwait.For(b, 5*time.Second, "rows in L1", func() bool {
 		p := e.hc.pipelines.Load()
 		res, _ := e.s.Get(ctx, q)
 		res.Release()
@@ -231,7 +233,7 @@ func BenchmarkPredictCached(b *testing.B) {
 		b.Fatal(err)
 	}
 	req := &PredictRequest{JoinKeys: []string{"user_id"}, Rows: [][]string{{"u42"}}}
-	waitFor(b, "prediction cached", func() bool {
+	testwait.For(b, 5*time.Second, "prediction cached", func() bool {
 		res, err := e.s.Predict(ctx, "churn", req)
 		return err == nil && res.Rows[0].Source == SourceCache
 	})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 var allRefs = []string{"user_stats:clicks_7d", "user_stats:ctr_7d", "user_stats:country",
@@ -52,7 +54,7 @@ func TestPushThenReadYourWrite(t *testing.T) {
 	}
 
 	// Overwrite one feature: the next read sees it although u1's row is in L1.
-	waitFor(t, "u1's row in L1", func() bool {
+	testwait.For(t, 5*time.Second, "u1's row in L1", func() bool {
 		_, ok := e.s.rows.get([]byte("tiercel:fv:user_stats:u1"), e.clk.Now().UnixMilli())
 		return ok
 	})
@@ -149,7 +151,7 @@ func testOnePipeline(t *testing.T, shopLayout string) {
 		t.Errorf("ua clicks = %v", c.Status)
 	}
 	// Once the rows are in L1, Redis is not asked again.
-	waitFor(t, "every row in L1", func() bool {
+	testwait.For(t, 5*time.Second, "every row in L1", func() bool {
 		p0 := e.hc.pipelines.Load()
 		mustGet(t, e.s, q)
 		return e.hc.pipelines.Load() == p0

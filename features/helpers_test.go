@@ -131,18 +131,6 @@ func raw(v any) json.RawMessage {
 	return b
 }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func mustQuery(t testing.TB, s *Store, refs, keys []string, rows [][]string) *Query {
 	t.Helper()
 	q, err := s.NewQuery(refs, keys, rows)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // feastServer is a small Feast-style feature server: it answers
@@ -122,7 +124,7 @@ func TestHTTPViewBatchedAndCached(t *testing.T) {
 	}
 	defer s2.Close()
 	s2.now = e.clk.Now
-	waitFor(t, "rows in L2", func() bool {
+	testwait.For(t, 5*time.Second, "rows in L2", func() bool {
 		// tiercel:e:{<slot tag>}fv:...: entries carry their slot tag (cache/l2.go).
 		keys, _ := e.rdb.Keys(context.Background(), "tiercel:e:*fv:remote_scores:*").Result()
 		return len(keys) == 3

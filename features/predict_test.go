@@ -10,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // oipServer is a small Open Inference Protocol model server: y = sum of
@@ -148,7 +151,7 @@ func TestPredictionCacheAndKeySpaces(t *testing.T) {
 	if o.rows[0] != 2 || o.paths[0] != "/v2/models/summer/versions/1/infer" {
 		t.Errorf("rows=%v paths=%v: want one batched call of 2 rows", o.rows, o.paths)
 	}
-	waitFor(t, "predictions cached", func() bool {
+	testwait.For(t, 5*time.Second, "predictions cached", func() bool {
 		res, _ := predict(t, e.s, "sum", body)
 		return res.Rows[0].Source == SourceCache && res.Rows[1].Source == SourceCache
 	})

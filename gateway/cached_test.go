@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // cachedRoutes adds cached routes to the test config: /c/products/{id}
@@ -267,8 +268,8 @@ func TestCacheCoalescesMisses(t *testing.T) {
 			bodies <- fmt.Sprint(resp.StatusCode) + string(b[:m])
 		}()
 	}
-	eventually(t, 5*time.Second, "the fill to reach the origin", func() bool { return o.hits.Load() == 1 })
-	eventually(t, 5*time.Second, "all requests to wait on the fill", func() bool {
+	testwait.For(t, 5*time.Second, "the fill to reach the origin", func() bool { return o.hits.Load() == 1 })
+	testwait.For(t, 5*time.Second, "all requests to wait on the fill", func() bool {
 		return h.srv.current().cache.Stats().CoalescedWaits >= n-1
 	})
 	close(release)
@@ -311,7 +312,7 @@ func TestCacheStaleWhileRevalidate(t *testing.T) {
 	if stale.body != first.body {
 		t.Fatalf("stale body %q, want the first %q", stale.body, first.body)
 	}
-	eventually(t, 5*time.Second, "the refresh", func() bool {
+	testwait.For(t, 5*time.Second, "the refresh", func() bool {
 		r := h.get("/c/products/3", "")
 		return strings.Contains(r.body, `"version":1`) && r.header.Get("X-Cache") == "HIT-L1"
 	})
@@ -360,7 +361,7 @@ func testCacheTwoTiersAndTagInvalidation(t *testing.T, rs *sharedRedis) {
 	// A's L2 write is behind its response: wait for it, or B may miss L2,
 	// fill from its own origin and never see an L2 hit. On a busy machine
 	// A's first fill can miss its budget, so A asks again until it stored.
-	eventually(t, 10*time.Second, "A's entry in L2", func() bool {
+	testwait.For(t, 10*time.Second, "A's entry in L2", func() bool {
 		a.get("/c/products/42", "")
 		return len(rs.keys(t, "tiercel:e:*products/42*")) > 0
 	})
@@ -382,7 +383,7 @@ func testCacheTwoTiersAndTagInvalidation(t *testing.T, rs *sharedRedis) {
 	if r := a.get("/c/products/42", ""); r.header.Get("X-Cache") != "MISS" || !strings.Contains(r.body, `"version":1`) {
 		t.Fatalf("A after invalidation: %q %q", r.header.Get("X-Cache"), r.body)
 	}
-	eventually(t, 10*time.Second, "A's refill in L2", func() bool { return a.srv.current().cache.Stats().L2Writes > written })
+	testwait.For(t, 10*time.Second, "A's refill in L2", func() bool { return a.srv.current().cache.Stats().L2Writes > written })
 	// A third instance starts with an empty L1: the old entry must not come
 	// back from L2; the refilled one does.
 	c := newHarness(t, routes)
@@ -441,7 +442,7 @@ func TestCacheSurvivesRedisFaults(t *testing.T) {
 			// second instance reads.
 			other := newHarness(t, cachedRoutes(rs.URL()))
 			newVersionedOrigin(other.origin)
-			eventually(t, 15*time.Second, "L2 to come back", func() bool {
+			testwait.For(t, 15*time.Second, "L2 to come back", func() bool {
 				path := fmt.Sprintf("/c/products/back-%s-%d", fault.name, time.Now().UnixNano())
 				h.get(path, "")
 				return other.getEventually(path, "HIT-L2", 2*time.Second)
@@ -455,7 +456,7 @@ func TestCacheSurvivesRedisFaults(t *testing.T) {
 func (h *harness) pollCache(t *testing.T, path string, hdr map[string]string, want string) reply {
 	t.Helper()
 	var r reply
-	eventually(t, 10*time.Second, path+" to be "+want, func() bool {
+	testwait.For(t, 10*time.Second, path+" to be "+want, func() bool {
 		r = h.do("GET", path, "", nil, hdr)
 		return r.header.Get("X-Cache") == want
 	})
@@ -463,14 +464,7 @@ func (h *harness) pollCache(t *testing.T, path string, hdr map[string]string, wa
 }
 
 func (h *harness) getEventually(path, want string, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if h.get(path, "").header.Get("X-Cache") == want {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
+	return testwait.Until(within, func() bool { return h.get(path, "").header.Get("X-Cache") == want })
 }
 
 func (h *harness) invalidate(t *testing.T, body, want string) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/internal/testkafka"
+	"github.com/tiercel/tiercel/internal/testwait"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -85,7 +86,7 @@ func TestClusterCacheAcrossMasters(t *testing.T) {
 	waitKafkaReady(t, a, b)
 
 	const n = 36
-	eventually(t, 15*time.Second, "A's entries in L2", func() bool {
+	testwait.For(t, 15*time.Second, "A's entries in L2", func() bool {
 		stored := 0
 		have := map[string]bool{}
 		for _, ids := range entriesByMaster(t, rs) {
@@ -211,7 +212,7 @@ func TestClusterEventBumpsGenerationOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, rec := range recs {
-			eventually(t, 10*time.Second, fmt.Sprintf("replica %d to apply %s", i, ev.ID), func() bool { return rec.has(ev.ID) })
+			testwait.For(t, 10*time.Second, fmt.Sprintf("replica %d to apply %s", i, ev.ID), func() bool { return rec.has(ev.ID) })
 		}
 	}
 	generation := func(pattern string) (string, int64) {

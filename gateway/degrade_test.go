@@ -13,6 +13,7 @@ import (
 
 	"github.com/tiercel/tiercel/gateway/upstream"
 	"github.com/tiercel/tiercel/internal/breaker"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 const fallbackBody = `{"id":null,"fallback":true}`
@@ -77,7 +78,7 @@ func TestFallbackWhenOriginFails(t *testing.T) {
 		t.Fatalf("route without fallback: %d %q", r.status, r.err.Code)
 	}
 	mode.Store("ok")
-	eventually(t, 5*time.Second, "the origin's own answer again", func() bool {
+	testwait.For(t, 5*time.Second, "the origin's own answer again", func() bool {
 		r := h.get("/fbc/ok", "")
 		return r.status == 200 && r.body == `{"id":"ok"}`
 	})

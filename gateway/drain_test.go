@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // keepAlive is one client connection sending requests one after another.
@@ -93,7 +95,7 @@ func TestShutdownOrder(t *testing.T) {
 	started := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- h.srv.Shutdown(context.Background()) }()
-	eventually(t, time.Second, "/readyz 503", func() bool {
+	testwait.For(t, time.Second, "/readyz 503", func() bool {
 		resp, err := http.Get(h.admin + "/readyz")
 		if err != nil {
 			t.Fatalf("admin listener: %v", err)
@@ -111,9 +113,9 @@ func TestShutdownOrder(t *testing.T) {
 		t.Fatalf("the checks inside the drain delay took %v of its %v: the machine is too slow to tell", time.Since(started), delay)
 	}
 	busy.send("/open/slow")
-	eventually(t, 5*time.Second, "the slow request at the origin", func() bool { return h.origin.hits.Load() == 5 })
+	testwait.For(t, 5*time.Second, "the slow request at the origin", func() bool { return h.origin.hits.Load() == 5 })
 
-	eventually(t, 10*time.Second, "new connections refused", func() bool {
+	testwait.For(t, 10*time.Second, "new connections refused", func() bool {
 		c, err := net.DialTimeout("tcp", h.srv.Addr(), 100*time.Millisecond)
 		if err == nil {
 			c.Close()
@@ -125,7 +127,7 @@ func TestShutdownOrder(t *testing.T) {
 	if waited := time.Since(started); waited < delay {
 		t.Fatalf("new connections refused after %v, before the %v drain delay", waited, delay)
 	}
-	eventually(t, 5*time.Second, "the idle keep-alive connection closed", idle.closedByServer)
+	testwait.For(t, 5*time.Second, "the idle keep-alive connection closed", idle.closedByServer)
 	select {
 	case err := <-done:
 		t.Fatalf("Shutdown returned (%v) with a request in flight", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/internal/testkafka"
+	"github.com/tiercel/tiercel/internal/testwait"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -37,7 +38,7 @@ func kafkaConfig(brokers string) invalidation.Config {
 func waitKafkaReady(t *testing.T, hs ...*harness) {
 	t.Helper()
 	for _, h := range hs {
-		eventually(t, 20*time.Second, "the consumer to connect", func() bool {
+		testwait.For(t, 20*time.Second, "the consumer to connect", func() bool {
 			return h.srv.consumer.Ready() == nil && h.srv.consumer.Status().Partitions > 0
 		})
 	}
@@ -85,11 +86,11 @@ func testKafkaInvalidationReachesEveryReplica(t *testing.T, rs *sharedRedis) {
 	testkafka.Kcat(t, kf.Addr(), testTopic, "product:42", eventJSON(t, invalidation.Event{ID: "evt-tag-42", Tags: []string{"product:42"}}))
 	testkafka.Kcat(t, kf.Addr(), testTopic, "/c/products/43", eventJSON(t, invalidation.Event{ID: "evt-key-43", Keys: []string{"/c/products/43"}}))
 	for name, h := range map[string]*harness{"A": a, "B": b} {
-		eventually(t, 10*time.Second, name+" to apply the tag event", func() bool {
+		testwait.For(t, 10*time.Second, name+" to apply the tag event", func() bool {
 			r := h.get("/c/products/42", "")
 			return strings.Contains(r.body, `"version":1`)
 		})
-		eventually(t, 10*time.Second, name+" to apply the key event", func() bool {
+		testwait.For(t, 10*time.Second, name+" to apply the key event", func() bool {
 			return h.srv.consumer.Stats().Applied[invalidation.TypeInvalidate] >= 2
 		})
 		if r := h.get("/c/products/43", ""); r.header.Get("X-Cache") == "HIT-L1" && r.header.Get("Age") != "0" {
@@ -191,7 +192,7 @@ func testNoStaleReadAfterAppliedEvent(t *testing.T, rs *sharedRedis) {
 		time.Sleep(10 * time.Millisecond) // the writer's pace: load, not synchronisation
 	}
 	for i := range replicas {
-		eventually(t, 10*time.Second, "every event to be applied", func() bool { return applied[i].Load() == events })
+		testwait.For(t, 10*time.Second, "every event to be applied", func() bool { return applied[i].Load() == events })
 	}
 	cancel()
 	wg.Wait()
@@ -265,7 +266,7 @@ func testKafkaUpsertAndEntityEvents(t *testing.T, rs *sharedRedis) {
 	upsert := `{"version":1,"id":"evt-up-1","type":"upsert","entities":[{"view":"rv","key":{"user_id":"u9"},"values":{"clicks":41,"country":"IS"}}],"ts":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
 	testkafka.Kcat(t, kf.Addr(), testTopic, "rv:u9", []byte(upsert))
 	for name, h := range map[string]*harness{"A": a, "B": b} {
-		eventually(t, 10*time.Second, name+" to read the upserted row", func() bool {
+		testwait.For(t, 10*time.Second, name+" to read the upserted row", func() bool {
 			r := read(h)
 			return strings.Contains(r, "41") && strings.Contains(r, `"IS"`)
 		})
@@ -277,7 +278,7 @@ func testKafkaUpsertAndEntityEvents(t *testing.T, rs *sharedRedis) {
 		t.Fatalf("push: %d %s", push.status, push.body)
 	}
 	testkafka.Kcat(t, kf.Addr(), testTopic, "rv:u9", []byte(`{"version":1,"id":"evt-inv-1","type":"invalidate","entities":[{"view":"rv","key":{"user_id":"u9"}}]}`))
-	eventually(t, 10*time.Second, "B to drop its copy and read the pushed value", func() bool {
+	testwait.For(t, 10*time.Second, "B to drop its copy and read the pushed value", func() bool {
 		return strings.Contains(read(b), "42")
 	})
 }
@@ -318,7 +319,7 @@ func testWriteOnOneReplicaReachesTheOther(t *testing.T, rs *sharedRedis) {
 	if r := a.do("PUT", "/c/products/1", "", strings.NewReader("x"), nil); r.status != 200 {
 		t.Fatalf("PUT on A: %d", r.status)
 	}
-	eventually(t, 10*time.Second, "B to drop the written product", func() bool {
+	testwait.For(t, 10*time.Second, "B to drop the written product", func() bool {
 		return strings.Contains(b.get("/c/products/1", "").body, `"version":1`)
 	})
 }

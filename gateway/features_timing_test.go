@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/features"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // The shape: 100 entities × 50 features.
@@ -94,19 +95,13 @@ func BenchmarkFeatures100x50L1(b *testing.B) {
 		}
 	}
 	// Warm up until a request is answered from L1 alone.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testwait.For(b, 5*time.Second, "the rows to reach L1", func() bool {
 		serve(b)
 		s.current().features.Wait()
 		before := s.current().features.Stats().RowL1Hits
 		serve(b)
-		if s.current().features.Stats().RowL1Hits-before == benchEntities {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("rows never reached L1")
-		}
-	}
+		return s.current().features.Stats().RowL1Hits-before == benchEntities
+	})
 	b.Run("gateway", func(b *testing.B) { benchLatencies(b, func() { serve(b) }) })
 	b.Run("store", func(b *testing.B) {
 		var dst []byte

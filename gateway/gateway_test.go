@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestProxiesWithValidToken(t *testing.T) {
@@ -262,14 +264,14 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 			results <- resp.StatusCode
 		}()
 	}
-	eventually(t, 5*time.Second, "3 requests at the origin", func() bool { return h.origin.hits.Load() == 3 })
+	testwait.For(t, 5*time.Second, "3 requests at the origin", func() bool { return h.origin.hits.Load() == 3 })
 	done := make(chan error, 1)
 	go func() { done <- h.srv.Shutdown(context.Background()) }()
-	eventually(t, 5*time.Second, "readyz to report draining", func() bool {
+	testwait.For(t, 5*time.Second, "readyz to report draining", func() bool {
 		return h.srv.Readiness(context.Background()).Status == "not_ready"
 	})
 	// New connections are refused once draining started.
-	eventually(t, 5*time.Second, "listener to close", func() bool {
+	testwait.For(t, 5*time.Second, "listener to close", func() bool {
 		c, err := net.DialTimeout("tcp", h.srv.Addr(), 100*time.Millisecond)
 		if err == nil {
 			c.Close()

@@ -226,3 +226,12 @@ func BenchmarkCacheKey(b *testing.B) {
 		key = rc.appendCacheKey(key[:0], &ctx.Request.Header, st, p)
 	}
 }
+
+func BenchmarkValidHost(b *testing.B) {
+	h := []byte("127.0.0.1:8080")
+	for b.Loop() {
+		if !validHost(h) {
+			b.Fatal("rejected")
+		}
+	}
+}

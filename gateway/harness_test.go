@@ -251,18 +251,6 @@ func (h *harness) do(method, path, tok string, body io.Reader, hdr map[string]st
 
 func (h *harness) get(path, tok string) reply { return h.do("GET", path, tok, nil, nil) }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // ttl is a route's cache.ttl as the config holds it.

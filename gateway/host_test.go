@@ -99,12 +99,3 @@ func TestInvalidHostRejected(t *testing.T) {
 		t.Fatalf("a valid Host with a port: %d %s", r.status, r.body)
 	}
 }
-
-func BenchmarkValidHost(b *testing.B) {
-	h := []byte("127.0.0.1:8080")
-	for b.Loop() {
-		if !validHost(h) {
-			b.Fatal("rejected")
-		}
-	}
-}

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tiercel/tiercel/gateway/auth"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // jwksOrigin serves a JWK Set the test changes, or an error.
@@ -110,7 +111,7 @@ func TestJWKSIssuerOverSockets(t *testing.T) {
 
 	// Rotation: the issuer starts signing with k2; the JWKS now lists both.
 	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1, "k2": k2})
-	eventually(t, 5*time.Second, "the rotated key to be fetched", func() bool {
+	testwait.For(t, 5*time.Second, "the rotated key to be fetched", func() bool {
 		return h.get("/api/products/1", rsToken(t, k2, "k2")).status == 200
 	})
 
@@ -120,13 +121,13 @@ func TestJWKSIssuerOverSockets(t *testing.T) {
 		t.Fatalf("with the JWKS down, a known key: %d", r.status)
 	}
 	k3, _ := rsa.GenerateKey(rand.Reader, 2048)
-	eventually(t, 5*time.Second, "an unknown kid to be refused while the JWKS is down", func() bool {
+	testwait.For(t, 5*time.Second, "an unknown kid to be refused while the JWKS is down", func() bool {
 		r := h.get("/api/products/1", rsToken(t, k3, "k3"))
 		return r.status == 401 && r.err.Code == "unknown_kid"
 	})
 	// Unknown kids trigger (rate-limited) refetches; one of them fails and
 	// readyz must say so.
-	eventually(t, 5*time.Second, "readyz to report the JWKS failure", func() bool {
+	testwait.For(t, 5*time.Second, "readyz to report the JWKS failure", func() bool {
 		h.get("/api/products/1", rsToken(t, k3, "k3"))
 		return h.srv.Readiness(context.Background()).Checks["jwks:rs"].Status == "degraded"
 	})
@@ -212,7 +213,7 @@ func TestJWKSEmptiedRevokesOverSockets(t *testing.T) {
 	}
 
 	js.serve(t, nil)
-	eventually(t, 5*time.Second, "the cached token to be refused", func() bool {
+	testwait.For(t, 5*time.Second, "the cached token to be refused", func() bool {
 		r := h.get("/api/products/1", tok)
 		return r.status == 401 && r.err.Code == "unknown_kid"
 	})
@@ -225,7 +226,7 @@ func TestJWKSEmptiedRevokesOverSockets(t *testing.T) {
 	}
 
 	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
-	eventually(t, 5*time.Second, "the key to be trusted again", func() bool {
+	testwait.For(t, 5*time.Second, "the key to be trusted again", func() bool {
 		return h.get("/api/products/1", tok).status == 200
 	})
 	if rd := h.readyz(); rd.code != 200 || rd.Status != "ready" {
@@ -252,7 +253,7 @@ func TestJWKSNeverFetchedNotReady(t *testing.T) {
 		t.Fatalf("a token of the issuer without keys: %d %s", r.status, r.body)
 	}
 	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
-	eventually(t, 5*time.Second, "readyz to turn ready after the first good fetch", func() bool {
+	testwait.For(t, 5*time.Second, "readyz to turn ready after the first good fetch", func() bool {
 		rd := h.readyz()
 		return rd.code == 200 && rd.Checks["jwks:rs"].Status == "ok"
 	})
@@ -274,7 +275,7 @@ func TestJWKSMaxStaleOverSockets(t *testing.T) {
 	}
 
 	js.fail()
-	eventually(t, 5*time.Second, "readyz to report the failing JWKS", func() bool {
+	testwait.For(t, 5*time.Second, "readyz to report the failing JWKS", func() bool {
 		return h.readyz().Checks["jwks:rs"].Status == "degraded"
 	})
 	if r := h.get("/api/products/1", tok); r.status != 200 {
@@ -284,7 +285,7 @@ func TestJWKSMaxStaleOverSockets(t *testing.T) {
 		t.Fatalf("readyz within jwks_max_stale: %d %s", rd.code, rd.body)
 	}
 
-	eventually(t, 5*time.Second, "the cached token to be refused", func() bool {
+	testwait.For(t, 5*time.Second, "the cached token to be refused", func() bool {
 		r := h.get("/api/products/1", tok)
 		return r.status == 401 && r.err.Code == "keys_stale"
 	})
@@ -294,7 +295,7 @@ func TestJWKSMaxStaleOverSockets(t *testing.T) {
 	}
 
 	js.serve(t, map[string]*rsa.PrivateKey{"k1": k1})
-	eventually(t, 5*time.Second, "the key to be trusted again", func() bool {
+	testwait.For(t, 5*time.Second, "the key to be trusted again", func() bool {
 		return h.get("/api/products/1", tok).status == 200
 	})
 	if rd := h.readyz(); rd.code != 200 || rd.Status != "ready" {

@@ -171,32 +171,6 @@ func TestRangeFromStaleEntry(t *testing.T) {
 	}
 }
 
-// A single range on an L1 hit is as free as the hit: the 206 is a slice
-// of the entry.
-func TestRangeOnL1HitAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	h := newHarness(t, cachedRoutes(""))
-	rangeOrigin(h, "max-age=60")
-	h.get("/c/products/r6", "")
-	h.srv.current().cache.Wait()
-	ctx := newCheckCtx("/c/products/r6", "")
-	ctx.Request.Header.Set("Range", "bytes=2-3")
-	ctx.Request.Header.Set("If-Range", `"v1"`)
-	serve := func() {
-		ctx.Response.Reset()
-		h.srv.handle(ctx)
-	}
-	serve()
-	if ctx.Response.StatusCode() != 206 || string(ctx.Response.Body()) != "cd" || string(ctx.Response.Header.Peek("X-Cache")) != "HIT-L1" {
-		t.Fatalf("%d %q %q", ctx.Response.StatusCode(), ctx.Response.Body(), ctx.Response.Header.Peek("X-Cache"))
-	}
-	if n := testing.AllocsPerRun(200, serve); n != 0 {
-		t.Fatalf("a range on an L1 hit allocates %.1f times per request", n)
-	}
-}
-
 // RFC 9110 §13.1.5 with a date: If-Range naming the stored Last-Modified
 // applies the Range only when that date is strong (§8.8.2.2: at least a
 // second before the stored Date). The origin's Date is stored with the

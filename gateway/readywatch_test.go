@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // transition is one "dependency state changed" log record.
@@ -60,23 +61,23 @@ func TestReadinessTransitionsLogged(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	// The watcher has seen Redis ok (and said nothing) before the kill.
-	eventually(t, 5*time.Second, "a watcher round", func() bool { return srv.watchRounds.Load() > 0 })
+	testwait.For(t, 5*time.Second, "a watcher round", func() bool { return srv.watchRounds.Load() > 0 })
 	if ts := transitions(t, &out, "redis"); len(ts) != 0 {
 		t.Fatalf("Redis up logged: %+v", ts)
 	}
 
 	rs.Kill()
-	eventually(t, 5*time.Second, "Redis down to be logged", func() bool { return len(transitions(t, &out, "redis")) > 0 })
+	testwait.For(t, 5*time.Second, "Redis down to be logged", func() bool { return len(transitions(t, &out, "redis")) > 0 })
 	// Twenty rounds more, all down: nothing more is logged.
 	r := srv.watchRounds.Load()
-	eventually(t, 10*time.Second, "twenty more watcher rounds", func() bool {
+	testwait.For(t, 10*time.Second, "twenty more watcher rounds", func() bool {
 		if n := len(transitions(t, &out, "redis")); n != 1 {
 			t.Fatalf("Redis still down logged %d transitions: %s", n, out.String())
 		}
 		return srv.watchRounds.Load() >= r+20
 	})
 	rs.Restart()
-	eventually(t, 20*time.Second, "Redis ok to be logged", func() bool {
+	testwait.For(t, 20*time.Second, "Redis ok to be logged", func() bool {
 		ts := transitions(t, &out, "redis")
 		return ts[len(ts)-1].To == "ok"
 	})
@@ -114,7 +115,7 @@ func TestReadinessWatcherStops(t *testing.T) {
 	}
 	before := watchers()
 	h := newHarness(t, nil)
-	eventually(t, 5*time.Second, "the watcher to run", func() bool { return watchers() == before+1 })
+	testwait.For(t, 5*time.Second, "the watcher to run", func() bool { return watchers() == before+1 })
 	if err := h.srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

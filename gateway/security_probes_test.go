@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Issue 13: the classic web cache poisoning probes (James Kettle, "Practical
@@ -379,7 +381,7 @@ func (p *secPair) settleL2(t *testing.T) {
 	t.Helper()
 	p.settle()
 	for _, h := range p.replicas() {
-		eventually(t, 5*time.Second, "the L2 writes", func() bool {
+		testwait.For(t, 5*time.Second, "the L2 writes", func() bool {
 			st := h.srv.current().cache.Stats()
 			if st.L2WriteDrops > 0 {
 				t.Fatalf("%d L2 writes dropped", st.L2WriteDrops)

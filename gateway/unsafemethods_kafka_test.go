@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/testkafka"
+	"github.com/tiercel/tiercel/internal/testwait"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -63,7 +64,7 @@ func (a *appliedEvents) until(t *testing.T, brokers string) []*invalidation.Even
 		t.Fatal(err)
 	}
 	var before []*invalidation.Event
-	eventually(t, 10*time.Second, "the sentinel event to be applied", func() bool {
+	testwait.For(t, 10*time.Second, "the sentinel event to be applied", func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		i := slices.IndexFunc(a.evs, func(ev *invalidation.Event) bool { return ev.ID == sentinel.ID })
@@ -90,7 +91,7 @@ func testUnsafeMethodReachesEveryReplica(t *testing.T, rs *sharedRedis) {
 	write(t, p.a, "POST", "/w/k", 200)
 	expect(t, p.a, vs, before, "MISS")
 	for _, v := range vs {
-		eventually(t, 10*time.Second, "B to drop "+v.target+" "+strings.Join(v.lines, ""), func() bool {
+		testwait.For(t, 10*time.Second, "B to drop "+v.target+" "+strings.Join(v.lines, ""), func() bool {
 			return p.b.raw("GET", v.target, v.lines...).version(t) > before
 		})
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Unsafe-method invalidation, RFC 9111 §4.4, end to end: replicas sharing
@@ -155,7 +157,7 @@ func (r reply) version(t *testing.T) int64 {
 func warm(t *testing.T, h *harness, vs []variant) {
 	t.Helper()
 	for _, v := range vs {
-		eventually(t, 5*time.Second, "L1 to answer "+v.target+" "+strings.Join(v.lines, ""), func() bool {
+		testwait.For(t, 5*time.Second, "L1 to answer "+v.target+" "+strings.Join(v.lines, ""), func() bool {
 			h.srv.current().cache.Wait()
 			return h.raw("GET", v.target, v.lines...).header.Get("X-Cache") == "HIT-L1"
 		})

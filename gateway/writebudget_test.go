@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // TestWriteInvalidationOutlivesItsBudget: RFC 9111 §4.4 says a cache MUST
@@ -33,7 +35,7 @@ func TestWriteInvalidationOutlivesItsBudget(t *testing.T) {
 	warm(t, p.a, vs)
 	warm(t, p.b, vs)
 	ctx := context.Background()
-	eventually(t, 5*time.Second, "the entries in L2", func() bool {
+	testwait.For(t, 5*time.Second, "the entries in L2", func() bool {
 		return len(rs.keys(t, "tiercel:e:*")) >= len(vs)
 	})
 	genKey := "tiercel:tg:{}path:/w/k"
@@ -52,16 +54,16 @@ func TestWriteInvalidationOutlivesItsBudget(t *testing.T) {
 		t.Fatalf("the generation moved (%s -> %s) while Redis held writes", genBefore, g)
 	}
 	unpause()
-	eventually(t, 10*time.Second, "the bump to land in Redis", func() bool { return gen() != genBefore })
+	testwait.For(t, 10*time.Second, "the bump to land in Redis", func() bool { return gen() != genBefore })
 	for _, v := range vs {
-		eventually(t, 10*time.Second, "B to drop "+v.target+" "+strings.Join(v.lines, ""), func() bool {
+		testwait.For(t, 10*time.Second, "B to drop "+v.target+" "+strings.Join(v.lines, ""), func() bool {
 			return p.b.raw("GET", v.target, v.lines...).version(t) > before
 		})
 	}
 	if st := p.a.srv.gen.Load().cache.Stats(); st.L2Detached == 0 || st.L2PendingMiss == 0 {
 		t.Fatalf("the bump did not outlive the write, or no L2 entry was refused meanwhile: %+v", st)
 	}
-	eventually(t, 10*time.Second, "A's bump to be confirmed", func() bool { return p.a.srv.gen.Load().cache.Stats().L2Pending == 0 })
+	testwait.For(t, 10*time.Second, "A's bump to be confirmed", func() bool { return p.a.srv.gen.Load().cache.Stats().L2Pending == 0 })
 	if m := p.a.metrics(t); !strings.Contains(m, "tiercel_write_invalidation_l2_errors_total 0\n") {
 		t.Fatalf("/metrics: a bump that landed is counted as lost:\n%s", grepLines(m, "l2_errors"))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/tiercel/tiercel/internal/testkafka"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Broadcast: two replicas each apply every event of every partition.
@@ -23,10 +24,10 @@ func TestTwoReplicasApplyEveryEvent(t *testing.T) {
 	for i, id := range all {
 		publish(t, p, tagEvent(id, fmt.Sprintf("product:%d", i)))
 	}
-	waitFor(t, "both replicas to apply every event", func() bool { return a.has(all...) && b.has(all...) })
+	testwait.For(t, 20*time.Second, "both replicas to apply every event", func() bool { return a.has(all...) && b.has(all...) })
 	// The counters move just after Apply returns.
 	for _, c := range []*Consumer{ca, cb} {
-		waitFor(t, "the counters", func() bool { return c.Stats().Latency.Count == 60 })
+		testwait.For(t, 20*time.Second, "the counters", func() bool { return c.Stats().Latency.Count == 60 })
 	}
 	partitions := map[int]bool{}
 	for _, r := range []*recorder{a, b} {
@@ -61,13 +62,13 @@ func TestKcatProducedEventApplied(t *testing.T) {
 		"entities": [{"view": "user_stats", "key": {"user_id": "u1"}, "values": {"clicks_7d": 12}}],
 		"source_version": 17, "ts": "2026-11-22T10:00:00Z"}`
 	testkafka.Kcat(t, k.Addr(), DefaultTopic, `user_stats{"user_id":"u1"}`, []byte(body))
-	waitFor(t, "the kcat event", func() bool { return r.has("evt-kcat") })
+	testwait.For(t, 20*time.Second, "the kcat event", func() bool { return r.has("evt-kcat") })
 	ev := r.event("evt-kcat")
 	if ev.Type != TypeUpsert || ev.SourceVersion != 17 || ev.Entities[0].Key["user_id"] != "u1" ||
 		string(ev.Entities[0].Values["clicks_7d"]) != "12" || ev.Tags[0] != "user:u1" {
 		t.Fatalf("applied %+v", ev)
 	}
-	waitFor(t, "the upsert counted", func() bool { return c.Stats().Applied[TypeUpsert] == 1 })
+	testwait.For(t, 20*time.Second, "the upsert counted", func() bool { return c.Stats().Applied[TypeUpsert] == 1 })
 }
 
 // Bad messages are counted by reason and skipped; good events after them
@@ -83,7 +84,7 @@ func TestMalformedEventsSkipped(t *testing.T) {
 	)
 	testkafka.Kcat(t, k.Addr(), DefaultTopic, string(key), []byte(`not json at all`))
 	writeRaw(t, k.Addr(), kafka.Message{Key: key, Value: []byte(`{"version":1,"id":"good","type":"invalidate","tags":["product:1"]}`)})
-	waitFor(t, "the good event", func() bool { return r.has("good") && c.Stats().Applied[TypeInvalidate] == 1 })
+	testwait.For(t, 20*time.Second, "the good event", func() bool { return r.has("good") && c.Stats().Applied[TypeInvalidate] == 1 })
 	st := c.Stats()
 	want := map[Reason]uint64{ReasonBadJSON: 3, ReasonUnknownVersion: 1, ReasonMissingField: 1}
 	for reason, n := range want {
@@ -106,8 +107,8 @@ func TestSourceVersionOrdering(t *testing.T) {
 	publish(t, p, &Event{ID: "v4", Type: TypeInvalidate, Tags: []string{"a", "b"}, SourceVersion: 4})
 	publish(t, p, &Event{ID: "v6", Type: TypeInvalidate, Tags: []string{"a"}, SourceVersion: 6})
 	publish(t, p, &Event{ID: "unversioned", Type: TypeInvalidate, Tags: []string{"a"}})
-	waitFor(t, "the later events", func() bool { return r.has("v5", "v4", "v6", "unversioned") })
-	waitFor(t, "the stale event to be skipped", func() bool { return c.Stats().Skipped[ReasonStale] == 1 })
+	testwait.For(t, 20*time.Second, "the later events", func() bool { return r.has("v5", "v4", "v6", "unversioned") })
+	testwait.For(t, 20*time.Second, "the stale event to be skipped", func() bool { return c.Stats().Skipped[ReasonStale] == 1 })
 	if r.count("v3") != 0 {
 		t.Fatalf("an event older than one applied was applied")
 	}
@@ -123,8 +124,8 @@ func TestDuplicateIDAppliedOnce(t *testing.T) {
 	publish(t, p, tagEvent("dup", "t1"))
 	publish(t, p, tagEvent("dup", "t2")) // another partition, most likely
 	publish(t, p, tagEvent("after", "t1"))
-	waitFor(t, "the duplicate to be skipped", func() bool { return c.Stats().Skipped[ReasonDuplicate] == 1 })
-	waitFor(t, "the next event", func() bool { return r.has("after") })
+	testwait.For(t, 20*time.Second, "the duplicate to be skipped", func() bool { return c.Stats().Skipped[ReasonDuplicate] == 1 })
+	testwait.For(t, 20*time.Second, "the next event", func() bool { return r.has("after") })
 	if n := r.count("dup"); n != 1 {
 		t.Fatalf("dup applied %d times", n)
 	}
@@ -149,7 +150,7 @@ func TestApplyErrorsRetriedThenSkipped(t *testing.T) {
 	for _, id := range []string{"flaky", "broken", "next"} {
 		publish(t, p, tagEvent(id, "same-tag"))
 	}
-	waitFor(t, "the event after the broken one", func() bool {
+	testwait.For(t, 20*time.Second, "the event after the broken one", func() bool {
 		return r.has("flaky", "next") && c.Stats().Applied[TypeInvalidate] == 2
 	})
 	st := c.Stats()
@@ -167,12 +168,12 @@ func TestBrokerRestartLosesNothing(t *testing.T) {
 	for i, id := range before {
 		publish(t, p, tagEvent(id, fmt.Sprintf("t%d", i)))
 	}
-	waitFor(t, "the events before the restart", func() bool { return r.has(before[:10]...) })
+	testwait.For(t, 20*time.Second, "the events before the restart", func() bool { return r.has(before[:10]...) })
 	k.Restart()
 	for i, id := range after {
 		publishRetrying(t, p, tagEvent(id, fmt.Sprintf("t%d", i)))
 	}
-	waitFor(t, "every event", func() bool { return r.has(before...) && r.has(after...) })
+	testwait.For(t, 20*time.Second, "every event", func() bool { return r.has(before...) && r.has(after...) })
 	for _, id := range append(before, after...) {
 		if n := r.count(id); n != 1 {
 			t.Fatalf("%s applied %d times", id, n)
@@ -186,13 +187,13 @@ func TestLongDisconnectDropsL1Once(t *testing.T) {
 	k, r, c := readingConsumer(t)
 	p := newProducer(t, k.Addr())
 	publish(t, p, tagEvent("first", "a"))
-	waitFor(t, "the first event", func() bool { return r.has("first") })
+	testwait.For(t, 20*time.Second, "the first event", func() bool { return r.has("first") })
 	if r.drops.Load() != 0 {
 		t.Fatalf("DropL1 called while connected")
 	}
 
 	k.Kill()
-	waitFor(t, "the gap", func() bool { return r.drops.Load() == 1 })
+	testwait.For(t, 20*time.Second, "the gap", func() bool { return r.drops.Load() == 1 })
 	if err := c.Ready(); err == nil {
 		t.Fatalf("Ready during the gap")
 	}
@@ -200,14 +201,14 @@ func TestLongDisconnectDropsL1Once(t *testing.T) {
 		t.Fatalf("status during the gap: %+v", st)
 	}
 	// Several gap checks later, still one drop per gap.
-	waitFor(t, "the gap to last", func() bool { return time.Since(c.Status().LastContact) > 3*c.cfg.MaxGap })
+	testwait.For(t, 20*time.Second, "the gap to last", func() bool { return time.Since(c.Status().LastContact) > 3*c.cfg.MaxGap })
 	if n := r.drops.Load(); n != 1 {
 		t.Fatalf("DropL1 called %d times in one gap", n)
 	}
 
 	k.Restart()
 	publishRetrying(t, p, tagEvent("after-gap", "a"))
-	waitFor(t, "recovery", func() bool { return c.Ready() == nil && r.has("after-gap") })
+	testwait.For(t, 20*time.Second, "recovery", func() bool { return c.Ready() == nil && r.has("after-gap") })
 	if st := c.Stats(); st.Gaps != 1 || st.Status.InGap || r.count("first") != 1 {
 		t.Fatalf("after recovery: %+v, first applied %d times", st, r.count("first"))
 	}
@@ -225,7 +226,7 @@ func TestReplayOnStart(t *testing.T) {
 	waitReading(t, c, 3)
 	p := newProducer(t, k.Addr())
 	publish(t, p, tagEvent("seen", "a"))
-	waitFor(t, "the first event", func() bool { return first.has("seen") })
+	testwait.For(t, 20*time.Second, "the first event", func() bool { return first.has("seen") })
 	c.Close()
 
 	// While no replica runs: one event too old to matter, two recent ones.
@@ -237,7 +238,7 @@ func TestReplayOnStart(t *testing.T) {
 
 	restarted := newRecorder()
 	c2 := startConsumer(t, cfg, restarted)
-	waitFor(t, "the replay", func() bool {
+	testwait.For(t, 20*time.Second, "the replay", func() bool {
 		return restarted.has("seen", "missed-1", "missed-2") && c2.Stats().Replayed == 3
 	})
 	if restarted.count("too-old") != 0 {
@@ -249,7 +250,7 @@ func TestReplayOnStart(t *testing.T) {
 	}
 	// A live event after the replay is applied and timed.
 	publish(t, p, tagEvent("live", "a"))
-	waitFor(t, "the live event timed", func() bool { return restarted.has("live") && c2.Stats().Latency.Count == 1 })
+	testwait.For(t, 20*time.Second, "the live event timed", func() bool { return restarted.has("live") && c2.Stats().Latency.Count == 1 })
 }
 
 // Until the broker first answers, the consumer is not ready; once it
@@ -265,7 +266,7 @@ func TestStartBeforeBroker(t *testing.T) {
 	k.Restart()
 	waitReading(t, c, 3)
 	publish(t, newProducer(t, k.Addr()), tagEvent("e", "a"))
-	waitFor(t, "the event", func() bool { return r.has("e") })
+	testwait.For(t, 20*time.Second, "the event", func() bool { return r.has("e") })
 }
 
 // The producer's partitioner agrees with librdkafka's murmur2 (and so with

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/tiercel/tiercel/internal/testkafka"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // recorder is a replica's Applier: it records what it applied.
@@ -99,7 +100,7 @@ func startConsumer(t testing.TB, cfg Config, a Applier) *Consumer {
 // waitReading waits until c reads all partitions of the test topic.
 func waitReading(t testing.TB, c *Consumer, partitions int) {
 	t.Helper()
-	waitFor(t, "the consumer to read every partition", func() bool {
+	testwait.For(t, 20*time.Second, "the consumer to read every partition", func() bool {
 		return c.Status().Partitions == partitions && c.Ready() == nil
 	})
 }
@@ -158,18 +159,6 @@ func writeRaw(t testing.TB, addr string, msgs ...kafka.Message) {
 	defer cancel()
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatalf("cannot write raw messages: %v", err)
-	}
-}
-
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
 	}
 }
 

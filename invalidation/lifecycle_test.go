@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Close stops every goroutine the consumer and the producer started: the
@@ -22,7 +24,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, p, tagEvent("e", "a"))
-	waitFor(t, "the event", func() bool { return r.has("e") })
+	testwait.For(t, 20*time.Second, "the event", func() bool { return r.has("e") })
 	if ours := leftovers(); len(ours) == 0 {
 		t.Fatalf("the check finds no consumer goroutine while it runs")
 	}
@@ -33,11 +35,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	}
 	// Close waited for its goroutines; exiting ones may still be unwinding.
 	var left []string
-	deadline := time.Now().Add(5 * time.Second)
-	for left = leftovers(); len(left) > 0 && time.Now().Before(deadline); left = leftovers() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if len(left) > 0 {
+	if !testwait.Until(5*time.Second, func() bool { left = leftovers(); return len(left) == 0 }) {
 		t.Fatalf("goroutines left after Close:\n%s", strings.Join(left, "\n\n"))
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,15 +50,7 @@ func TestDemoServesFeatures(t *testing.T) {
 	tok := strings.TrimSpace(out)
 	post := func(path, token, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", "http://"+srv.Addr()+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return request(t, "POST", "http://"+srv.Addr()+path, token, body)
 	}
 	f := func(path, body string, want ...string) {
 		t.Helper()

@@ -19,15 +19,7 @@ func TestFileReferencesRefusedAlike(t *testing.T) {
 	f := func(body, want string) {
 		t.Helper()
 		body = strings.NewReplacer("$JUNK", junk, "$MISSING", missing).Replace(body)
-		p := writeFile(t, "refs.yaml", body)
-		code, _, vErr := runCLI("validate", "-config", p)
-		if code != 1 || !strings.Contains(vErr, want) {
-			t.Fatalf("validate: code %d, stderr %q; want %q", code, vErr, want)
-		}
-		code, _, sErr := runCLI("serve", "-config", p, "-listen", freeAddr(t), "-admin-listen", freeAddr(t))
-		if code != 1 || !strings.Contains(sErr, want) {
-			t.Fatalf("serve: code %d, stderr %q; want %q", code, sErr, want)
-		}
+		vErr, sErr := refusedAlike(t, writeFile(t, "refs.yaml", body), want)
 		// The same line, not merely the same words.
 		if vLine, sLine := lineWith(vErr, want), lineWith(sErr, want); !strings.HasSuffix(sLine, vLine) {
 			t.Fatalf("validate said %q, serve %q", vLine, sLine)

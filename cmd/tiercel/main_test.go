@@ -1,41 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tiercel/tiercel/internal/testnet"
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
-
-func freeAddr(t *testing.T) string {
-	return "127.0.0.1:" + strconv.Itoa(testnet.FreePort(t))
-}
-
-func runCLI(args ...string) (code int, stdout, stderr string) {
-	var o, e bytes.Buffer
-	code = run(args, &o, &e)
-	return code, o.String(), e.String()
-}
-
-func writeFile(t *testing.T, name, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestValidate(t *testing.T) {
 	good := writeFile(t, "good.yaml", `
@@ -108,59 +85,21 @@ func TestServeDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "tiercel")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	listen, admin := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(bin, "serve", "-listen", listen)
-	cmd.Env = append(os.Environ(), "TIERCEL_ADMIN_LISTEN="+admin, "TIERCEL_REDIS_URL=")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + admin + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway never became healthy: %v\n%s", err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, exited, logs := startBinary(t, bin, []string{"TIERCEL_ADMIN_LISTEN=" + admin, "TIERCEL_REDIS_URL="}, "serve", "-listen", listen)
+	gatewayClient{t: t, base: "http://" + listen, admin: "http://" + admin, logs: logs}.waitHealthy()
 	tok, err := exec.Command(bin, "token", "-sub", "alice").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(path, token string) (int, []byte) {
-		req, _ := http.NewRequest("GET", "http://"+listen+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
+	get := func(path, token string) (int, string) { return request(t, "GET", "http://"+listen+path, token, "") }
 	code, body := get("/api/products/42", strings.TrimSpace(string(tok)))
 	var p struct {
 		ID      string `json:"id"`
 		Version int    `json:"version"`
 	}
-	if code != 200 || json.Unmarshal(body, &p) != nil || p.ID != "42" || p.Version < 1 {
+	if code != 200 || json.Unmarshal([]byte(body), &p) != nil || p.ID != "42" || p.Version < 1 {
 		t.Fatalf("demo product: %d %s", code, body)
 	}
 	if code, _ := get("/api/products/42", ""); code != 401 {
@@ -176,18 +115,17 @@ func TestServeDemo(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	var status int
+	if !testwait.Until(5*time.Second, func() bool {
 		resp, err := http.Get("http://" + admin + "/readyz")
 		if err != nil {
 			t.Fatalf("/readyz after SIGTERM: %v\n%s", err, logs.String())
 		}
 		resp.Body.Close()
-		if resp.StatusCode == 503 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz still %d after SIGTERM", resp.StatusCode)
-		}
+		status = resp.StatusCode
+		return status == 503
+	}) {
+		t.Fatalf("/readyz still %d after SIGTERM", status)
 	}
 	if code, _ := get("/api/products/42", strings.TrimSpace(string(tok))); code != 200 {
 		t.Fatalf("during the drain delay: %d", code)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -15,15 +14,7 @@ func TestRedisFormsRefusedAlike(t *testing.T) {
 		for i := 0; i+1 < len(env); i += 2 {
 			t.Setenv(env[i], env[i+1])
 		}
-		p := writeFile(t, "redis.yaml", body)
-		code, _, vErr := runCLI("validate", "-config", p)
-		if code != 1 || !strings.Contains(vErr, want) {
-			t.Fatalf("validate: code %d, stderr %q; want %q", code, vErr, want)
-		}
-		code, _, sErr := runCLI("serve", "-config", p, "-listen", freeAddr(t), "-admin-listen", freeAddr(t))
-		if code != 1 || !strings.Contains(sErr, want) {
-			t.Fatalf("serve: code %d, stderr %q; want %q", code, sErr, want)
-		}
+		refusedAlike(t, writeFile(t, "redis.yaml", body), want)
 		for i := 0; i+1 < len(env); i += 2 {
 			t.Setenv(env[i], "")
 		}

@@ -1,22 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tiercel/tiercel/internal/chaos"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 const reloadAdminToken = "reload-test-admin-token-0123456789"
@@ -59,10 +57,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	t.Setenv("RELOAD_TEST_ADMIN_TOKEN", reloadAdminToken)
-	bin := filepath.Join(t.TempDir(), "tiercel")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	one, two := namedOrigin(t, "one"), namedOrigin(t, "two")
 	listen, admin := freeAddr(t), freeAddr(t)
 	cfgA, cfgB := reloadConfigs(listen, admin, one, two)
@@ -80,20 +75,8 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	write(cfgA)
-	cmd := exec.Command(bin, "serve", "-config", path)
-	cmd.Env = append(os.Environ(), "TIERCEL_REDIS_URL=", "TIERCEL_KAFKA_BROKERS=")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	gw := gatewayClient{t: t, base: "http://" + listen, admin: "http://" + admin, logs: &logs}
+	cmd, exited, logs := startBinary(t, bin, []string{"TIERCEL_REDIS_URL=", "TIERCEL_KAFKA_BROKERS="}, "serve", "-config", path)
+	gw := gatewayClient{t: t, base: "http://" + listen, admin: "http://" + admin, logs: logs}
 	gw.waitHealthy()
 	if got := gw.get("/a/1"); got.body != "one" {
 		t.Fatalf("/a before any reload: %+v", got)
@@ -141,13 +124,9 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatalf("reload %d: the unchanged cached route answered %q", i, got.xcache)
 		}
 		// Some load between reloads, counted in answers rather than slept.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(load.Snapshot()) < answered+100 {
-			if time.Now().After(deadline) {
-				t.Fatalf("reload %d: the load stalled", i)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testwait.For(t, 10*time.Second, fmt.Sprintf("100 more answers to the load after reload %d", i), func() bool {
+			return len(load.Snapshot()) >= answered+100
+		})
 	}
 	// The admin endpoint, behind the admin token, reloads too.
 	write(cfgA)
@@ -238,99 +217,7 @@ func namedOrigin(t *testing.T, name string) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-type gatewayClient struct {
-	t           *testing.T
-	base, admin string
-	logs        *syncBuffer
-}
-
-type answer struct {
-	status int
-	body   string
-	xcache string
-}
-
-func (g gatewayClient) get(path string) answer {
-	g.t.Helper()
-	resp, err := http.Get(g.base + path)
-	if err != nil {
-		g.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, string(b), resp.Header.Get("X-Cache")}
-}
-
-func (g gatewayClient) post(path, token string) (int, string) {
-	g.t.Helper()
-	req, _ := http.NewRequest("POST", g.admin+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		g.t.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-func (g gatewayClient) waitHealthy() {
-	g.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(g.admin + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatalf("gateway never became healthy: %v\n%s", err, g.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitMetric polls /metrics until a line reads want.
-func (g gatewayClient) waitMetric(want string) {
-	g.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(g.admin + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if slices.Contains(strings.Split(string(b), "\n"), want) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatalf("no %q in /metrics\n%s", want, g.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // jsonString is s as it appears inside a JSON string.
 func jsonString(s string) string {
 	return strings.NewReplacer(`"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-// syncBuffer is a bytes.Buffer the child's stderr and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func hsConfig() Config {
@@ -191,7 +193,7 @@ func TestCoarseClockAdvances(t *testing.T) {
 	if d := time.Since(time.Unix(0, start)); d < 0 || d > time.Minute {
 		t.Fatalf("coarse clock is %v off", d)
 	}
-	waitFor(t, "the coarse clock to tick", func() bool { return v.hitNow() > start })
+	testwait.For(t, 10*time.Second, "the coarse clock to tick", func() bool { return v.hitNow() > start })
 }
 
 func TestVerifyAfterCloseSkipsCache(t *testing.T) {

@@ -217,19 +217,6 @@ func (s *jwksServer) setBody(status int, body []byte) {
 	s.mu.Unlock()
 }
 
-// waitFor polls cond until it holds or the deadline passes; tests never
-// sleep for synchronisation.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // writeJWKFile writes keys (kid → key) as a JWK Set file.
 func writeJWKFile(t testing.TB, keys map[string]any) string {
 	t.Helper()

@@ -13,6 +13,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func jwksConfig(url string, mod func(*IssuerConfig)) Config {
@@ -146,7 +148,7 @@ func TestJWKSDownAtStart(t *testing.T) {
 	wantReason(t, err, ReasonKeysUnavailable)
 
 	srv.setBody(http.StatusOK, good)
-	waitFor(t, "the JWKS to load", func() bool { return v.Status()[0].LastRefreshOK })
+	testwait.For(t, 10*time.Second, "the JWKS to load", func() bool { return v.Status()[0].LastRefreshOK })
 	mustVerify(t, v, tok)
 }
 
@@ -159,7 +161,7 @@ func TestJWKSDownMidway(t *testing.T) {
 	f := func(status int, body, wantErr string) {
 		t.Helper()
 		srv.setBody(status, []byte(body))
-		waitFor(t, "a failed refresh", func() bool { return strings.Contains(v.Status()[0].LastError, wantErr) })
+		testwait.For(t, 10*time.Second, "a failed refresh", func() bool { return strings.Contains(v.Status()[0].LastError, wantErr) })
 		st := v.Status()[0]
 		if st.Keys != 1 || st.LastRefreshOK || st.LastSuccess.IsZero() {
 			t.Fatalf("unexpected status %+v", st)
@@ -224,7 +226,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now()))
-	waitFor(t, "a background refresh", func() bool { return srv.hits.Load() > 3 })
+	testwait.For(t, 10*time.Second, "a background refresh", func() bool { return srv.hits.Load() > 3 })
 	v.Close()
 	v.Close() // idempotent
 
@@ -235,7 +237,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatalf("%s survived Close:\n%s", fn, stacks)
 		}
 	}
-	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+	testwait.For(t, 10*time.Second, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
 	// Known keys still verify after Close; nothing is fetched any more.
 	hits := srv.hits.Load()
 	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now().Add(time.Second)))
@@ -285,7 +287,7 @@ func TestJWKSUnknownKIDWaitsOnlyUntilDeadline(t *testing.T) {
 		t.Fatalf("VerifyDeadline returned after %s: it waited for the hung fetch", d)
 	}
 	close(gate)
-	waitFor(t, "the background refetch to bring k2", func() bool {
+	testwait.For(t, 10*time.Second, "the background refetch to bring k2", func() bool {
 		_, err := v.VerifyDeadline(tok, time.Now().Add(50*time.Millisecond))
 		return err == nil
 	})

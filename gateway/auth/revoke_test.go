@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // The issues these tests guard, cited in each test:
@@ -27,7 +29,7 @@ import (
 func waitRefetched(t *testing.T, srv *jwksServer) {
 	t.Helper()
 	n := srv.hits.Load()
-	waitFor(t, "two more JWKS fetches", func() bool { return srv.hits.Load() >= n+2 })
+	testwait.For(t, 10*time.Second, "two more JWKS fetches", func() bool { return srv.hits.Load() >= n+2 })
 }
 
 // testJWK is one key of a JWK Set built by jwksBody.
@@ -87,7 +89,7 @@ func TestJWKSAnswerReplacesSet(t *testing.T) {
 		}
 
 		srv.setBody(http.StatusOK, good)
-		waitFor(t, "k1 to verify again", func() bool { _, err := v.Verify([]byte(tok)); return err == nil })
+		testwait.For(t, 10*time.Second, "k1 to verify again", func() bool { _, err := v.Verify([]byte(tok)); return err == nil })
 		if st := v.Status()[0]; st.Problem != "" || st.UsableKeys != 1 {
 			t.Fatalf("status after recovery %+v", st)
 		}
@@ -205,14 +207,14 @@ func TestJWKSMaxStale(t *testing.T) {
 		!strings.HasPrefix(st.Problem, "no keys: JWKS stale since ") || !strings.Contains(st.Problem, "unexpected status 503") {
 		t.Fatalf("status once stale %+v (last good %s)", st, lastGood)
 	}
-	waitFor(t, "the drop to be logged", func() bool { return logs.errorCount() == 1 })
+	testwait.For(t, 10*time.Second, "the drop to be logged", func() bool { return logs.errorCount() == 1 })
 	waitRefetched(t, srv)
 	if n := logs.errorCount(); n != 1 || v.Stats().JWKSStaleDrops != 1 {
 		t.Fatalf("the drop was logged %d times and counted %d times, want once", n, v.Stats().JWKSStaleDrops)
 	}
 
 	srv.setBody(http.StatusOK, good)
-	waitFor(t, "a good fetch", func() bool { return v.Status()[0].LastRefreshOK })
+	testwait.For(t, 10*time.Second, "a good fetch", func() bool { return v.Status()[0].LastRefreshOK })
 	mustVerify(t, v, tok)
 	if st := v.Status()[0]; st.Problem != "" || !st.StaleSince.IsZero() {
 		t.Fatalf("status after recovery %+v", st)

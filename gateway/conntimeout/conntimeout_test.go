@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // lineServer answers every "\n"-terminated line with "ok\n" on guarded
@@ -228,10 +230,10 @@ func TestCloseUntracksAndStopsSweeper(t *testing.T) {
 		request(t, c, bufio.NewReader(c))
 		c.Close()
 	}
-	waitFor(t, "no tracked connections", func() bool { return s.g.Stats().Open == 0 })
+	testwait.For(t, 5*time.Second, "no tracked connections", func() bool { return s.g.Stats().Open == 0 })
 	s.g.Close()
 	_ = s.ln.Close()
-	waitFor(t, "goroutines back", func() bool { return runtime.NumGoroutine() <= before })
+	testwait.For(t, 5*time.Second, "goroutines back", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestDisabledReturnsListener(t *testing.T) {
@@ -259,15 +261,4 @@ func TestResolutionDefaults(t *testing.T) {
 	f(Config{Read: time.Second}, 50*time.Millisecond)
 	f(Config{Write: 10 * time.Millisecond}, time.Millisecond)
 	f(Config{Read: time.Second, Resolution: 3 * time.Millisecond}, 3*time.Millisecond)
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

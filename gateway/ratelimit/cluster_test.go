@@ -9,6 +9,7 @@ import (
 
 	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // clusterConfig is a cluster policy that does not refill during a test: its
@@ -134,7 +135,7 @@ func TestClusterFallsBackWhileRedisIsDown(t *testing.T) {
 			}
 
 			recover(srv)
-			if !eventually(10*time.Second, func() bool { return !allowWithin(t, h, "bob").Fallback }) {
+			if !testwait.Until(10*time.Second, func() bool { return !allowWithin(t, h, "bob").Fallback }) {
 				t.Fatalf("still falling back 10s after Redis came back; Stats %+v", l.Stats())
 			}
 			if got := l.RedisState(); got != "closed" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/internal/breaker"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestValidate(t *testing.T) {
@@ -148,7 +149,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 	// The sweeper's stack shows its receiver, which tells it from other
 	// tests' Limiters.
 	marker := fmt.Sprintf("sweepLoop(%p)", l)
-	if !eventually(5*time.Second, func() bool { return strings.Contains(allStacks(), marker) }) {
+	if !testwait.Until(5*time.Second, func() bool { return strings.Contains(allStacks(), marker) }) {
 		t.Fatalf("no sweeper goroutine found for %s: the check would not see a leak", marker)
 	}
 	l.Close()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // t0 is the start of simulated time; tests move time by passing now.
@@ -49,7 +51,7 @@ func TestMain(m *testing.M) {
 // leftBehind polls until no goroutine's stack contains marker; abandoned
 // Redis calls end asynchronously, after Close has returned.
 func leftBehind(marker string) (stacks string, ok bool) {
-	ok = eventually(5*time.Second, func() bool {
+	ok = testwait.Until(5*time.Second, func() bool {
 		stacks = allStacks()
 		return !strings.Contains(stacks, marker)
 	})
@@ -59,18 +61,4 @@ func leftBehind(marker string) (stacks string, ok bool) {
 func allStacks() string {
 	buf := make([]byte, 1<<20)
 	return string(buf[:runtime.Stack(buf, true)])
-}
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		<-tick.C
-	}
-	return true
 }

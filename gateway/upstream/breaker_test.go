@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/internal/breaker"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // statusServer answers with the status it holds and counts the requests
@@ -90,7 +91,7 @@ func TestBreakerHalfOpenProbeCloses(t *testing.T) {
 	}
 	s.status.Store(fasthttp.StatusOK)
 	// After the cooldown one probe goes through; its success closes it.
-	eventually(t, "the breaker lets a probe through", func() bool {
+	testwait.For(t, 10*time.Second, "the breaker lets a probe through", func() bool {
 		_, _, err := get(t, p, "/")
 		return err == nil
 	})

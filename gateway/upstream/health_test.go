@@ -3,6 +3,8 @@ package upstream
 import (
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestPassiveHealthSkipsFailingTarget(t *testing.T) {
@@ -46,7 +48,7 @@ func TestActiveHealthReturnsRecoveredTarget(t *testing.T) {
 			UnhealthyAfter: 2, HealthyAfter: 2,
 		},
 	})
-	eventually(t, "probes mark the sick target unhealthy", func() bool {
+	testwait.For(t, 10*time.Second, "probes mark the sick target unhealthy", func() bool {
 		return !targetStatus(p, sick.addr).Healthy
 	})
 	for range 4 {
@@ -56,7 +58,7 @@ func TestActiveHealthReturnsRecoveredTarget(t *testing.T) {
 	}
 
 	sick.broken.Store(false)
-	eventually(t, "probes bring the target back", func() bool {
+	testwait.For(t, 10*time.Second, "probes bring the target back", func() bool {
 		return targetStatus(p, sick.addr).Healthy
 	})
 	before := sick.hits.Load()
@@ -87,7 +89,7 @@ func TestPassiveTrialReturnsRecoveredTarget(t *testing.T) {
 		t.Fatalf("sick target still healthy after a connection failure")
 	}
 	sick.broken.Store(false)
-	eventually(t, "a trial request brings the target back", func() bool {
+	testwait.For(t, 10*time.Second, "a trial request brings the target back", func() bool {
 		if _, _, err := get(t, p, "/"); err != nil {
 			t.Fatalf("Do: %v", err)
 		}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestRoundRobinSpreadsRequests(t *testing.T) {
@@ -275,7 +277,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 			t.Fatalf("Do: %v", err)
 		}
 	}
-	eventually(t, "a probe reached the server", func() bool { return flaky.hits.Load() > 5 })
+	testwait.For(t, 10*time.Second, "a probe reached the server", func() bool { return flaky.hits.Load() > 5 })
 	if _, _, err := get(t, p, "/"); err != nil {
 		t.Fatalf("Do: %v", err)
 	}
@@ -292,15 +294,13 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	// Close waits for the probe loops, which may still be unwinding when it
 	// returns; fasthttp's cleaner exits when it next wakes, within
 	// IdleConnTimeout.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	var left []string
+	if !testwait.Until(10*time.Second, func() bool {
 		probes, cleaners := poolGoroutines(p)
-		left := append(probes, cleaners...)
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left after Close, first:\n%s", len(left), left[0])
-		}
+		left = append(probes, cleaners...)
+		return len(left) == 0
+	}) {
+		t.Fatalf("%d goroutines left after Close, first:\n%s", len(left), left[0])
 	}
 }
 

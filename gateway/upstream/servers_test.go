@@ -123,18 +123,6 @@ func get(t testing.TB, p *Pool, path string) (string, Result, error) {
 	return string(resp.Body()), res, err
 }
 
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // poolGoroutines returns the stacks of the goroutines that p started,
 // directly or through its HostClients' idle-connection cleaners. Goroutines
 // are told apart by the receiver pointer printed in their stack, so that

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tiercel/tiercel/internal/testredis"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 const itemsPath = "/api/items/"
@@ -150,12 +151,8 @@ func (e *env) get(i int, path, token string) (bool, error) {
 // misses, not L2 hits.
 func (e *env) waitItemEntries(n, stored int, before float64, within time.Duration) map[*testredis.Server]map[string]bool {
 	e.t.Helper()
-	deadline := time.Now().Add(within)
-	for e.l2Writes()-before < float64(stored) {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("the replicas wrote %v of %d item entries to Redis in %s", e.l2Writes()-before, stored, within)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testwait.Until(within, func() bool { return e.l2Writes()-before >= float64(stored) }) {
+		e.t.Fatalf("the replicas wrote %v of %d item entries to Redis in %s", e.l2Writes()-before, stored, within)
 	}
 	byMaster, total, err := e.itemEntries()
 	if err != nil || total < n*95/100 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // Tests of the harness itself: a fault suite whose faults do nothing, or
@@ -142,13 +144,9 @@ func TestLoadOpenLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every slow request hangs until released: an open loop keeps sending.
-	deadline := time.Now().Add(5 * time.Second)
-	for n := 0; n < 40; n = len(l.Snapshot()) {
-		if time.Now().After(deadline) {
-			close(release)
-			t.Fatalf("only %d answers while slow requests hang", n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Until(5*time.Second, func() bool { return len(l.Snapshot()) >= 40 }) {
+		close(release)
+		t.Fatalf("only %d answers while slow requests hang", len(l.Snapshot()))
 	}
 	pace(100 * time.Millisecond)
 	released := time.Now()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // checkGoroutines fails t if, once every subtest has cleaned up, more
@@ -14,17 +16,9 @@ import (
 func checkGoroutines(t *testing.T) {
 	base := len(goroutines())
 	t.Cleanup(func() {
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			left := goroutines()
-			if len(left) <= base {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines left behind:\n%s", len(left)-base, strings.Join(left, "\n\n"))
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
+		var left []string
+		if !testwait.Until(15*time.Second, func() bool { left = goroutines(); return len(left) <= base }) {
+			t.Errorf("%d goroutines left behind:\n%s", len(left)-base, strings.Join(left, "\n\n"))
 		}
 	})
 }

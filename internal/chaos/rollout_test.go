@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/internal/testnet"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // rolloutSize is how long and how hard TestRollout runs.
@@ -102,7 +103,7 @@ func TestRollout(t *testing.T) {
 	}()
 	settle := func() { // a second of load on both replicas between restarts
 		n := len(load.Snapshot())
-		waitFor(t, 10*time.Second, "load to flow", func() bool { return len(load.Snapshot()) >= n+int(sz.rate) })
+		testwait.For(t, 10*time.Second, "load to flow", func() bool { return len(load.Snapshot()) >= n+int(sz.rate) })
 	}
 	settle()
 	var outs []time.Duration
@@ -276,7 +277,7 @@ func (r *replica) start() {
 	if r.proc, err = startProc(cmd); err != nil {
 		r.t.Fatalf("cannot start %s: %v", r.name, err)
 	}
-	waitFor(r.t, 20*time.Second, r.name+" ready", func() bool {
+	testwait.For(r.t, 20*time.Second, r.name+" ready", func() bool {
 		if r.proc.done() {
 			r.t.Fatalf("%s exited at start: %v\n%s", r.name, r.proc.err, r.logTail())
 		}
@@ -441,17 +442,5 @@ func (h *haproxyProc) waitStatus(server, want string, within time.Duration) {
 		if last = st; err != nil {
 			last = err.Error()
 		}
-	}
-}
-
-// waitFor polls cond until it holds or within has passed.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
