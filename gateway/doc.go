@@ -8,6 +8,11 @@
 // conntimeout, reqtarget, and httpcache and byterange for the HTTP cache
 // policy) and never import this package.
 //
+// The gateway builds every component from its Config, in assemble.go, and
+// not cmd/tiercel: a reload builds the next generation's components and
+// keeps those whose settings did not change, which only the code that
+// holds both configs can decide.
+//
 // It must never let a panic reach a client, never answer an error with
 // anything but the JSON error shape, never keep a RequestCtx or its byte
 // slices after a handler returns, and never allocate on the hot path of a

@@ -1,8 +1,9 @@
 // Command tiercel is the Tiercel gateway: `serve` runs it, `token` mints a
 // token it accepts, `validate` checks a config file.
 //
-// This file only dispatches; flags, config loading, wiring and signals live
-// beside it. No logic of the gateway belongs here.
+// This file only dispatches; flags, config loading and signals live beside
+// it. The components are built by the gateway (gateway/assemble.go), which
+// rebuilds them on a reload. No logic of the gateway belongs here.
 package main
 
 import (
