@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // DemoUsers is the number of users u1…uN the demo seeds.
@@ -68,7 +70,7 @@ func DemoRows(n int, at time.Time) []PushRow {
 			Values: map[string][]byte{
 				"clicks_7d":  strconv.AppendUint(nil, h%200, 10),
 				"ctr_7d":     strconv.AppendFloat(nil, float64(h>>8%1000)/10000, 'g', -1, 64),
-				"country":    appendJSONString(nil, demoCountries[h>>20%uint64(len(demoCountries))]),
+				"country":    jsonstr.Append(nil, demoCountries[h>>20%uint64(len(demoCountries))]),
 				"is_premium": strconv.AppendBool(nil, h>>30%4 == 0),
 				"embedding":  emb,
 			},

@@ -147,19 +147,3 @@ func FuzzValueCodec(f *testing.F) {
 		}
 	})
 }
-
-func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "a\"b\\c", "\x00\x1f\n\t", "é\u2028\u2029", "\xff\xfe", "<&>"} {
-		var back string
-		out := appendJSONString(nil, s)
-		if err := json.Unmarshal(out, &back); err != nil {
-			t.Fatalf("%q -> %s: %v", s, out, err)
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		_ = json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Errorf("%q: decoded %q, encoding/json gives %q", s, back, wantBack)
-		}
-	}
-}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // Scalar is the element type of a feature value.
@@ -155,7 +157,7 @@ func (t Type) canonJSON(dst, raw []byte) ([]byte, error) {
 		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 			return dst, fmt.Errorf("want string, got %s", jsonKind(raw))
 		}
-		return appendJSONString(dst, s), nil
+		return jsonstr.Append(dst, s), nil
 	case Bool:
 		switch string(raw) {
 		case "true", "false":
@@ -268,7 +270,7 @@ func (t Type) redisToJSON(dst, b []byte) ([]byte, error) {
 		if !utf8.Valid(b) {
 			return dst, fmt.Errorf("string is not UTF-8")
 		}
-		return appendJSONString(dst, string(b)), nil
+		return jsonstr.Append(dst, string(b)), nil
 	case Bool:
 		switch string(b) {
 		case "1", "true":
