@@ -53,9 +53,9 @@ type Config struct {
 	LastGoodEntries int64 `yaml:"last_good_entries"`
 
 	// SeedDemo fills the demo's user_stats view (source memory) with the
-	// synthetic rows of users u1…u1000 when the Store is created: a memory
-	// view starts empty and the embedded demo has no pipeline to fill it.
-	// For the embedded demo only.
+	// synthetic rows of users u1…u1000 (internal/demo) when the gateway
+	// creates the Store: a memory view starts empty and the embedded demo
+	// has no pipeline to fill it. For the embedded demo only.
 	SeedDemo bool `yaml:"seed_demo"`
 
 	Entities []EntityConfig         `yaml:"entities"`

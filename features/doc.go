@@ -97,8 +97,8 @@
 //	_ts                event time, Unix milliseconds, decimal text
 //
 // The memory source holds packed rows in process: the embedded demo,
-// which has no Redis, pushes to it (SeedDemo, run by New when the config
-// says seed_demo: true).
+// which has no Redis, pushes to it (internal/demo's SeedFeatures, run by
+// the gateway when the config says seed_demo: true).
 //
 // # POST /v1/features
 //

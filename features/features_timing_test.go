@@ -225,9 +225,12 @@ func benchKeys(q *Query) (mget []any, hash []string) {
 }
 
 func BenchmarkPredictCached(b *testing.B) {
-	e := newEnv(b, DemoConfig("redis"))
+	e := newEnv(b, churnRegistry("redis"))
 	ctx := context.Background()
-	if err := e.s.SeedDemo(ctx); err != nil {
+	row := PushRow{Entity: map[string]string{"user_id": "u42"}, Values: map[string][]byte{
+		"clicks_7d": []byte("17"), "ctr_7d": []byte("0.03"), "is_premium": []byte("true"),
+		"embedding": []byte("[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]")}}
+	if err := e.s.Push(ctx, "user_stats", []PushRow{row}); err != nil {
 		b.Fatal(err)
 	}
 	req := &PredictRequest{JoinKeys: []string{"user_id"}, Rows: [][]string{{"u42"}}}

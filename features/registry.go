@@ -166,6 +166,8 @@ func compile(c Config) (*registry, error) {
 		r.compileModel(&p, fmt.Sprintf("models[%d]", i), mc)
 	}
 	if c.SeedDemo {
+		// The demo's rows (internal/demo) fit this view only.
+		const demoView = "user_stats"
 		if v := r.views[demoView]; v == nil || v.source != sourceMemory {
 			p.add("seed_demo: needs a view %q with source memory", demoView)
 		}

@@ -85,3 +85,31 @@ func TestZeroConfigIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Only a memory view can be seeded at start: the gateway must not dial
+// Redis to build a Store.
+func TestSeedDemoNeedsMemoryView(t *testing.T) {
+	cfg := churnRegistry("memory")
+	cfg.SeedDemo = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("seed_demo over the memory view: %v", err)
+	}
+	cfg = churnRegistry("redis")
+	cfg.SeedDemo = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "seed_demo: needs a view \"user_stats\" with source memory") {
+		t.Errorf("seed_demo over a redis view: %v", err)
+	}
+}
+
+func TestNewWithNothingToServe(t *testing.T) {
+	cfg := Config{Entities: churnRegistry("memory").Entities}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("an empty registry is a valid config section: %v", err)
+	}
+	if s, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "no views and no models") {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("New with nothing to serve: %v", err)
+	}
+}

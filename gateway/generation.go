@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/router"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/demo"
 )
 
 // generation is one loaded config and everything a request reads that a
@@ -125,6 +127,12 @@ func (s *Server) build(cfg Config, prev *generation) (g *generation, err error) 
 				return nil, fmt.Errorf("cannot set up features: %w", err)
 			}
 			fresh.features = g.features
+			// Validated to be a memory view: the push touches no network.
+			if cfg.Features.SeedDemo {
+				if err := demo.SeedFeatures(context.Background(), g.features); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	if err := g.buildRoutes(); err != nil {
