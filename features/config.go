@@ -115,13 +115,6 @@ type SourceConfig struct {
 	// embedded demo and tests).
 	Type string `yaml:"type"`
 
-	// Layout is how a redis view's rows are kept (redis only): packed
-	// (default: one string per row, read with one MGET per request) or
-	// hash (one hash per row, a field per feature: the layout of Tiercel
-	// before packed rows, slower to read; for pipelines that write it).
-	// See the package doc for both.
-	Layout string `yaml:"layout"`
-
 	// URL of the upstream's /get-online-features endpoint (http only).
 	URL string `yaml:"url"`
 

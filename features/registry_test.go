@@ -58,7 +58,6 @@ func TestConfigValidate(t *testing.T) {
 		`views[0].features[0].default: want int64, got a string`)
 	f(func(c *Config) { c.Views[0].Features[5].Default = []float64{1, 2} },
 		`views[0].features[5].default: want float32_vector[4], got 2 elements`)
-	f(func(c *Config) { c.Views[0].Features[1].Name = "_ts" }, `reserved`)
 	f(func(c *Config) { c.Views[0].Features[1].Name = "clicks_7d" }, `duplicate feature "clicks_7d"`)
 	f(func(c *Config) { c.Views[0].Source = SourceConfig{Type: "http", URL: "ftp://x"} }, `views[0].source.url`)
 	f(func(c *Config) { c.Views[0].Source.Type = "kafka" }, `views[0].source.type: unknown source "kafka"`)
