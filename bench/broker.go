@@ -25,9 +25,6 @@ func NewBroker(port int, topic string, partitions int32) (*Broker, error) {
 	return &Broker{c: c}, nil
 }
 
-// Addr is the broker's host:port.
-func (b *Broker) Addr() string { return b.c.ListenAddrs()[0] }
-
 // Close stops the broker.
 func (b *Broker) Close() { b.c.Close() }
 

@@ -66,7 +66,7 @@ func TestGatewayToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	p, err := v.Verify([]byte(tok))
+	p, err := v.VerifyBearer([]byte("Bearer "+tok), time.Time{})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}

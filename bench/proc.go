@@ -72,7 +72,7 @@ func StartProc(spec ProcSpec) (*Proc, error) {
 	}()
 	if spec.Addr != "" {
 		if err := p.waitListening(spec.Addr, spec.LogPath); err != nil {
-			_ = p.Close()
+			p.Close()
 			return nil, err
 		}
 	}
@@ -114,7 +114,7 @@ func logTail(path string) string {
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Close stops the process group: SIGTERM, then SIGKILL after 5 s.
-func (p *Proc) Close() error {
+func (p *Proc) Close() {
 	defer p.closeLog()
 	pgid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
@@ -126,7 +126,6 @@ func (p *Proc) Close() error {
 	}
 	// Workers of a master killed first may linger in the group briefly.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	return nil
 }
 
 func (p *Proc) closeLog() {

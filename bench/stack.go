@@ -78,7 +78,7 @@ func (s *Stack) start(spec ProcSpec, measured bool) (*Proc, error) {
 // Close stops every process, last started first.
 func (s *Stack) Close() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		_ = s.procs[i].Close()
+		s.procs[i].Close()
 	}
 	s.procs = nil
 }

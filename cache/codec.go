@@ -83,15 +83,13 @@ func (e *Entry) Append(dst []byte) []byte {
 	return appendBytes(dst, e.Value)
 }
 
-// Decode parses an encoded entry, of the current format or of formatV1
+// decode parses an encoded entry, of the current format or of formatV1
 // (then KeepUntil = ErrorUntil). Key and Value alias b, which must not be
 // modified afterwards. An unknown format version yields ErrUnknownFormat,
-// anything else malformed ErrCorrupt.
-func Decode(b []byte) (*Entry, error) { return decode(b, nil, nil) }
-
-// decode is Decode, except that an entry whose tags and tag generations
-// equal tags and gens gets those slices instead of copies: an L2 read
-// expects the entry's tags, so a valid entry then costs no tag allocation.
+// anything else malformed ErrCorrupt. An entry whose tags and tag
+// generations equal tags and gens gets those slices instead of copies: an
+// L2 read expects the entry's tags, so a valid entry then costs no tag
+// allocation.
 func decode(b []byte, tags []string, gens []uint64) (*Entry, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrCorrupt)

@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// Decode is decode without expected tags: every tag is copied.
+func Decode(b []byte) (*Entry, error) { return decode(b, nil, nil) }
+
 func sampleEntry() *Entry {
 	at := time.Unix(1_700_000_000, 123456789)
 	return &Entry{

@@ -11,10 +11,10 @@ var (
 	// or an entry marked Revalidated without an old one.
 	ErrInvalidEntry = errors.New("invalid entry")
 
-	// ErrCorrupt is returned by Decode for malformed input.
+	// ErrCorrupt is returned by decode for malformed input.
 	ErrCorrupt = errors.New("corrupt entry encoding")
 
-	// ErrUnknownFormat is returned by Decode for an encoding written by
+	// ErrUnknownFormat is returned by decode for an encoding written by
 	// another format version; the cache treats it as a miss.
 	ErrUnknownFormat = errors.New("unknown entry format version")
 

@@ -23,8 +23,8 @@ import (
 // write that works on one slot only would pass on a single node.
 func TestCluster(t *testing.T) {
 	cl := testredis.StartCluster(t, 3, 0)
-	t.Run("PushThenReadPacked", func(t *testing.T) { testClusterPushRead(t, cl, "packed") })
-	t.Run("PushThenReadHash", func(t *testing.T) { testClusterPushRead(t, cl, "hash") })
+	t.Run("PushThenRead", func(t *testing.T) { testClusterPushRead(t, cl) })
+	t.Run("RowErrorReplies", func(t *testing.T) { testClusterRowErrors(t, cl) })
 	t.Run("NoScriptRecovery", func(t *testing.T) { testClusterNoScript(t, cl) })
 	t.Run("LastGoodAcrossStores", func(t *testing.T) { testClusterLastGood(t, cl) })
 	t.Run("SingleNodeClientOnClusterNode", func(t *testing.T) { testSingleClientOnCluster(t, cl) })
@@ -124,13 +124,11 @@ func readClicks(t *testing.T, s *Store, ids []string, clicks int) {
 }
 
 // A push through one Store is read by another (another replica of the
-// gateway, its own client and L1): packed rows written by the merge script
-// and read by a pipeline of GETs (a cluster's MGET cannot span slots), or
-// hashes written by HSET and read by HMGETs.
-func testClusterPushRead(t *testing.T, cl *testredis.Cluster, layout string) {
+// gateway, its own client and L1): rows written by the merge script and
+// read by a pipeline of GETs (a cluster's MGET cannot span slots).
+func testClusterPushRead(t *testing.T, cl *testredis.Cluster) {
 	cfg := testRegistry()
-	cfg.KeyPrefix = "rw-" + layout + ":"
-	cfg.Views[0].Source.Layout = layout
+	cfg.KeyPrefix = "rw:"
 	ids := spread(t, cl, rowKey(cfg.KeyPrefix, "user_stats"))
 	a, b := newClusterStore(t, cl, cfg), newClusterStore(t, cl, cfg)
 	pushClicks(t, a, ids, 100)

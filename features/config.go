@@ -54,9 +54,9 @@ type Config struct {
 	LastGoodEntries int64 `yaml:"last_good_entries"`
 
 	// SeedDemo fills the demo's user_stats view (source memory) with the
-	// synthetic rows of users u1…u1000 when the Store is created: a memory
-	// view starts empty and the embedded demo has no pipeline to fill it.
-	// For the embedded demo only.
+	// synthetic rows of users u1…u1000 (internal/demo) when the gateway
+	// creates the Store: a memory view starts empty and the embedded demo
+	// has no pipeline to fill it. For the embedded demo only.
 	SeedDemo bool `yaml:"seed_demo"`
 
 	Entities []EntityConfig         `yaml:"entities"`
@@ -115,13 +115,6 @@ type SourceConfig struct {
 	// /get-online-features) or memory (in process, fed by Push; for the
 	// embedded demo and tests).
 	Type string `yaml:"type"`
-
-	// Layout is how a redis view's rows are kept (redis only): packed
-	// (default: one string per row, read with one MGET per request) or
-	// hash (one hash per row, a field per feature: the layout of Tiercel
-	// before packed rows, slower to read; for pipelines that write it).
-	// See the package doc for both.
-	Layout string `yaml:"layout"`
 
 	// URL of the upstream's /get-online-features endpoint (http only).
 	URL string `yaml:"url"`

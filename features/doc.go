@@ -17,7 +17,7 @@
 //
 // Get answers a Query: for every (view, entity) row, L1 first; then ONE
 // Redis pipeline for every redis-view row L1 missed, across views (one
-// MGET of the packed rows, an HMGET per row of hash-layout views); then,
+// MGET of the stored rows, a GET per row on a cluster); then,
 // per http view, the missing rows are fetched through the shared cache
 // (L1, L2) and whatever neither tier has is asked from the upstream in ONE
 // batched /get-online-features call. Rows of redis and memory views are
@@ -39,7 +39,7 @@
 //
 // # Redis layout (for external writers)
 //
-// A redis view's row is one Redis string (the packed layout, the default):
+// A redis view's row is one Redis string:
 //
 //	key    {prefix}fv:{view}:{entity key}      prefix defaults to "tiercel:"
 //	value  byte       1                        format version
@@ -81,24 +81,9 @@
 //	        out += struct.pack("<I", h) + uvarint(len(j)) + j
 //	    return out
 //
-// A view with source.layout: hash keeps the layout of Tiercel's first
-// versions, one hash per row, slower to read (an HMGET of every feature
-// per row), for pipelines that already write it:
-//
-//	key    {prefix}fv:{view}:{entity key}
-//	fields one per feature, plus _ts
-//
-//	int64              decimal text             "42"
-//	float64            text (strconv 'g')       "0.125"
-//	string             the raw UTF-8 bytes      "FR"
-//	bool               "1" or "0"               ("true"/"false" are read too)
-//	list<T>            a JSON array             `["a","b"]`
-//	float32_vector[N]  4N bytes, little-endian IEEE 754 float32s
-//	_ts                event time, Unix milliseconds, decimal text
-//
-// The memory source holds packed rows in process: the embedded demo,
-// which has no Redis, pushes to it (SeedDemo, run by New when the config
-// says seed_demo: true).
+// The memory source holds stored rows in process: the embedded demo,
+// which has no Redis, pushes to it (internal/demo's SeedFeatures, run by
+// the gateway when the config says seed_demo: true).
 //
 // # POST /v1/features
 //

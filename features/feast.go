@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // feastRequest is Feast's POST /get-online-features body.
@@ -126,16 +128,16 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, name)
+		dst = jsonstr.Append(dst, name)
 	}
 	for j, ref := range q.Refs {
 		if j > 0 || len(q.JoinKeys) > 0 {
 			dst = append(dst, ',')
 		}
 		if q.FullFeatureNames {
-			dst = appendJSONString(dst, fullName(ref))
+			dst = jsonstr.Append(dst, fullName(ref))
 		} else {
-			dst = appendJSONString(dst, shortName(ref))
+			dst = jsonstr.Append(dst, shortName(ref))
 		}
 	}
 	dst = append(dst, `]},"results":[`...)

@@ -17,9 +17,7 @@ import (
 // The shape: 100 entities × 50 features of one redis view.
 const benchEntities, benchFeatures = 100, 50
 
-// benchRegistry has the shape twice: view "wide" in the packed
-// layout and "wide_hash" in the hash layout (the one before), for the
-// before/after figures.
+// benchRegistry has the shape: view "wide".
 func benchRegistry() Config {
 	fs := make([]FeatureConfig, benchFeatures)
 	for i := range fs {
@@ -27,16 +25,13 @@ func benchRegistry() Config {
 	}
 	return Config{
 		Entities: []EntityConfig{{Name: "user", JoinKeys: []JoinKeyConfig{{Name: "user_id"}}}},
-		Views: []ViewConfig{
-			{Name: "wide", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour},
-			{Name: "wide_hash", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour, Source: SourceConfig{Layout: "hash"}},
-		},
-		RowTTL: time.Hour,
+		Views:    []ViewConfig{{Name: "wide", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour}},
+		RowTTL:   time.Hour,
 	}
 }
 
-// benchSetup pushes 100 rows of 50 features to both views and returns
-// the query of each.
+// benchSetup pushes 100 rows of 50 features to the view and returns the
+// query of them, by view name.
 func benchSetup(b *testing.B) (*env, map[string]*Query) {
 	e := newEnv(b, benchRegistry())
 	rows := make([]PushRow, benchEntities)
@@ -51,7 +46,7 @@ func benchSetup(b *testing.B) (*env, map[string]*Query) {
 		keys[i] = []string{id}
 	}
 	qs := map[string]*Query{}
-	for _, view := range []string{"wide", "wide_hash"} {
+	for _, view := range []string{"wide"} {
 		if err := e.s.Push(context.Background(), view, rows); err != nil {
 			b.Fatal(err)
 		}
@@ -134,7 +129,7 @@ func l2Read(b *testing.B, e *env, q *Query) {
 	res.Release()
 }
 
-// rawMGET is the L2 limit of the packed layout: the same reads (one MGET
+// rawMGET is the L2 limit of a store read: the same reads (one MGET
 // of the 100 row keys, replies as strings) through go-redis, nothing else.
 func rawMGET(b *testing.B, e *env, keys []any) {
 	ctx := context.Background()
@@ -146,39 +141,20 @@ func rawMGET(b *testing.B, e *env, keys []any) {
 	}
 }
 
-// rawHMGET is the L2 limit of the hash layout: 100 HMGETs of 50 fields.
-func rawHMGET(b *testing.B, e *env, keys []string, fields []string) {
-	ctx := context.Background()
-	_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.HMGet(ctx, k, fields...)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-}
-
 // BenchmarkL2 reads 100 entities × 50 features from Redis: the store
 // (read, check, decode, L1 store, cells) and the raw go-redis pipeline of
-// the same reads, for each layout. Allocations per value are the whole
+// the same reads. Allocations per value are the whole
 // process's (go-redis and ristretto included).
 func BenchmarkL2(b *testing.B) {
 	e, qs := benchSetup(b)
-	for _, view := range []string{"wide", "wide_hash"} {
-		e.s.reg.views[view].maxAge = 0
-	}
-	mget, hkeys := benchKeys(qs["wide"])
-	fields := e.s.reg.views["wide_hash"].fields
+	e.s.reg.views["wide"].maxAge = 0
+	mget := benchKeys(qs["wide"])
 	for _, c := range []struct {
 		name string
 		read func(b *testing.B)
 	}{
 		{"store/packed", func(b *testing.B) { l2Read(b, e, qs["wide"]) }},
 		{"raw/MGET", func(b *testing.B) { rawMGET(b, e, mget) }},
-		{"store/hash", func(b *testing.B) { l2Read(b, e, qs["wide_hash"]) }},
-		{"raw/HMGET", func(b *testing.B) { rawHMGET(b, e, hkeys, fields) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			lat := make(latencies, 0, b.N)
@@ -201,7 +177,7 @@ func BenchmarkL2(b *testing.B) {
 func BenchmarkL2SideBySide(b *testing.B) {
 	e, qs := benchSetup(b)
 	e.s.reg.views["wide"].maxAge = 0
-	mget, _ := benchKeys(qs["wide"])
+	mget := benchKeys(qs["wide"])
 	store := make(latencies, 0, b.N)
 	raw := make(latencies, 0, b.N)
 	for b.Loop() {
@@ -216,20 +192,22 @@ func BenchmarkL2SideBySide(b *testing.B) {
 	raw.report(b, "raw-")
 }
 
-// benchKeys are the Redis keys of q's rows: MGET arguments, hash keys.
-func benchKeys(q *Query) (mget []any, hash []string) {
-	mget = []any{"mget"}
+// benchKeys are the MGET arguments of q's rows.
+func benchKeys(q *Query) []any {
+	mget := []any{"mget"}
 	for _, r := range q.Rows {
 		mget = append(mget, "tiercel:fv:wide:"+r[0])
-		hash = append(hash, "tiercel:fv:wide_hash:"+r[0])
 	}
-	return mget, hash
+	return mget
 }
 
 func BenchmarkPredictCached(b *testing.B) {
-	e := newEnv(b, DemoConfig("redis"))
+	e := newEnv(b, churnRegistry("redis"))
 	ctx := context.Background()
-	if err := e.s.SeedDemo(ctx); err != nil {
+	row := PushRow{Entity: map[string]string{"user_id": "u42"}, Values: map[string][]byte{
+		"clicks_7d": []byte("17"), "ctr_7d": []byte("0.03"), "is_premium": []byte("true"),
+		"embedding": []byte("[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]")}}
+	if err := e.s.Push(ctx, "user_stats", []PushRow{row}); err != nil {
 		b.Fatal(err)
 	}
 	req := &PredictRequest{JoinKeys: []string{"user_id"}, Rows: [][]string{{"u42"}}}

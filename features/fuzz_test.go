@@ -122,7 +122,7 @@ func FuzzParseFeast(f *testing.F) {
 }
 
 // FuzzValueCodec: whatever a client or an external writer sends, a value
-// accepted is canonical (idempotent), valid JSON, and survives Redis.
+// accepted is canonical (idempotent), valid JSON, and read back as stored.
 func FuzzValueCodec(f *testing.F) {
 	for _, s := range []string{`1`, `-0.5e3`, `"a\u0000b"`, `true`, `[1,2]`, `["x"]`, `[0.1,2,3,4]`, `"\xff"`} {
 		f.Add(s, uint8(0))
@@ -141,25 +141,8 @@ func FuzzValueCodec(f *testing.F) {
 		if err != nil || !bytes.Equal(again, canon) {
 			t.Fatalf("%s %q: not idempotent: %s -> %s (%v)", typ, in, canon, again, err)
 		}
-		back, err := typ.redisToJSON(nil, typ.appendRedis(nil, canon))
-		if err != nil || !bytes.Equal(back, canon) {
-			t.Fatalf("%s %q: Redis round trip %s -> %s (%v)", typ, in, canon, back, err)
+		if !typ.validJSON(canon) {
+			t.Fatalf("%s %q: the read path refuses the stored %s", typ, in, canon)
 		}
 	})
-}
-
-func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "a\"b\\c", "\x00\x1f\n\t", "é\u2028\u2029", "\xff\xfe", "<&>"} {
-		var back string
-		out := appendJSONString(nil, s)
-		if err := json.Unmarshal(out, &back); err != nil {
-			t.Fatalf("%q -> %s: %v", s, out, err)
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		_ = json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Errorf("%q: decoded %q, encoding/json gives %q", s, back, wantBack)
-		}
-	}
 }

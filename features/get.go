@@ -14,7 +14,6 @@ type getScratch struct {
 	rv     rowView
 	misses []miss
 	byKind [3][]miss // misses by source kind
-	canon  []byte
 }
 
 // miss is a row that L1 could not answer.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/fnv"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -108,19 +107,12 @@ func TestStatuses(t *testing.T) {
 	})
 }
 
-// Every row L1 misses, across views, is read in one pipeline: one MGET for
-// the packed views' rows, plus an HMGET per row of a hash-layout view.
+// Every row L1 misses, across views, is read in one pipeline of one MGET.
 func TestOnePipelineForAllL2Misses(t *testing.T) {
-	for _, shopLayout := range []string{"packed", "hash"} {
-		t.Run(shopLayout, func(t *testing.T) { testOnePipeline(t, shopLayout) })
-	}
-}
-
-func testOnePipeline(t *testing.T, shopLayout string) {
 	cfg := testRegistry()
 	cfg.Entities = append(cfg.Entities, EntityConfig{Name: "shop", JoinKeys: []JoinKeyConfig{{Name: "shop_id"}}})
 	cfg.Views = append(cfg.Views, ViewConfig{Name: "shop_stats", Entities: []string{"shop"},
-		Features: []FeatureConfig{{Name: "orders", Type: "int64"}}, Source: SourceConfig{Layout: shopLayout}})
+		Features: []FeatureConfig{{Name: "orders", Type: "int64"}}})
 	e := newEnv(t, cfg)
 	for i := range 20 {
 		pushUser(t, e, "u"+string(rune('a'+i)), e.clk.Now())
@@ -137,12 +129,8 @@ func testOnePipeline(t *testing.T, shopLayout string) {
 	p0, c0 := e.hc.pipelines.Load(), e.hc.cmds.Load()
 	res := mustGet(t, e.s, q)
 	// The shop row is one key: read once, whatever the number of entity rows.
-	want := int64(1) // MGET
-	if shopLayout == "hash" {
-		want = 2 // MGET (users) + HMGET (s1)
-	}
-	if p, c := e.hc.pipelines.Load()-p0, e.hc.cmds.Load()-c0; p != 1 || c != want {
-		t.Errorf("Get sent %d pipelines of %d commands, want 1 of %d", p, c, want)
+	if p, c := e.hc.pipelines.Load()-p0, e.hc.cmds.Load()-c0; p != 1 || c != 1 {
+		t.Errorf("Get sent %d pipelines of %d commands, want 1 MGET", p, c)
 	}
 	if c := res.Cell(29, 0); c.Status != StatusPresent || string(c.Value) != "3" {
 		t.Errorf("shop orders = %s %v", c.Value, c.Status)
@@ -206,52 +194,6 @@ func TestExternalWriterPackedLayout(t *testing.T) {
 	}
 	if st := e.s.Stats(); st.BadStoredValues != 6 || st.BadStoredRows != 1 || res.Incomplete {
 		t.Errorf("BadStoredValues = %d, BadStoredRows = %d, incomplete %v; want 6, 1, false", st.BadStoredValues, st.BadStoredRows, res.Incomplete)
-	}
-}
-
-// The layout before packed rows, for pipelines that write it: a hash per
-// row, a field per feature.
-func TestExternalWriterHashLayout(t *testing.T) {
-	cfg := testRegistry()
-	cfg.Views[0].Source.Layout = "hash"
-	e := newEnv(t, cfg)
-	ctx := context.Background()
-	vec := make([]byte, 0, 16)
-	for _, f := range []float32{1, 2, 3, 4} {
-		vec = binary.LittleEndian.AppendUint32(vec, math.Float32bits(f))
-	}
-	ts := e.clk.Now().UnixMilli() - 1000
-	e.rdb.HSet(ctx, "tiercel:fv:user_stats:ext%3A1", "clicks_7d", "7", "ctr_7d", "1e-3", "country", "DE",
-		"is_premium", "0", "tags", `["x"]`, "embedding", vec, "_ts", ts)
-	e.rdb.HSet(ctx, "tiercel:fv:user_stats:bad", "clicks_7d", "7.5", "ctr_7d", "NaN", "is_premium", "yes",
-		"embedding", "abc", "_ts", ts)
-	q := mustQuery(t, e.s, allRefs, []string{"user_id"}, [][]string{{"ext:1"}, {"bad"}})
-	res := mustGet(t, e.s, q)
-	want := []string{`7`, `0.001`, `"DE"`, `false`, `["x"]`, `[1,2,3,4]`}
-	for j, w := range want {
-		if c := res.Cell(0, j); string(c.Value) != w || c.Status != StatusPresent {
-			t.Errorf("ext %s = %s %v, want %s", allRefs[j], c.Value, c.Status, w)
-		}
-	}
-	// Badly written values are absent (and counted), never a failed request.
-	if c := res.Cell(1, 0); c.Status != StatusDefault {
-		t.Errorf("bad clicks_7d: %v", c.Status)
-	}
-	for _, j := range []int{1, 3, 5} {
-		if c := res.Cell(1, j); c.Status != StatusNotFound {
-			t.Errorf("bad %s: %v %s", allRefs[j], c.Status, c.Value)
-		}
-	}
-	if n := e.s.Stats().BadStoredValues; n != 4 {
-		t.Errorf("BadStoredValues = %d, want 4", n)
-	}
-	// Push writes the view's layout: a hash, merged field by field.
-	pushUser(t, e, "ext:1", e.clk.Now())
-	if typ := e.rdb.Type(ctx, "tiercel:fv:user_stats:ext%3A1").Val(); typ != "hash" {
-		t.Errorf("push to a hash view wrote a %s", typ)
-	}
-	if got := e.rdb.HGet(ctx, "tiercel:fv:user_stats:ext%3A1", "clicks_7d").Val(); got != "12" {
-		t.Errorf("pushed clicks_7d = %q", got)
 	}
 }
 

@@ -61,6 +61,36 @@ func testRegistry() Config {
 }
 
 // redisClient connects the way production should: socket I/O bounded by
+// churnRegistry is the embedded demo's registry (internal/demo's
+// demo.yaml): a user_stats view of the given source and a builtin logistic
+// churn model over it.
+func churnRegistry(source string) Config {
+	zero, half := 0, 0.5
+	inputs := []string{"user_stats:clicks_7d", "user_stats:ctr_7d", "user_stats:is_premium", "user_stats:embedding"}
+	return Config{
+		Entities: []EntityConfig{{Name: "user", JoinKeys: []JoinKeyConfig{{Name: "user_id", Type: "string"}}}},
+		Views: []ViewConfig{{
+			Name: "user_stats", Entities: []string{"user"}, MaxAge: 7 * 24 * time.Hour,
+			Source: SourceConfig{Type: source},
+			Features: []FeatureConfig{
+				{Name: "clicks_7d", Type: "int64", Default: zero},
+				{Name: "ctr_7d", Type: "float64", Default: 0.0},
+				{Name: "country", Type: "string"},
+				{Name: "is_premium", Type: "bool", Default: false},
+				{Name: "embedding", Type: "float32_vector[8]"},
+			},
+		}},
+		Services: []FeatureServiceConfig{{Name: "churn_inputs", Features: inputs}},
+		Models: []ModelConfig{{
+			Name: "churn", Version: "1", Inputs: inputs, Default: &half,
+			Backend: BackendConfig{Type: "builtin", Kind: "logistic", Weights: &Weights{
+				Bias:    0.3,
+				Weights: []float64{-0.02, -4, -1.2, 0.3, -0.2, 0.1, 0.05, -0.15, 0.25, -0.1, 0.2},
+			}},
+		}},
+	}
+}
+
 // the context's deadline.
 func redisClient(t testing.TB, srv *testredis.Server) *redis.Client {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tiercel/tiercel/cache"
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // http views: rows come from an upstream speaking Feast's
@@ -116,14 +117,14 @@ func (s *Store) callUpstream(ctx context.Context, v *view, ps []*pendingFill) ([
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = appendJSONString(body, v.upstreamView+":"+f.name)
+		body = jsonstr.Append(body, v.upstreamView+":"+f.name)
 	}
 	body = append(body, `],"entities":{`...)
 	for k, jk := range v.keys {
 		if k > 0 {
 			body = append(body, ',')
 		}
-		body = appendJSONString(body, jk.name)
+		body = jsonstr.Append(body, jk.name)
 		body = append(body, ":["...)
 		for i, p := range ps {
 			if i > 0 {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // ParseNative parses and validates a POST /v1/features body. The result
@@ -80,7 +82,7 @@ func (r *Result) AppendNative(dst []byte) []byte {
 			if k > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, name)
+			dst = jsonstr.Append(dst, name)
 			dst = append(dst, ':')
 			dst = appendKeyJSON(dst, q.keyTypes[k], row[k])
 		}

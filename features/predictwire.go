@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // predictRequest is the body of POST /v1/models/{name}/predict.
@@ -40,9 +42,9 @@ func (s *Store) ParsePredict(body []byte) (*PredictRequest, error) {
 // AppendPredict renders r as a predict response.
 func (r *PredictResult) AppendPredict(dst []byte) []byte {
 	dst = append(dst, `{"model":`...)
-	dst = appendJSONString(dst, r.Model)
+	dst = jsonstr.Append(dst, r.Model)
 	dst = append(dst, `,"version":`...)
-	dst = appendJSONString(dst, r.Version)
+	dst = jsonstr.Append(dst, r.Version)
 	dst = append(dst, `,"predictions":[`...)
 	for i, p := range r.Rows {
 		if i > 0 {
@@ -55,7 +57,7 @@ func (r *PredictResult) AppendPredict(dst []byte) []byte {
 				if k > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendJSONString(dst, name)
+				dst = jsonstr.Append(dst, name)
 				dst = append(dst, ':')
 				dst = appendKeyJSON(dst, q.keyTypes[k], q.Rows[i][k])
 			}

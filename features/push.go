@@ -99,18 +99,12 @@ func (s *Store) writeRedis(ctx context.Context, v *view, encs []pushEnc) error {
 	return nil
 }
 
-// pipeWrites sends one merge (packed rows) or HSET (hash layout) per row:
-// one key each, so that on a cluster every command, and the script, stays
-// within one slot.
+// pipeWrites sends one merge per row: one key each, so that on a cluster
+// every script stays within one slot.
 func (s *Store) pipeWrites(ctx context.Context, v *view, encs []pushEnc) ([]redis.Cmder, error) {
 	return s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range encs {
-			e := &encs[i]
-			if v.layout == layoutHash {
-				p.HSet(ctx, e.key, e.hashFields(v)...)
-			} else {
-				mergeScript.EvalSha(ctx, p, []string{e.key}, e.packed(v))
-			}
+			mergeScript.EvalSha(ctx, p, []string{encs[i].key}, encs[i].packed(v))
 		}
 		return nil
 	})
@@ -145,16 +139,6 @@ func (e *pushEnc) packed(v *view) []byte {
 		sb.value(v.tags[pv.fi], pv.canon)
 	}
 	return sb.b
-}
-
-// hashFields are the row's HSET field-value pairs in the hash layout.
-func (e *pushEnc) hashFields(v *view) []any {
-	out := make([]any, 0, 2*len(e.vals)+2)
-	for _, pv := range e.vals {
-		f := v.features[pv.fi]
-		out = append(out, f.name, f.typ.appendRedis(nil, pv.canon))
-	}
-	return append(out, tsField, strconv.FormatInt(e.ts, 10))
 }
 
 // encodePush validates rows and encodes them.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // pushBody is the native POST /v1/push body:
@@ -100,7 +102,7 @@ func (s *Store) ServePush(ctx context.Context, body, dst []byte) ([]byte, error)
 		return dst, err
 	}
 	dst = append(dst, `{"view":`...)
-	dst = appendJSONString(dst, view)
+	dst = jsonstr.Append(dst, view)
 	dst = append(dst, `,"rows":`...)
 	dst = strconv.AppendInt(dst, int64(len(rows)), 10)
 	return append(dst, "}\n"...), nil

@@ -8,7 +8,7 @@ import (
 )
 
 func TestServePush(t *testing.T) {
-	s, err := New(DemoConfig("memory"), Options{})
+	s, err := New(churnRegistry("memory"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

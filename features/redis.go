@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,8 +12,8 @@ import (
 )
 
 // readRedis answers every redis-view miss of a Get with one pipeline: one
-// MGET of the packed rows (a GET each on Redis Cluster, whose MGET cannot
-// span slots) and an HMGET per row of hash-layout views. The pipeline is
+// MGET of the stored rows (a GET each on Redis Cluster, whose MGET cannot
+// span slots). The pipeline is
 // bounded by RedisTimeout, ctx and the smallest budget of the views read;
 // it is skipped while the feature Redis' breaker is open. Rows it could
 // not read fall back to NOT_FOUND/DEFAULT, and the result is incomplete.
@@ -108,13 +107,13 @@ func isReply(err error) bool {
 type redisReads struct {
 	pipe  redis.Pipeliner
 	mget  *redis.StringSliceCmd // single node: every packed row
-	cmds  []redis.Cmder         // per miss: its GET or HMGET (nil: in mget)
+	cmds  []*redis.StringCmd    // per miss: its GET (nil: in mget)
 	inGet []int                 // per miss: its index in mget
 	first []int                 // per miss: the first miss of its key
 }
 
 func (s *Store) queueReads(ctx context.Context, q *Query, misses []miss) *redisReads {
-	rd := &redisReads{pipe: s.rdb.Pipeline(), cmds: make([]redis.Cmder, len(misses)),
+	rd := &redisReads{pipe: s.rdb.Pipeline(), cmds: make([]*redis.StringCmd, len(misses)),
 		inGet: make([]int, len(misses)), first: make([]int, len(misses))}
 	seen := make(map[string]int, len(misses))
 	var args []any
@@ -125,20 +124,16 @@ func (s *Store) queueReads(ctx context.Context, q *Query, misses []miss) *redisR
 		}
 		seen[m.key] = i
 		rd.first[i] = i
-		v := q.views[m.qv].v
-		switch {
-		case v.layout == layoutHash:
-			rd.cmds[i] = rd.pipe.HMGet(ctx, m.key, v.fields...)
-		case s.single:
-			if args == nil {
-				args = make([]any, 1, 1+len(misses))
-				args[0] = "mget"
-			}
-			rd.inGet[i] = len(args) - 1
-			args = append(args, m.key)
-		default:
+		if !s.single {
 			rd.cmds[i] = rd.pipe.Get(ctx, m.key)
+			continue
 		}
+		if args == nil {
+			args = make([]any, 1, 1+len(misses))
+			args[0] = "mget"
+		}
+		rd.inGet[i] = len(args) - 1
+		args = append(args, m.key)
 	}
 	if args != nil {
 		// A StringSliceCmd: replies as strings, not boxed in interfaces
@@ -153,37 +148,21 @@ func (s *Store) queueReads(ctx context.Context, q *Query, misses []miss) *redisR
 // an error when the reply was one (a key of the wrong type, a slot the
 // cluster could not serve) or never came.
 func (s *Store) readReply(v *view, rd *redisReads, i int, sc *getScratch) ([]byte, error) {
-	switch cmd := rd.cmds[i].(type) {
-	case nil:
-		vals, err := rd.mget.Result()
-		if err != nil {
-			return nil, err
-		}
-		if rd.inGet[i] >= len(vals) {
-			return nil, errShortReply
-		}
-		return s.rowFromStored(v, stringBytes(vals[rd.inGet[i]]), sc), nil
-	case *redis.StringCmd:
+	if cmd := rd.cmds[i]; cmd != nil {
 		str, err := cmd.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}
 		return s.rowFromStored(v, stringBytes(str), sc), nil
-	case *redis.SliceCmd:
-		vals, err := cmd.Result()
-		if err != nil {
-			return nil, err
-		}
-		if len(vals) != len(v.fields) {
-			return nil, errShortReply
-		}
-		enc := s.rowFromHash(v, vals, sc)
-		if err := sc.rv.decode(enc, len(v.features)); err != nil {
-			panic("BUG: rowFromHash built an undecodable row: " + err.Error())
-		}
-		return enc, nil
 	}
-	panic("BUG: unexpected redis command in a feature read")
+	vals, err := rd.mget.Result()
+	if err != nil {
+		return nil, err
+	}
+	if rd.inGet[i] >= len(vals) {
+		return nil, errShortReply
+	}
+	return s.rowFromStored(v, stringBytes(vals[rd.inGet[i]]), sc), nil
 }
 
 func (s *Store) markUnread(res *Result, misses []miss, nowMs int64, reason Reason) {
@@ -227,38 +206,6 @@ func (s *Store) rowFromStored(v *view, raw []byte, sc *getScratch) []byte {
 			// The cells point into the row: it outlives the request in L1.
 			rv.vals[fi] = rb.value(val)
 		}
-	}
-	return rb.b
-}
-
-// rowFromHash encodes a row from the HMGET reply of the hash layout
-// (features, then _ts), converting each field from its text form.
-func (s *Store) rowFromHash(v *view, reply []any, sc *getScratch) []byte {
-	var ts int64
-	if str, ok := reply[len(v.features)].(string); ok {
-		n, err := strconv.ParseInt(str, 10, 64)
-		if err != nil || n < 0 {
-			s.st.badStoredValues.Add(1)
-		} else {
-			ts = n
-		}
-	}
-	var rb rowBuilder
-	rb.begin(nil, ts)
-	for fi, f := range v.features {
-		str, ok := reply[fi].(string)
-		if !ok {
-			rb.absent()
-			continue
-		}
-		var err error
-		sc.canon, err = f.typ.redisToJSON(sc.canon[:0], stringBytes(str))
-		if err != nil {
-			s.st.badStoredValues.Add(1)
-			rb.absent()
-			continue
-		}
-		rb.value(sc.canon)
 	}
 	return rb.b
 }

@@ -48,14 +48,6 @@ const (
 	sourceMemory
 )
 
-// layout is how a redis view's rows are kept in Redis.
-type layout uint8
-
-const (
-	layoutPacked layout = iota // one stored row (storedrow.go) per key
-	layoutHash                 // one hash per row, a field per feature
-)
-
 type view struct {
 	idx      int
 	name     string
@@ -65,7 +57,6 @@ type view struct {
 	maxAge   time.Duration
 
 	source       sourceKind
-	layout       layout // redis views
 	url          string
 	upstreamView string
 	timeout      time.Duration
@@ -80,10 +71,6 @@ type view struct {
 
 	// emptyRow is the row encoding of an entity with no values.
 	emptyRow []byte
-
-	// fields are the HMGET fields of one row of the hash layout: the
-	// features, then _ts.
-	fields []string
 
 	// fallbacks counts rows answered without their source, by reason.
 	fallbacks [numReasons]atomic.Uint64
@@ -100,9 +87,6 @@ type feature struct {
 	typ  Type
 	def  []byte // canonical JSON of the default; nil: none
 }
-
-// tsField is the Redis hash field holding a row's event time.
-const tsField = "_ts"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
 
@@ -168,6 +152,8 @@ func compile(c Config) (*registry, error) {
 		r.compileModel(&p, fmt.Sprintf("models[%d]", i), mc)
 	}
 	if c.SeedDemo {
+		// The demo's rows (internal/demo) fit this view only.
+		const demoView = "user_stats"
 		if v := r.views[demoView]; v == nil || v.source != sourceMemory {
 			p.add("seed_demo: needs a view %q with source memory", demoView)
 		}
@@ -251,9 +237,6 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 	for i, fc := range vc.Features {
 		fp := fmt.Sprintf("%s.features[%d]", path, i)
 		checkName(p, fp+".name", fc.Name)
-		if fc.Name == tsField {
-			p.add("%s.name: %q is reserved for the event timestamp", fp, tsField)
-		}
 		if _, dup := v.byName[fc.Name]; dup {
 			p.add("%s.name: duplicate feature %q", fp, fc.Name)
 		}
@@ -275,11 +258,9 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 		v.byTag[tag] = len(v.features)
 		v.tags = append(v.tags, tag)
 		v.features = append(v.features, f)
-		v.fields = append(v.fields, fc.Name)
 		ref := vc.Name + ":" + fc.Name
 		r.refNames[ref] = ref
 	}
-	v.fields = append(v.fields, tsField)
 	v.emptyRow = emptyRowOf(len(v.features))
 	r.compileSource(p, path+".source", vc, v)
 	r.views[vc.Name] = v
@@ -295,16 +276,6 @@ func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *vie
 	defaults.Set(&v.ttl, defaultHTTPTTL)
 	v.breakerCfg = s.Breaker.Or(r.cfg.Breaker)
 	checkBreaker(p, path+".breaker", s.Breaker)
-	switch s.Layout {
-	case "", "packed":
-	case "hash":
-		v.layout = layoutHash
-	default:
-		p.add("%s.layout: unknown layout %q (want packed or hash)", path, s.Layout)
-	}
-	if s.Layout != "" && s.Type != "" && s.Type != "redis" {
-		p.add("%s.layout: only redis views have a layout", path)
-	}
 	switch s.Type {
 	case "", "redis":
 		v.source = sourceRedis

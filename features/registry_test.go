@@ -60,7 +60,6 @@ func TestConfigValidate(t *testing.T) {
 		`views[0].features[0].default: want int64, got a string`)
 	f(func(c *Config) { c.Views[0].Features[5].Default = []float64{1, 2} },
 		`views[0].features[5].default: want float32_vector[4], got 2 elements`)
-	f(func(c *Config) { c.Views[0].Features[1].Name = "_ts" }, `reserved`)
 	f(func(c *Config) { c.Views[0].Features[1].Name = "clicks_7d" }, `duplicate feature "clicks_7d"`)
 	f(func(c *Config) { c.Views[0].Source = SourceConfig{Type: "http", URL: "ftp://x"} }, `views[0].source.url`)
 	f(func(c *Config) { c.Views[0].Source.Type = "kafka" }, `views[0].source.type: unknown source "kafka"`)
@@ -105,5 +104,33 @@ func TestConfigValidateLines(t *testing.T) {
 func TestZeroConfigIsValid(t *testing.T) {
 	if err := (Config{}).Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Only a memory view can be seeded at start: the gateway must not dial
+// Redis to build a Store.
+func TestSeedDemoNeedsMemoryView(t *testing.T) {
+	cfg := churnRegistry("memory")
+	cfg.SeedDemo = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("seed_demo over the memory view: %v", err)
+	}
+	cfg = churnRegistry("redis")
+	cfg.SeedDemo = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "seed_demo: needs a view \"user_stats\" with source memory") {
+		t.Errorf("seed_demo over a redis view: %v", err)
+	}
+}
+
+func TestNewWithNothingToServe(t *testing.T) {
+	cfg := Config{Entities: churnRegistry("memory").Entities}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("an empty registry is a valid config section: %v", err)
+	}
+	if s, err := New(cfg, Options{}); err == nil || !strings.Contains(err.Error(), "no views and no models") {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("New with nothing to serve: %v", err)
 	}
 }

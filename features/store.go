@@ -1,7 +1,6 @@
 package features
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,8 @@ import (
 	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
-// Options are a Store's dependencies, built by cmd/tiercel.
+// Options are a Store's dependencies, built by the gateway from the
+// components it shares (gateway/generation.go).
 type Options struct {
 	// Redis holds the redis views and is where Push writes them. It should
 	// have ContextTimeoutEnabled, or a hung Redis holds a Get past its
@@ -102,15 +102,12 @@ func New(cfg Config, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if reg.cfg.SeedDemo {
-		// A memory view: Push touches no network, the context is moot.
-		if err := s.SeedDemo(context.Background()); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
 	return s, nil
 }
+
+// MaxEntities is the most rows one request or Push may carry
+// (max_entities): a bulk writer pushes in batches of it.
+func (s *Store) MaxEntities() int { return s.reg.cfg.MaxEntities }
 
 // Close stops the Store's own caches. Calls after Close fail or miss.
 func (s *Store) Close() {

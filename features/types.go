@@ -2,13 +2,12 @@ package features
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // Scalar is the element type of a feature value.
@@ -155,7 +154,7 @@ func (t Type) canonJSON(dst, raw []byte) ([]byte, error) {
 		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 			return dst, fmt.Errorf("want string, got %s", jsonKind(raw))
 		}
-		return appendJSONString(dst, s), nil
+		return jsonstr.Append(dst, s), nil
 	case Bool:
 		switch string(raw) {
 		case "true", "false":
@@ -195,97 +194,6 @@ func jsonKind(raw []byte) string {
 		return "a number with a fraction or exponent"
 	}
 	return "a number"
-}
-
-// appendRedis appends the Redis encoding of a canonical JSON value (see
-// the package doc): text for scalars, JSON for lists, little-endian
-// float32s for vectors.
-func (t Type) appendRedis(dst, canon []byte) []byte {
-	switch {
-	case t.Dim > 0:
-		var v []float32
-		if err := json.Unmarshal(canon, &v); err != nil {
-			panic("BUG: non-canonical vector: " + err.Error())
-		}
-		for _, f := range v {
-			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(f))
-		}
-		return dst
-	case t.List:
-		return append(dst, canon...)
-	case t.Elem == String:
-		var s string
-		if err := json.Unmarshal(canon, &s); err != nil {
-			panic("BUG: non-canonical string: " + err.Error())
-		}
-		return append(dst, s...)
-	case t.Elem == Bool:
-		if canon[0] == 't' {
-			return append(dst, '1')
-		}
-		return append(dst, '0')
-	}
-	return append(dst, canon...) // int64 and float64 text are their JSON
-}
-
-// redisToJSON decodes a Redis field into its canonical JSON, rejecting
-// values an external writer got wrong.
-func (t Type) redisToJSON(dst, b []byte) ([]byte, error) {
-	switch {
-	case t.Dim > 0:
-		if len(b) != 4*t.Dim {
-			return dst, fmt.Errorf("want %d bytes for %s, got %d", 4*t.Dim, t, len(b))
-		}
-		dst = append(dst, '[')
-		for i := 0; i < t.Dim; i++ {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			f := math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-				return dst, fmt.Errorf("element %d is not finite", i)
-			}
-			dst = appendFloat(dst, float64(f), 32)
-		}
-		return append(dst, ']'), nil
-	case t.List:
-		return t.canonJSON(dst, b)
-	}
-	switch t.Elem {
-	case Int64:
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
-			return dst, fmt.Errorf("want int64 text, got %q", clip(b))
-		}
-		return strconv.AppendInt(dst, n, 10), nil
-	case Float64:
-		f, err := strconv.ParseFloat(string(b), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return dst, fmt.Errorf("want finite float64 text, got %q", clip(b))
-		}
-		return appendFloat(dst, f, 64), nil
-	case String:
-		if !utf8.Valid(b) {
-			return dst, fmt.Errorf("string is not UTF-8")
-		}
-		return appendJSONString(dst, string(b)), nil
-	case Bool:
-		switch string(b) {
-		case "1", "true":
-			return append(dst, "true"...), nil
-		case "0", "false":
-			return append(dst, "false"...), nil
-		}
-		return dst, fmt.Errorf("want bool 1 or 0, got %q", clip(b))
-	}
-	panic(fmt.Sprintf("BUG: type %v has no Redis form", t))
-}
-
-func clip(b []byte) []byte {
-	if len(b) > 32 {
-		return b[:32]
-	}
-	return b
 }
 
 // appendFloat renders finite floats the way JSON wants them; integral

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // Shared pieces of the JSON wire formats. Parsing uses encoding/json (a
@@ -59,7 +61,7 @@ func appendKeyJSON(dst []byte, t Scalar, s string) []byte {
 	if t == Int64 {
 		return append(dst, s...)
 	}
-	return appendJSONString(dst, s)
+	return jsonstr.Append(dst, s)
 }
 
 func appendStrings(dst []byte, ss []string, f func(string) string) []byte {
@@ -71,7 +73,7 @@ func appendStrings(dst []byte, ss []string, f func(string) string) []byte {
 		if f != nil {
 			s = f(s)
 		}
-		dst = appendJSONString(dst, s)
+		dst = jsonstr.Append(dst, s)
 	}
 	return append(dst, ']')
 }

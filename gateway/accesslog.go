@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/tiercel/tiercel/internal/jsonstr"
 	"github.com/valyala/fasthttp"
 )
 
@@ -146,15 +146,15 @@ func (r *accessRecord) appendJSON(b []byte, started time.Time, elapsed time.Dura
 	b = append(b, `{"time":"`...)
 	b = started.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `","level":"INFO","msg":"request","method":`...)
-	b = appendJSONString(b, r.method)
+	b = jsonstr.Append(b, r.method)
 	b = append(b, `,"path":"`...)
-	b = appendJSONEscaped(b, r.path)
+	b = jsonstr.AppendInner(b, r.path)
 	if r.query != nil {
-		b = appendJSONEscaped(append(b, '?'), r.query)
+		b = jsonstr.AppendInner(append(b, '?'), r.query)
 	}
 	b = append(b, '"')
 	b = append(b, `,"route":`...)
-	b = appendJSONString(b, r.route)
+	b = jsonstr.Append(b, r.route)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.status), 10)
 	b = append(b, `,"duration_ms":`...)
@@ -164,17 +164,17 @@ func (r *accessRecord) appendJSON(b []byte, started time.Time, elapsed time.Dura
 	b = append(b, `,"bytes_out":`...)
 	b = strconv.AppendInt(b, int64(r.bytesOut), 10)
 	b = append(b, `,"cache":`...)
-	b = appendJSONString(b, r.cache.String())
+	b = jsonstr.Append(b, r.cache.String())
 	b = append(b, `,"upstream":`...)
-	b = appendJSONString(b, r.upstream)
+	b = jsonstr.Append(b, r.upstream)
 	b = append(b, `,"target":`...)
-	b = appendJSONString(b, r.target)
+	b = jsonstr.Append(b, r.target)
 	b = append(b, `,"remote":"`...)
 	b = r.remote.AppendTo(b)
 	b = append(b, `","user_agent":`...)
-	b = appendJSONString(b, r.userAgent)
+	b = jsonstr.Append(b, r.userAgent)
 	b = append(b, `,"request_id":`...)
-	b = appendJSONString(b, r.id)
+	b = jsonstr.Append(b, r.id)
 	return append(b, "}\n"...)
 }
 
@@ -264,43 +264,6 @@ func appendCLFEscaped[T []byte | string](b []byte, s T) []byte {
 		default:
 			b = append(b, c)
 		}
-	}
-	return b
-}
-
-// appendJSONString appends s as a JSON string, escaping what JSON requires
-// and replacing invalid UTF-8, so a message or log line that echoes client
-// input can never break the document.
-func appendJSONString[T []byte | string](b []byte, s T) []byte {
-	return append(appendJSONEscaped(append(b, '"'), s), '"')
-}
-
-// appendJSONEscaped appends the inside of a JSON string as encoding/json
-// writes it: control characters and <, >, & escaped, invalid UTF-8
-// replaced by U+FFFD.
-func appendJSONEscaped[T []byte | string](b []byte, s T) []byte {
-	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
 	}
 	return b
 }

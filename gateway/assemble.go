@@ -8,6 +8,7 @@ package gateway
 // consumer, the listeners) and calls build for the rest.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -18,6 +19,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/ratelimit"
 	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/demo"
 )
 
 // build makes the generation for cfg. Every component of prev (nil at
@@ -94,6 +96,12 @@ func (s *Server) build(cfg Config, prev *generation) (g *generation, err error) 
 				return nil, fmt.Errorf("cannot set up features: %w", err)
 			}
 			fresh.features = g.features
+			// Validated to be a memory view: the push touches no network.
+			if cfg.Features.SeedDemo {
+				if err := demo.SeedFeatures(context.Background(), g.features); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	if err := g.buildRoutes(); err != nil {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/tiercel/tiercel/gateway/reqtarget"
 	"github.com/tiercel/tiercel/gateway/upstream"
+	"github.com/tiercel/tiercel/internal/jsonstr"
+	"github.com/valyala/fasthttp"
 )
 
 // Error is the one error type that reaches a client: it carries the HTTP
@@ -79,12 +79,12 @@ func writeError(ctx *fasthttp.RequestCtx, e *Error, requestID []byte) {
 
 func appendErrorBody(b []byte, e *Error, requestID []byte) []byte {
 	b = append(b, `{"error":{"code":`...)
-	b = appendJSONString(b, e.Code)
+	b = jsonstr.Append(b, e.Code)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, e.Message)
+	b = jsonstr.Append(b, e.Message)
 	if len(requestID) > 0 {
 		b = append(b, `,"request_id":`...)
-		b = appendJSONString(b, requestID)
+		b = jsonstr.Append(b, requestID)
 	}
 	return append(b, "}}\n"...)
 }

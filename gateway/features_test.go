@@ -430,20 +430,17 @@ func TestFeaturesRedisDownReadyz(t *testing.T) {
 	}
 }
 
-// Rows whose reply is an error (here WRONGTYPE: a string where the hash
-// layout wants a hash) are counted per row on their own metric; the
-// pipeline they came in is one ok pipeline. Counted as pipeline failures
-// per row, they made pipelines_total{result="ok"} (pipelines - failures)
-// wrap around to 1.8446744073709552e+19.
+// Rows whose reply is an error (here WRONGTYPE: a hash where a row is read
+// with GET, as on a cluster; a single node's MGET answers nil) are counted
+// per row on their own metric; the pipeline they came in is one ok
+// pipeline. Counted as pipeline failures per row, they made
+// pipelines_total{result="ok"} (pipelines - failures) wrap around to
+// 1.8446744073709552e+19.
 func TestFeaturesRowErrorMetrics(t *testing.T) {
-	rs := testredis.Start(t)
-	h := newHarness(t, func(c *Config) {
-		featureRoutes(rs.URL(), "")(c)
-		c.Features.Views[1].Source.Layout = "hash"
-	})
-	rdb := rs.Client()
+	rs := clusterRedis(t)
+	h := newHarness(t, rs.use(featureRoutes("", "")))
 	for _, id := range []string{"w1", "w2"} {
-		if err := rdb.Set(context.Background(), "tiercel:fv:rv:"+id, "not a hash", 0).Err(); err != nil {
+		if err := rs.client.HSet(context.Background(), "tiercel:fv:rv:"+id, "f", "not a row").Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -268,7 +268,7 @@ func (s *Server) closeComponents() {
 	}
 	if s.consumer != nil {
 		// First: it applies events to the components closed below.
-		_ = s.consumer.Close()
+		s.consumer.Close()
 	}
 	// Generations a reload replaced, whose grace has not run out, then
 	// the current one.

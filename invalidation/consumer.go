@@ -93,18 +93,17 @@ func NewConsumer(cfg Config, a Applier, logger *slog.Logger) (*Consumer, error) 
 }
 
 // Close stops every reader and waits for them and for any Apply in flight.
-func (c *Consumer) Close() error {
+func (c *Consumer) Close() {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil
+		return
 	}
 	c.closed = true
 	c.mu.Unlock()
 	close(c.stop)
 	c.cancel()
 	c.wg.Wait()
-	return nil
 }
 
 // Ready returns nil when the consumer is connected and not in a gap, and

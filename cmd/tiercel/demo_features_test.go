@@ -4,27 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/tiercel/tiercel/features"
 	"github.com/tiercel/tiercel/gateway"
 )
-
-// TestDemoFeaturesMatchDemoConfig keeps demo.yaml's features section in
-// step with features.DemoConfig, which the features tests exercise.
-func TestDemoFeaturesMatchDemoConfig(t *testing.T) {
-	cfg, err := loadConfig("", "127.0.0.1:1", overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := features.DemoConfig("memory")
-	want.SeedDemo = true
-	if !reflect.DeepEqual(cfg.Features, want) {
-		t.Errorf("demo.yaml features:\n%+v\nfeatures.DemoConfig(\"memory\"):\n%+v", cfg.Features, want)
-	}
-}
 
 // TestDemoServesFeatures starts the embedded demo in process and calls the
 // four feature endpoints with a default `tiercel token`.

@@ -2,7 +2,7 @@ package auth
 
 import "errors"
 
-// Preallocated: ExtractBearer runs on every request and must not allocate,
+// Preallocated: VerifyBearer runs on every request and must not allocate,
 // not even to reject.
 var (
 	errNotBearer   = &Error{Reason: ReasonMalformed, Err: errors.New("authorization scheme is not Bearer")}
@@ -10,23 +10,11 @@ var (
 	errBearerChars = &Error{Reason: ReasonMalformed, Err: errors.New("bearer token has characters outside b64token")}
 )
 
-// ExtractBearer returns the token of an Authorization header value of the
+// splitBearer returns the token of an Authorization header value of the
 // form "Bearer <token>": the scheme is case-insensitive and followed by one
-// or more spaces; the token must be an RFC 6750 b64token. The result is a
-// sub-slice of authorization and nothing is allocated. Errors are *Error with
-// ReasonMissing (empty header) or ReasonMalformed.
-func ExtractBearer(authorization []byte) ([]byte, error) {
-	tok, err := splitBearer(authorization)
-	if err != nil {
-		return nil, err
-	}
-	if !isB64Token(tok) {
-		return nil, errBearerChars
-	}
-	return tok, nil
-}
-
-// splitBearer is ExtractBearer without the b64token check.
+// or more spaces. The result is a sub-slice of authorization. The caller
+// checks the token is an RFC 6750 b64token (isB64Token). Errors are *Error
+// with ReasonMissing (empty header) or ReasonMalformed.
 func splitBearer(authorization []byte) ([]byte, error) {
 	if len(authorization) == 0 {
 		return nil, errMissing

@@ -22,7 +22,7 @@ func hsToken(t testing.TB, now time.Time, extra jwt.MapClaims) string {
 
 func mustVerify(t *testing.T, v *Verifier, tok string) *Principal {
 	t.Helper()
-	p, err := v.Verify([]byte(tok))
+	p, err := v.VerifyBearer(bearer(tok), time.Time{})
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
@@ -53,7 +53,7 @@ func TestCacheHonoursExp(t *testing.T) {
 	}
 
 	clock.Advance(time.Minute)
-	_, err := v.Verify([]byte(tok))
+	_, err := v.VerifyBearer(bearer(tok), time.Time{})
 	if r, _ := reasonOf(err); r != ReasonExpired {
 		t.Fatalf("got %v, want expired", err)
 	}
@@ -84,7 +84,7 @@ func TestVerifyDoesNotRetainToken(t *testing.T) {
 	tok := hsToken(t, time.Now(), nil)
 	buf := []byte(tok)
 	mustVerify(t, v, string(buf))
-	p, err := v.Verify(buf)
+	p, err := v.VerifyBearer(bearer(buf), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestVerifyDoesNotRetainToken(t *testing.T) {
 	for i := range buf {
 		buf[i] = 'A'
 	}
-	if _, err := v.Verify(buf); err == nil {
+	if _, err := v.VerifyBearer(bearer(buf), time.Time{}); err == nil {
 		t.Fatal("verified a buffer of As")
 	}
 	if p2 := mustVerify(t, v, tok); p2 != p {
@@ -173,9 +173,11 @@ func TestCustomClaimNames(t *testing.T) {
 
 func TestStatsCountFailures(t *testing.T) {
 	v := newTestVerifier(t, hsConfig(), nil)
-	_, _ = v.Verify(nil)
-	_, _ = v.Verify([]byte("x.y"))
-	_, _ = v.Verify([]byte(hsToken(t, time.Now().Add(-2*time.Hour), nil)))
+	// VerifyBearer answers an empty header before counting; only a token
+	// that reaches verifyToken empty counts as missing.
+	_, _ = v.verifyToken(nil, time.Time{})
+	_, _ = v.VerifyBearer(bearer([]byte("x.y")), time.Time{})
+	_, _ = v.VerifyBearer(bearer([]byte(hsToken(t, time.Now().Add(-2*time.Hour), nil))), time.Time{})
 	st := v.Stats()
 	if st.Failures[ReasonMissing] != 1 || st.Failures[ReasonMalformed] != 1 || st.Failures[ReasonExpired] != 1 {
 		t.Fatalf("unexpected failures %v", st.Failures)

@@ -33,7 +33,7 @@ func (c *coarseClock) run(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			// A stopped clock must not freeze time for the cache: from now
-			// on every entry looks expired, and Verify checks tokens in full.
+			// on every entry looks expired, and VerifyBearer checks tokens in full.
 			c.ns.Store(math.MaxInt64)
 			return
 		case <-t.C:

@@ -139,7 +139,7 @@ func TestJWKFile(t *testing.T) {
 	// kid selects one key of a set.
 	ic.Keys[0].KID = "r2"
 	v = newTestVerifier(t, Config{Issuers: []IssuerConfig{ic}}, nil)
-	_, err := v.Verify([]byte(signWith(t, "RS256", "r1", k.rsa, claimsFor(rsIss, time.Now(), nil))))
+	_, err := v.VerifyBearer(bearer([]byte(signWith(t, "RS256", "r1", k.rsa, claimsFor(rsIss, time.Now(), nil)))), time.Time{})
 	if r, _ := reasonOf(err); r != ReasonUnknownKID {
 		t.Fatalf("got %v, want unknown_kid", err)
 	}

@@ -3,8 +3,9 @@
 //
 // Verifying a signature costs 2–20× a whole cached request, so Verifier keeps
 // a bounded cache of tokens it has already verified; a cache hit allocates
-// nothing. The package knows nothing of HTTP servers: callers pass the raw
-// token bytes (see ExtractBearer) and map a *Error's Reason to a response.
+// nothing. The package knows nothing of HTTP servers: callers pass the
+// Authorization header's value (Verifier.VerifyBearer) and map a *Error's
+// Reason to a response.
 //
 // What it must never do:
 //   - accept a token whose alg is not in its issuer's allow-list, or verify a

@@ -59,7 +59,7 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
-// Error is the only error type Verify and ExtractBearer return.
+// Error is the only error type VerifyBearer returns.
 type Error struct {
 	Reason Reason
 	// Err gives the detail for logs; it is nil for the reasons that need none.

@@ -12,7 +12,7 @@ func FuzzExtractBearer(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, header []byte) {
-		tok, err := ExtractBearer(header)
+		tok, err := extractBearer(header)
 		if err != nil {
 			if _, ok := reasonOf(err); !ok || tok != nil {
 				t.Fatalf("got (%q, %v)", tok, err)
@@ -49,7 +49,7 @@ func FuzzVerify(f *testing.F) {
 	}}
 	v := newTestVerifier(f, cfg, func() time.Time { return fuzzEpoch })
 	seed := fuzzSeedToken(f)
-	if _, err := v.Verify([]byte(seed)); err != nil {
+	if _, err := v.VerifyBearer(bearer(seed), time.Time{}); err != nil {
 		f.Fatalf("seed token does not verify: %v", err)
 	}
 	f.Add([]byte(seed))
@@ -57,7 +57,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte(signWith(f, "ES256", "e1", k.p256, claimsFor(rsIss, fuzzEpoch, nil))))
 	f.Add([]byte("a.b.c"))
 	f.Fuzz(func(t *testing.T, token []byte) {
-		p, err := v.Verify(token)
+		p, err := v.VerifyBearer(bearer(token), time.Time{})
 		if err != nil {
 			r, ok := reasonOf(err)
 			if !ok || p != nil || r >= numReasons {
@@ -68,7 +68,7 @@ func FuzzVerify(f *testing.F) {
 		if p == nil || p.Issuer == "" {
 			t.Fatalf("verified %q into %+v", token, p)
 		}
-		if again, err := v.Verify(token); err != nil || again != p {
+		if again, err := v.VerifyBearer(bearer(token), time.Time{}); err != nil || again != p {
 			t.Fatalf("second Verify of a valid token: (%v, %v)", again, err)
 		}
 	})

@@ -234,3 +234,8 @@ func httptestServer(t testing.TB, h http.HandlerFunc) string {
 	t.Cleanup(s.Close)
 	return s.URL
 }
+
+// bearer is the Authorization header value carrying token.
+func bearer[T []byte | string](token T) []byte {
+	return append([]byte("Bearer "), token...)
+}

@@ -50,7 +50,7 @@ func TestJWKSVerify(t *testing.T) {
 
 	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now()))
 	mustVerify(t, v, signWith(t, "ES256", "e1", k.p256, claimsFor(rsIss, time.Now(), nil)))
-	_, err := v.Verify([]byte(rsToken(t, "e1", k.rsa, time.Now())))
+	_, err := v.VerifyBearer(bearer([]byte(rsToken(t, "e1", k.rsa, time.Now()))), time.Time{})
 	wantReason(t, err, ReasonAlgorithm)
 
 	st := v.Status()
@@ -80,7 +80,7 @@ func TestJWKSRotation(t *testing.T) {
 	// Another rotation within JWKSUnknownKIDInterval is not fetched...
 	srv.setKeys(t, map[string]any{"k3": &k.rsa3.PublicKey})
 	k3 := rsToken(t, "k3", k.rsa3, clock.Now())
-	_, err := v.Verify([]byte(k3))
+	_, err := v.VerifyBearer(bearer(k3), time.Time{})
 	wantReason(t, err, ReasonUnknownKID)
 	if n := srv.hits.Load(); n != 2 {
 		t.Fatalf("JWKS fetched %d times within the interval, want 2", n)
@@ -95,7 +95,7 @@ func TestJWKSRotation(t *testing.T) {
 	// k1 left the set: its cached token is refused at once, not after
 	// CacheTTL (issue 13 item 5: keys removed from the set stop verifying at
 	// once).
-	_, err = v.Verify([]byte(old))
+	_, err = v.VerifyBearer(bearer(old), time.Time{})
 	wantReason(t, err, ReasonUnknownKID)
 	if st := v.Stats(); st.JWKSUnknownKIDRefetches != 2 || st.JWKSRefreshes != 3 || st.JWKSErrors != 0 || st.JWKSKeysRevoked != 2 {
 		t.Fatalf("unexpected stats %+v", st)
@@ -113,7 +113,7 @@ func TestJWKSUnknownKIDFlood(t *testing.T) {
 		wg.Go(func() {
 			for range each {
 				tok := rsToken(t, rand.Text(), k.rsa, time.Now())
-				if _, err := v.Verify([]byte(tok)); err == nil {
+				if _, err := v.VerifyBearer(bearer(tok), time.Time{}); err == nil {
 					t.Error("verified a token with a random kid")
 				}
 			}
@@ -144,7 +144,7 @@ func TestJWKSDownAtStart(t *testing.T) {
 		t.Fatalf("unexpected status %+v", st)
 	}
 	tok := rsToken(t, "k1", k.rsa, time.Now())
-	_, err := v.Verify([]byte(tok))
+	_, err := v.VerifyBearer(bearer(tok), time.Time{})
 	wantReason(t, err, ReasonKeysUnavailable)
 
 	srv.setBody(http.StatusOK, good)
@@ -207,10 +207,10 @@ func TestJWKSSkipsUnusableKeys(t *testing.T) {
 	}
 	mustVerify(t, v, rsToken(t, "good", k.rsa, time.Now()))
 	for kid, key := range map[string]any{"enc": k.rsa2, "weak": k.rsaWeak} {
-		_, err := v.Verify([]byte(rsToken(t, kid, key, time.Now())))
+		_, err := v.VerifyBearer(bearer([]byte(rsToken(t, kid, key, time.Now()))), time.Time{})
 		wantReason(t, err, ReasonUnknownKID)
 	}
-	_, err = v.Verify([]byte(signWith(t, "ES384", "p384", k.p384, claimsFor(rsIss, time.Now(), nil))))
+	_, err = v.VerifyBearer(bearer([]byte(signWith(t, "ES384", "p384", k.p384, claimsFor(rsIss, time.Now(), nil)))), time.Time{})
 	wantReason(t, err, ReasonAlgorithm)
 }
 
@@ -241,7 +241,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	// Known keys still verify after Close; nothing is fetched any more.
 	hits := srv.hits.Load()
 	mustVerify(t, v, rsToken(t, "k1", k.rsa, time.Now().Add(time.Second)))
-	_, err = v.Verify([]byte(rsToken(t, "k9", k.rsa, time.Now())))
+	_, err = v.VerifyBearer(bearer([]byte(rsToken(t, "k9", k.rsa, time.Now()))), time.Time{})
 	wantReason(t, err, ReasonUnknownKID)
 	if srv.hits.Load() != hits {
 		t.Fatal("a closed Verifier fetched the JWKS")
@@ -281,14 +281,14 @@ func TestJWKSUnknownKIDWaitsOnlyUntilDeadline(t *testing.T) {
 	tok := []byte(rsToken(t, "k2", k.rsa, time.Now()))
 
 	start := time.Now()
-	_, err := v.VerifyDeadline(tok, start.Add(50*time.Millisecond))
+	_, err := v.VerifyBearer(bearer(tok), start.Add(50*time.Millisecond))
 	wantReason(t, err, ReasonUnknownKID)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("VerifyDeadline returned after %s: it waited for the hung fetch", d)
 	}
 	close(gate)
 	testwait.For(t, 10*time.Second, "the background refetch to bring k2", func() bool {
-		_, err := v.VerifyDeadline(tok, time.Now().Add(50*time.Millisecond))
+		_, err := v.VerifyBearer(bearer(tok), time.Now().Add(50*time.Millisecond))
 		return err == nil
 	})
 }

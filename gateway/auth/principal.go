@@ -11,7 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Principal is who a verified token speaks for. Verify returns the same
+// Principal is who a verified token speaks for. VerifyBearer returns the same
 // *Principal for every hit on a cached token: treat it as read-only.
 type Principal struct {
 	Issuer  string

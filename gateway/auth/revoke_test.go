@@ -78,7 +78,7 @@ func TestJWKSAnswerReplacesSet(t *testing.T) {
 
 		srv.setBody(http.StatusOK, body)
 		waitRefetched(t, srv)
-		_, err := v.Verify([]byte(tok))
+		_, err := v.VerifyBearer(bearer(tok), time.Time{})
 		wantReason(t, err, ReasonUnknownKID)
 		st := v.Status()[0]
 		if st.Keys != wantKeys || st.UsableKeys != wantUsable || st.Problem != wantProblem || !st.LastRefreshOK {
@@ -89,7 +89,7 @@ func TestJWKSAnswerReplacesSet(t *testing.T) {
 		}
 
 		srv.setBody(http.StatusOK, good)
-		testwait.For(t, 10*time.Second, "k1 to verify again", func() bool { _, err := v.Verify([]byte(tok)); return err == nil })
+		testwait.For(t, 10*time.Second, "k1 to verify again", func() bool { _, err := v.VerifyBearer(bearer(tok), time.Time{}); return err == nil })
 		if st := v.Status()[0]; st.Problem != "" || st.UsableKeys != 1 {
 			t.Fatalf("status after recovery %+v", st)
 		}
@@ -126,7 +126,7 @@ func TestJWKSEmptySetKeepsStaticKeys(t *testing.T) {
 	if st := v.Stats(); st.CacheHits != 1 {
 		t.Fatalf("the static key's cached token was dropped: %+v", st)
 	}
-	_, err := v.Verify([]byte(rsToken(t, "k1", k.rsa, time.Now())))
+	_, err := v.VerifyBearer(bearer([]byte(rsToken(t, "k1", k.rsa, time.Now()))), time.Time{})
 	wantReason(t, err, ReasonUnknownKID)
 	if st := v.Status()[0]; st.UsableKeys != 1 || st.Problem != "JWKS answered an empty set" {
 		t.Fatalf("unexpected status %+v", st)
@@ -198,9 +198,9 @@ func TestJWKSMaxStale(t *testing.T) {
 	}
 
 	clock.Advance(time.Second)
-	_, err = v.Verify([]byte(tok))
+	_, err = v.VerifyBearer(bearer(tok), time.Time{})
 	wantReason(t, err, ReasonKeysStale)
-	_, err = v.Verify([]byte(rsToken(t, "k1", k.rsa, clock.Now())))
+	_, err = v.VerifyBearer(bearer([]byte(rsToken(t, "k1", k.rsa, clock.Now()))), time.Time{})
 	wantReason(t, err, ReasonKeysStale)
 	st := v.Status()[0]
 	if st.Keys != 0 || st.UsableKeys != 0 || !st.StaleSince.Equal(lastGood.Add(10*time.Minute)) ||
@@ -246,7 +246,7 @@ func TestJWKSRefreshBeforeStale(t *testing.T) {
 		if st := v.Status()[0]; st.Problem != "" {
 			t.Fatalf("a healthy JWKS went stale between refreshes: %+v", st)
 		}
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.VerifyBearer(bearer(tok), time.Time{}); err != nil {
 			t.Fatalf("a healthy JWKS refused a token: %v", err)
 		}
 	}

@@ -4,7 +4,7 @@ import "time"
 
 // Stats is a snapshot of a Verifier's counters, all cumulative since New.
 type Stats struct {
-	// CacheHits counts Verify calls answered from the verified-token cache.
+	// CacheHits counts VerifyBearer calls answered from the verified-token cache.
 	CacheHits uint64
 	// CacheMisses counts well-sized tokens not in the cache (or expired there).
 	CacheMisses uint64

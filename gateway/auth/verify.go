@@ -135,7 +135,7 @@ func (v *Verifier) startJWKS(logger *slog.Logger) {
 	}
 }
 
-// Close stops the JWKS refreshers and the clock, and waits for them. Verify
+// Close stops the JWKS refreshers and the clock, and waits for them. VerifyBearer
 // still works after Close, with the keys it has, but never fetches again and
 // no longer uses the cache.
 func (v *Verifier) Close() {
@@ -156,19 +156,17 @@ func (v *Verifier) Close() {
 	})
 }
 
-// Verify checks a raw JWT and returns its Principal, or an *Error. token is
-// not retained. A cached token costs a map lookup and no allocation; the
-// returned Principal is shared and must not be modified.
-func (v *Verifier) Verify(token []byte) (*Principal, error) {
-	return v.VerifyDeadline(token, time.Time{})
-}
-
-// VerifyBearer is ExtractBearer then VerifyDeadline on an Authorization
-// header value, with one shortcut: a token found in the verified-token
-// cache skips the b64token check. It verified, so its characters are
-// base64url and dots, and re-proving that on every request showed in the
-// cached path (BenchmarkVerifyCached in auth_timing_test.go). Anything not
-// cached gets every check, in order.
+// VerifyBearer checks the JWT of an Authorization header value
+// ("Bearer <token>", the scheme case-insensitive, the token an RFC 6750
+// b64token) and returns its Principal, or an *Error. authorization is not
+// retained. A request must be answered by deadline (zero: no deadline): a
+// token naming an unknown kid waits for the JWKS refetch it triggers only
+// until then; the fetch goes on in the background, so the keys it brings
+// serve the next request. A cached token costs a map lookup and no
+// allocation, and skips the b64token check: it verified, so its characters
+// are base64url and dots, and re-proving that on every request cost a
+// fifth of the cached path. Anything not cached gets every check, in
+// order. The returned Principal is shared and must not be modified.
 func (v *Verifier) VerifyBearer(authorization []byte, deadline time.Time) (*Principal, error) {
 	tok, err := splitBearer(authorization)
 	if err != nil {
@@ -182,14 +180,12 @@ func (v *Verifier) VerifyBearer(authorization []byte, deadline time.Time) (*Prin
 	if !isB64Token(tok) {
 		return nil, errBearerChars
 	}
-	return v.VerifyDeadline(tok, deadline)
+	return v.verifyToken(tok, deadline)
 }
 
-// VerifyDeadline is Verify for a request that must be answered by deadline
-// (zero: no deadline): a token naming an unknown kid waits for the JWKS
-// refetch it triggers only until then. The fetch itself goes on in the
-// background, so the keys it brings serve the next request.
-func (v *Verifier) VerifyDeadline(token []byte, deadline time.Time) (*Principal, error) {
+// verifyToken is VerifyBearer after the header is read: the token's
+// length, the cache, its shape, then its signature and claims.
+func (v *Verifier) verifyToken(token []byte, deadline time.Time) (*Principal, error) {
 	switch {
 	case len(token) == 0:
 		return nil, v.fail(errMissing)

@@ -30,7 +30,7 @@ func TestVerifyAlgorithms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: cannot sign: %v", alg, err)
 		}
-		p, err := v.Verify([]byte(tok))
+		p, err := v.VerifyBearer(bearer(tok), time.Time{})
 		if err != nil {
 			t.Fatalf("%s: unexpected error: %v", alg, err)
 		}
@@ -115,7 +115,7 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	f := func(name, token string, want Reason) {
 		t.Helper()
-		p, err := fx.v.Verify([]byte(token))
+		p, err := fx.v.VerifyBearer(bearer(token), time.Time{})
 		got, ok := reasonOf(err)
 		if !ok || got != want || p != nil {
 			t.Fatalf("%s: got (%v, %v), want reason %s", name, p, err, want)
@@ -123,7 +123,7 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	ok := func(name, token string) {
 		t.Helper()
-		if _, err := fx.v.Verify([]byte(token)); err != nil {
+		if _, err := fx.v.VerifyBearer(bearer(token), time.Time{}); err != nil {
 			t.Fatalf("%s: unexpected error: %v", name, err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestVerifyRejects(t *testing.T) {
 	ok("kid-less with one key for the alg", signWith(t, "EdDSA", "", k.ed, claimsFor(multiIss, now, nil)))
 	ok("kid picks among keys", signWith(t, "ES256", "e2", fx.otherEC, claimsFor(multiIss, now, nil)))
 
-	f("empty", "", ReasonMissing)
+	f("empty", "", ReasonMalformed) // "Bearer " and nothing: an empty header is missing (TestExtractBearer)
 	f("garbage", "not a token", ReasonMalformed)
 	f("two segments", "eyJhbGciOiJIUzI1NiJ9.e30", ReasonMalformed)
 	f("bad base64 json", "eyJhbGciOi.eyJpc3Mi.sig", ReasonMalformed)

@@ -30,10 +30,6 @@ const (
 	Unsatisfiable
 )
 
-var outcomeNames = [...]string{"Full", "Partial", "Unsatisfiable"}
-
-func (o Outcome) String() string { return outcomeNames[o] }
-
 // Parse reads a Range field value (RFC 9110 §14.1.1) and resolves it
 // against a representation of size bytes (§14.1.2): a last-pos beyond the
 // end is clipped to it, a suffix longer than the representation is the

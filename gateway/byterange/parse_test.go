@@ -8,6 +8,11 @@ import (
 	"testing"
 )
 
+// String names an Outcome in failure messages.
+func (o Outcome) String() string {
+	return [...]string{"Full", "Partial", "Unsatisfiable"}[o]
+}
+
 func TestParse(t *testing.T) {
 	f := func(value string, size int, want Outcome, ranges ...Range) {
 		t.Helper()

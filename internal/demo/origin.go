@@ -1,9 +1,12 @@
 // Package demo is the embedded default of `tiercel serve`: a config that
-// needs no Redis or Kafka and an in-process origin for its routes, so a
-// newcomer can start the gateway with one command.
+// needs no Redis or Kafka, an in-process origin for its routes and the
+// synthetic feature rows its memory view is seeded with, so a newcomer can
+// start the gateway with one command.
 //
-// It must never be used by a config file deployment: the demo signing key is
-// public.
+// Its config and origin must never be used by a config file deployment:
+// the demo signing key is public. Only the feature rows reach one, through
+// features.seed_demo (the benchmark's configs use it). It may import
+// features; features must never import it.
 package demo
 
 import (
