@@ -94,9 +94,9 @@ func BenchmarkFetchL1Hit(b *testing.B) {
 
 // BenchmarkL2GetParallel compares L2 reads of a 1 KiB entry against a real
 // redis-server under many concurrent requests: one plain GET per request
-// (the baseline a gateway would write), one pipeline (entry + generations)
-// per request, and the natural batching the cache uses (one MGET per
-// batch; batched-pipeline: the pipeline of GETs a cluster needs).
+// (the baseline a gateway would write) and the natural batching the cache
+// uses (one MGET per batch; batched-pipeline: the pipeline of GETs a
+// cluster needs).
 func BenchmarkL2GetParallel(b *testing.B) {
 	srv := testredis.Start(b)
 	rdb := redisClient(b, srv)
@@ -109,11 +109,6 @@ func BenchmarkL2GetParallel(b *testing.B) {
 			}
 			return err
 		})
-	})
-	b.Run("pipeline-per-request", func(b *testing.B) {
-		c.l2.batched = false
-		defer func() { c.l2.batched = true }()
-		runL2Bench(b, l2BenchLookup(c))
 	})
 	b.Run("batched", func(b *testing.B) { runL2BenchCPU(b, []string{srv.Addr}, l2BenchLookup(c)) })
 	b.Run("batched-pipeline", func(b *testing.B) {

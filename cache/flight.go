@@ -2,7 +2,6 @@ package cache
 
 import (
 	"bytes"
-	"runtime"
 	"slices"
 	"time"
 )
@@ -22,7 +21,7 @@ type flight struct {
 	refresh   bool // background refresh of a stale entry: a stale L2 entry does not end it
 	gensKnown bool // the L2 read succeeded: lk.keyGen and lk.tagGens are the generations read before the fill
 	finished  bool // under c.mu: the results below are set
-	stored    bool // entry goes into L1 (retireLoop): a late joiner is served it as an L1 hit (see join)
+	stored    bool // entry goes into L1 (retireBatch): a late joiner is served it as an L1 hit (see join)
 	outcome   Outcome
 
 	// barrier, set only on the markers Tiered.Wait sends through the retire
@@ -171,11 +170,9 @@ func (c *Tiered) finish(f *flight) {
 	// Keep the finished flight joinable until its L1 write is made and
 	// visible, so a request arriving meanwhile neither misses L1 nor starts
 	// a second fill. One ristretto Wait covers every flight queued meanwhile
-	// (retireLoop). Queued before the waiters are released, so that a Wait
+	// (retireBatch). Queued before the waiters are released, so that a Wait
 	// called by one of them covers this flight's L1 write.
-	select {
-	case c.retired <- f:
-	default:
+	if !c.retires.Offer(f) {
 		// Queue full: retire it at once. A request arriving before the L1
 		// write is visible then reads L2 again, which costs a round trip.
 		c.promote(f)
@@ -190,43 +187,23 @@ func (c *Tiered) finish(f *flight) {
 	}
 }
 
-// retireLoop stores finished flights' entries in L1 and removes the flights
-// from c.flights once those writes are visible, batching the writes and the
-// wait like the L2 batcher batches reads. A barrier (Wait) is answered once
-// everything queued before it is visible.
-func (c *Tiered) retireLoop() {
-	batch := make([]*flight, 0, 64)
-	for {
-		select {
-		case f := <-c.retired:
-			batch = append(batch[:0], f)
-		case <-c.stop:
-			return
+// retireBatch stores finished flights' entries in L1 and removes the
+// flights from c.flights once those writes are visible: one ristretto Wait
+// for the whole batch (c.retires, batched like the L2 reads). A barrier
+// (Wait) is answered once everything queued before it is visible.
+func (c *Tiered) retireBatch(batch []*flight) {
+	for _, f := range batch {
+		if f.barrier == nil {
+			c.promote(f)
 		}
-		runtime.Gosched() // as in readLoop: let more flights finish first
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case f := <-c.retired:
-				batch = append(batch, f)
-			default:
-				break drain
-			}
+	}
+	c.l1.wait()
+	for _, f := range batch {
+		if f.barrier != nil {
+			close(f.barrier)
+		} else {
+			c.retire(f)
 		}
-		for _, f := range batch {
-			if f.barrier == nil {
-				c.promote(f)
-			}
-		}
-		c.l1.wait()
-		for _, f := range batch {
-			if f.barrier != nil {
-				close(f.barrier)
-			} else {
-				c.retire(f)
-			}
-		}
-		clear(batch)
 	}
 }
 

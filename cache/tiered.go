@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiercel/tiercel/internal/batch"
 )
 
 // Tiered is the two-tier cache: L1 in process, L2 in Redis, fills coalesced
@@ -30,10 +32,10 @@ type Tiered struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	flights map[string]*flight // in-flight fills and refreshes by key
-	retired chan *flight       // finished flights, for retireLoop
-	closed  bool               // under mu, so no flight starts after Close
-	done    atomic.Bool        // closed, readable without mu on the hit path
+	flights map[string]*flight   // in-flight fills and refreshes by key
+	retires *batch.Loop[*flight] // finished flights, for retireBatch
+	closed  bool                 // under mu, so no flight starts after Close
+	done    atomic.Bool          // closed, readable without mu on the hit path
 
 	// ctx parents every fill, so that Close cancels them; it never derives
 	// from a request's context, which may be a pooled fasthttp RequestCtx.
@@ -170,7 +172,6 @@ func New(cfg Config, l2 redis.UniversalClient, logger *slog.Logger) (*Tiered, er
 		fence:   newFence(cfg.TombstoneTTL, cfg.MaxTombstones),
 		log:     logger,
 		flights: map[string]*flight{},
-		retired: make(chan *flight, cfg.L2QueueSize),
 		stop:    make(chan struct{}),
 		bumps:   make(chan struct{}, cfg.L2QueueSize),
 	}
@@ -179,12 +180,13 @@ func New(cfg Config, l2 redis.UniversalClient, logger *slog.Logger) (*Tiered, er
 		return nil, fmt.Errorf("cannot create cache: %w", err)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.goTracked(c.retireLoop)
+	// Yield: let more flights finish before a batch is taken, as the L2
+	// batcher does (readLoop).
+	c.retires = batch.Start(batch.Config{Queue: cfg.L2QueueSize, Max: 64, Yield: true}, c.retireBatch)
 	if l2 != nil {
 		warnWithoutContextTimeout(l2, logger)
 		c.l2 = newL2(cfg, l2, &c.st, &c.timers, logger, c.stop)
 		c.goTracked(c.l2.readLoop)
-		c.goTracked(c.l2.writeLoop)
 	}
 	return c, nil
 }
@@ -240,6 +242,10 @@ func (c *Tiered) Close() {
 		c.l2.q.close() // answers the L2 reads waited for
 	}
 	close(c.stop)
+	c.retires.Close()
+	if c.l2 != nil {
+		c.l2.writes.Close()
+	}
 	c.wg.Wait()
 	c.l1.close()
 }
@@ -253,14 +259,12 @@ func (c *Tiered) Wait() {
 		return
 	}
 	b := &flight{barrier: make(chan struct{})}
-	select {
-	case c.retired <- b:
-	case <-c.stop:
+	if !c.retires.Put(b) {
 		return
 	}
 	select {
 	case <-b.barrier:
-	case <-c.stop:
+	case <-c.retires.Stopped():
 	}
 }
 
