@@ -176,7 +176,7 @@ func New(cfg Config, l2 redis.UniversalClient, logger *slog.Logger) (*Tiered, er
 		bumps:   make(chan struct{}, cfg.L2QueueSize),
 	}
 	var err error
-	if c.l1, err = newL1(cfg.L1MaxBytes, cfg.L1Counters, &c.st); err != nil {
+	if c.l1, err = newL1(cfg.L1MaxBytes, cfg.L1Counters, &c.st, false); err != nil {
 		return nil, fmt.Errorf("cannot create cache: %w", err)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())

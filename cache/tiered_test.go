@@ -315,7 +315,11 @@ func TestFillPanicIsAnError(t *testing.T) {
 func TestKeyCollisionNeverServesAnotherKey(t *testing.T) {
 	clk := newClock()
 	c := newTiered(t, testConfig(), nil, clk)
-	c.l1.hash = func([]byte) uint64 { return 42 } // every key collides
+	c.l1.close()
+	var err error
+	if c.l1, err = newL1(c.cfg.L1MaxBytes, c.cfg.L1Counters, &c.st, true); err != nil { // every key collides
+		t.Fatal(err)
+	}
 	fa, fb := newFiller(clk, "tenant-a"), newFiller(clk, "tenant-b")
 	expect(t, fetch(t, c, "tenant=a|GET /me", nil, clk.Now(), fa), OutcomeMiss, "tenant-a")
 	settle(t, c)
