@@ -18,12 +18,12 @@ const maxFenced = 3
 // served, only passed to the fill as old. Fetch returns no later than ctx's
 // deadline or req.Deadline; Redis trouble never fails it.
 //
-// On an L1 hit Fetch allocates nothing, provided fill itself is not
-// allocated per call: a closure literal that captures request data is
-// allocated by the caller before Fetch runs. Hot callers either pass a
-// long-lived FillFunc or call Get first and Fetch only on a miss; fill may
-// be nil when req.MakeFill is set, which makes one only if it is needed.
-func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result, error) {
+// The fill comes from req.MakeFill, called only if one is needed. On an L1
+// hit Fetch allocates nothing, provided MakeFill itself is not allocated
+// per call: a closure literal that captures request data is allocated by
+// the caller before Fetch runs. Hot callers either keep a long-lived
+// MakeFill or call Get first and Fetch only on a miss.
+func (c *Tiered) Fetch(ctx context.Context, req Request) (Result, error) {
 	start := time.Now()
 	if c.done.Load() {
 		c.st.errors.Add(1)
@@ -44,7 +44,8 @@ func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result,
 		return Result{Entry: e, Outcome: OutcomeHitL1, L1: time.Since(start)}, nil
 	case Stale:
 		c.st.staleServed.Add(1)
-		if fill == nil && req.MakeFill != nil {
+		var fill FillFunc
+		if req.MakeFill != nil {
 			fill = req.MakeFill()
 		}
 		c.startRefresh(&req, fill, now, e)
@@ -52,14 +53,15 @@ func (c *Tiered) Fetch(ctx context.Context, req Request, fill FillFunc) (Result,
 	}
 	// e is nil, expired (kept for stale-if-error) or kept (only a base for
 	// the fill to revalidate).
-	return c.fetchSlow(ctx, &req, fill, now, e, start)
+	return c.fetchSlow(ctx, &req, now, e, start)
 }
 
 // fetchSlow is Fetch after L1; old is what L1 held for the key (not fresh),
 // start the wall clock when Fetch started.
-func (c *Tiered) fetchSlow(ctx context.Context, req *Request, fill FillFunc, now time.Time, old *Entry, start time.Time) (Result, error) {
+func (c *Tiered) fetchSlow(ctx context.Context, req *Request, now time.Time, old *Entry, start time.Time) (Result, error) {
 	wall := time.Now()
 	res := Result{L1: wall.Sub(start)}
+	var fill FillFunc // made by a round that led a flight
 	for round := range maxFenced {
 		if round > 0 {
 			wall = time.Now()

@@ -170,6 +170,9 @@ func (c *Tiered) revalidationBase(f *flight) *Entry {
 // callFill turns a panicking fill into an error: it runs on a background
 // goroutine, where a panic would take the whole gateway down.
 func callFill(ctx context.Context, fill FillFunc, key []byte, old *Entry) (e *Entry, err error) {
+	if fill == nil {
+		return nil, errors.New("cannot fill: the request has no MakeFill")
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = nil, fmt.Errorf("cannot fill: panic: %v", r)

@@ -89,12 +89,12 @@ type Request struct {
 	// answer.
 	L1Missed bool
 
-	// MakeFill, when set and Fetch's fill is nil, makes the FillFunc only
-	// when this request may need one: to fill after an L2 miss, or to
-	// refresh a stale entry; never on an L1 or fresh L2 hit, nor when the
-	// request joins another's fill. It is called at most once, on the
-	// caller's goroutine, before Fetch returns, so it may read the caller's
-	// request (the FillFunc it returns may not).
+	// MakeFill makes the FillFunc, only when this request may need one: to
+	// fill after an L2 miss, or to refresh a stale entry; never on an L1 or
+	// fresh L2 hit, nor when the request joins another's fill. It is called
+	// at most once, on the caller's goroutine, before Fetch returns, so it
+	// may read the caller's request (the FillFunc it returns may not).
+	// Without it, a fill fails.
 	MakeFill func() FillFunc
 }
 
