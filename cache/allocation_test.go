@@ -13,7 +13,7 @@ func TestL1HitAllocatesNothing(t *testing.T) {
 	clk := newClock()
 	c := newTiered(t, testConfig(), nil, clk)
 	f := newFiller(clk, "value")
-	fill := FillFunc(f.fill) // long-lived, as a hot caller keeps it
+	makeFill := fillWith(f.fill) // long-lived, as a hot caller keeps it
 	tags := []string{"user:1", "users"}
 	fetch(t, c, "GET /users/1", tags, clk.Now(), f)
 	settle(t, c)
@@ -25,7 +25,7 @@ func TestL1HitAllocatesNothing(t *testing.T) {
 	settle(t, c)
 
 	for _, key := range []string{"GET /users/1", "GET /users/2"} {
-		req := Request{Key: []byte(key), Tags: tags, Now: clk.Now()}
+		req := Request{Key: []byte(key), Tags: tags, Now: clk.Now(), MakeFill: makeFill}
 		ctx := context.Background()
 		if n := testing.AllocsPerRun(1000, func() {
 			if _, _, ok := c.Get(req.Key, req.Now); !ok {
@@ -35,7 +35,7 @@ func TestL1HitAllocatesNothing(t *testing.T) {
 			t.Fatalf("Get(%s): %v allocs per hit", key, n)
 		}
 		if n := testing.AllocsPerRun(1000, func() {
-			if res, err := c.Fetch(ctx, req, fill); err != nil || res.Outcome != OutcomeHitL1 {
+			if res, err := c.Fetch(ctx, req); err != nil || res.Outcome != OutcomeHitL1 {
 				t.Fatalf("Fetch: %s %v", res.Outcome, err)
 			}
 		}); n != 0 {

@@ -60,11 +60,6 @@ func (l *l2) submit(lk *l2Lookup, now time.Time) error {
 	lk.deadline = now.Add(l.timeout)
 	lk.state.Store(lookupPending)
 	lk.done = l.dones.get()
-	if !l.batched {
-		l.st.l2Reads.Add(1)
-		l.readBatch([]*l2Lookup{lk}, nil)
-		return nil
-	}
 	if err := l.q.push(lk); err != nil {
 		// Not queued, so nobody answers: done is still empty.
 		l.dones.put(lk.done)
@@ -174,11 +169,8 @@ type keyArg []byte
 func (k *keyArg) MarshalBinary() ([]byte, error) { return *k, nil }
 
 // readBatch answers every lookup of batch with one round trip, using s as
-// scratch space (nil: allocate).
+// scratch space.
 func (l *l2) readBatch(batch []*l2Lookup, s *readScratch) {
-	if s == nil {
-		s = &readScratch{}
-	}
 	now := time.Now()
 	live := s.live[:0]
 	for _, lk := range batch {
@@ -286,28 +278,4 @@ func parseGenString(s string) (uint64, error) {
 		return 0, nil
 	}
 	return strconv.ParseUint(s, 10, 64)
-}
-
-// writeLoop is the asynchronous writer goroutine, batching like readLoop.
-func (l *l2) writeLoop() {
-	batch := make([]l2Write, 0, l.batchMax)
-	for {
-		select {
-		case w := <-l.writes:
-			batch = append(batch[:0], w)
-		case <-l.stop:
-			return
-		}
-	drain:
-		for len(batch) < l.batchMax {
-			select {
-			case w := <-l.writes:
-				batch = append(batch, w)
-			default:
-				break drain
-			}
-		}
-		l.writeBatch(batch)
-		clear(batch)
-	}
 }

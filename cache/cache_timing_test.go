@@ -32,7 +32,7 @@ func benchCache(b *testing.B) (*Tiered, [][]byte, FillFunc) {
 		if i == benchKeys/2 {
 			c.Invalidate(context.Background(), Invalidation{Tags: []string{"unrelated"}}) //nolint:errcheck // L1 only
 		}
-		if _, err := c.Fetch(context.Background(), Request{Key: keys[i], Tags: []string{"items"}}, f.fill); err != nil {
+		if _, err := c.Fetch(context.Background(), Request{Key: keys[i], Tags: []string{"items"}, MakeFill: fillWith(f.fill)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -80,11 +80,12 @@ func BenchmarkFetchL1Hit(b *testing.B) {
 	c, keys, fill := benchCache(b)
 	ctx := context.Background()
 	tags := []string{"items"}
+	makeFill := fillWith(fill) // long-lived, as a hot caller keeps it
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			res, err := c.Fetch(ctx, Request{Key: keys[i%benchKeys], Tags: tags}, fill)
+			res, err := c.Fetch(ctx, Request{Key: keys[i%benchKeys], Tags: tags, MakeFill: makeFill})
 			if err != nil || res.Outcome != OutcomeHitL1 {
 				b.Fatalf("Fetch: %s %v", res.Outcome, err)
 			}
@@ -95,9 +96,9 @@ func BenchmarkFetchL1Hit(b *testing.B) {
 
 // BenchmarkL2GetParallel compares L2 reads of a 1 KiB entry against a real
 // redis-server under many concurrent requests: one plain GET per request
-// (the baseline a gateway would write), one pipeline (entry + generations)
-// per request, and the natural batching the cache uses (one MGET per
-// batch; batched-pipeline: the pipeline of GETs a cluster needs).
+// (the baseline a gateway would write) and the natural batching the cache
+// uses (one MGET per batch; batched-pipeline: the pipeline of GETs a
+// cluster needs).
 func BenchmarkL2GetParallel(b *testing.B) {
 	srv := testredis.Start(b)
 	rdb := redisClient(b, srv)
@@ -110,11 +111,6 @@ func BenchmarkL2GetParallel(b *testing.B) {
 			}
 			return err
 		})
-	})
-	b.Run("pipeline-per-request", func(b *testing.B) {
-		c.l2.batched = false
-		defer func() { c.l2.batched = true }()
-		runL2Bench(b, l2BenchLookup(c))
 	})
 	b.Run("batched", func(b *testing.B) { runL2BenchCPU(b, []string{srv.Addr}, l2BenchLookup(c)) })
 	b.Run("batched-pipeline", func(b *testing.B) {
@@ -170,7 +166,7 @@ func l2BenchCache(b testing.TB, rdb redis.UniversalClient) *Tiered {
 	f := newFiller(clk, string(make([]byte, 1024)))
 	f.set(func(f *filler) { f.fresh = time.Hour })
 	for i := range l2BenchKeys {
-		if _, err := c.Fetch(context.Background(), Request{Key: benchKey(i), Tags: l2BenchTags}, f.fill); err != nil {
+		if _, err := c.Fetch(context.Background(), Request{Key: benchKey(i), Tags: l2BenchTags, MakeFill: fillWith(f.fill)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -248,7 +244,7 @@ func BenchmarkFetchL2Hit(b *testing.B) {
 	const keys = 4096
 	tags := func(i int) []string { return []string{fmt.Sprintf("item:%d", i)} }
 	for i := range keys {
-		if _, err := w.Fetch(context.Background(), Request{Key: benchKey(i), Tags: tags(i)}, f.fill); err != nil {
+		if _, err := w.Fetch(context.Background(), Request{Key: benchKey(i), Tags: tags(i), MakeFill: fillWith(f.fill)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -265,7 +261,7 @@ func BenchmarkFetchL2Hit(b *testing.B) {
 	var n atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			res, err := c.Fetch(ctx, reqs[int(n.Add(1))%keys], nil)
+			res, err := c.Fetch(ctx, reqs[int(n.Add(1))%keys])
 			if err != nil || (res.Outcome != OutcomeHitL2 && res.Outcome != OutcomeHitL1) {
 				b.Errorf("Fetch: %s %v", res.Outcome, err)
 				return

@@ -174,7 +174,7 @@ func testClusterInvalidation(t *testing.T, cl *testredis.Cluster) {
 		}
 		// b still holds a1 in L1 until it applies the event; its L2 read
 		// is fenced already.
-		res, err := b.Fetch(ctx, Request{Key: []byte("/p/1"), Tags: tags, Now: clk.Now(), L1Missed: true}, fb.fill)
+		res, err := b.Fetch(ctx, Request{Key: []byte("/p/1"), Tags: tags, Now: clk.Now(), L1Missed: true, MakeFill: fillWith(fb.fill)})
 		if err != nil || res.Outcome != OutcomeMiss {
 			t.Fatalf("after %s: %s %v, want a miss", tag, res.Outcome, err)
 		}
@@ -197,7 +197,7 @@ func testClusterInvalidation(t *testing.T, cl *testredis.Cluster) {
 	if n, err := a.Invalidate(ctx, Invalidation{Keys: [][]byte{[]byte("/k/1")}}); n != 1 || err != nil {
 		t.Fatalf("Invalidate(keys) = %d, %v", n, err)
 	}
-	res, err := b.Fetch(ctx, Request{Key: []byte("/k/1"), Now: clk.Now(), L1Missed: true}, fb.fill)
+	res, err := b.Fetch(ctx, Request{Key: []byte("/k/1"), Now: clk.Now(), L1Missed: true, MakeFill: fillWith(fb.fill)})
 	if err != nil || res.Outcome != OutcomeMiss {
 		t.Fatalf("after Invalidate(keys): %s %v, want a miss", res.Outcome, err)
 	}

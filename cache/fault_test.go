@@ -144,7 +144,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	fetch(t, c, "k0", []string{"t"}, clk.Advance(time.Minute), f)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
-	c.Fetch(ctx, Request{Key: []byte("hanging")}, f.fill) //nolint:errcheck // only its flight matters
+	c.Fetch(ctx, Request{Key: []byte("hanging"), MakeFill: fillWith(f.fill)}) //nolint:errcheck // only its flight matters
 	c.Close()
 
 	waitGoroutines(t, base)

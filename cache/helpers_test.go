@@ -106,6 +106,9 @@ func (f *filler) set(fn func(f *filler)) {
 	fn(f)
 }
 
+// fillWith is a Request.MakeFill that makes fill.
+func fillWith(fill FillFunc) func() FillFunc { return func() FillFunc { return fill } }
+
 func (f *filler) fill(ctx context.Context, key []byte, old *Entry) (*Entry, error) {
 	n := f.calls.Add(1)
 	f.mu.Lock()
@@ -158,7 +161,7 @@ func (f *filler) old(t testing.TB, i int) *Entry {
 // fetch calls c.Fetch and fails the test on error.
 func fetch(t testing.TB, c *Tiered, key string, tags []string, now time.Time, f *filler) Result {
 	t.Helper()
-	res, err := c.Fetch(context.Background(), Request{Key: []byte(key), Tags: tags, Now: now}, f.fill)
+	res, err := c.Fetch(context.Background(), Request{Key: []byte(key), Tags: tags, Now: now, MakeFill: fillWith(f.fill)})
 	if err != nil {
 		t.Fatalf("Fetch(%q): %v", key, err)
 	}
@@ -169,7 +172,7 @@ func fetch(t testing.TB, c *Tiered, key string, tags []string, now time.Time, f 
 func goFetch(t testing.TB, c *Tiered, key string, tags []string, now time.Time, f *filler) <-chan Result {
 	done := make(chan Result, 1)
 	go func() {
-		res, err := c.Fetch(context.Background(), Request{Key: []byte(key), Tags: tags, Now: now}, f.fill)
+		res, err := c.Fetch(context.Background(), Request{Key: []byte(key), Tags: tags, Now: now, MakeFill: fillWith(f.fill)})
 		if err != nil {
 			t.Errorf("Fetch(%q): %v", key, err)
 		}

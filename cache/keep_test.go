@@ -94,7 +94,7 @@ func TestKeptEntryIsNeverServed(t *testing.T) {
 	if c.Stats().L1Hits != hits {
 		t.Fatal("Get counted a kept entry as a hit")
 	}
-	_, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now}, f.fill)
+	_, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now, MakeFill: fillWith(f.fill)})
 	if !errors.Is(err, errOrigin) {
 		t.Fatalf("Fetch with a failing fill = %v, want the fill's error, not the kept entry", err)
 	}
@@ -108,7 +108,7 @@ func TestKeptEntryIsNeverServed(t *testing.T) {
 	f.set(func(f *filler) { f.gate = gate })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	if _, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: now}, f.fill); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: now, MakeFill: fillWith(f.fill)}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Fetch with a hung fill = %v, want deadline exceeded", err)
 	}
 	close(gate) // the fill fails too: nothing replaces the kept entry
@@ -122,7 +122,7 @@ func TestKeptEntryIsNeverServed(t *testing.T) {
 	if e, fr, ok := c.Get([]byte("k"), now); ok {
 		t.Fatalf("Get past KeepUntil = %v, %s", e, fr)
 	}
-	if _, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now}, f.fill); !errors.Is(err, errOrigin) {
+	if _, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now, MakeFill: fillWith(f.fill)}); !errors.Is(err, errOrigin) {
 		t.Fatalf("Fetch past KeepUntil = %v", err)
 	}
 	if old := f.old(t, 5); old != nil {
@@ -159,7 +159,7 @@ func TestFillGetsOldFromL1(t *testing.T) {
 	if !ok || fr != Kept {
 		t.Fatalf("Get = %s, %v; want kept", fr, ok)
 	}
-	res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now, L1Missed: !ok}, f.fill)
+	res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now, L1Missed: !ok, MakeFill: fillWith(f.fill)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestInvalidationBeforeFillDropsBase(t *testing.T) {
 			t.Error(err)
 		}
 		return f.fill
-	}}, nil)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,13 +466,13 @@ func TestFillMisusingOldFails(t *testing.T) {
 	clk, c, _ := filledOnce(t, func(f *filler) { f.fresh, f.keep = 10*time.Second, time.Hour })
 	now := clk.Advance(30 * time.Second)
 	returnOld := func(_ context.Context, _ []byte, old *Entry) (*Entry, error) { return old, nil }
-	if _, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now}, returnOld); !errors.Is(err, ErrInvalidEntry) {
+	if _, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now, MakeFill: fillWith(returnOld)}); !errors.Is(err, ErrInvalidEntry) {
 		t.Fatalf("a fill returning old: %v, want ErrInvalidEntry", err)
 	}
 	claim := func(context.Context, []byte, *Entry) (*Entry, error) {
 		return &Entry{Value: []byte("v"), FreshUntil: now.Add(time.Minute), Revalidated: true}, nil
 	}
-	if _, err := c.Fetch(context.Background(), Request{Key: []byte("new"), Now: now}, claim); !errors.Is(err, ErrInvalidEntry) {
+	if _, err := c.Fetch(context.Background(), Request{Key: []byte("new"), Now: now, MakeFill: fillWith(claim)}); !errors.Is(err, ErrInvalidEntry) {
 		t.Fatalf("a fill revalidating without old: %v, want ErrInvalidEntry", err)
 	}
 }

@@ -3,54 +3,40 @@ package cache
 import (
 	"bytes"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-	"github.com/dgraph-io/ristretto/v2"
+	"github.com/tiercel/tiercel/internal/lfu"
 )
 
-// l1 is the in-process tier: ristretto indexed by a 64-bit hash of the key,
-// holding decoded entries so that a hit costs no decoding and no allocation.
-type l1 struct {
-	c *ristretto.Cache[uint64, *Entry]
+// l1 is the in-process tier: decoded entries in an lfu.Cache, so that a hit
+// costs no decoding and no allocation.
+type l1 struct{ c *lfu.Cache[*Entry] }
 
-	// mu serialises clear and close: ristretto's Clear and Close both stop
-	// and restart its worker, and a Clear after Close would panic.
-	mu     sync.Mutex
-	closed bool
-
-	// hash maps a key to its ristretto index. Only the collision test
-	// replaces it; the full key in the entry is what decides a hit.
-	hash func([]byte) uint64
-}
-
-func newL1(maxBytes, counters int64, st *stats) (*l1, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[uint64, *Entry]{
-		NumCounters: counters,
-		MaxCost:     maxBytes,
-		BufferItems: 64,
-		// We hash the key ourselves; an identity KeyToHash keeps ristretto
-		// from re-hashing (and from boxing the key into an interface).
-		KeyToHash: func(h uint64) (uint64, uint64) { return h, 0 },
+// newL1 returns an L1 holding up to maxBytes of entries. collide is for
+// the collision test only (lfu.Config.Collide).
+func newL1(maxBytes, counters int64, st *stats, collide bool) (*l1, error) {
+	c, err := lfu.New(lfu.Config[*Entry]{
+		MaxCost:  maxBytes,
+		Counters: counters,
 		// Never let an older fill overwrite a newer one: with fencing, a
 		// slow fill may finish after the fill that replaced it.
 		ShouldUpdate: func(cur, prev *Entry) bool {
 			return cur.seq >= prev.seq || !bytes.Equal(cur.Key, prev.Key)
 		},
-		OnEvict:  func(*ristretto.Item[*Entry]) { st.evictions.Add(1) },
-		OnReject: func(*ristretto.Item[*Entry]) { st.l1Rejections.Add(1) },
+		OnEvict:  func() { st.evictions.Add(1) },
+		OnReject: func() { st.l1Rejections.Add(1) },
+		Collide:  collide,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot create l1: %w", err)
 	}
-	return &l1{c: c, hash: xxhash.Sum64}, nil
+	return &l1{c: c}, nil
 }
 
 // get returns the entry stored for key, or nil once its L1 lifetime has
 // ended at now. It allocates nothing and reads no clock.
 func (l *l1) get(key []byte, now time.Time) *Entry {
-	e, ok := l.c.Get(l.hash(key))
+	e, ok := l.c.Get(key)
 	if !ok || now.UnixNano() >= e.l1Until || !bytes.Equal(e.Key, key) {
 		return nil
 	}
@@ -72,28 +58,17 @@ func (l *l1) set(e *Entry, ttl time.Duration, until time.Time) {
 		return
 	}
 	e.l1Until = until.UnixNano()
-	l.c.Set(l.hash(e.Key), e, int64(e.Size()))
+	l.c.Set(e.Key, e, int64(e.Size()))
 }
 
 // del removes key's entry. A colliding key's entry goes too, which only
 // costs that key a miss.
-func (l *l1) del(key []byte) { l.c.Del(l.hash(key)) }
+func (l *l1) del(key []byte) { l.c.Del(key) }
 
 func (l *l1) wait() { l.c.Wait() }
 
 // clear frees every entry. Not atomic with concurrent sets (ristretto's
 // Clear is not), so correctness must come from the fence, not from this.
-func (l *l1) clear() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.closed {
-		l.c.Clear()
-	}
-}
+func (l *l1) clear() { l.c.Clear() }
 
-func (l *l1) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	l.c.Close()
-}
+func (l *l1) close() { l.c.Close() }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tiercel/tiercel/internal/batch"
 	"github.com/tiercel/tiercel/internal/breaker"
 	"github.com/tiercel/tiercel/internal/redisconn"
 )
@@ -62,12 +63,9 @@ type l2 struct {
 	q      *readQueue
 	dones  donePool // l2Lookup.done channels
 	timers *timerPool
-	writes chan l2Write
+	writes *batch.Loop[l2Write] // the asynchronous writer
 	stop   <-chan struct{}
 	st     *stats
-
-	// batched is false only in the benchmark of one pipeline per lookup.
-	batched bool
 
 	// mget: reads are one MGET per batch, possible on a single node only
 	// (tests clear it to exercise the pipeline of GETs).
@@ -101,15 +99,14 @@ func newL2(cfg Config, rdb redis.UniversalClient, st *stats, timers *timerPool, 
 		invTimeout: cfg.InvalidateTimeout,
 		batchMax:   cfg.L2BatchMax,
 		q:          newReadQueue(cfg.L2QueueSize),
-		writes:     make(chan l2Write, cfg.L2QueueSize),
 		stop:       stop,
 		st:         st,
 		timers:     timers,
-		batched:    true,
 		mget:       redisconn.SingleNode(rdb),
 		log:        log,
 	}
 	l.cluster, _ = rdb.(*redis.ClusterClient)
+	l.writes = batch.Start(batch.Config{Queue: cfg.L2QueueSize, Max: cfg.L2BatchMax}, l.writeBatch)
 	l.scriptOff.Store(!cfg.L2ClusterScripts)
 	l.cb = breaker.New(cfg.Breaker, breaker.Options{
 		Name: "cache-l2",
@@ -214,28 +211,27 @@ func (l *l2) enqueueWrite(w l2Write) {
 		l.st.l2WriteDrops.Add(1)
 		return
 	}
-	select {
-	case l.writes <- w:
-	default:
+	if !l.writes.Offer(w) {
 		l.st.l2WriteDrops.Add(1)
 	}
 }
 
-// writeBatch stores queued writes in one pipeline. Writes are off the
-// request path, so they get a more generous deadline than reads.
-func (l *l2) writeBatch(batch []l2Write) {
+// writeBatch stores a batch of queued writes (l.writes') in one pipeline.
+// Writes are off the request path, so they get a more generous deadline
+// than reads.
+func (l *l2) writeBatch(writes []l2Write) {
 	_, err := l.exec(max(10*l.timeout, 50*time.Millisecond), func(p redis.Pipeliner) {
 		ctx := context.Background()
-		for _, w := range batch {
+		for _, w := range writes {
 			p.Set(ctx, w.key, w.val, w.ttl)
 		}
 	})
 	if err != nil {
 		l.count(err)
-		l.st.l2WriteDrops.Add(uint64(len(batch)))
+		l.st.l2WriteDrops.Add(uint64(len(writes)))
 		return
 	}
-	l.st.l2Writes.Add(uint64(len(batch)))
+	l.st.l2Writes.Add(uint64(len(writes)))
 }
 
 // invalidate bumps the generations of keys and tags (and deletes the keys'

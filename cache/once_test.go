@@ -187,7 +187,7 @@ func TestDropL1Concurrent(t *testing.T) {
 			for i := range 200 {
 				key := fmt.Sprintf("k%d", (g*7+i)%16)
 				// ErrFenced is a legitimate answer when drops keep overtaking fills.
-				_, err := c.Fetch(context.Background(), Request{Key: []byte(key), Now: clk.Now()}, f.fill)
+				_, err := c.Fetch(context.Background(), Request{Key: []byte(key), Now: clk.Now(), MakeFill: fillWith(f.fill)})
 				if err != nil && !errors.Is(err, ErrFenced) {
 					t.Errorf("Fetch: %v", err)
 					return

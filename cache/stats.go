@@ -84,3 +84,20 @@ func (s *stats) snapshot() Stats {
 		L2PendingMiss:       s.l2PendingMiss.Load(),
 	}
 }
+
+func (c *Tiered) count(o Outcome) {
+	switch o {
+	case OutcomeHitL1:
+		c.st.l1Hits.Add(1)
+	case OutcomeHitL2:
+		c.st.l2Hits.Add(1)
+	case OutcomeMiss:
+		c.st.misses.Add(1)
+	case OutcomeRevalidated:
+		c.st.revalidated.Add(1)
+	case OutcomeStale:
+		c.st.staleServed.Add(1)
+	case OutcomeStaleError:
+		c.st.staleErrorServed.Add(1)
+	}
+}

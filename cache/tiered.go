@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tiercel/tiercel/internal/batch"
 	"github.com/tiercel/tiercel/internal/breaker"
 )
 
@@ -33,10 +34,10 @@ type Tiered struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	flights map[string]*flight // in-flight fills and refreshes by key
-	retired chan *flight       // finished flights, for retireLoop
-	closed  bool               // under mu, so no flight starts after Close
-	done    atomic.Bool        // closed, readable without mu on the hit path
+	flights map[string]*flight   // in-flight fills and refreshes by key
+	retires *batch.Loop[*flight] // finished flights, for retireBatch
+	closed  bool                 // under mu, so no flight starts after Close
+	done    atomic.Bool          // closed, readable without mu on the hit path
 
 	// ctx parents every fill, so that Close cancels them; it never derives
 	// from a request's context, which may be a pooled fasthttp RequestCtx.
@@ -90,12 +91,12 @@ type Request struct {
 	// answer.
 	L1Missed bool
 
-	// MakeFill, when set and Fetch's fill is nil, makes the FillFunc only
-	// when this request may need one: to fill after an L2 miss, or to
-	// refresh a stale entry; never on an L1 or fresh L2 hit, nor when the
-	// request joins another's fill. It is called at most once, on the
-	// caller's goroutine, before Fetch returns, so it may read the caller's
-	// request (the FillFunc it returns may not).
+	// MakeFill makes the FillFunc, only when this request may need one: to
+	// fill after an L2 miss, or to refresh a stale entry; never on an L1 or
+	// fresh L2 hit, nor when the request joins another's fill. It is called
+	// at most once, on the caller's goroutine, before Fetch returns, so it
+	// may read the caller's request (the FillFunc it returns may not).
+	// Without it, a fill fails.
 	MakeFill func() FillFunc
 }
 
@@ -173,21 +174,21 @@ func New(cfg Config, l2 redis.UniversalClient, logger *slog.Logger) (*Tiered, er
 		fence:   newFence(cfg.TombstoneTTL, cfg.MaxTombstones),
 		log:     logger,
 		flights: map[string]*flight{},
-		retired: make(chan *flight, cfg.L2QueueSize),
 		stop:    make(chan struct{}),
 		bumps:   make(chan struct{}, cfg.L2QueueSize),
 	}
 	var err error
-	if c.l1, err = newL1(cfg.L1MaxBytes, cfg.L1Counters, &c.st); err != nil {
+	if c.l1, err = newL1(cfg.L1MaxBytes, cfg.L1Counters, &c.st, false); err != nil {
 		return nil, fmt.Errorf("cannot create cache: %w", err)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.goTracked(c.retireLoop)
+	// Yield: let more flights finish before a batch is taken, as the L2
+	// batcher does (readLoop).
+	c.retires = batch.Start(batch.Config{Queue: cfg.L2QueueSize, Max: 64, Yield: true}, c.retireBatch)
 	if l2 != nil {
 		warnWithoutContextTimeout(l2, logger)
 		c.l2 = newL2(cfg, l2, &c.st, &c.timers, logger, c.stop)
 		c.goTracked(c.l2.readLoop)
-		c.goTracked(c.l2.writeLoop)
 	}
 	return c, nil
 }
@@ -243,6 +244,10 @@ func (c *Tiered) Close() {
 		c.l2.q.close() // answers the L2 reads waited for
 	}
 	close(c.stop)
+	c.retires.Close()
+	if c.l2 != nil {
+		c.l2.writes.Close()
+	}
 	c.wg.Wait()
 	c.l1.close()
 }
@@ -256,14 +261,12 @@ func (c *Tiered) Wait() {
 		return
 	}
 	b := &flight{barrier: make(chan struct{})}
-	select {
-	case c.retired <- b:
-	case <-c.stop:
+	if !c.retires.Put(b) {
 		return
 	}
 	select {
 	case <-b.barrier:
-	case <-c.stop:
+	case <-c.retires.Stopped():
 	}
 }
 

@@ -122,7 +122,7 @@ func TestCoalescing(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			results[i], errs[i] = c.Fetch(context.Background(), Request{Key: []byte("hot"), Tags: []string{"t"}, Now: clk.Now()}, f.fill)
+			results[i], errs[i] = c.Fetch(context.Background(), Request{Key: []byte("hot"), Tags: []string{"t"}, Now: clk.Now(), MakeFill: fillWith(f.fill)})
 		})
 	}
 	testwait.For(t, 10*time.Second, "all fetches to wait", func() bool { return c.Stats().CoalescedWaits == n-1 })
@@ -155,7 +155,7 @@ func TestWaiterLeavesAtItsDeadlineFillGoesOn(t *testing.T) {
 	f.set(func(f *filler) { f.gate = gate })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: clk.Now()}, f.fill)
+	_, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: clk.Now(), MakeFill: fillWith(f.fill)})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Fetch = %v, want deadline exceeded", err)
 	}
@@ -181,7 +181,7 @@ func TestRequestDeadline(t *testing.T) {
 				srv.Pause()
 			}
 			start := time.Now()
-			_, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Now(), Deadline: start.Add(10 * time.Millisecond)}, f.fill)
+			_, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Now(), Deadline: start.Add(10 * time.Millisecond), MakeFill: fillWith(f.fill)})
 			if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > cfg.L2Timeout/2 {
 				t.Fatalf("Fetch = %v after %s, want deadline exceeded after 10ms", err, time.Since(start))
 			}
@@ -252,7 +252,7 @@ func TestStaleIfError(t *testing.T) {
 	f.set(func(f *filler) { f.err, f.gate = nil, gate })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	res, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: clk.Now()}, f.fill)
+	res, err := c.Fetch(ctx, Request{Key: []byte("k"), Now: clk.Now(), MakeFill: fillWith(f.fill)})
 	if err != nil {
 		t.Fatalf("Fetch with a hung fill: %v", err)
 	}
@@ -263,7 +263,7 @@ func TestStaleIfError(t *testing.T) {
 
 	// Past every window: the error comes through.
 	f.set(func(f *filler) { f.err, f.gate = errOrigin, nil })
-	_, err = c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Advance(2 * time.Minute)}, f.fill)
+	_, err = c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Advance(2 * time.Minute), MakeFill: fillWith(f.fill)})
 	if !errors.Is(err, errOrigin) {
 		t.Fatalf("Fetch past the error window = %v, want the fill's error", err)
 	}
@@ -278,7 +278,7 @@ func TestNegativeEntry(t *testing.T) {
 	notFound := func(context.Context, []byte, *Entry) (*Entry, error) {
 		return &Entry{Negative: true, FreshUntil: clk.Now().Add(time.Second)}, nil
 	}
-	res, err := c.Fetch(context.Background(), Request{Key: []byte("missing"), Now: clk.Now()}, notFound)
+	res, err := c.Fetch(context.Background(), Request{Key: []byte("missing"), Now: clk.Now(), MakeFill: fillWith(notFound)})
 	if err != nil || !res.Entry.Negative || res.Outcome != OutcomeMiss {
 		t.Fatalf("Fetch = %+v, %v", res, err)
 	}
@@ -299,15 +299,13 @@ func TestUncacheableEntryNotStored(t *testing.T) {
 func TestFillPanicIsAnError(t *testing.T) {
 	clk := newClock()
 	c := newTiered(t, testConfig(), nil, clk)
-	_, err := c.Fetch(context.Background(), Request{Key: []byte("k")}, func(context.Context, []byte, *Entry) (*Entry, error) {
-		panic("boom")
-	})
+	panics := func(context.Context, []byte, *Entry) (*Entry, error) { panic("boom") }
+	_, err := c.Fetch(context.Background(), Request{Key: []byte("k"), MakeFill: fillWith(panics)})
 	if err == nil {
 		t.Fatalf("Fetch with a panicking fill succeeded")
 	}
-	_, err = c.Fetch(context.Background(), Request{Key: []byte("k2")}, func(context.Context, []byte, *Entry) (*Entry, error) {
-		return nil, nil
-	})
+	noEntry := func(context.Context, []byte, *Entry) (*Entry, error) { return nil, nil }
+	_, err = c.Fetch(context.Background(), Request{Key: []byte("k2"), MakeFill: fillWith(noEntry)})
 	if !errors.Is(err, ErrInvalidEntry) {
 		t.Fatalf("Fetch with a nil entry = %v, want ErrInvalidEntry", err)
 	}
@@ -316,7 +314,11 @@ func TestFillPanicIsAnError(t *testing.T) {
 func TestKeyCollisionNeverServesAnotherKey(t *testing.T) {
 	clk := newClock()
 	c := newTiered(t, testConfig(), nil, clk)
-	c.l1.hash = func([]byte) uint64 { return 42 } // every key collides
+	c.l1.close()
+	var err error
+	if c.l1, err = newL1(c.cfg.L1MaxBytes, c.cfg.L1Counters, &c.st, true); err != nil { // every key collides
+		t.Fatal(err)
+	}
 	fa, fb := newFiller(clk, "tenant-a"), newFiller(clk, "tenant-b")
 	expect(t, fetch(t, c, "tenant=a|GET /me", nil, clk.Now(), fa), OutcomeMiss, "tenant-a")
 	settle(t, c)
@@ -338,7 +340,7 @@ func TestClosedCache(t *testing.T) {
 	fetch(t, c, "k", nil, clk.Now(), f)
 	c.Close()
 	c.Close() // idempotent
-	if _, err := c.Fetch(context.Background(), Request{Key: []byte("k")}, f.fill); !errors.Is(err, ErrClosed) {
+	if _, err := c.Fetch(context.Background(), Request{Key: []byte("k"), MakeFill: fillWith(f.fill)}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Fetch after Close = %v", err)
 	}
 	if _, _, ok := c.Get([]byte("k"), clk.Now()); ok {
@@ -433,7 +435,7 @@ func TestMakeFillOnlyWhenNeeded(t *testing.T) {
 	lazy := func(c *Tiered, now time.Time) Result {
 		t.Helper()
 		res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: now,
-			MakeFill: func() FillFunc { made.Add(1); return f.fill }}, nil)
+			MakeFill: func() FillFunc { made.Add(1); return f.fill }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -473,7 +475,7 @@ func TestL1MissedSkipsL1(t *testing.T) {
 	testwait.For(t, 10*time.Second, "the L2 write", func() bool { return c.Stats().L2Writes == 1 })
 	settle(t, c)
 	expect(t, fetch(t, c, "k", nil, clk.Now(), f), OutcomeHitL1, "v1")
-	res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Now(), L1Missed: true}, f.fill)
+	res, err := c.Fetch(context.Background(), Request{Key: []byte("k"), Now: clk.Now(), L1Missed: true, MakeFill: fillWith(f.fill)})
 	if err != nil {
 		t.Fatal(err)
 	}

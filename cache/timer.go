@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -23,4 +24,28 @@ func (tp *timerPool) get(d time.Duration) *time.Timer {
 func (tp *timerPool) put(t *time.Timer) {
 	t.Stop()
 	tp.p.Put(t)
+}
+
+// wait blocks until done is closed, ctx ends or deadline (zero: none)
+// passes.
+func (c *Tiered) wait(ctx context.Context, deadline time.Time, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	var tick <-chan time.Time
+	if !deadline.IsZero() {
+		t := c.timers.get(time.Until(deadline))
+		defer c.timers.put(t)
+		tick = t.C
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tick:
+		return context.DeadlineExceeded
+	}
 }

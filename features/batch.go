@@ -59,11 +59,13 @@ func (s *Store) fetchBatched(ctx context.Context, c *cache.Tiered, br *batchReq,
 		arg := br.args[i]
 		wg.Go(func() {
 			var filled atomic.Bool // set on the cache's flight goroutine
-			fill := func(fctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry, error) {
-				filled.Store(true)
-				return br.fill(fctx, arg)
+			makeFill := func() cache.FillFunc {
+				return func(fctx context.Context, _ []byte, _ *cache.Entry) (*cache.Entry, error) {
+					filled.Store(true)
+					return br.fill(fctx, arg)
+				}
 			}
-			r, err := c.Fetch(ctx, cache.Request{Key: []byte(key), Tags: br.tags, Now: now, FillTimeout: br.timeout}, fill)
+			r, err := c.Fetch(ctx, cache.Request{Key: []byte(key), Tags: br.tags, Now: now, FillTimeout: br.timeout, MakeFill: makeFill})
 			if !filled.Load() {
 				br.settle()
 			}

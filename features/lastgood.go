@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tiercel/tiercel/internal/batch"
 	"github.com/tiercel/tiercel/internal/redisconn"
 )
 
@@ -42,9 +42,7 @@ type lastGood struct {
 	log    *slog.Logger
 	st     *stats
 
-	writes chan lgWrite
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	writes *batch.Loop[lgWrite] // nil: no Redis copy
 	// queued and settled (written or dropped) count Redis writes, for wait.
 	queued, settled atomic.Uint64
 }
@@ -69,10 +67,7 @@ func newLastGood(rdb redis.UniversalClient, br *guard, cfg *Config, log *slog.Lo
 	}
 	l := &lastGood{c: c, rdb: rdb, single: redisconn.SingleNode(rdb), br: br, prefix: cfg.KeyPrefix + "lg:", ttl: cfg.LastGoodTTL, log: log, st: st}
 	if rdb != nil && l.ttl > 0 {
-		l.writes = make(chan lgWrite, lgQueue)
-		l.stop = make(chan struct{})
-		l.wg.Add(1)
-		go l.writeLoop()
+		l.writes = batch.Start(batch.Config{Queue: lgQueue, Max: lgBatch}, l.flush)
 	}
 	return l, nil
 }
@@ -87,9 +82,7 @@ func (l *lastGood) set(model, entity string, v float64) {
 		return
 	}
 	l.queued.Add(1)
-	select {
-	case l.writes <- lgWrite{key: k, v: v}:
-	default:
+	if !l.writes.Offer(lgWrite{key: k, v: v}) {
 		l.st.lastGoodDrops.Add(1)
 		l.settled.Add(1)
 	}
@@ -156,40 +149,18 @@ func (l *lastGood) mgetCluster(ctx context.Context, keys []string) ([]any, []red
 	return out, cmds, err
 }
 
-func (l *lastGood) writeLoop() {
-	defer l.wg.Done()
-	batch := make([]lgWrite, 0, lgBatch)
-	for {
-		select {
-		case <-l.stop:
-			return
-		case w := <-l.writes:
-			batch = append(batch[:0], w)
-		}
-	fill:
-		for len(batch) < lgBatch {
-			select {
-			case w := <-l.writes:
-				batch = append(batch, w)
-			default:
-				break fill
-			}
-		}
-		l.flush(batch)
-	}
-}
-
-func (l *lastGood) flush(batch []lgWrite) {
-	defer l.settled.Add(uint64(len(batch)))
+// flush stores a batch of queued writes (l.writes') in one pipeline.
+func (l *lastGood) flush(writes []lgWrite) {
+	defer l.settled.Add(uint64(len(writes)))
 	done, err := l.br.allow()
 	if err != nil {
-		l.st.lastGoodDrops.Add(uint64(len(batch)))
+		l.st.lastGoodDrops.Add(uint64(len(writes)))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lgRedisWrites)
 	defer cancel()
 	cmds, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, w := range batch {
+		for _, w := range writes {
 			p.Set(ctx, l.prefix+w.key, binary.LittleEndian.AppendUint64(nil, math.Float64bits(w.v)), l.ttl)
 		}
 		return nil
@@ -206,7 +177,7 @@ func (l *lastGood) flush(batch []lgWrite) {
 		}
 	}
 	if len(cmds) == 0 {
-		failed = len(batch)
+		failed = len(writes)
 	}
 	l.st.lastGoodDrops.Add(uint64(failed))
 	l.log.Debug("features: cannot write last good predictions", "rows", failed, "err", err)
@@ -226,9 +197,8 @@ func (l *lastGood) wait() {
 }
 
 func (l *lastGood) close() {
-	if l.stop != nil {
-		close(l.stop)
-		l.wg.Wait()
+	if l.writes != nil {
+		l.writes.Close()
 	}
 	l.c.Close()
 }

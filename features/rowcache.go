@@ -2,25 +2,17 @@ package features
 
 import (
 	"fmt"
-	"sync"
 
-	"github.com/cespare/xxhash/v2"
-	"github.com/dgraph-io/ristretto/v2"
+	"github.com/tiercel/tiercel/internal/lfu"
 )
 
 // rowCache is L1 for the rows of redis and memory views (Redis, or the
-// memory source, is their L2). It is a bare ristretto rather than a
+// memory source, is their L2). It is a bare lfu.Cache rather than a
 // cache.Tiered: a row is stored by the Get that read it, with no fill to
 // coalesce and no tier below to consult, and the Tiered's fill machinery
 // (a flight and a goroutine per key) cost more than the read of a
 // hundred rows itself. Writes are fenced by view.writes, not here.
-type rowCache struct {
-	c *ristretto.Cache[uint64, *cachedRow]
-
-	// mu serialises clear and close: ristretto's Clear after Close panics.
-	mu     sync.Mutex
-	closed bool
-}
+type rowCache struct{ c *lfu.Cache[*cachedRow] }
 
 // cachedRow is one row's encoding (row.go) and until when it is fresh.
 type cachedRow struct {
@@ -30,12 +22,10 @@ type cachedRow struct {
 }
 
 func newRowCache(maxBytes int64) (*rowCache, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[uint64, *cachedRow]{
+	c, err := lfu.New(lfu.Config[*cachedRow]{
+		MaxCost: maxBytes,
 		// Rows are small: many counters per byte.
-		NumCounters: max(maxBytes/20, 1000),
-		MaxCost:     maxBytes,
-		BufferItems: 64,
-		KeyToHash:   func(h uint64) (uint64, uint64) { return h, 0 },
+		Counters: max(maxBytes/20, 1000),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot create row cache: %w", err)
@@ -45,7 +35,7 @@ func newRowCache(maxBytes int64) (*rowCache, error) {
 
 // get returns key's row if it is fresh at nowMs. It allocates nothing.
 func (rc *rowCache) get(key []byte, nowMs int64) ([]byte, bool) {
-	r, ok := rc.c.Get(xxhash.Sum64(key))
+	r, ok := rc.c.Get(key)
 	if !ok || r.freshUntil <= nowMs || r.key != string(key) {
 		return nil, false
 	}
@@ -56,31 +46,16 @@ func (rc *rowCache) get(key []byte, nowMs int64) ([]byte, bool) {
 // dropped; wait makes it visible.
 func (rc *rowCache) set(key string, enc []byte, freshUntil int64) {
 	r := &cachedRow{key: key, enc: enc, freshUntil: freshUntil}
-	rc.c.Set(xxhash.Sum64String(key), r, int64(len(key)+len(enc)+64))
+	rc.c.Set(stringBytes(key), r, int64(len(key)+len(enc)+64))
 }
 
 // del drops keys' rows; it is ordered with earlier sets.
 func (rc *rowCache) del(keys ...[]byte) {
 	for _, k := range keys {
-		rc.c.Del(xxhash.Sum64(k))
+		rc.c.Del(k)
 	}
 }
 
-func (rc *rowCache) wait() { rc.c.Wait() }
-
-func (rc *rowCache) clear() {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if !rc.closed {
-		rc.c.Clear()
-	}
-}
-
-func (rc *rowCache) close() {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if !rc.closed {
-		rc.closed = true
-		rc.c.Close()
-	}
-}
+func (rc *rowCache) wait()  { rc.c.Wait() }
+func (rc *rowCache) clear() { rc.c.Clear() }
+func (rc *rowCache) close() { rc.c.Close() }

@@ -69,7 +69,7 @@ func (s *generation) serveCached(ctx *fasthttp.RequestCtx, rt *route, st *reqSta
 	res, err := s.cache.Fetch(context.Background(), cache.Request{
 		Key: st.ckey, Tags: rc.renderTags(&st.params, st.path), Now: now, Deadline: deadline,
 		FillTimeout: rt.timeout, MakeFill: fm.make, L1Missed: !ok,
-	}, nil)
+	})
 	made := fm.made
 	*fm = fillMaker{make: fm.make}
 	fillMakers.Put(fm)

@@ -9,79 +9,8 @@ import (
 	"time"
 )
 
-// load is a whole flight's work: L2, then the fill. It sets f's results.
-func (c *Tiered) load(f *flight) {
-	if c.l2 != nil {
-		t := time.Now()
-		err := c.l2.lookup(&f.lk, t)
-		f.l2d = time.Since(t)
-		if c.useL2(f, err) {
-			return
-		}
-	}
-	c.fillStage(f)
-}
-
-// useL2 takes the result of f's L2 read and reports whether it answered
-// the flight (then f's results are set).
-func (c *Tiered) useL2(f *flight, err error) bool {
-	if err != nil {
-		return false
-	}
-	if c.l2Pending(f.keyBytes, f.tags) {
-		// The entry and the generations just read may predate an
-		// invalidation applied here whose bump is not confirmed (pending.go):
-		// neither serve it nor write the fill to L2 under those generations.
-		if f.lk.entry != nil {
-			c.st.l2PendingMiss.Add(1)
-		}
-		return false
-	}
-	f.gensKnown = true
-	e := c.fromL2(f, &f.lk)
-	if e == nil {
-		return false
-	}
-	switch e.Freshness(f.now) {
-	case Fresh:
-		c.settle(f, e, OutcomeHitL2)
-		return true
-	case Stale:
-		if !f.refresh {
-			c.settle(f, e, OutcomeStale)
-			return true
-		}
-		f.old = e
-	case Expired, Kept:
-		// Never served as it is: a stale-if-error candidate (fallback
-		// serves only an Expired one) and a revalidation base.
-		f.old = e
-	}
-	return false
-}
-
-// fillStage is the flight's work after L2: the fill, stored in both tiers.
-func (c *Tiered) fillStage(f *flight) {
-	e, err := c.fill(f)
-	if err != nil {
-		f.err = err
-		return
-	}
-	o := OutcomeMiss
-	if e.Revalidated {
-		o = OutcomeRevalidated
-	}
-	stored := c.settle(f, e, o)
-	switch {
-	case c.l2 == nil:
-	case !stored || !f.gensKnown:
-		// A locally fenced fill is not worth writing; and without the
-		// generations read before the fill, an L2 copy could not be fenced.
-		c.st.l2WriteDrops.Add(1)
-	default:
-		c.storeL2(f, e)
-	}
-}
+// A flight's entry: taken from an L2 reply (fromL2) or made by the fill
+// (prepare), then settled as the flight's result and stored in the tiers.
 
 // fromL2 decodes an L2 reply and returns its entry if it is still valid:
 // same key and tags, and generations unchanged since it was filled.
@@ -106,33 +35,22 @@ func (c *Tiered) fromL2(f *flight, lk *l2Lookup) *Entry {
 	return e
 }
 
-// fill calls the FillFunc under the flight's own deadline and prepares its
-// entry for both tiers.
-func (c *Tiered) fill(f *flight) (*Entry, error) {
-	c.st.fills.Add(1)
-	ctx, cancel := context.WithTimeout(c.ctx, f.timeout)
-	old := c.revalidationBase(f)
-	t := time.Now()
-	e, err := callFill(ctx, f.fill, f.keyBytes, old)
-	f.filld = time.Since(t)
-	cancel()
+// prepare checks the entry a fill returned, given old, the entry it was
+// offered to revalidate, and makes it f's: key, tags, sequence and the
+// generations that fence it in L2.
+func (c *Tiered) prepare(f *flight, e, old *Entry) error {
 	switch {
-	case err != nil:
 	case e == nil:
-		err = fmt.Errorf("%w: fill returned no entry", ErrInvalidEntry)
+		return fmt.Errorf("%w: fill returned no entry", ErrInvalidEntry)
 	case e == old:
 		// old is shared with its readers: preparing it for storage below
 		// would write to an entry being served.
-		err = fmt.Errorf("%w: fill returned its old entry", ErrInvalidEntry)
+		return fmt.Errorf("%w: fill returned its old entry", ErrInvalidEntry)
 	case e.Revalidated && old == nil:
-		err = fmt.Errorf("%w: fill revalidated without an old entry", ErrInvalidEntry)
+		return fmt.Errorf("%w: fill revalidated without an old entry", ErrInvalidEntry)
 	}
-	if err == nil {
-		err = e.normalize(f.now)
-	}
-	if err != nil {
-		c.st.fillErrors.Add(1)
-		return nil, err
+	if err := e.normalize(f.now); err != nil {
+		return err
 	}
 	e.Key, e.Tags = f.keyBytes, f.tags
 	e.seq = f.seq
@@ -142,7 +60,7 @@ func (c *Tiered) fill(f *flight) (*Entry, error) {
 	if f.gensKnown {
 		e.keyGen, e.tagGens = f.lk.keyGen, f.lk.tagGens
 	}
-	return e, nil
+	return nil
 }
 
 // revalidationBase returns the entry f's fill may revalidate: the newer of
@@ -170,6 +88,9 @@ func (c *Tiered) revalidationBase(f *flight) *Entry {
 // callFill turns a panicking fill into an error: it runs on a background
 // goroutine, where a panic would take the whole gateway down.
 func callFill(ctx context.Context, fill FillFunc, key []byte, old *Entry) (e *Entry, err error) {
+	if fill == nil {
+		return nil, errors.New("cannot fill: the request has no MakeFill")
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = nil, fmt.Errorf("cannot fill: panic: %v", r)
