@@ -15,7 +15,7 @@ var (
 // or more spaces. The result is a sub-slice of authorization. The caller
 // checks the token is an RFC 6750 b64token (isB64Token). Errors are *Error
 // with ReasonMissing (empty header) or ReasonMalformed.
-func splitBearer(authorization []byte) ([]byte, error) {
+func splitBearer(authorization []byte) ([]byte, *Error) {
 	if len(authorization) == 0 {
 		return nil, errMissing
 	}

@@ -173,13 +173,17 @@ func TestCustomClaimNames(t *testing.T) {
 
 func TestStatsCountFailures(t *testing.T) {
 	v := newTestVerifier(t, hsConfig(), nil)
-	// VerifyBearer answers an empty header before counting; only a token
-	// that reaches verifyToken empty counts as missing.
-	_, _ = v.verifyToken(nil, time.Time{})
-	_, _ = v.VerifyBearer(bearer([]byte("x.y")), time.Time{})
+	// Every rejection counts, the header's own included: what the gateway
+	// calls is VerifyBearer, so an absent header, another scheme, an empty
+	// or non-b64token bearer are counted there, not only bad tokens.
+	_, _ = v.VerifyBearer(nil, time.Time{})                          // missing
+	_, _ = v.VerifyBearer([]byte("Basic dXNlcjpwdw=="), time.Time{}) // malformed: scheme
+	_, _ = v.VerifyBearer([]byte("Bearer   "), time.Time{})          // malformed: empty
+	_, _ = v.VerifyBearer([]byte("Bearer a,b"), time.Time{})         // malformed: characters
+	_, _ = v.VerifyBearer(bearer([]byte("x.y")), time.Time{})        // malformed: shape
 	_, _ = v.VerifyBearer(bearer([]byte(hsToken(t, time.Now().Add(-2*time.Hour), nil))), time.Time{})
 	st := v.Stats()
-	if st.Failures[ReasonMissing] != 1 || st.Failures[ReasonMalformed] != 1 || st.Failures[ReasonExpired] != 1 {
+	if st.Failures[ReasonMissing] != 1 || st.Failures[ReasonMalformed] != 4 || st.Failures[ReasonExpired] != 1 {
 		t.Fatalf("unexpected failures %v", st.Failures)
 	}
 	for r := range Reason(numReasons) {

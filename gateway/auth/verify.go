@@ -168,9 +168,12 @@ func (v *Verifier) Close() {
 // fifth of the cached path. Anything not cached gets every check, in
 // order. The returned Principal is shared and must not be modified.
 func (v *Verifier) VerifyBearer(authorization []byte, deadline time.Time) (*Principal, error) {
-	tok, err := splitBearer(authorization)
-	if err != nil {
-		return nil, err
+	tok, e := splitBearer(authorization)
+	if e != nil {
+		// Counted like every other rejection: a missing or malformed
+		// header is what tiercel_auth_failures_total{reason="missing"}
+		// and {reason="malformed"} are for.
+		return nil, v.fail(e)
 	}
 	if len(tok) <= v.maxTokenBytes {
 		if p := v.cache.get(tok, v.hitNow()); p != nil {
@@ -178,7 +181,7 @@ func (v *Verifier) VerifyBearer(authorization []byte, deadline time.Time) (*Prin
 		}
 	}
 	if !isB64Token(tok) {
-		return nil, errBearerChars
+		return nil, v.fail(errBearerChars)
 	}
 	return v.verifyToken(tok, deadline)
 }
