@@ -1,6 +1,6 @@
 // Package testkafka runs a Kafka-protocol broker inside the test process,
 // for integration tests of Tiercel's Kafka code: franz-go's kfake, one
-// broker on a free loopback port, optionally persisting to a directory so
+// broker on a free loopback port, persisting to a temporary directory so
 // that Restart keeps the topics and their messages. Kcat produces with the
 // real kcat binary (librdkafka), an independent client to cross-check ours.
 //
@@ -36,7 +36,6 @@ type Opt func(*config)
 type config struct {
 	partitions int32
 	topics     []string
-	persist    bool
 }
 
 // Topic seeds topic with partitions partitions (default: one topic,
@@ -48,15 +47,12 @@ func Topic(topic string, partitions int32) Opt {
 	}
 }
 
-// Ephemeral keeps the data in memory only: Restart then starts empty.
-func Ephemeral() Opt { return func(c *config) { c.persist = false } }
-
 // Start starts a broker on a free loopback port and closes it when the
-// test ends. By default it persists to a temporary directory, so Restart
+// test ends. It persists to a temporary directory, so Restart
 // keeps every message.
 func Start(t testing.TB, opts ...Opt) *Cluster {
 	t.Helper()
-	cfg := config{partitions: 3, persist: true}
+	cfg := config{partitions: 3}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -68,9 +64,7 @@ func Start(t testing.TB, opts ...Opt) *Cluster {
 		kfake.NumBrokers(1),
 		kfake.Ports(c.port),
 		kfake.SeedTopics(cfg.partitions, cfg.topics...),
-	}
-	if cfg.persist {
-		c.opts = append(c.opts, kfake.DataDir(t.TempDir()))
+		kfake.DataDir(t.TempDir()),
 	}
 	c.start()
 	t.Cleanup(c.Kill)
@@ -91,8 +85,8 @@ func (c *Cluster) start() {
 // Addr is the broker's host:port.
 func (c *Cluster) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)) }
 
-// Kill closes the broker: connections drop, the port refuses. With
-// persistence, the data is saved first. Safe to call twice.
+// Kill closes the broker: connections drop, the port refuses; the data
+// is saved first. Safe to call twice.
 func (c *Cluster) Kill() {
 	c.mu.Lock()
 	kc := c.c

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -262,12 +260,6 @@ func (s *Server) info(field string) (string, error) {
 
 // Running reports whether the process was started and not killed.
 func (s *Server) Running() bool { return s.cmd != nil && s.cmd.Process != nil }
-
-// Log returns the server's log file, for failure messages.
-func (s *Server) Log() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-	return string(b)
-}
 
 // KillMaster kills (SIGKILL) the master serving key and returns it.
 func (c *Cluster) KillMaster(key string) *Server {
