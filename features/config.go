@@ -96,6 +96,13 @@ type ViewConfig struct {
 	// views it reads (and redis_timeout).
 	Budget time.Duration `yaml:"budget"`
 
+	// FeastDefaults lets Feast's /get-online-features answer this view's
+	// declared defaults (with the status they stand in for). Off by
+	// default: Feast's own servers answer null + NOT_FOUND, and Feast's
+	// client (to_dict, to_df) ignores statuses, so a default would read as
+	// data. The native endpoint always answers defaults, flagged DEFAULT.
+	FeastDefaults bool `yaml:"feast_defaults"`
+
 	Source SourceConfig `yaml:"source"`
 }
 

@@ -39,6 +39,12 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error // cause, if any; never shown to clients
+
+	// Feast, when set, is the exception Feast's Python feature server
+	// raises for this input (a class of feast.errors, or KeyError), with
+	// Message in that exception's words: the Feast endpoint answers it with
+	// that server's status and body (features.md, "Feast compatibility").
+	Feast string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -50,6 +56,14 @@ var ErrUnavailable = errors.New("dependency unavailable")
 
 func errf(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// feastErr is an Error that Feast's Python server raises as exception
+// class cls, with its message.
+func feastErr(kind Kind, code, cls, format string, args ...any) *Error {
+	e := errf(kind, code, format, args...)
+	e.Feast = cls
+	return e
 }
 
 // problems collects every problem with one input, so that a client fixes

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/tiercel/tiercel/internal/jsonstr"
 )
@@ -19,6 +23,8 @@ type feastRequest struct {
 }
 
 // ParseFeast parses and validates a Feast /get-online-features body.
+// Where Feast's Python server raises one of its exceptions, the error says
+// which (Error.Feast), so that the edge answers as that server does.
 func (s *Store) ParseFeast(body []byte) (*Query, error) {
 	var req feastRequest
 	// Feast clients send fields Tiercel has no use for (query_string...):
@@ -26,26 +32,113 @@ func (s *Store) ParseFeast(body []byte) (*Query, error) {
 	if err := decodeStrict(body, &req, true); err != nil {
 		return nil, err
 	}
-	refs := req.Features
-	switch {
-	case req.FeatureService != nil && len(refs) > 0:
-		return nil, errf(BadRequest, "bad_request", "set features or feature_service, not both")
-	case req.FeatureService != nil:
-		var err error
-		if refs, err = s.ServiceRefs(*req.FeatureService); err != nil {
-			return nil, err
-		}
+	refs, err := s.feastRefs(&req)
+	if err != nil {
+		return nil, err
 	}
 	keys, cols, err := entityColumns(req.Entities)
 	if err != nil {
 		return nil, err
 	}
+	rows, err := s.feastRows(keys, cols)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.NewQuery(refs, keys, rows)
+	if err != nil {
+		return nil, err
+	}
+	q.FullFeatureNames = req.FullFeatureNames
+	return q, nil
+}
+
+// feastRefs returns the refs a Feast request names: its features, then its
+// feature service's refs not already among them. Feast's Go server combines
+// the two (its Python server reads only the service); a ref given twice is
+// one column.
+func (s *Store) feastRefs(req *feastRequest) ([]string, error) {
+	refs := req.Features
+	if req.FeatureService != nil {
+		svc, ok := s.reg.services[*req.FeatureService]
+		if !ok {
+			// feast.errors.FeatureServiceNotFoundException, 404.
+			return nil, feastErr(NotFound, "unknown_feature_service", "FeatureServiceNotFoundException",
+				"Feature service %s does not exist", clipStr(*req.FeatureService))
+		}
+		refs = slices.Clip(refs)
+		for _, r := range svc {
+			if !slices.Contains(req.Features, r) {
+				refs = append(refs, r)
+			}
+		}
+	}
+	if len(refs) > s.reg.cfg.MaxRefs {
+		return nil, errf(TooLarge, "too_many_features", "%d feature refs, at most %d per request", len(refs), s.reg.cfg.MaxRefs)
+	}
+	for _, ref := range refs {
+		vn, fn, ok := strings.Cut(ref, ":")
+		if !ok {
+			continue // NewQuery reports it
+		}
+		v := s.reg.views[vn]
+		if v == nil {
+			// feast.utils._group_feature_refs raises
+			// FeatureViewNotFoundException(view_name), 404.
+			return nil, feastErr(NotFound, "unknown_features", "FeatureViewNotFoundException",
+				"Feature view %s does not exist", clipStr(vn))
+		}
+		if _, ok := v.byName[fn]; !ok {
+			// FeatureViewProjection.get_feature raises a KeyError,
+			// which the server answers as 500 with its text.
+			return nil, feastErr(BadRequest, "unknown_features", "KeyError",
+				"Feature %s not found in projection %s", clipStr(fn), vn)
+		}
+	}
+	return refs, feastCollisions(refs, req.FullFeatureNames)
+}
+
+// feastCollisions refuses two refs that name the same column, as
+// feast.utils._validate_feature_refs does: with short names, the same
+// feature name twice (in two views, or one ref twice); with full names,
+// the same ref twice. The message is FeatureNameCollisionError's
+// (feast/errors.py), which joins a Python set: one name each.
+func feastCollisions(refs []string, full bool) error {
+	seen := make(map[string]bool, len(refs))
+	var dup []string
+	for _, r := range refs {
+		n := shortName(r)
+		if full {
+			n = fullName(r)
+		}
+		if seen[n] && !slices.Contains(dup, n) {
+			dup = append(dup, n)
+		}
+		seen[n] = true
+	}
+	if len(dup) == 0 {
+		return nil
+	}
+	hint := "To resolve this collision, either use the full feature name by setting " +
+		"'full_feature_names=True', or ensure that the features in question have different names."
+	if full {
+		hint = "To resolve this collision, please ensure that the feature views or their own features " +
+			"have different names. If you're intentionally joining the same feature view twice on " +
+			"different sets of entities, please rename one of the feature views with '.with_name'."
+	}
+	return feastErr(BadRequest, "feature_name_collision", "FeatureNameCollisionError",
+		"Duplicate features named %s found.\n%s", strings.Join(dup, ", "), hint)
+}
+
+// feastRows checks Feast's entity columns and turns them into rows of
+// text values.
+func (s *Store) feastRows(keys []string, cols [][]json.RawMessage) ([][]string, error) {
 	var p problems
 	n := -1
 	for k, name := range keys {
 		if _, ok := s.reg.keyTypes[name]; !ok {
-			p.add("unknown join key %q", clipStr(name))
-			continue
+			// feast.utils raises EntityNotFoundException for a column that
+			// is neither a join key nor an entity name, 404.
+			return nil, feastErr(NotFound, "bad_entities", "EntityNotFoundException", "Entity %s does not exist", clipStr(name))
 		}
 		if n >= 0 && len(cols[k]) != n {
 			p.add("entity column %q has %d values, %q has %d", name, len(cols[k]), keys[0], n)
@@ -64,7 +157,7 @@ func (s *Store) ParseFeast(body []byte) (*Query, error) {
 		rows[i] = make([]string, len(keys))
 		for k, name := range keys {
 			var err error
-			if rows[i][k], err = keyText(s.reg.keyTypes[name], cols[k][i]); err != nil {
+			if rows[i][k], err = feastKeyText(s.reg.keyTypes[name], cols[k][i]); err != nil {
 				p.add("entities.%s[%d]: %v", name, i, err)
 			}
 		}
@@ -72,15 +165,31 @@ func (s *Store) ParseFeast(body []byte) (*Query, error) {
 			break
 		}
 	}
-	if err := p.err(BadRequest, "bad_entities"); err != nil {
-		return nil, err
+	return rows, p.err(BadRequest, "bad_entities")
+}
+
+// feastKeyText is keyText as Feast's Python server converts entity values
+// to the join key's type: feast.type_map converts an int64 key with
+// Python's int(x), so "1001" is 1001, and a string key with str(x), so
+// 1001 is "1001". (Feast's Go server instead reads a quoted column as
+// strings, which then match no int64 row: every value NOT_FOUND.)
+func feastKeyText(t Scalar, raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' && t == Int64 {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+				return strconv.FormatInt(n, 10), nil
+			}
+		}
+		return "", fmt.Errorf("want an int64 or a string of one, got %s", clipStr(string(raw)))
 	}
-	q, err := s.NewQuery(refs, keys, rows)
-	if err != nil {
-		return nil, err
+	if len(raw) > 0 && t == String && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		if _, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+			return string(raw), nil
+		}
 	}
-	q.FullFeatureNames = req.FullFeatureNames
-	return q, nil
+	return keyText(t, raw)
 }
 
 // entityColumns parses Feast's entities object, keeping its key order:
@@ -119,8 +228,7 @@ func entityColumns(raw json.RawMessage) ([]string, [][]json.RawMessage, error) {
 // AppendFeast renders r the way Feast's feature servers answer
 // /get-online-features: metadata.feature_names (entity columns first),
 // then one result per column with values, statuses and event_timestamps.
-// A DEFAULT value is reported with the status it stands in for
-// (NOT_FOUND or OUTSIDE_MAX_AGE): Feast clients know no DEFAULT status.
+// Each cell is answered as feastCell says; floats as feastFloats does.
 func (r *Result) AppendFeast(dst []byte) []byte {
 	q := r.Query
 	dst = append(dst, `{"metadata":{"feature_names":[`...)
@@ -161,23 +269,29 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 		if j > 0 || len(q.JoinKeys) > 0 {
 			dst = append(dst, ',')
 		}
+		v := q.refs[j].v
+		float := v.features[q.refs[j].fi].typ.isFloat()
 		dst = append(dst, `{"values":[`...)
 		for i := range q.Rows {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValue(dst, &r.Cells[i*n+j])
+			val, _ := feastCell(&r.Cells[i*n+j], v)
+			switch {
+			case val == nil:
+				dst = append(dst, "null"...)
+			case float:
+				dst = appendFeastFloats(dst, val)
+			default:
+				dst = append(dst, val...)
+			}
 		}
 		dst = append(dst, `],"statuses":[`...)
 		for i := range q.Rows {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			c := &r.Cells[i*n+j]
-			st := c.Status
-			if st == StatusDefault {
-				st = c.Why
-			}
+			_, st := feastCell(&r.Cells[i*n+j], v)
 			dst = append(dst, '"')
 			dst = append(dst, st.String()...)
 			dst = append(dst, '"')
@@ -192,6 +306,67 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 		dst = append(dst, "]}"...)
 	}
 	return append(dst, "]}"...)
+}
+
+// feastCell is the value and status Feast's servers would answer for c, a
+// cell of view v. Feast knows no DEFAULT status, and its servers answer a
+// missing entity null + NOT_FOUND (Go: onlineserving.TransposeFeatureRows
+// leaves the value unset; Python: null_val), so a default is answered
+// only where the view opts in (feast_defaults), with the status it stands
+// in for. A row older than max age keeps its value with OUTSIDE_MAX_AGE,
+// as Feast's Go server answers it.
+func feastCell(c *Cell, v *view) ([]byte, Status) {
+	switch {
+	case c.Status == StatusOutsideMaxAge:
+		return c.Old, c.Status
+	case c.Status != StatusDefault:
+		return c.Value, c.Status
+	case v.feastDefaults:
+		return c.Value, c.Why
+	case c.Why == StatusOutsideMaxAge:
+		return c.Old, c.Why
+	}
+	return nil, c.Why
+}
+
+// appendFeastFloats appends a float feature's canonical JSON (a number or
+// a list of them) with every whole number written with a fraction, 1.0
+// for 1: the canonical form is the shortest, but Feast's Python server
+// answers a float as Python's json does (1.0), and Python's json reads 1
+// back as an int, so a client would see a float feature change type.
+func appendFeastFloats(dst, val []byte) []byte {
+	start := -1 // start of the number being copied; -1: not in one
+	whole := false
+	for i, b := range val {
+		switch {
+		case b == '-' || b >= '0' && b <= '9':
+			if start < 0 {
+				start, whole = i, true
+			}
+		case b == '.' || b == 'e' || b == 'E' || b == '+':
+			whole = false
+		default:
+			if start >= 0 && whole {
+				dst = append(dst, val[start:i]...)
+				dst = append(dst, ".0"...)
+				dst = append(dst, b)
+				start = -1
+				continue
+			}
+			if start >= 0 {
+				dst = append(dst, val[start:i]...)
+				start = -1
+			}
+			dst = append(dst, b)
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, val[start:]...)
+		if whole {
+			dst = append(dst, ".0"...)
+		}
+	}
+	return dst
 }
 
 func appendRepeated(dst []byte, prefix string, n int, item string) []byte {

@@ -115,16 +115,6 @@ func (s *Store) NewQuery(refs, joinKeys []string, rows [][]string) (*Query, erro
 	return q, p.err(BadRequest, "bad_entities")
 }
 
-// ServiceRefs returns the refs of a feature service, for Feast's
-// `feature_service` requests.
-func (s *Store) ServiceRefs(name string) ([]string, error) {
-	refs, ok := s.reg.services[name]
-	if !ok {
-		return nil, errf(BadRequest, "unknown_feature_service", "unknown feature service %q", clipStr(name))
-	}
-	return refs, nil
-}
-
 // fullName is Feast's full feature name: view__feature.
 func fullName(ref string) string { return strings.Replace(ref, ":", "__", 1) }
 

@@ -55,6 +55,8 @@ type view struct {
 	features []*feature
 	byName   map[string]int
 	maxAge   time.Duration
+	// feastDefaults: the Feast endpoint answers declared defaults too.
+	feastDefaults bool
 
 	source       sourceKind
 	url          string
@@ -206,7 +208,7 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 		p.add("%s.name: duplicate view %q", path, vc.Name)
 	}
 	v := &view{idx: len(r.viewList), name: vc.Name, byName: map[string]int{}, maxAge: vc.MaxAge,
-		budget: vc.Budget, byTag: map[uint32]int{}}
+		budget: vc.Budget, byTag: map[uint32]int{}, feastDefaults: vc.FeastDefaults}
 	if len(vc.Entities) == 0 {
 		p.add("%s.entities: must not be empty", path)
 	}

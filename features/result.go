@@ -42,6 +42,11 @@ type Cell struct {
 	Why Status
 	// EventTime is the row's event time in Unix ms (0: unknown).
 	EventTime int64
+	// Old is the stored value of an OUTSIDE_MAX_AGE cell (or of a DEFAULT
+	// standing in for one), which Value does not carry: Feast's Go server
+	// answers it with that status, the native endpoint and models do not
+	// use it. Shared with the cache: read-only.
+	Old []byte
 
 	tsJSON []byte // EventTime rendered as a JSON string, shared per row
 }
@@ -87,12 +92,12 @@ func (r *Result) Release() {
 
 // set fills c from a stored value, applying max age and the default.
 func (c *Cell) set(f *feature, val []byte, ts int64, tsJSON []byte, maxAgeMs, nowMs int64) {
-	c.Value, c.EventTime, c.tsJSON, c.Why = val, ts, tsJSON, 0
+	c.Value, c.EventTime, c.tsJSON, c.Why, c.Old = val, ts, tsJSON, 0, nil
 	switch {
 	case val == nil:
 		c.Status = StatusNotFound
 	case maxAgeMs > 0 && (ts == 0 || nowMs-ts > maxAgeMs):
-		c.Value, c.Status = nil, StatusOutsideMaxAge
+		c.Value, c.Old, c.Status = nil, val, StatusOutsideMaxAge
 	default:
 		c.Status = StatusPresent
 		return

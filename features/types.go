@@ -196,6 +196,9 @@ func jsonKind(raw []byte) string {
 	return "a number"
 }
 
+// isFloat: the values are floats or lists or vectors of them.
+func (t Type) isFloat() bool { return t.Elem == Float64 || t.Elem == Float32 }
+
 // appendFloat renders finite floats the way JSON wants them; integral
 // values keep no fraction (1, not 1.0), which JSON readers accept.
 func appendFloat(dst []byte, f float64, bits int) []byte {

@@ -46,7 +46,9 @@ func TestFeastRoundTrip(t *testing.T) {
 	f(`{"features":["user_stats:clicks_7d","user_stats:is_premium"],"entities":{"user_id":["u1","u2"]}}`,
 		`{"metadata":{"feature_names":["user_id","clicks_7d","is_premium"]},"results":[`+
 			`{"values":["u1","u2"],"statuses":["PRESENT","PRESENT"],"event_timestamps":[`+epoch+`,`+epoch+`]},`+
-			`{"values":[12,0],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":[`+ts+`,`+epoch+`]},`+
+			// No default on the Feast endpoint unless the view opts in:
+			// Feast answers a missing entity null + NOT_FOUND.
+			`{"values":[12,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":[`+ts+`,`+epoch+`]},`+
 			`{"values":[true,null],"statuses":["PRESENT","NOT_FOUND"],"event_timestamps":[`+ts+`,`+epoch+`]}]}`)
 	f(`{"feature_service":"svc","entities":{"user_id":["u1"]},"full_feature_names":true,"request_context":{}}`,
 		`{"metadata":{"feature_names":["user_id","user_stats__clicks_7d","user_stats__country"]},"results":[`+
@@ -93,10 +95,10 @@ func TestBadRequests(t *testing.T) {
 	f(true, `{"features":["user_stats:ctr_7d"],"entities":{"user_id":"u1"}}`, BadRequest, "entities.user_id: want a list")
 	f(true, `{"features":["user_stats:ctr_7d"],"entities":{"user_id":["a"],"user_id":["b"]}}`, BadRequest, "given twice")
 	f(true, `{"features":["user_stats:ctr_7d","item_stats:price"],"entities":{"user_id":["a","b"],"item_id":[1]}}`, BadRequest, `entity column "item_id" has 1 values, "user_id" has 2`)
-	f(true, `{"features":["user_stats:ctr_7d"],"feature_service":"svc","entities":{"user_id":["a"]}}`, BadRequest, "not both")
-	f(true, `{"feature_service":"nope","entities":{"user_id":["a"]}}`, BadRequest, `unknown feature service "nope"`)
-	f(true, `{"features":["item_stats:price"],"entities":{"item_id":[1.5,"2",null]}}`, BadRequest,
-		`entities.item_id[0]: want an int64, got a number with a fraction`, `entities.item_id[1]: want an int64, got a string`, `entities.item_id[2]: want an int64, got null`)
-	f(true, `{"features":["nope:x","user_stats:y"],"entities":{"user_id":["a"]}}`, BadRequest, `unknown view "nope"`, `unknown feature "y"`)
+	f(true, `{"feature_service":"nope","entities":{"user_id":["a"]}}`, NotFound, `Feature service nope does not exist`)
+	// An int64 key as a string is converted, as Feast's Python server does.
+	f(true, `{"features":["item_stats:price"],"entities":{"item_id":[1.5,"x",null]}}`, BadRequest,
+		`entities.item_id[0]: want an int64, got a number with a fraction`, `entities.item_id[1]: want an int64 or a string of one`, `entities.item_id[2]: want an int64, got null`)
+	f(true, `{"features":["nope:x","user_stats:y"],"entities":{"user_id":["a"]}}`, NotFound, `Feature view nope does not exist`)
 	f(true, `{"features":["user_stats:ctr_7d"],"entities":{"user_id":[`+strings.Repeat(`"u",`, 1000)+`"u"]}}`, TooLarge, "1001 entity rows")
 }

@@ -22,9 +22,12 @@ func serveNative(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline
 	s.serveFeatures(ctx, st, deadline, "features", s.featureStore().ServeNative)
 }
 
-// serveFeast answers Feast's POST /get-online-features.
+// serveFeast answers Feast's POST /get-online-features, errors in Feast's
+// shape (feasterror.go).
 func serveFeast(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
-	s.serveFeatures(ctx, st, deadline, "features", s.featureStore().ServeFeast)
+	if err := s.callFeatures(ctx, st, deadline, "features", s.featureStore().ServeFeast); err != nil {
+		s.writeFeastError(ctx, err, st)
+	}
 }
 
 // servePush answers POST /v1/push.
@@ -59,6 +62,14 @@ func (s *generation) featureStore() *features.Store {
 // upstreams and model servers get only what is left of the budget:
 // fasthttp's RequestCtx is never cancelled per request.
 func (s *generation) serveFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time, stage string, serve featureServe) {
+	if err := s.callFeatures(ctx, st, deadline, stage, serve); err != nil {
+		writeError(ctx, s.featureError(err, st), st.id)
+	}
+}
+
+// callFeatures runs serve and leaves its reply in the response, or returns
+// its error for the caller to answer in its endpoint's shape.
+func (s *generation) callFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time, stage string, serve featureServe) error {
 	c, cancel := context.WithDeadline(context.Background(), deadline)
 	resp := &ctx.Response
 	// The reply is appended straight into the response's pooled body
@@ -68,10 +79,10 @@ func (s *generation) serveFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadl
 	resp.SwapBody(dst)
 	st.stage(stage)
 	if err != nil {
-		writeError(ctx, s.featureError(err, st), st.id)
-		return
+		return err
 	}
 	resp.Header.SetContentType("application/json")
+	return nil
 }
 
 // featureStatus maps a features.Kind to the status the client sees.

@@ -303,7 +303,6 @@ func TestFeaturesBadRequests(t *testing.T) {
 		}
 	}
 	f("/v1/features", tok, `{"features":`, 400, "bad_json")
-	f("/get-online-features", tok, `[1,2]`, 400, "bad_json")
 	f("/v1/features", tok, `{"features":["mem:nope","other:x","mem:clicks","mem:<b>"],"entities":[{"user_id":"u1"}]}`,
 		400, "unknown_features", `"nope"`, `"other"`, `"<b>"`)
 	f("/v1/features", tok, `{"features":["mem:clicks"],"entities":[{"user_id":"1"},{"user_id":"2"},{"user_id":"3"},{"user_id":"4"},{"user_id":"5"},{"user_id":"6"}]}`,
