@@ -53,27 +53,37 @@ func BenchmarkL1Get(b *testing.B) {
 	})
 }
 
-// BenchmarkRistrettoGet is the baseline: a bare ristretto Get.
+// BenchmarkRistrettoGet is the baseline: a bare ristretto Get, of items
+// stored without and with a TTL. The ttl case reads the clock on every Get,
+// which is why l1 keeps lifetimes itself (l1.set).
 func BenchmarkRistrettoGet(b *testing.B) {
-	r, err := ristretto.NewCache(&ristretto.Config[string, []byte]{NumCounters: 10 * benchKeys, MaxCost: 64 * mib, BufferItems: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	keys := make([]string, benchKeys)
-	for i := range keys {
-		keys[i] = string(benchKey(i))
-		r.Set(keys[i], make([]byte, 1024), 1024)
-	}
-	r.Wait()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			r.Get(keys[i%benchKeys])
-			i++
+	for _, ttl := range []time.Duration{0, time.Hour} {
+		name := "no-ttl"
+		if ttl > 0 {
+			name = "ttl"
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			r, err := ristretto.NewCache(&ristretto.Config[string, []byte]{NumCounters: 10 * benchKeys, MaxCost: 64 * mib, BufferItems: 64})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			keys := make([]string, benchKeys)
+			for i := range keys {
+				keys[i] = string(benchKey(i))
+				r.SetWithTTL(keys[i], make([]byte, 1024), 1024, ttl)
+			}
+			r.Wait()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					r.Get(keys[i%benchKeys])
+					i++
+				}
+			})
+		})
+	}
 }
 
 func BenchmarkFetchL1Hit(b *testing.B) {

@@ -50,7 +50,8 @@ func (l *l1) get(key []byte, now time.Time) *Entry {
 //
 // The lifetime is checked by get against the request's own clock reading,
 // not by a ristretto TTL: ristretto reads the clock on every Get of an item
-// with a TTL, a tenth of an L1 hit's handler time. An entry past its
+// with a TTL, about 60 ns a Get (BenchmarkRistrettoGet/ttl against
+// /no-ttl), a few percent of a whole L1 hit (BenchmarkHandleL1Hit). An entry past its
 // lifetime stays in ristretto until a fill replaces it or its cost is
 // needed, and is never served.
 func (l *l1) set(e *Entry, ttl time.Duration, until time.Time) {

@@ -1,8 +1,11 @@
 // Package auth verifies the JWT bearer tokens presented to the gateway and
 // turns them into a Principal (subject, tenant, scopes, roles, plan).
 //
-// Verifying a signature costs 2–20× a whole cached request, so Verifier keeps
-// a bounded cache of tokens it has already verified; a cache hit allocates
+// Verifying a signature costs 6–40× a whole cached request (on a 2-core VM,
+// BenchmarkVerifyHS256Uncached ~14 µs and BenchmarkVerifyRS256Uncached /
+// ES256Uncached ~55–85 µs, against ~2.2 µs for gateway's
+// BenchmarkHandleL1Hit), so Verifier keeps a bounded cache of tokens it has
+// already verified (BenchmarkVerifyCached, ~100 ns); a cache hit allocates
 // nothing. The package knows nothing of HTTP servers: callers pass the
 // Authorization header's value (Verifier.VerifyBearer) and map a *Error's
 // Reason to a response.
