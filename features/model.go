@@ -28,8 +28,8 @@ type model struct {
 	def           *float64
 	ttl, budget   time.Duration
 
-	backend    backendKind
-	inferURL   string // oip
+	backend  backendKind
+	inferURL string // oip
 	// tensors split the input vector into the OIP input tensors, sent to
 	// an oip backend and taken by the gateway's own infer endpoint.
 	tensors []tensor
@@ -37,8 +37,8 @@ type model struct {
 	params  []byte // oip: the request's rendered "parameters" object, or nil
 	sendID  bool   // oip: send an "id" and check its echo
 	// errs counts failed model calls by class (modelErrClass).
-	errs [numModelErrs]atomic.Uint64
-	ids  atomic.Uint64 // oip: the last request id sent
+	errs       [numModelErrs]atomic.Uint64
+	ids        atomic.Uint64 // oip: the last request id sent
 	oipName    string
 	timeout    time.Duration
 	breakerCfg breaker.Config // oip
