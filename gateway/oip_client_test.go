@@ -265,7 +265,7 @@ func TestOIPServerInferDatatypes(t *testing.T) {
 // Shapes ("Tensor Data": nested or flat), a batch of many rows, the cache
 // (reported in parameters), the versioned path, a malformed tensor.
 func TestOIPServerInferShapesBatchAndCache(t *testing.T) {
-	_, c := oipHarness(t)
+	h, c := oipHarness(t)
 	for _, in := range []oipInput{
 		{Name: "x", Shape: []int{2}, Datatype: "FP64", Data: []float64{10, 20}},
 		{Name: "x", Shape: []int{2, 1}, Datatype: "FP64", Data: []float64{10, 20}},
@@ -276,7 +276,9 @@ func TestOIPServerInferShapesBatchAndCache(t *testing.T) {
 			t.Errorf("%+v: %d %s", in, status, body)
 		}
 	}
-	// The same rows again: the prediction cache answers.
+	// The same rows again: the prediction cache answers (once its
+	// asynchronous L1 write is done).
+	h.srv.current().cache.Wait()
 	status, r, body := c.infer("/v2/models/lin/infer", oipRequest{Inputs: []oipInput{{Name: "x", Shape: []int{2, 1}, Datatype: "FP64", Data: []float64{10, 20}}}})
 	if status != 200 || r.Parameters["tiercel_source"] != "cache" {
 		t.Errorf("cached: %d %s", status, body)
