@@ -190,6 +190,25 @@ type BackendConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Breaker guards the OIP server (oip only; zero fields: features.breaker).
 	Breaker breaker.Config `yaml:"breaker"`
+	// SendVersion: put /versions/{Version} in the infer path (oip only,
+	// default true). false for a server that serves only
+	// {URL}/v2/models/{ModelName}/infer.
+	SendVersion *bool `yaml:"send_version"`
+	// InputTensors are the tensors the input vector is sent as, in order,
+	// each of shape [rows, width]; their widths add up to the vector's.
+	// Default: one FP64 tensor "input-0" of the whole vector. The gateway's
+	// own OIP endpoint (/v2/models/{name}/infer) takes the same tensors.
+	InputTensors []TensorConfig `yaml:"input_tensors"`
+	// Output names the output tensor that holds the prediction (default:
+	// the first one the server answers; "output-0" on the gateway's own
+	// OIP endpoint). It must hold one number (or bool) per row.
+	Output string `yaml:"output"`
+	// Parameters are sent as the infer request's parameters (oip only;
+	// string, number or bool values).
+	Parameters map[string]any `yaml:"parameters"`
+	// RequestID: send an "id" with every infer request (oip only) and
+	// refuse an answer that echoes another one.
+	RequestID bool `yaml:"request_id"`
 
 	// Kind is linear or logistic (builtin only).
 	Kind string `yaml:"kind"`
@@ -197,6 +216,19 @@ type BackendConfig struct {
 	WeightsFile string `yaml:"weights_file"`
 	// Weights inline, instead of WeightsFile.
 	Weights *Weights `yaml:"weights"`
+}
+
+// TensorConfig is one OIP input tensor: a slice of the input vector.
+type TensorConfig struct {
+	Name string `yaml:"name"`
+	// Datatype is the OIP datatype sent: FP64 (default), FP32, INT8,
+	// INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64 or BOOL. An
+	// input not representable in it (1.5 as INT64, 2 as BOOL) fails the
+	// call, which falls back like any model failure.
+	Datatype string `yaml:"datatype"`
+	// Width is how many values of the vector the tensor takes (default:
+	// the whole vector, for a single tensor).
+	Width int `yaml:"width"`
 }
 
 // Weights of a builtin linear model: y = bias + Σ weights[i]·x[i]

@@ -28,8 +28,17 @@ type model struct {
 	def           *float64
 	ttl, budget   time.Duration
 
-	backend    backendKind
-	inferURL   string // oip
+	backend  backendKind
+	inferURL string // oip
+	// tensors split the input vector into the OIP input tensors, sent to
+	// an oip backend and taken by the gateway's own infer endpoint.
+	tensors []tensor
+	output  string // the output tensor to read ("": the first)
+	params  []byte // oip: the request's rendered "parameters" object, or nil
+	sendID  bool   // oip: send an "id" and check its echo
+	// errs counts failed model calls by class (modelErrClass).
+	errs       [numModelErrs]atomic.Uint64
+	ids        atomic.Uint64 // oip: the last request id sent
 	oipName    string
 	timeout    time.Duration
 	breakerCfg breaker.Config // oip
@@ -89,6 +98,11 @@ func (r *registry) compileModel(p *problems, path string, mc ModelConfig) {
 		p.add("%s.inputs: every input view must have the same join keys (a prediction is per entity)", path)
 	}
 	r.compileBackend(p, path+".backend", mc, m)
+	m.tensors = compileTensors(p, path+".backend.input_tensors", mc.Backend.InputTensors, m.width)
+	m.output = mc.Backend.Output
+	if m.backend == backendBuiltin && (mc.Backend.SendVersion != nil || mc.Backend.Parameters != nil || mc.Backend.RequestID) {
+		p.add("%s.backend: send_version, parameters and request_id are for oip backends", path)
+	}
 	r.models[mc.Name] = m
 }
 
@@ -122,7 +136,13 @@ func (r *registry) compileBackend(p *problems, path string, mc ModelConfig, m *m
 			p.add("%s.url: want the http(s) base URL of an OIP server, got %q", path, b.URL)
 			return
 		}
-		m.inferURL = u.JoinPath("v2", "models", m.oipName, "versions", mc.Version, "infer").String()
+		if b.SendVersion == nil || *b.SendVersion {
+			m.inferURL = u.JoinPath("v2", "models", m.oipName, "versions", mc.Version, "infer").String()
+		} else {
+			m.inferURL = u.JoinPath("v2", "models", m.oipName, "infer").String()
+		}
+		m.sendID = b.RequestID
+		m.params = compileParams(p, path+".parameters", b.Parameters)
 	case "builtin":
 		m.backend = backendBuiltin
 		switch b.Kind {
@@ -160,3 +180,67 @@ func (r *registry) compileBackend(p *problems, path string, mc ModelConfig, m *m
 
 // String is for logs and errors.
 func (m *model) String() string { return fmt.Sprintf("%s@%s", m.name, m.version) }
+
+// tensor is one OIP input tensor: the next width values of the vector.
+type tensor struct {
+	name  string
+	dt    dtype
+	width int
+}
+
+// compileTensors checks input_tensors against the vector's width; none
+// is one FP64 tensor "input-0", what Tiercel always sent.
+func compileTensors(p *problems, path string, tcs []TensorConfig, width int) []tensor {
+	if len(tcs) == 0 {
+		return []tensor{{name: "input-0", dt: dtFP64, width: width}}
+	}
+	out := make([]tensor, len(tcs))
+	sum := 0
+	seen := map[string]bool{}
+	for i, tc := range tcs {
+		t := tensor{name: tc.Name, dt: dtFP64, width: tc.Width}
+		if tc.Name == "" || seen[tc.Name] {
+			p.add("%s[%d].name: want a unique tensor name, got %q", path, i, tc.Name)
+		}
+		seen[tc.Name] = true
+		if tc.Datatype != "" {
+			d, err := parseDtype(tc.Datatype)
+			if err != nil {
+				p.add("%s[%d].datatype: %v", path, i, err)
+			}
+			t.dt = d
+		}
+		switch {
+		case tc.Width == 0 && len(tcs) == 1:
+			t.width = width
+		case tc.Width <= 0:
+			p.add("%s[%d].width: must be positive with several tensors", path, i)
+		}
+		sum += t.width
+		out[i] = t
+	}
+	if sum != width {
+		p.add("%s: widths add up to %d, the inputs to %d values", path, sum, width)
+	}
+	return out
+}
+
+// compileParams renders the parameters an oip model sends (the spec's
+// $parameters: string, number or boolean values).
+func compileParams(p *problems, path string, params map[string]any) []byte {
+	if params == nil {
+		return nil
+	}
+	for k, v := range params {
+		switch v.(type) {
+		case string, bool, int, int64, uint64, float64:
+		default:
+			p.add("%s.%s: want a string, number or boolean, got %T", path, k, v)
+		}
+	}
+	b, err := json.Marshal(params) // sorted keys: one body per input
+	if err != nil {
+		p.add("%s: %v", path, err)
+	}
+	return b
+}

@@ -325,14 +325,19 @@ func (s *Store) callModel(ctx context.Context, m *model, ps []*pendingFill) {
 	case backendBuiltin:
 		ys = m.builtin(vecs)
 	case backendOIP:
+		// An input the tensors cannot carry fails before the breaker: it
+		// says nothing of the server's health.
+		body, id, encErr := m.appendInferBody(nil, vecs)
 		var done func(error)
-		if done, err = m.br.allow(); err == nil {
-			ys, err = s.inferOIP(ctx, m, vecs)
-			done(err)
-			if err != nil {
-				s.st.modelErrors.Add(1)
-				s.log.Debug("features: model call failed", "model", m.String(), "err", err)
+		if err = encErr; err == nil {
+			if done, err = m.br.allow(); err == nil {
+				ys, err = s.inferOIP(ctx, m, body, id, len(vecs))
+				done(err)
 			}
+		}
+		if encErr != nil || (err != nil && done != nil) {
+			s.st.modelErrors.Add(1)
+			s.logModelError(m, err)
 		}
 	default:
 		err = errors.New("BUG: model without backend")

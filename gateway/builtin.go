@@ -23,6 +23,13 @@ var builtinHandlers = map[string]builtinHandler{
 	"feast":    serveFeast,   // POST /get-online-features
 	"push":     servePush,    // POST /v1/push
 	"predict":  servePredict, // POST /v1/models/{name}/predict
+	// The Open Inference Protocol endpoints (oip.go).
+	"oip_live":        serveOIPLive,       // GET /v2/health/live
+	"oip_ready":       serveOIPReady,      // GET /v2/health/ready
+	"oip_server":      serveOIPServer,     // GET /v2
+	"oip_model":       serveOIPModel,      // GET /v2/models/{name}[/versions/{version}]
+	"oip_model_ready": serveOIPModelReady, // GET /v2/models/{name}[/versions/{version}]/ready
+	"oip_infer":       serveOIPInfer,      // POST /v2/models/{name}[/versions/{version}]/infer
 }
 
 func handlerNames() string {
@@ -43,6 +50,9 @@ func handlerNames() string {
 // to everything, a features route without views 400. Config.validateRoutes
 // calls it for every route with a handler.
 func builtinNeeds(h, path string, fc *features.Config) string {
+	if isOIPHandler(h) {
+		return oipNeeds(h, path, fc)
+	}
 	switch {
 	case h == "predict" && len(fc.Models) == 0:
 		return `"predict" needs features.models`

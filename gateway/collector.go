@@ -190,6 +190,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descEvPublishErr, s.stats.publishErrors.Load())
 	}
 	s.collectFeatures(counter, gauge)
+	s.collectModelErrors(counter)
 	ls := s.limiter.Stats()
 	counter(descLimitDecision, ls.Allowed, "allowed")
 	counter(descLimitDecision, ls.Rejected, "rejected")
