@@ -63,6 +63,9 @@ type view struct {
 	ttl          time.Duration
 	budget       time.Duration  // 0: the caller's deadline
 	breakerCfg   breaker.Config // http views
+	callURL      string         // url, asking for statuses and event times
+	authHeader   string         // static Authorization of upstream calls
+	forwardAuth  bool           // send the caller's Authorization instead
 	br           *guard         // http views; set by New
 
 	// tags are the features' stored-row tags, byTag their inverse.
@@ -285,9 +288,15 @@ func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *vie
 		v.source = sourceHTTP
 		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add("%s.url: want an http(s) URL of /get-online-features, got %q", path, s.URL)
+		} else {
+			v.callURL = statusURL(u)
 		}
+		compileAuth(p, path+".auth", s.Auth, v)
 	default:
 		p.add("%s.type: unknown source %q (want redis, http or memory)", path, s.Type)
+	}
+	if s.Type != "http" && s.Auth != (UpstreamAuth{}) {
+		p.add("%s.auth: only an http source has an upstream to authenticate to", path)
 	}
 	if s.Timeout < 0 || s.TTL < 0 {
 		p.add("%s: timeout and ttl must not be negative", path)
