@@ -97,6 +97,16 @@ type ViewConfig struct {
 	Budget time.Duration `yaml:"budget"`
 
 	Source SourceConfig `yaml:"source"`
+
+	// PushSource is the Feast push source name that POST /push writes this
+	// view by (default: the view's name; redis and memory views only).
+	// Views may share one: a push writes each of them, as Feast's does.
+	PushSource string `yaml:"push_source"`
+
+	// TimestampField is the column of Feast's pushes and writes that holds
+	// the rows' event times (default event_timestamp, as in Feast's
+	// examples). A df without it is written at the time of the write.
+	TimestampField string `yaml:"timestamp_field"`
 }
 
 // FeatureConfig is one typed feature of a view.

@@ -64,6 +64,8 @@ type view struct {
 	budget       time.Duration  // 0: the caller's deadline
 	breakerCfg   breaker.Config // http views
 	callURL      string         // url, asking for statuses and event times
+	pushSource   string         // Feast push source name ("": none, http views)
+	tsField      string         // the event time column of Feast writes
 	authHeader   string         // static Authorization of upstream calls
 	forwardAuth  bool           // send the caller's Authorization instead
 	br           *guard         // http views; set by New
@@ -266,6 +268,15 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 	}
 	v.emptyRow = emptyRowOf(len(v.features))
 	r.compileSource(p, path+".source", vc, v)
+	v.tsField = vc.TimestampField
+	defaults.Set(&v.tsField, "event_timestamp")
+	switch {
+	case v.source != sourceHTTP:
+		v.pushSource = vc.PushSource
+		defaults.Set(&v.pushSource, vc.Name)
+	case vc.PushSource != "":
+		p.add("%s.push_source: an http view is read-only", path)
+	}
 	r.views[vc.Name] = v
 	r.viewList = append(r.viewList, v)
 }

@@ -60,6 +60,10 @@ func (s *generation) featureStore() *features.Store {
 // fasthttp's RequestCtx is never cancelled per request.
 func (s *generation) serveFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time, stage string, serve featureServe) {
 	c, cancel := context.WithDeadline(context.Background(), deadline)
+	if s.featureStore().ForwardsAuthorization() {
+		// An http view sends the caller's token upstream (auth.forward).
+		c = features.WithAuthorization(c, string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)))
+	}
 	resp := &ctx.Response
 	// The reply is appended straight into the response's pooled body
 	// buffer: SwapBody lends us its bytes and takes them back, no copy.
