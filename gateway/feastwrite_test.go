@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiercel/tiercel/internal/testkafka"
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 // The Feast write endpoints and health, answered as Feast's Python feature
@@ -103,4 +106,49 @@ func TestFeastWriteErrors(t *testing.T) {
 	if r := h.post("/push", token(t, jwtClaims("features:read")), `{}`); r.status != 403 || !strings.Contains(r.body, "insufficient_scope") {
 		t.Errorf("push without features:write: %d %s", r.status, r.body)
 	}
+}
+
+// TestFeastPushReachesEveryReplica: a Feast push through replica A drops
+// the rows from B's L1 too, through Kafka, without an event of the
+// writer's own (unlike POST /v1/push: TestKafkaUpsertAndEntityEvents).
+func TestFeastPushReachesEveryReplica(t *testing.T) {
+	onEachRedis(t, testFeastPushReachesEveryReplica)
+}
+
+func testFeastPushReachesEveryReplica(t *testing.T, rs *sharedRedis) {
+	kf := testkafka.Start(t, testkafka.Topic(testTopic, 2))
+	mk := func() *harness {
+		return newHarness(t, rs.use(func(c *Config) {
+			featureRoutes("", "")(c)
+			c.Kafka = kafkaConfig(kf.Addr())
+			c.Features.RowTTL = time.Minute // longer than the waits: only the event can drop B's copy
+		}))
+	}
+	a, b := mk(), mk()
+	waitKafkaReady(t, a, b)
+	tok := token(t, jwtClaims("features:read features:write"))
+	read := func(h *harness) string {
+		return h.mustPost("/v1/features", tok, `{"features":["rv:clicks"],"entities":[{"user_id":"u7"}]}`).body
+	}
+	write := func(path, body string) {
+		t.Helper()
+		if r := a.post(path, tok, body); r.status != 200 || r.body != "null" {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+	write("/push", `{"push_source_name":"rv","df":{"user_id":["u7"],"clicks":[1]}}`)
+	for name, h := range map[string]*harness{"A": a, "B": b} {
+		if r := read(h); !strings.Contains(r, `"values":[1]`) {
+			t.Fatalf("%s before the second push: %s", name, r)
+		}
+	}
+	b.srv.current().features.Wait() // B's copy is in its L1: the event must drop it
+	write("/push", `{"push_source_name":"rv","df":{"user_id":["u7"],"clicks":[2]}}`)
+	testwait.For(t, 10*time.Second, "B to drop its copy and read the pushed value", func() bool {
+		return strings.Contains(read(b), `"values":[2]`)
+	})
+	write("/write-to-online-store", `{"feature_view_name":"rv","df":{"user_id":["u7"],"clicks":[3]}}`)
+	testwait.For(t, 10*time.Second, "B to read the written value", func() bool {
+		return strings.Contains(read(b), `"values":[3]`)
+	})
 }
