@@ -23,22 +23,11 @@ import (
 // nothing is written, rather than answering success for data that went
 // nowhere.
 func (s *Store) ParseFeastPush(body []byte) ([]ViewRows, error) {
-	fields, err := feastFields(body)
-	if err != nil {
-		return nil, err
-	}
-	name, err := stringField(fields, body, "push_source_name", "")
+	fields, name, df, err := feastWriteRequest(body, "push_source_name")
 	if err != nil {
 		return nil, err
 	}
 	to, err := stringField(fields, body, "to", "online")
-	if err != nil {
-		return nil, err
-	}
-	if err := boolFields(fields); err != nil {
-		return nil, err
-	}
-	df, err := dfField(fields, body)
 	if err != nil {
 		return nil, err
 	}
@@ -80,18 +69,7 @@ func (s *Store) hasPushSource(name string) bool {
 
 // ParseFeastWrite reads a /write-to-online-store body into its view's rows.
 func (s *Store) ParseFeastWrite(body []byte) ([]ViewRows, error) {
-	fields, err := feastFields(body)
-	if err != nil {
-		return nil, err
-	}
-	name, err := stringField(fields, body, "feature_view_name", "")
-	if err != nil {
-		return nil, err
-	}
-	if err := boolFields(fields); err != nil {
-		return nil, err
-	}
-	df, err := dfField(fields, body)
+	fields, name, df, err := feastWriteRequest(body, "feature_view_name")
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +85,27 @@ func (s *Store) ParseFeastWrite(body []byte) ([]ViewRows, error) {
 		return nil, err
 	}
 	return []ViewRows{{View: v.name, Rows: rows}}, nil
+}
+
+// feastWriteRequest reads what both writes have: the required name field,
+// the bool flags and df, in pydantic's order of fields.
+func feastWriteRequest(body []byte, nameField string) (map[string]json.RawMessage, string, map[string][]json.RawMessage, error) {
+	fields, err := feastFields(body)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	name, err := stringField(fields, body, nameField, "")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := boolFields(fields); err != nil {
+		return nil, "", nil, err
+	}
+	df, err := dfField(fields, body)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return fields, name, df, nil
 }
 
 // feastFields decodes the body's top level, as FastAPI would before
