@@ -104,6 +104,16 @@ type ViewConfig struct {
 	FeastDefaults bool `yaml:"feast_defaults"`
 
 	Source SourceConfig `yaml:"source"`
+
+	// PushSource is the Feast push source name that POST /push writes this
+	// view by (default: the view's name; redis and memory views only).
+	// Views may share one: a push writes each of them, as Feast's does.
+	PushSource string `yaml:"push_source"`
+
+	// TimestampField is the column of Feast's pushes and writes that holds
+	// the rows' event times (default event_timestamp, as in Feast's
+	// examples). A df without it is written at the time of the write.
+	TimestampField string `yaml:"timestamp_field"`
 }
 
 // FeatureConfig is one typed feature of a view.
@@ -139,6 +149,25 @@ type SourceConfig struct {
 
 	// Breaker guards the upstream (http only; zero fields: features.breaker).
 	Breaker breaker.Config `yaml:"breaker"`
+
+	// Auth sets the Authorization header of upstream calls (http only;
+	// zero: none is sent).
+	Auth UpstreamAuth `yaml:"auth"`
+}
+
+// UpstreamAuth is how an http view authenticates to its upstream: a static
+// bearer token, read when the configuration is (at start and on reload),
+// or the caller's own Authorization header. At most one is set.
+type UpstreamAuth struct {
+	// TokenFile holds the token (surrounding white space is trimmed); it
+	// is sent as "Authorization: Bearer <token>".
+	TokenFile string `yaml:"token_file"`
+	// TokenEnv names the environment variable that holds the token.
+	TokenEnv string `yaml:"token_env"`
+	// Forward sends the caller's Authorization header as it came. The rows
+	// are still cached and shared: the caller whose miss fills a row
+	// authorizes the upstream call, the route's auth every later read.
+	Forward bool `yaml:"forward"`
 }
 
 // FeatureServiceConfig names a set of refs, for Feast's `feature_service`.

@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -89,9 +90,21 @@ func (s *Store) fillRow(res *Result, qv *qview, i int, enc []byte, nowMs int64, 
 func fillDecoded(res *Result, qv *qview, i int, rv *rowView, nowMs int64) {
 	q := res.Query
 	maxAge := qv.v.maxAge.Milliseconds()
+	if rv.ts == 0 && qv.v.source == sourceHTTP {
+		// The upstream sent no event time (Feast's Go server sends none
+		// unless asked, go/internal/feast/server/http_server.go): the age
+		// is unknown, not too old.
+		maxAge = 0
+	}
 	base := i * len(q.Refs)
 	for _, j := range qv.refs {
 		fi := q.refs[j].fi
+		if rv.isOutside(fi) {
+			// The upstream kept the value but said it is older than its
+			// max age: the cell is what set makes of any row too old.
+			res.Cells[base+j].set(qv.v.features[fi], rv.vals[fi], rv.ts, rv.tsJSON, 1, math.MaxInt64)
+			continue
+		}
 		res.Cells[base+j].set(qv.v.features[fi], rv.vals[fi], rv.ts, rv.tsJSON, maxAge, nowMs)
 	}
 }

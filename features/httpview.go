@@ -29,6 +29,8 @@ func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now, s
 	type at struct{ view, i int }
 	byKey := map[string]at{}
 	perView := map[int]*batchReq{}
+	// Read now: the batch's call runs on a context of its own.
+	fwd := authorizationOf(ctx)
 	for _, m := range misses {
 		if _, dup := byKey[m.key]; dup {
 			continue
@@ -37,7 +39,11 @@ func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now, s
 		if br == nil {
 			v := q.views[m.qv].v
 			br = &batchReq{timeout: v.timeout}
-			br.call = func(ctx context.Context, ps []*pendingFill) { s.callView(ctx, v, ps) }
+			auth := v.authHeader
+			if v.forwardAuth {
+				auth = fwd
+			}
+			br.call = func(ctx context.Context, ps []*pendingFill) { s.callView(ctx, v, auth, ps) }
 			perView[m.qv] = br
 		}
 		qv := &q.views[m.qv]
@@ -74,14 +80,15 @@ func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now, s
 }
 
 // callView makes one upstream call for ps, through the view's breaker,
-// and settles every one of them.
-func (s *Store) callView(ctx context.Context, v *view, ps []*pendingFill) {
+// and settles every one of them. auth is the call's Authorization header
+// ("": none).
+func (s *Store) callView(ctx context.Context, v *view, auth string, ps []*pendingFill) {
 	now := s.now()
 	done, err := v.br.allow()
 	var encs [][]byte
 	if err == nil {
 		s.st.upstreamCalls.Add(1)
-		encs, err = s.callUpstream(ctx, v, ps)
+		encs, err = s.callUpstream(ctx, v, auth, ps)
 		done(err)
 		if err != nil {
 			s.st.upstreamErrors.Add(1)
@@ -111,7 +118,7 @@ type feastResponse struct {
 	} `json:"results"`
 }
 
-func (s *Store) callUpstream(ctx context.Context, v *view, ps []*pendingFill) ([][]byte, error) {
+func (s *Store) callUpstream(ctx context.Context, v *view, auth string, ps []*pendingFill) ([][]byte, error) {
 	body := []byte(`{"features":[`)
 	for i, f := range v.features {
 		if i > 0 {
@@ -135,7 +142,7 @@ func (s *Store) callUpstream(ctx context.Context, v *view, ps []*pendingFill) ([
 		body = append(body, ']')
 	}
 	body = append(body, `},"full_feature_names":false}`...)
-	data, err := s.postJSON(ctx, v.url, body, 64<<20)
+	data, err := s.post(ctx, v.callURL, auth, body, 64<<20)
 	if err != nil {
 		return nil, fmt.Errorf("cannot call upstream %s: %w", v.url, err)
 	}
@@ -146,8 +153,12 @@ func (s *Store) callUpstream(ctx context.Context, v *view, ps []*pendingFill) ([
 	return s.upstreamRows(v, &fr, len(ps))
 }
 
-// upstreamRows turns a Feast answer's columns into n encoded rows. A row's
-// event time is the latest of its present features'.
+// upstreamRows turns a Feast answer's columns into n encoded rows. A value
+// keeps the upstream's status: PRESENT, or OUTSIDE_MAX_AGE with its value
+// (Feast's Go server keeps it: go/internal/feast/onlineserving/serving.go);
+// any other status is absent. A row's event time is the latest of its
+// values'; none (no event_timestamps, or the epoch Feast sends for
+// nothing) is unknown, 0.
 func (s *Store) upstreamRows(v *view, fr *feastResponse, n int) ([][]byte, error) {
 	if len(fr.Results) != len(fr.Metadata.FeatureNames) {
 		return nil, fmt.Errorf("cannot use upstream answer: %d results for %d names", len(fr.Results), len(fr.Metadata.FeatureNames))
@@ -165,8 +176,10 @@ func (s *Store) upstreamRows(v *view, fr *feastResponse, n int) ([][]byte, error
 	}
 	rows := make([][]byte, n)
 	var canon []byte
+	var outside []int
 	for i := range n {
 		var ts int64
+		outside = outside[:0]
 		vals := make([][]byte, len(v.features))
 		for fi, f := range v.features {
 			c := col[fi]
@@ -174,8 +187,15 @@ func (s *Store) upstreamRows(v *view, fr *feastResponse, n int) ([][]byte, error
 				continue
 			}
 			r := &fr.Results[c]
-			if i < len(r.Statuses) && r.Statuses[i] != "PRESENT" {
-				continue
+			tooOld := false
+			if i < len(r.Statuses) {
+				switch r.Statuses[i] {
+				case "PRESENT":
+				case "OUTSIDE_MAX_AGE":
+					tooOld = true
+				default:
+					continue
+				}
 			}
 			raw := r.Values[i]
 			if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
@@ -187,6 +207,9 @@ func (s *Store) upstreamRows(v *view, fr *feastResponse, n int) ([][]byte, error
 				continue
 			}
 			vals[fi] = bytes.Clone(canon)
+			if tooOld {
+				outside = append(outside, fi)
+			}
 			if i < len(r.EventTimestamps) {
 				if t, err := time.Parse(time.RFC3339Nano, r.EventTimestamps[i]); err == nil && t.UnixMilli() > ts {
 					ts = t.UnixMilli()
@@ -202,6 +225,7 @@ func (s *Store) upstreamRows(v *view, fr *feastResponse, n int) ([][]byte, error
 				rb.value(val)
 			}
 		}
+		rb.outside(outside)
 		rows[i] = rb.b
 	}
 	return rows, nil
@@ -218,11 +242,19 @@ func trimView(name, view string) string {
 // up to limit bytes: the one HTTP exchange of feature upstreams and model
 // servers alike.
 func (s *Store) postJSON(ctx context.Context, url string, body []byte, limit int64) ([]byte, error) {
+	return s.post(ctx, url, "", body, limit)
+}
+
+// post is postJSON with an Authorization header ("": none).
+func (s *Store) post(ctx context.Context, url, auth string, body []byte, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("cannot build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return nil, err

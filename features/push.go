@@ -32,21 +32,49 @@ type PushRow struct {
 // the push's. Every problem of every row is reported (BadRequest);
 // nothing is written unless all rows are valid.
 func (s *Store) Push(ctx context.Context, viewName string, rows []PushRow) error {
-	v := s.reg.views[viewName]
-	switch {
-	case v == nil:
-		return errf(BadRequest, "unknown_view", "unknown view %q", clipStr(viewName))
-	case v.source == sourceHTTP:
-		return errf(BadRequest, "read_only_view", "view %q is served by an upstream and cannot be pushed to", v.name)
-	case len(rows) > s.reg.cfg.MaxEntities:
-		return errf(TooLarge, "too_many_rows", "%d rows, at most %d per push", len(rows), s.reg.cfg.MaxEntities)
-	case len(rows) == 0:
-		return errf(BadRequest, "no_rows", "no rows to push")
+	return s.PushViews(ctx, []ViewRows{{View: viewName, Rows: rows}})
+}
+
+// ViewRows are rows to write to one view.
+type ViewRows struct {
+	View string
+	Rows []PushRow
+}
+
+// PushViews is Push for several views at once (a Feast push source feeds
+// every view that names it): every row of every view is validated before
+// any is written.
+func (s *Store) PushViews(ctx context.Context, vrs []ViewRows) error {
+	encs := make([][]pushEnc, len(vrs))
+	views := make([]*view, len(vrs))
+	for i, vr := range vrs {
+		v := s.reg.views[vr.View]
+		switch {
+		case v == nil:
+			return errf(BadRequest, "unknown_view", "unknown view %q", clipStr(vr.View))
+		case v.source == sourceHTTP:
+			return errf(BadRequest, "read_only_view", "view %q is served by an upstream and cannot be pushed to", v.name)
+		case len(vr.Rows) > s.reg.cfg.MaxEntities:
+			return errf(TooLarge, "too_many_rows", "%d rows, at most %d per push", len(vr.Rows), s.reg.cfg.MaxEntities)
+		case len(vr.Rows) == 0:
+			return errf(BadRequest, "no_rows", "no rows to push")
+		}
+		var err error
+		if encs[i], err = s.encodePush(v, vr.Rows); err != nil {
+			return err
+		}
+		views[i] = v
 	}
-	encs, err := s.encodePush(v, rows)
-	if err != nil {
-		return err
+	for i, v := range views {
+		if err := s.writeRows(ctx, v, encs[i]); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// writeRows writes a view's validated rows and drops their L1 copies.
+func (s *Store) writeRows(ctx context.Context, v *view, encs []pushEnc) error {
 	switch v.source {
 	case sourceMemory:
 		for i := range encs {
@@ -57,7 +85,7 @@ func (s *Store) Push(ctx context.Context, viewName string, rows []PushRow) error
 			return err
 		}
 	}
-	s.st.pushes.Add(uint64(len(rows)))
+	s.st.pushes.Add(uint64(len(encs)))
 	// After the write, so that a Get reading the old row either sees the
 	// bump and does not cache it, or cached it before this invalidation.
 	v.writes.Add(1)

@@ -178,7 +178,7 @@ func (s *Store) markUnread(res *Result, misses []miss, nowMs int64, reason Reaso
 // row is one allocation; the values are checked in place, never decoded.
 func (s *Store) rowFromStored(v *view, raw []byte, sc *getScratch) []byte {
 	rv := &sc.rv
-	rv.ts, rv.tsJSON = 0, nil
+	rv.ts, rv.tsJSON, rv.outside = 0, nil, rv.outside[:0]
 	rv.vals = slices.Grow(rv.vals[:0], len(v.features))[:len(v.features)]
 	clear(rv.vals)
 	if len(raw) == 0 {

@@ -65,6 +65,11 @@ type view struct {
 	ttl          time.Duration
 	budget       time.Duration  // 0: the caller's deadline
 	breakerCfg   breaker.Config // http views
+	callURL      string         // url, asking for statuses and event times
+	pushSource   string         // Feast push source name ("": none, http views)
+	tsField      string         // the event time column of Feast writes
+	authHeader   string         // static Authorization of upstream calls
+	forwardAuth  bool           // send the caller's Authorization instead
 	br           *guard         // http views; set by New
 
 	// tags are the features' stored-row tags, byTag their inverse.
@@ -265,6 +270,15 @@ func (r *registry) compileView(p *problems, path string, vc ViewConfig) {
 	}
 	v.emptyRow = emptyRowOf(len(v.features))
 	r.compileSource(p, path+".source", vc, v)
+	v.tsField = vc.TimestampField
+	defaults.Set(&v.tsField, "event_timestamp")
+	switch {
+	case v.source != sourceHTTP:
+		v.pushSource = vc.PushSource
+		defaults.Set(&v.pushSource, vc.Name)
+	case vc.PushSource != "":
+		p.add("%s.push_source: an http view is read-only", path)
+	}
 	r.views[vc.Name] = v
 	r.viewList = append(r.viewList, v)
 }
@@ -287,9 +301,15 @@ func (r *registry) compileSource(p *problems, path string, vc ViewConfig, v *vie
 		v.source = sourceHTTP
 		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add("%s.url: want an http(s) URL of /get-online-features, got %q", path, s.URL)
+		} else {
+			v.callURL = statusURL(u)
 		}
+		compileAuth(p, path+".auth", s.Auth, v)
 	default:
 		p.add("%s.type: unknown source %q (want redis, http or memory)", path, s.Type)
+	}
+	if s.Type != "http" && s.Auth != (UpstreamAuth{}) {
+		p.add("%s.auth: only an http source has an upstream to authenticate to", path)
 	}
 	if s.Timeout < 0 || s.TTL < 0 {
 		p.add("%s: timeout and ttl must not be negative", path)

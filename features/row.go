@@ -14,6 +14,10 @@ import (
 //	varint    event time, Unix ms (0: none)
 //	uvarint   n, then n bytes: the event time as a JSON string
 //	per feature, in view order: uvarint len+1 (0: absent), then len bytes
+//	optionally (rows of http views): uvarint k, then k uvarint feature
+//	    indexes whose value the upstream reported OUTSIDE_MAX_AGE
+//
+// The trailer is optional so that rows cached before it read the same.
 const rowVersion = 1
 
 // maxRowHeader bounds a row's bytes before its values: version, event
@@ -58,6 +62,19 @@ func (rb *rowBuilder) tsJSON() []byte {
 
 func (rb *rowBuilder) absent() { rb.b = append(rb.b, 0) }
 
+// outside appends the trailer: the features (indexes, ascending) whose
+// values the upstream kept but reported older than its max age. Called
+// once, after every value; nothing is appended for none.
+func (rb *rowBuilder) outside(fis []int) {
+	if len(fis) == 0 {
+		return
+	}
+	rb.b = binary.AppendUvarint(rb.b, uint64(len(fis)))
+	for _, fi := range fis {
+		rb.b = binary.AppendUvarint(rb.b, uint64(fi))
+	}
+}
+
 // value appends a value and returns it as a slice of the row (valid while
 // the row is not grown past its capacity, or as a copy after).
 func (rb *rowBuilder) value(canon []byte) []byte {
@@ -73,6 +90,19 @@ type rowView struct {
 	ts     int64
 	tsJSON []byte
 	vals   [][]byte // nil: absent
+	// outside lists the features the upstream reported OUTSIDE_MAX_AGE
+	// (http views), ascending.
+	outside []int
+}
+
+// isOutside says whether the upstream reported feature fi too old.
+func (rv *rowView) isOutside(fi int) bool {
+	for _, o := range rv.outside {
+		if o == fi {
+			return true
+		}
+	}
+	return false
 }
 
 // decode fills rv from b for a view of n features, reusing rv.vals.
@@ -98,6 +128,23 @@ func (rv *rowView) decode(b []byte, n int) error {
 			return errBadRow
 		}
 		rv.vals = append(rv.vals, v)
+	}
+	rv.outside = rv.outside[:0]
+	if len(b) == 0 {
+		return nil
+	}
+	no, w := binary.Uvarint(b)
+	if w <= 0 || no > uint64(n) {
+		return errBadRow
+	}
+	b = b[w:]
+	for range no {
+		fi, w := binary.Uvarint(b)
+		if w <= 0 || fi >= uint64(n) {
+			return errBadRow
+		}
+		b = b[w:]
+		rv.outside = append(rv.outside, int(fi))
 	}
 	return nil
 }

@@ -23,6 +23,10 @@ var builtinHandlers = map[string]builtinHandler{
 	"feast":    serveFeast,   // POST /get-online-features
 	"push":     servePush,    // POST /v1/push
 	"predict":  servePredict, // POST /v1/models/{name}/predict
+	// Feast's writes and health (feastwrite.go).
+	"feast_push":   serveFeastPush,   // POST /push
+	"feast_write":  serveFeastWrite,  // POST /write-to-online-store
+	"feast_health": serveFeastHealth, // GET /health
 	// The Open Inference Protocol endpoints (oip.go).
 	"oip_live":        serveOIPLive,       // GET /v2/health/live
 	"oip_ready":       serveOIPReady,      // GET /v2/health/ready

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"unicode/utf8"
@@ -8,7 +9,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/features"
-	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
 // Feast's endpoints answer errors the way Feast's Python feature server
@@ -27,8 +27,13 @@ import (
 // keep the gateway's own shape (docs/features.md says so).
 
 // writeFeastError answers err, returned by a features call on a Feast
-// endpoint, in Feast's shape.
+// endpoint (reads, pushes and writes alike), in Feast's shape.
 func (s *generation) writeFeastError(ctx *fasthttp.RequestCtx, err error, st *reqState) {
+	var re *features.RequestError
+	if errors.As(err, &re) {
+		writeFeastBody(ctx, fasthttp.StatusUnprocessableEntity, re.Body(), st.id)
+		return
+	}
 	var fe *features.Error
 	if !errors.As(err, &fe) || int(fe.Kind) >= len(featureStatus) || featureStatus[fe.Kind] == 0 {
 		e := s.featureError(err, st) // logs it
@@ -42,7 +47,7 @@ func (s *generation) writeFeastError(ctx *fasthttp.RequestCtx, err error, st *re
 	case fe.Feast != "":
 		writeFeastBody(ctx, feastStatus(fe.Feast), appendPyJSONString(nil, string(feastErrorDetail(nil, fe.Feast, fe.Message)), false), st.id)
 	case fe.Kind == features.BadRequest:
-		writeFeastBody(ctx, fasthttp.StatusUnprocessableEntity, appendValidationDetail(nil, fe), st.id)
+		writeFeastBody(ctx, fasthttp.StatusUnprocessableEntity, validationError(fe).Body(), st.id)
 	default:
 		e := s.featureError(err, st) // logs an unavailable dependency
 		b := append([]byte(`{"detail":`), appendPyJSONString(nil, e.Message, false)...)
@@ -51,9 +56,13 @@ func (s *generation) writeFeastError(ctx *fasthttp.RequestCtx, err error, st *re
 }
 
 // feastStatus is FeastError.http_status_code() of a feast.errors class:
-// 404 for FeastObjectNotFoundException's subclasses, 500 otherwise
+// 404 for FeastObjectNotFoundException's subclasses, 422 for
+// PushSourceNotFoundException (which overrides it), 500 otherwise
 // (FeatureNameCollisionError does not override it).
 func feastStatus(class string) int {
+	if class == "PushSourceNotFoundException" {
+		return fasthttp.StatusUnprocessableEntity
+	}
 	if strings.HasSuffix(class, "NotFoundException") {
 		return fasthttp.StatusNotFound
 	}
@@ -71,22 +80,18 @@ func feastErrorDetail(dst []byte, class, msg string) []byte {
 	return append(dst, '}')
 }
 
-// appendValidationDetail appends FastAPI's 422 body for a request its
-// pydantic model (or Feast's conversion of it) refused.
-func appendValidationDetail(dst []byte, fe *features.Error) []byte {
-	dst = append(dst, `{"detail":[{"type":`...)
+// validationError is FastAPI's 422 for a request its pydantic model (or
+// Feast's conversion of it) refused.
+func validationError(fe *features.Error) *features.RequestError {
+	d := features.Detail{Type: "value_error", Loc: []any{"body"}, Msg: fe.Message, Input: json.RawMessage("null")}
 	switch fe.Code {
 	case "bad_json":
-		dst = append(dst, `"json_invalid","loc":["body",0],"msg":"JSON decode error","input":{},"ctx":{"error":`...)
-		dst = jsonstr.Append(dst, fe.Message)
-		return append(dst, "}}]}"...)
+		d = features.Detail{Type: "json_invalid", Loc: []any{"body", 0}, Msg: "JSON decode error", Input: json.RawMessage("{}"),
+			Ctx: map[string]string{"error": fe.Message}}
 	case "no_entities":
-		dst = append(dst, `"missing","loc":["body","entities"],"msg":"Field required","input":null}]}`...)
-		return dst
+		d = features.Detail{Type: "missing", Loc: []any{"body", "entities"}, Msg: "Field required", Input: json.RawMessage("null")}
 	}
-	dst = append(dst, `"value_error","loc":["body"],"msg":`...)
-	dst = jsonstr.Append(dst, fe.Message)
-	return append(dst, `,"input":null}]}`...)
+	return &features.RequestError{Details: []features.Detail{d}}
 }
 
 // appendPyJSONString appends s as Python's json.dumps writes a string:

@@ -71,6 +71,10 @@ func (s *generation) serveFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadl
 // its error for the caller to answer in its endpoint's shape.
 func (s *generation) callFeatures(ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time, stage string, serve featureServe) error {
 	c, cancel := context.WithDeadline(context.Background(), deadline)
+	if s.featureStore().ForwardsAuthorization() {
+		// An http view sends the caller's token upstream (auth.forward).
+		c = features.WithAuthorization(c, string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)))
+	}
 	resp := &ctx.Response
 	// The reply is appended straight into the response's pooled body
 	// buffer: SwapBody lends us its bytes and takes them back, no copy.

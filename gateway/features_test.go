@@ -63,6 +63,12 @@ func featureRoutes(redisURL, oipURL string) func(*Config) {
 				Auth: RouteAuth{Scopes: []string{"features:read"}}, RateLimit: "big"},
 			RouteConfig{Name: "push", Path: "/v1/push", Methods: post, Handler: "push",
 				Auth: RouteAuth{Scopes: []string{"features:write"}}, RateLimit: "big"},
+			RouteConfig{Name: "feast-push", Path: "/push", Methods: post, Handler: "feast_push",
+				Auth: RouteAuth{Scopes: []string{"features:write"}}, RateLimit: "big"},
+			RouteConfig{Name: "feast-write", Path: "/write-to-online-store", Methods: post, Handler: "feast_write",
+				Auth: RouteAuth{Scopes: []string{"features:write"}}, RateLimit: "big"},
+			RouteConfig{Name: "feast-health", Path: "/health", Methods: []string{"GET"}, Handler: "feast_health",
+				Auth: RouteAuth{Mode: "none"}},
 			RouteConfig{Name: "predict", Path: "/v1/models/{name}/predict", Methods: post, Handler: "predict",
 				Auth: RouteAuth{Scopes: []string{"predict"}}, RateLimit: "big", Timeout: 500 * time.Millisecond},
 		)
