@@ -101,9 +101,14 @@ func (s *Store) ServePush(ctx context.Context, body, dst []byte) ([]byte, error)
 	if err := s.Push(ctx, view, rows); err != nil {
 		return dst, err
 	}
+	return AppendPushReply(dst, view, len(rows)), nil
+}
+
+// AppendPushReply appends POST /v1/push's answer, {"view": ..., "rows": n}.
+func AppendPushReply(dst []byte, view string, rows int) []byte {
 	dst = append(dst, `{"view":`...)
 	dst = jsonstr.Append(dst, view)
 	dst = append(dst, `,"rows":`...)
-	dst = strconv.AppendInt(dst, int64(len(rows)), 10)
-	return append(dst, "}\n"...), nil
+	dst = strconv.AppendInt(dst, int64(rows), 10)
+	return append(dst, "}\n"...)
 }

@@ -97,9 +97,10 @@ func TestFeastWriteErrors(t *testing.T) {
 	}
 }
 
-// TestFeastPushReachesEveryReplica: a Feast push through replica A drops
-// the rows from B's L1 too, through Kafka, without an event of the
-// writer's own (unlike POST /v1/push: TestKafkaUpsertAndEntityEvents).
+// TestFeastPushReachesEveryReplica: a push through replica A (Feast's
+// /push and /write-to-online-store, and the native /v1/push) drops the
+// rows from B's L1 too, through Kafka, without an event of the writer's
+// own.
 func TestFeastPushReachesEveryReplica(t *testing.T) {
 	onEachRedis(t, testFeastPushReachesEveryReplica)
 }
@@ -121,7 +122,11 @@ func testFeastPushReachesEveryReplica(t *testing.T, rs *sharedRedis) {
 	}
 	write := func(path, body string) {
 		t.Helper()
-		if r := a.post(path, tok, body); r.status != 200 || r.body != "null" {
+		want := "null"
+		if path == "/v1/push" {
+			want = `{"view":"rv","rows":1}` + "\n"
+		}
+		if r := a.post(path, tok, body); r.status != 200 || r.body != want {
 			t.Fatalf("%s: %d %s", path, r.status, r.body)
 		}
 	}
@@ -139,5 +144,9 @@ func testFeastPushReachesEveryReplica(t *testing.T, rs *sharedRedis) {
 	write("/write-to-online-store", `{"feature_view_name":"rv","df":{"user_id":["u7"],"clicks":[3]}}`)
 	testwait.For(t, 10*time.Second, "B to read the written value", func() bool {
 		return strings.Contains(read(b), `"values":[3]`)
+	})
+	write("/v1/push", `{"view":"rv","rows":[{"entity":{"user_id":"u7"},"values":{"clicks":4}}]}`)
+	testwait.For(t, 10*time.Second, "B to read the natively pushed value", func() bool {
+		return strings.Contains(read(b), `"values":[4]`)
 	})
 }

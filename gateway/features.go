@@ -32,7 +32,18 @@ func serveFeast(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline 
 
 // servePush answers POST /v1/push.
 func servePush(s *generation, ctx *fasthttp.RequestCtx, st *reqState, deadline time.Time) {
-	s.serveFeatures(ctx, st, deadline, "push", s.featureStore().ServePush)
+	// Through pushRows, as Feast's writes: every replica drops the rows
+	// from L1, by an event when Kafka is configured.
+	s.serveFeatures(ctx, st, deadline, "push", func(_ context.Context, body, dst []byte) ([]byte, error) {
+		view, rows, err := features.ParsePush(body)
+		if err != nil {
+			return dst, err
+		}
+		if err := s.pushRows(st, deadline, []features.ViewRows{{View: view, Rows: rows}}); err != nil {
+			return dst, err
+		}
+		return features.AppendPushReply(dst, view, len(rows)), nil
+	})
 }
 
 // servePredict answers POST /v1/models/{name}/predict.
