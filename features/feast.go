@@ -1,7 +1,6 @@
 package features
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -134,39 +133,6 @@ func feastCollisions(refs []string, full bool) error {
 	}
 	return feastErr(BadRequest, "feature_name_collision", "FeatureNameCollisionError",
 		"Duplicate features named %s found.\n%s", strings.Join(dup, ", "), hint)
-}
-
-// entityColumns parses Feast's entities object, keeping its key order:
-// Feast returns the entity columns first, in the order they were given.
-func entityColumns(raw json.RawMessage) ([]string, [][]json.RawMessage, error) {
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil, nil, errf(BadRequest, "no_entities", "entities: missing")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, nil, errf(BadRequest, "bad_entities", "entities: want an object of columns")
-	}
-	var keys []string
-	var cols [][]json.RawMessage
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, nil, badJSON(err)
-		}
-		name := t.(string) // object keys are always strings
-		var col []json.RawMessage
-		if err := dec.Decode(&col); err != nil {
-			return nil, nil, errf(BadRequest, "bad_entities", "entities.%s: want a list of values", clipStr(name))
-		}
-		if seen[name] {
-			return nil, nil, errf(BadRequest, "bad_entities", "entities.%s: given twice", clipStr(name))
-		}
-		seen[name] = true
-		keys = append(keys, name)
-		cols = append(cols, col)
-	}
-	return keys, cols, nil
 }
 
 // AppendFeast renders r the way Feast's feature servers answer

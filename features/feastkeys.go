@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -26,27 +27,29 @@ func (s *Store) feastRows(keys []string, cols [][]json.RawMessage) ([][]string, 
 	if n > s.reg.cfg.MaxEntities {
 		return nil, errf(TooLarge, "too_many_entities", "%d entity rows, at most %d per request", n, s.reg.cfg.MaxEntities)
 	}
-	// One backing array for every row: a request of 100 entities is one
-	// allocation here, not 101.
-	cells := make([]string, n*len(keys))
-	rows := make([][]string, n)
-	for i := range rows {
-		rows[i] = cells[i*len(keys) : (i+1)*len(keys) : (i+1)*len(keys)]
-	}
+	// Every value in one string, as parseNative does: one allocation for
+	// the text of 100 entities, not one (or several) per value.
+	var text []byte
+	ends := make([]int, n*len(keys)) // cell i*len(keys)+k ends there
 	for k, name := range keys {
 		t, ok := s.reg.keyTypes[name]
 		if !ok {
 			continue // reported below, after the conversions
 		}
 		for i, raw := range cols[k] {
-			v, err := feastKeyText(t, raw)
-			if fe, ok := err.(*Error); ok {
-				return nil, fe // Python's exception, as Feast raises it
+			if t2, ok := appendKeyText(text, t, raw); ok {
+				text = t2 // the value is of the key's type already
+			} else {
+				v, err := feastKeyText(t, raw)
+				if fe, ok := err.(*Error); ok {
+					return nil, fe // Python's exception, as Feast raises it
+				}
+				if err != nil { // a case Feast's conversion is not modelled for
+					return nil, errf(BadRequest, "bad_entities", "entities.%s[%d]: %v", clipStr(name), i, err)
+				}
+				text = append(text, v...)
 			}
-			if err != nil { // a case Feast's conversion is not modelled for
-				return nil, errf(BadRequest, "bad_entities", "entities.%s[%d]: %v", clipStr(name), i, err)
-			}
-			rows[i][k] = v
+			ends[i*len(keys)+k] = len(text)
 		}
 	}
 	for k := range keys {
@@ -62,7 +65,86 @@ func (s *Store) feastRows(keys []string, cols [][]json.RawMessage) ([][]string, 
 			return nil, feastErr(NotFound, "bad_entities", "EntityNotFoundException", "Entity %s does not exist", clipStr(name))
 		}
 	}
+	// The cells were written column by column: a cell starts where the one
+	// before it in its column ended, or where the column before ended.
+	all := string(text)
+	cells := make([]string, len(ends))
+	start := 0
+	for k := range keys {
+		for i := range n {
+			c := i*len(keys) + k
+			cells[c] = all[start:ends[c]]
+			start = ends[c]
+		}
+	}
+	rows := make([][]string, n)
+	for i := range rows {
+		rows[i] = cells[i*len(keys) : (i+1)*len(keys) : (i+1)*len(keys)]
+	}
 	return rows, nil
+}
+
+// entityColumns parses Feast's entities object, keeping its key order:
+// Feast returns the entity columns first, in the order they were given.
+// The values are slices of raw, which ParseFeast has checked is JSON.
+func entityColumns(raw json.RawMessage) ([]string, [][]json.RawMessage, error) {
+	l := jsonLex{b: raw}
+	switch l.peek() {
+	case 0, 'n':
+		return nil, nil, errf(BadRequest, "no_entities", "entities: missing")
+	case '{':
+	default:
+		return nil, nil, errf(BadRequest, "bad_entities", "entities: want an object of columns")
+	}
+	var keys []string
+	var cols [][]json.RawMessage
+	empty, ok := l.open('{', '}')
+	for more := !empty; ok && more; more = l.more('}') {
+		b, ok2 := l.str()
+		if !ok2 || !l.eat(':') {
+			break
+		}
+		name := string(b)
+		col, ok2 := entityColumn(&l)
+		if !ok2 {
+			if l.err != nil {
+				break
+			}
+			return nil, nil, errf(BadRequest, "bad_entities", "entities.%s: want a list of values", clipStr(name))
+		}
+		if slices.Contains(keys, name) {
+			return nil, nil, errf(BadRequest, "bad_entities", "entities.%s: given twice", clipStr(name))
+		}
+		keys = append(keys, name)
+		cols = append(cols, col)
+	}
+	if l.err != nil {
+		return nil, nil, badJSON(l.err)
+	}
+	return keys, cols, nil
+}
+
+// entityColumn reads one column: a list of values, or null for none;
+// false with no l.err: it is some other value.
+func entityColumn(l *jsonLex) ([]json.RawMessage, bool) {
+	switch l.peek() {
+	case 'n':
+		return nil, l.literal("null")
+	case '[':
+	default:
+		_, _ = l.skip()
+		return nil, false
+	}
+	var col []json.RawMessage
+	empty, ok := l.open('[', ']')
+	for more := !empty; ok && more; more = l.more(']') {
+		v, ok2 := l.skip()
+		if !ok2 {
+			return nil, false
+		}
+		col = append(col, v)
+	}
+	return col, ok && l.err == nil
 }
 
 // feastKeyText is keyText as Feast's Python server converts an entity
