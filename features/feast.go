@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tiercel/tiercel/internal/jsonstr"
 )
@@ -174,6 +175,11 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 		dst = appendRepeated(dst, `],"event_timestamps":[`, len(q.Rows), epochJSON)
 		dst = append(dst, "]}"...)
 	}
+	// One pass down each column reads every cell once: the cells are
+	// row-major, so walking a column strides over a row's 50 cells, and
+	// three walks (values, statuses, timestamps) were most of the cost.
+	// The statuses and timestamps met on the way wait in sc.
+	sc := feastScratchPool.Get().(*feastScratch)
 	n := len(q.Refs)
 	for j := range q.Refs {
 		if j > 0 || len(q.JoinKeys) > 0 {
@@ -181,12 +187,16 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 		}
 		v := q.refs[j].v
 		float := v.features[q.refs[j].fi].typ.isFloat()
+		sc.st, sc.ts = sc.st[:0], sc.ts[:0]
 		dst = append(dst, `{"values":[`...)
 		for i := range q.Rows {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			val, _ := feastCell(&r.Cells[i*n+j], v)
+			c := &r.Cells[i*n+j]
+			val, st := feastCell(c, v)
+			sc.st = append(sc.st, st)
+			sc.ts = append(sc.ts, c.tsJSON)
 			switch {
 			case val == nil:
 				dst = append(dst, "null"...)
@@ -197,26 +207,41 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 			}
 		}
 		dst = append(dst, `],"statuses":[`...)
-		for i := range q.Rows {
+		for i, st := range sc.st {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			_, st := feastCell(&r.Cells[i*n+j], v)
 			dst = append(dst, '"')
 			dst = append(dst, st.String()...)
 			dst = append(dst, '"')
 		}
 		dst = append(dst, `],"event_timestamps":[`...)
-		for i := range q.Rows {
+		for i, ts := range sc.ts {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendTS(dst, &r.Cells[i*n+j])
+			if ts == nil {
+				ts = epochBytes
+			}
+			dst = append(dst, ts...)
 		}
 		dst = append(dst, "]}"...)
 	}
+	clear(sc.ts) // the rows' bytes belong to the cache
+	feastScratchPool.Put(sc)
 	return append(dst, "]}"...)
 }
+
+// feastScratch holds one column's statuses and timestamps while
+// AppendFeast writes its values.
+type feastScratch struct {
+	st []Status
+	ts [][]byte
+}
+
+var feastScratchPool = sync.Pool{New: func() any { return new(feastScratch) }}
+
+var epochBytes = []byte(epochJSON)
 
 // feastCell is the value and status Feast's servers would answer for c, a
 // cell of view v. Feast knows no DEFAULT status, and its servers answer a
