@@ -1,13 +1,11 @@
 package features
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tiercel/tiercel/internal/jsonstr"
 )
@@ -75,6 +73,12 @@ func (s *Store) feastRefs(req *feastRequest) ([]string, error) {
 	if len(refs) > s.reg.cfg.MaxRefs {
 		return nil, errf(TooLarge, "too_many_features", "%d feature refs, at most %d per request", len(refs), s.reg.cfg.MaxRefs)
 	}
+	// feast.utils._get_online_request_context checks collisions
+	// (_validate_feature_refs) before it looks the views up
+	// (_group_feature_refs): a request with both errors gets the former.
+	if err := feastCollisions(refs, req.FullFeatureNames); err != nil {
+		return nil, err
+	}
 	for _, ref := range refs {
 		vn, fn, ok := strings.Cut(ref, ":")
 		if !ok {
@@ -94,7 +98,7 @@ func (s *Store) feastRefs(req *feastRequest) ([]string, error) {
 				"Feature %s not found in projection %s", clipStr(fn), vn)
 		}
 	}
-	return refs, feastCollisions(refs, req.FullFeatureNames)
+	return refs, nil
 }
 
 // feastCollisions refuses two refs that name the same column, as
@@ -106,6 +110,9 @@ func feastCollisions(refs []string, full bool) error {
 	seen := make(map[string]bool, len(refs))
 	var dup []string
 	for _, r := range refs {
+		if !strings.Contains(r, ":") {
+			continue // NewQuery reports it
+		}
 		n := shortName(r)
 		if full {
 			n = fullName(r)
@@ -127,102 +134,6 @@ func feastCollisions(refs []string, full bool) error {
 	}
 	return feastErr(BadRequest, "feature_name_collision", "FeatureNameCollisionError",
 		"Duplicate features named %s found.\n%s", strings.Join(dup, ", "), hint)
-}
-
-// feastRows checks Feast's entity columns and turns them into rows of
-// text values.
-func (s *Store) feastRows(keys []string, cols [][]json.RawMessage) ([][]string, error) {
-	var p problems
-	n := -1
-	for k, name := range keys {
-		if _, ok := s.reg.keyTypes[name]; !ok {
-			// feast.utils raises EntityNotFoundException for a column that
-			// is neither a join key nor an entity name, 404.
-			return nil, feastErr(NotFound, "bad_entities", "EntityNotFoundException", "Entity %s does not exist", clipStr(name))
-		}
-		if n >= 0 && len(cols[k]) != n {
-			p.add("entity column %q has %d values, %q has %d", name, len(cols[k]), keys[0], n)
-		}
-		n = max(n, len(cols[k]))
-	}
-	if err := p.err(BadRequest, "bad_entities"); err != nil {
-		return nil, err
-	}
-	n = max(n, 0)
-	if n > s.reg.cfg.MaxEntities {
-		return nil, errf(TooLarge, "too_many_entities", "%d entity rows, at most %d per request", n, s.reg.cfg.MaxEntities)
-	}
-	rows := make([][]string, n)
-	for i := range rows {
-		rows[i] = make([]string, len(keys))
-		for k, name := range keys {
-			var err error
-			if rows[i][k], err = feastKeyText(s.reg.keyTypes[name], cols[k][i]); err != nil {
-				p.add("entities.%s[%d]: %v", name, i, err)
-			}
-		}
-		if len(p) > 20 {
-			break
-		}
-	}
-	return rows, p.err(BadRequest, "bad_entities")
-}
-
-// feastKeyText is keyText as Feast's Python server converts entity values
-// to the join key's type: feast.type_map converts an int64 key with
-// Python's int(x), so "1001" is 1001, and a string key with str(x), so
-// 1001 is "1001". (Feast's Go server instead reads a quoted column as
-// strings, which then match no int64 row: every value NOT_FOUND.)
-func feastKeyText(t Scalar, raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' && t == Int64 {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
-				return strconv.FormatInt(n, 10), nil
-			}
-		}
-		return "", fmt.Errorf("want an int64 or a string of one, got %s", clipStr(string(raw)))
-	}
-	if len(raw) > 0 && t == String && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
-		if _, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-			return string(raw), nil
-		}
-	}
-	return keyText(t, raw)
-}
-
-// entityColumns parses Feast's entities object, keeping its key order:
-// Feast returns the entity columns first, in the order they were given.
-func entityColumns(raw json.RawMessage) ([]string, [][]json.RawMessage, error) {
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil, nil, errf(BadRequest, "no_entities", "entities: missing")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, nil, errf(BadRequest, "bad_entities", "entities: want an object of columns")
-	}
-	var keys []string
-	var cols [][]json.RawMessage
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, nil, badJSON(err)
-		}
-		name := t.(string) // object keys are always strings
-		var col []json.RawMessage
-		if err := dec.Decode(&col); err != nil {
-			return nil, nil, errf(BadRequest, "bad_entities", "entities.%s: want a list of values", clipStr(name))
-		}
-		if seen[name] {
-			return nil, nil, errf(BadRequest, "bad_entities", "entities.%s: given twice", clipStr(name))
-		}
-		seen[name] = true
-		keys = append(keys, name)
-		cols = append(cols, col)
-	}
-	return keys, cols, nil
 }
 
 // AppendFeast renders r the way Feast's feature servers answer
@@ -264,6 +175,11 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 		dst = appendRepeated(dst, `],"event_timestamps":[`, len(q.Rows), epochJSON)
 		dst = append(dst, "]}"...)
 	}
+	// One pass down each column reads every cell once: the cells are
+	// row-major, so walking a column strides over a row's 50 cells, and
+	// three walks (values, statuses, timestamps) were most of the cost.
+	// The statuses and timestamps met on the way wait in sc.
+	sc := feastScratchPool.Get().(*feastScratch)
 	n := len(q.Refs)
 	for j := range q.Refs {
 		if j > 0 || len(q.JoinKeys) > 0 {
@@ -271,12 +187,16 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 		}
 		v := q.refs[j].v
 		float := v.features[q.refs[j].fi].typ.isFloat()
+		sc.st, sc.ts = sc.st[:0], sc.ts[:0]
 		dst = append(dst, `{"values":[`...)
 		for i := range q.Rows {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			val, _ := feastCell(&r.Cells[i*n+j], v)
+			c := &r.Cells[i*n+j]
+			val, st := feastCell(c, v)
+			sc.st = append(sc.st, st)
+			sc.ts = append(sc.ts, c.tsJSON)
 			switch {
 			case val == nil:
 				dst = append(dst, "null"...)
@@ -287,26 +207,41 @@ func (r *Result) AppendFeast(dst []byte) []byte {
 			}
 		}
 		dst = append(dst, `],"statuses":[`...)
-		for i := range q.Rows {
+		for i, st := range sc.st {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			_, st := feastCell(&r.Cells[i*n+j], v)
 			dst = append(dst, '"')
 			dst = append(dst, st.String()...)
 			dst = append(dst, '"')
 		}
 		dst = append(dst, `],"event_timestamps":[`...)
-		for i := range q.Rows {
+		for i, ts := range sc.ts {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendTS(dst, &r.Cells[i*n+j])
+			if ts == nil {
+				ts = epochBytes
+			}
+			dst = append(dst, ts...)
 		}
 		dst = append(dst, "]}"...)
 	}
+	clear(sc.ts) // the rows' bytes belong to the cache
+	feastScratchPool.Put(sc)
 	return append(dst, "]}"...)
 }
+
+// feastScratch holds one column's statuses and timestamps while
+// AppendFeast writes its values.
+type feastScratch struct {
+	st []Status
+	ts [][]byte
+}
+
+var feastScratchPool = sync.Pool{New: func() any { return new(feastScratch) }}
+
+var epochBytes = []byte(epochJSON)
 
 // feastCell is the value and status Feast's servers would answer for c, a
 // cell of view v. Feast knows no DEFAULT status, and its servers answer a

@@ -94,11 +94,14 @@ func TestBadRequests(t *testing.T) {
 	f(true, `{"features":["user_stats:ctr_7d"],"entities":[1]}`, BadRequest, "want an object")
 	f(true, `{"features":["user_stats:ctr_7d"],"entities":{"user_id":"u1"}}`, BadRequest, "entities.user_id: want a list")
 	f(true, `{"features":["user_stats:ctr_7d"],"entities":{"user_id":["a"],"user_id":["b"]}}`, BadRequest, "given twice")
-	f(true, `{"features":["user_stats:ctr_7d","item_stats:price"],"entities":{"user_id":["a","b"],"item_id":[1]}}`, BadRequest, `entity column "item_id" has 1 values, "user_id" has 2`)
+	f(true, `{"features":["user_stats:ctr_7d","item_stats:price"],"entities":{"user_id":["a","b"],"item_id":[1]}}`, BadRequest, `All entity rows must have the same columns.`)
 	f(true, `{"feature_service":"nope","entities":{"user_id":["a"]}}`, NotFound, `Feature service nope does not exist`)
-	// An int64 key as a string is converted, as Feast's Python server does.
+	// An int64 key is converted with Python's int(x), as Feast's Python
+	// server does; its first failure is the error.
 	f(true, `{"features":["item_stats:price"],"entities":{"item_id":[1.5,"x",null]}}`, BadRequest,
-		`entities.item_id[0]: want an int64, got a number with a fraction`, `entities.item_id[1]: want an int64 or a string of one`, `entities.item_id[2]: want an int64, got null`)
+		`invalid literal for int() with base 10: 'x'`)
+	f(true, `{"features":["item_stats:price"],"entities":{"item_id":[1.5,null]}}`, BadRequest, `entities.item_id[1]: want an int64, got null`)
+	f(true, `{"features":["item_stats:price"],"entities":{"item_id":[1e300]}}`, BadRequest, `Value out of range: 1e300`)
 	f(true, `{"features":["nope:x","user_stats:y"],"entities":{"user_id":["a"]}}`, NotFound, `Feature view nope does not exist`)
 	f(true, `{"features":["user_stats:ctr_7d"],"entities":{"user_id":[`+strings.Repeat(`"u",`, 1000)+`"u"]}}`, TooLarge, "1001 entity rows")
 }

@@ -102,8 +102,13 @@ func TestFeastEncodings(t *testing.T) {
 			t.Errorf("reply %s lacks %s", r.body, want)
 		}
 	}
-	r = h.mustPost("/get-online-features", tok, `{"features":["drv:conv_rate"],"entities":{"driver_id":["1001",1001]}}`)
-	if !strings.Contains(r.body, `{"values":[1001,1001],`) || !strings.Contains(r.body, `{"values":[1.0,1.0],"statuses":["PRESENT","PRESENT"]`) {
+	// int(x) of each (feast-dev/feast sdk/python/feast/type_map.py,
+	// PYTHON_SCALAR_VALUE_TYPE_TO_PROTO_VALUE[ValueType.INT64]): a
+	// string with whitespace, a sign or underscores, a float truncated, a
+	// bool.
+	r = h.mustPost("/get-online-features", tok, `{"features":["drv:conv_rate"],"entities":{"driver_id":["1001",1001," +1_001 ",1001.7,true]}}`)
+	if !strings.Contains(r.body, `{"values":[1001,1001,1001,1001,1],`) ||
+		!strings.Contains(r.body, `{"values":[1.0,1.0,1.0,1.0,null],"statuses":["PRESENT","PRESENT","PRESENT","PRESENT","NOT_FOUND"]`) {
 		t.Errorf("int64 key as a string: %s", r.body)
 	}
 }
@@ -152,10 +157,23 @@ func TestFeastErrors(t *testing.T) {
 	if !strings.HasPrefix(r.body, `{"detail":[{"type":"json_invalid","loc":["body",0]`) || r.status != 422 {
 		t.Errorf("bad JSON: %d %s", r.status, r.body)
 	}
-	r = h.post("/get-online-features", tok, `{"features":["drv:conv_rate"],"entities":{"driver_id":["x"]}}`)
-	if r.status != 422 || !strings.Contains(r.body, `"type":"value_error"`) {
-		t.Errorf("bad int64 key: %d %s", r.status, r.body)
-	}
+	// Python's own exceptions are no FeastErrors either: 500, str(exc).
+	// type_map.py converts an int64 key with int(x), which raises
+	// ValueError (feast-dev/feast sdk/python/feast/type_map.py,
+	// PYTHON_SCALAR_VALUE_TYPE_TO_PROTO_VALUE); _validate_entity_values
+	// (sdk/python/feast/utils.py) raises one for columns of two lengths.
+	raw(`{"features":["drv:conv_rate"],"entities":{"driver_id":["x"]}}`, 500, `"invalid literal for int() with base 10: 'x'"`)
+	raw(`{"features":["drv:conv_rate"],"entities":{"driver_id":[[1]]}}`, 500,
+		`"int() argument must be a string, a bytes-like object or a real number, not 'list'"`)
+	raw(`{"features":["mem:clicks"],"entities":{"user_id":["u1","u2"],"driver_id":[1]}}`, 500, `"All entity rows must have the same columns."`)
+	// Feast's order: conversions, then lengths, then unknown columns
+	// (utils._prepare_entities_to_read_from_online_store); collisions
+	// before unknown views (utils._get_online_request_context).
+	raw(`{"features":["mem:clicks"],"entities":{"shoe":["u1","u2"],"driver_id":[1]}}`, 500, `"All entity rows must have the same columns."`)
+	raw(`{"features":["mem:clicks"],"entities":{"shoe":["u1"],"driver_id":["y"]}}`, 500, `"invalid literal for int() with base 10: 'y'"`)
+	fe(`{"features":["nope:clicks","mem:clicks"],"entities":{"user_id":["u1"]}}`, 500, "FeatureNameCollisionError",
+		"Duplicate features named clicks found.\nTo resolve this collision, either use the full feature name by setting "+
+			"'full_feature_names=True', or ensure that the features in question have different names.")
 	// Auth stays the gateway's shape.
 	if r := h.post("/get-online-features", "", `{}`); r.status != 401 || r.err.Code == "" {
 		t.Errorf("no token: %d %s", r.status, r.body)

@@ -44,6 +44,9 @@ func (s *generation) writeFeastError(ctx *fasthttp.RequestCtx, err error, st *re
 	case fe.Feast == "KeyError":
 		// str(KeyError(msg)) is the message's repr: quoted.
 		writeFeastBody(ctx, fasthttp.StatusInternalServerError, appendPyJSONString(nil, "'"+fe.Message+"'", false), st.id)
+	case fe.Feast == "ValueError" || fe.Feast == "TypeError":
+		// Python's own exceptions: str(exc) is the message itself.
+		writeFeastBody(ctx, fasthttp.StatusInternalServerError, appendPyJSONString(nil, fe.Message, false), st.id)
 	case fe.Feast != "":
 		writeFeastBody(ctx, feastStatus(fe.Feast), appendPyJSONString(nil, string(feastErrorDetail(nil, fe.Feast, fe.Message)), false), st.id)
 	case fe.Kind == features.BadRequest:

@@ -23,6 +23,18 @@ const benchEntities, benchFeatures = 100, 50
 // newFeatureBenchServer is a gateway without listeners whose /v1/features
 // route reads a 50-feature memory view with 100 rows in L1.
 func newFeatureBenchServer(b *testing.B) (*Server, []byte) {
+	s, bodies := newFeatureBenchServerAt(b, "")
+	return s, bodies.native
+}
+
+// benchBodies are the same read in the gateway's shape (/v1/features) and
+// Feast's (/get-online-features).
+type benchBodies struct{ native, feast []byte }
+
+// newFeatureBenchServerAt is newFeatureBenchServer, with a Feast route
+// too; with a redisURL the view is a redis view whose rows never stay in
+// L1 (a row_ttl of 1ns): every read is an L2 read.
+func newFeatureBenchServerAt(b *testing.B, redisURL string) (*Server, benchBodies) {
 	b.Helper()
 	fs := make([]features.FeatureConfig, benchFeatures)
 	refs := make([]string, benchFeatures)
@@ -38,8 +50,15 @@ func newFeatureBenchServer(b *testing.B) (*Server, []byte) {
 		Views: []features.ViewConfig{{Name: "wide", Entities: []string{"user"}, Features: fs, MaxAge: 24 * time.Hour,
 			Source: features.SourceConfig{Type: "memory"}}},
 	}
+	if redisURL != "" {
+		cfg.Redis.URL = redisURL
+		cfg.Features.RowTTL = time.Nanosecond
+		cfg.Features.Views[0].Source.Type = "redis"
+	}
 	cfg.Routes = append(cfg.Routes, RouteConfig{Name: "features", Path: "/v1/features", Methods: []string{"POST"},
-		Handler: "features", Auth: RouteAuth{Scopes: []string{"products:read"}}, RateLimit: "big"})
+		Handler: "features", Auth: RouteAuth{Scopes: []string{"products:read"}}, RateLimit: "big"},
+		RouteConfig{Name: "feast", Path: "/get-online-features", Methods: []string{"POST"},
+			Handler: "feast", Auth: RouteAuth{Scopes: []string{"products:read"}}, RateLimit: "big"})
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
@@ -51,6 +70,7 @@ func newFeatureBenchServer(b *testing.B) (*Server, []byte) {
 	b.Cleanup(s.closeComponents)
 	rows := make([]features.PushRow, benchEntities)
 	ents := make([]string, benchEntities)
+	ids := make([]string, benchEntities)
 	for i := range rows {
 		vals := map[string][]byte{}
 		for j := range benchFeatures {
@@ -59,12 +79,15 @@ func newFeatureBenchServer(b *testing.B) (*Server, []byte) {
 		id := "u" + strconv.Itoa(i)
 		rows[i] = features.PushRow{Entity: map[string]string{"user_id": id}, Values: vals}
 		ents[i] = `{"user_id":"` + id + `"}`
+		ids[i] = `"` + id + `"`
 	}
 	if err := s.current().features.Push(context.Background(), "wide", rows); err != nil {
 		b.Fatal(err)
 	}
-	body := `{"features":[` + strings.Join(refs, ",") + `],"entities":[` + strings.Join(ents, ",") + `]}`
-	return s, []byte(body)
+	return s, benchBodies{
+		native: []byte(`{"features":[` + strings.Join(refs, ",") + `],"entities":[` + strings.Join(ents, ",") + `]}`),
+		feast:  []byte(`{"features":[` + strings.Join(refs, ",") + `],"entities":{"user_id":[` + strings.Join(ids, ",") + `]}}`),
+	}
 }
 
 // newPostCtx is a POST as fasthttp would hand it to the handler.
