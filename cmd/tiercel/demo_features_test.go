@@ -1,37 +1,14 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/tiercel/tiercel/gateway"
 )
 
 // TestDemoServesFeatures starts the embedded demo in process and calls the
 // four feature endpoints with a default `tiercel token`.
 func TestDemoServesFeatures(t *testing.T) {
-	t.Setenv("TIERCEL_REDIS_URL", "")
-	cfg, err := loadConfig("", "127.0.0.1:1", overrides{listen: "127.0.0.1:0", adminListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server.DrainDelay = -1 // no balancer to wait for
-	srv, err := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	code, out, errOut := runCLI("token", "-sub", "alice")
-	if code != 0 {
-		t.Fatalf("token: %s", errOut)
-	}
-	tok := strings.TrimSpace(out)
+	srv, tok := startDemo(t)
 	post := func(path, token, body string) (int, string) {
 		t.Helper()
 		return request(t, "POST", "http://"+srv.Addr()+path, token, body)

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tiercel/tiercel/gateway"
 	"github.com/tiercel/tiercel/internal/testwait"
 )
 
@@ -16,22 +12,7 @@ import (
 // with a default `tiercel token`, and the OIP endpoint and /v1 predict
 // share the prediction cache (one key: model@version and the input vector).
 func TestDemoServesOIP(t *testing.T) {
-	t.Setenv("TIERCEL_REDIS_URL", "")
-	cfg, err := loadConfig("", "127.0.0.1:1", overrides{listen: "127.0.0.1:0", adminListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server.DrainDelay = -1
-	srv, err := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	_, out, _ := runCLI("token", "-sub", "alice")
-	tok := strings.TrimSpace(out)
+	srv, tok := startDemo(t)
 	base := "http://" + srv.Addr()
 	for path, want := range map[string]string{"/v2/health/live": `"live":true`, "/v2/health/ready": `"ready":true`,
 		"/v2": `"name":"tiercel"`, "/v2/models/churn/versions/1": `"shape":[-1,11]`, "/v2/models/churn/ready": `"ready":true`} {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiercel/tiercel/gateway"
 	"github.com/tiercel/tiercel/internal/testnet"
 	"github.com/tiercel/tiercel/internal/testwait"
 )
@@ -177,4 +180,29 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// startDemo starts the embedded demo in process, without Redis, on free
+// loopback ports, and returns it with a default `tiercel token`.
+func startDemo(t *testing.T) (*gateway.Server, string) {
+	t.Helper()
+	t.Setenv("TIERCEL_REDIS_URL", "")
+	cfg, err := loadConfig("", "127.0.0.1:1", overrides{listen: "127.0.0.1:0", adminListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.DrainDelay = -1 // no balancer to wait for
+	srv, err := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	code, out, errOut := runCLI("token", "-sub", "alice")
+	if code != 0 {
+		t.Fatalf("token: %s", errOut)
+	}
+	return srv, strings.TrimSpace(out)
 }
