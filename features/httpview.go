@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -142,7 +141,10 @@ func (s *Store) callUpstream(ctx context.Context, v *view, auth string, ps []*pe
 		body = append(body, ']')
 	}
 	body = append(body, `},"full_feature_names":false}`...)
-	data, err := s.post(ctx, v.callURL, auth, body, 64<<20)
+	status, data, err := s.post(ctx, v.callURL, auth, body, 64<<20)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("status %d", status)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot call upstream %s: %w", v.url, err)
 	}
@@ -236,36 +238,4 @@ func trimView(name, view string) string {
 		return name[len(view)+2:]
 	}
 	return name
-}
-
-// postJSON POSTs a JSON body to url and returns the 200 answer's body, read
-// up to limit bytes: the one HTTP exchange of feature upstreams and model
-// servers alike.
-func (s *Store) postJSON(ctx context.Context, url string, body []byte, limit int64) ([]byte, error) {
-	return s.post(ctx, url, "", body, limit)
-}
-
-// post is postJSON with an Authorization header ("": none).
-func (s *Store) post(ctx context.Context, url, auth string, body []byte, limit int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("cannot build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return data, nil
 }

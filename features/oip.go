@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -62,7 +61,7 @@ type oipAnswer struct {
 // inferOIP sends one request, body (appendInferBody: every row, in the
 // model's input tensors), and reads one number per row from the answer.
 func (s *Store) inferOIP(ctx context.Context, m *model, body []byte, id string, rows int) ([]float64, error) {
-	status, data, err := s.postOIP(ctx, m.inferURL, body)
+	status, data, err := s.post(ctx, m.inferURL, "", body, 16<<20)
 	switch {
 	case err != nil:
 		return nil, &modelError{class: errTransport, msg: err.Error(), err: err}
@@ -173,25 +172,6 @@ func (m *model) readAnswer(data []byte, id string, rows int) ([]float64, error) 
 		return nil, fmt.Errorf("output %q has shape %v and %d values: want one value per row, %d rows", clipStr(o.Name), o.Shape, len(ys), rows)
 	}
 	return ys, nil
-}
-
-// postOIP posts body and returns the status and the body of the answer.
-func (s *Store) postOIP(ctx context.Context, url string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, fmt.Errorf("cannot build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("cannot read the answer: %w", err)
-	}
-	return resp.StatusCode, data, nil
 }
 
 // oipErrorText is the message of an OIP error body ({"error": "..."}), or
