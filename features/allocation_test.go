@@ -21,7 +21,7 @@ func TestStoredRowAllocations(t *testing.T) {
 	for i, f := range v.features {
 		kv = append(kv, f.name, []string{`0.125`, `42`, `"FR"`, `true`}[i%4])
 	}
-	raw := specRow(time.Now().UnixMilli(), kv...)
+	raw := specRow(time.Now().UnixNano(), kv...)
 	vals := make([][]byte, len(v.features))
 	f := func(what string, want float64, fn func()) {
 		t.Helper()

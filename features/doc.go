@@ -42,8 +42,8 @@
 // A redis view's row is one Redis string:
 //
 //	key    {prefix}fv:{view}:{entity key}      prefix defaults to "tiercel:"
-//	value  byte       1                        format version
-//	       int64 LE   event time, Unix ms      0: unknown
+//	value  byte       2                        format version
+//	       int64 LE   event time, Unix ns      0: unknown
 //	       then per feature present, any order (view order reads fastest):
 //	       uint32 LE  FNV-1a 32 of the feature's name (UTF-8)
 //	       uvarint    n                        protobuf's base-128 varint
@@ -56,7 +56,19 @@
 // an array of T, float32_vector[N] an array of N numbers; never null
 // (leave the feature out). A value that is not JSON of its type is absent
 // (counted in Stats.BadStoredValues); a value at the key that is not a
-// stored row of version 1 reads as an empty row (Stats.BadStoredRows).
+// stored row of version 1 or 2, or whose event time is before the epoch (or
+// past 2262 in ns), reads as an empty row (Stats.BadStoredRows).
+//
+// The event time is in nanoseconds, as Feast keeps it (a protobuf
+// Timestamp in its own Redis store, pandas' ns), and comes back to the
+// nanosecond. Version 1, the first format, is the same row with the event
+// time in Unix ms: such rows, from a writer of the previous release or a
+// pipeline not yet updated, are read (ms × 1e6), and a merge writes the
+// header of the row written, so a row becomes version 2 at its next push.
+// Readers tell the two apart by the version byte alone. During a rolling
+// upgrade, a replica of the previous release reads version 2 rows as empty
+// and its pushes replace them instead of merging: finish the upgrade
+// before external writers switch, and expect misses until it is done.
 // Features the view does not declare are skipped, so writers and readers
 // of different registry versions get along. Push and upsert events merge
 // into the row atomically (a Lua script: the features written replace
@@ -71,8 +83,11 @@
 //	        out, n = out + bytes([n & 0x7f | 0x80]), n >> 7
 //	    return out + bytes([n])
 //
-//	def row(ts_ms, values):                      # {"clicks_7d": 12, ...}
-//	    out = bytes([1]) + struct.pack("<q", ts_ms)
+//	# ts_ns: nanoseconds since the epoch, e.g. pandas.Timestamp(t).value,
+//	# time.time_ns(), or (dt - datetime(1970, 1, 1, tzinfo=timezone.utc))
+//	# // timedelta(microseconds=1) * 1000 for a datetime (microseconds).
+//	def row(ts_ns, values):                      # {"clicks_7d": 12, ...}
+//	    out = bytes([2]) + struct.pack("<q", ts_ns)
 //	    for name, v in values.items():
 //	        j = json.dumps(v, separators=(",", ":")).encode()
 //	        h = 0x811c9dc5
@@ -97,7 +112,9 @@
 //	             "event_timestamps":["2024-05-01T10:00:00Z"]}],
 //	 "incomplete":false}
 //
-// Missing values are null; timestamps are RFC 3339 UTC (epoch when unknown).
+// Missing values are null; timestamps are RFC 3339 UTC, in protobuf's JSON
+// form of a Timestamp: Z and 0, 3, 6 or 9 fraction digits, the fewest that
+// keep the event time exact (the epoch when unknown).
 //
 // # POST /get-online-features (Feast)
 //

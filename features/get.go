@@ -2,7 +2,6 @@ package features
 
 import (
 	"context"
-	"math"
 	"sync"
 	"time"
 
@@ -39,13 +38,13 @@ func (s *Store) Get(ctx context.Context, q *Query) (*Result, error) {
 	sc := scratchPool.Get().(*getScratch)
 	defer scratchPool.Put(sc)
 	sc.misses = sc.misses[:0]
-	nowMs := now.UnixMilli()
+	nowNs := now.UnixNano()
 	hits := 0
 	for vi := range q.views {
 		qv := &q.views[vi]
 		for i, row := range q.Rows {
 			sc.key = s.appendViewKey(sc.key[:0], qv.v, row, qv.cols)
-			if enc, ok := s.lookupRow(qv.v, sc.key, now, nowMs); ok && s.fillRow(res, qv, i, enc, nowMs, &sc.rv) {
+			if enc, ok := s.lookupRow(qv.v, sc.key, now, nowNs); ok && s.fillRow(res, qv, i, enc, nowNs, &sc.rv) {
 				hits++
 				continue
 			}
@@ -65,7 +64,7 @@ func (s *Store) Get(ctx context.Context, q *Query) (*Result, error) {
 }
 
 // lookupRow returns a row's encoding from L1, if fresh.
-func (s *Store) lookupRow(v *view, key []byte, now time.Time, nowMs int64) ([]byte, bool) {
+func (s *Store) lookupRow(v *view, key []byte, now time.Time, nowNs int64) ([]byte, bool) {
 	if v.source == sourceHTTP {
 		e, fr, ok := s.cache.Get(key, now)
 		if !ok || fr != cache.Fresh {
@@ -73,55 +72,64 @@ func (s *Store) lookupRow(v *view, key []byte, now time.Time, nowMs int64) ([]by
 		}
 		return e.Value, true
 	}
-	return s.rows.get(key, nowMs)
+	return s.rows.get(key, nowNs)
 }
 
 // fillRow sets row i's cells of qv's refs from an encoded row. False: the
 // encoding is corrupt (treated as a miss).
-func (s *Store) fillRow(res *Result, qv *qview, i int, enc []byte, nowMs int64, rv *rowView) bool {
+func (s *Store) fillRow(res *Result, qv *qview, i int, enc []byte, nowNs int64, rv *rowView) bool {
 	if err := rv.decode(enc, len(qv.v.features)); err != nil {
 		return false
 	}
-	fillDecoded(res, qv, i, rv, nowMs)
+	fillDecoded(res, qv, i, rv, nowNs)
 	return true
 }
 
 // fillDecoded sets row i's cells of qv's refs from a decoded row.
-func fillDecoded(res *Result, qv *qview, i int, rv *rowView, nowMs int64) {
+func fillDecoded(res *Result, qv *qview, i int, rv *rowView, nowNs int64) {
 	q := res.Query
-	maxAge := qv.v.maxAge.Milliseconds()
-	if rv.ts == 0 && qv.v.source == sourceHTTP {
-		// The upstream sent no event time (Feast's Go server sends none
-		// unless asked, go/internal/feast/server/http_server.go): the age
-		// is unknown, not too old.
-		maxAge = 0
-	}
+	tooOld := rowTooOld(qv.v, rv.ts, nowNs)
 	base := i * len(q.Refs)
 	for _, j := range qv.refs {
 		fi := q.refs[j].fi
-		if rv.isOutside(fi) {
-			// The upstream kept the value but said it is older than its
-			// max age: the cell is what set makes of any row too old.
-			res.Cells[base+j].set(qv.v.features[fi], rv.vals[fi], rv.ts, rv.tsJSON, 1, math.MaxInt64)
-			continue
-		}
-		res.Cells[base+j].set(qv.v.features[fi], rv.vals[fi], rv.ts, rv.tsJSON, maxAge, nowMs)
+		// rv.isOutside: the upstream kept the value but said it is older
+		// than its max age, which is what set makes of any row too old.
+		res.Cells[base+j].set(qv.v.features[fi], rv.vals[fi], rv.ts, rv.tsJSON, tooOld || rv.isOutside(fi))
+	}
+}
+
+// rowTooOld says whether a row of v with event time ts (Unix ns) is older
+// than v's max age at nowNs: an age of exactly max age is not, an unknown
+// one is (or a value of some unknown age would pass for fresh), except
+// from an upstream that sent no event time (Feast's Go server sends none
+// unless asked, go/internal/feast/server/http_server.go): there the age is
+// unknown, not too old. In nanoseconds, as pushed.
+func rowTooOld(v *view, ts, nowNs int64) bool {
+	maxAge := int64(v.maxAge)
+	switch {
+	case maxAge <= 0:
+		return false
+	case ts == 0:
+		return v.source != sourceHTTP
+	default:
+		// Not nowNs-ts > maxAge: that overflows for an old enough ts.
+		return ts < nowNs-maxAge
 	}
 }
 
 // fillAbsent marks row i's cells of qv as not found (or default).
-func fillAbsent(res *Result, qv *qview, i int, nowMs int64) {
+func fillAbsent(res *Result, qv *qview, i int) {
 	q := res.Query
 	base := i * len(q.Refs)
 	for _, j := range qv.refs {
-		res.Cells[base+j].set(qv.v.features[q.refs[j].fi], nil, 0, nil, 0, nowMs)
+		res.Cells[base+j].set(qv.v.features[q.refs[j].fi], nil, 0, nil, false)
 	}
 }
 
 // fallback answers row i of qv without its source, which did not answer
 // for reason: NOT_FOUND or DEFAULT values, the result incomplete.
-func fallback(res *Result, qv *qview, i int, nowMs int64, reason Reason) {
-	fillAbsent(res, qv, i, nowMs)
+func fallback(res *Result, qv *qview, i int, reason Reason) {
+	fillAbsent(res, qv, i)
 	qv.v.fallbacks[reason].Add(1)
 	res.Incomplete = true
 }
@@ -150,7 +158,7 @@ func (s *Store) readMemory(res *Result, m miss, sc *getScratch, now time.Time) {
 	qv := &res.Query.views[m.qv]
 	w0 := qv.v.writes.Load()
 	enc := s.rowFromStored(qv.v, s.mem.get(m.key), sc)
-	fillDecoded(res, qv, m.row, &sc.rv, now.UnixMilli())
+	fillDecoded(res, qv, m.row, &sc.rv, now.UnixNano())
 	s.storeRow(qv.v, m.key, enc, now, w0)
 }
 
@@ -163,7 +171,7 @@ func (s *Store) storeRow(v *view, key string, enc []byte, now time.Time, w0 uint
 	if v.writes.Load() != w0 {
 		return
 	}
-	s.rows.set(key, enc, now.Add(s.reg.cfg.RowTTL).UnixMilli())
+	s.rows.set(key, enc, now.Add(s.reg.cfg.RowTTL).UnixNano())
 	if v.writes.Load() != w0 {
 		s.rows.del(stringBytes(key))
 	}

@@ -37,7 +37,7 @@ func TestPushThenReadYourWrite(t *testing.T) {
 	want := []string{`12`, `0.25`, `"FR \"x\""`, `true`, `["a","b"]`, `[1,0.5,-2,0.003]`}
 	for j, w := range want {
 		c := res.Cell(0, j)
-		if string(c.Value) != w || c.Status != StatusPresent || c.EventTime != e.clk.Now().UnixMilli() {
+		if string(c.Value) != w || c.Status != StatusPresent || c.EventTime != e.clk.Now().UnixNano() {
 			t.Errorf("u1 %s = %s %v %d, want %s PRESENT", allRefs[j], c.Value, c.Status, c.EventTime, w)
 		}
 	}
@@ -151,8 +151,19 @@ func TestOnePipelineForAllL2Misses(t *testing.T) {
 
 // specRow encodes a stored row from the package doc's spec alone (the
 // standard library's FNV-1a, not featureTag): what an external writer does.
+// ts is Unix ns.
 func specRow(ts int64, nameValues ...string) []byte {
-	b := binary.LittleEndian.AppendUint64([]byte{1}, uint64(ts))
+	return specRowVersion(2, ts, nameValues...)
+}
+
+// specRowMs is a row of the first format, its event time in Unix ms: what
+// Redis may hold from a writer of the previous release.
+func specRowMs(ms int64, nameValues ...string) []byte {
+	return specRowVersion(1, ms, nameValues...)
+}
+
+func specRowVersion(version byte, ts int64, nameValues ...string) []byte {
+	b := binary.LittleEndian.AppendUint64([]byte{version}, uint64(ts))
 	for i := 0; i < len(nameValues); i += 2 {
 		h := fnv.New32a()
 		h.Write([]byte(nameValues[i]))
@@ -166,7 +177,7 @@ func specRow(ts int64, nameValues ...string) []byte {
 func TestExternalWriterPackedLayout(t *testing.T) {
 	e := newEnv(t, testRegistry())
 	ctx := context.Background()
-	ts := e.clk.Now().UnixMilli() - 1000
+	ts := e.clk.Now().UnixNano() - 1_000_000_001 // nanoseconds are kept
 	// Any order; a feature the view no longer has is skipped.
 	e.rdb.Set(ctx, "tiercel:fv:user_stats:ext%3A1", specRow(ts, "embedding", "[1, 2,3,4]", "gone", "1",
 		"tags", `["x"]`, "is_premium", "false", "country", `"D\u00e9"`, "ctr_7d", "1e-3", "clicks_7d", "7"), 0)

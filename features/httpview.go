@@ -65,15 +65,15 @@ func (s *Store) readHTTP(ctx context.Context, res *Result, misses []miss, now, s
 		})
 	}
 	wg.Wait()
-	nowMs := now.UnixMilli()
+	nowNs := now.UnixNano()
 	var rv rowView
 	for _, m := range misses {
 		w := byKey[m.key]
 		br := perView[w.view]
 		e := br.entries[w.i]
 		qv := &q.views[m.qv]
-		if e == nil || !s.fillRow(res, qv, m.row, e.Value, nowMs, &rv) {
-			fallback(res, qv, m.row, nowMs, reasonOf(br.errs[w.i]))
+		if e == nil || !s.fillRow(res, qv, m.row, e.Value, nowNs, &rv) {
+			fallback(res, qv, m.row, reasonOf(br.errs[w.i]))
 		}
 	}
 }
@@ -213,8 +213,12 @@ func (s *Store) upstreamRows(v *view, fr *feastResponse, n int) ([][]byte, error
 				outside = append(outside, fi)
 			}
 			if i < len(r.EventTimestamps) {
-				if t, err := time.Parse(time.RFC3339Nano, r.EventTimestamps[i]); err == nil && t.UnixMilli() > ts {
-					ts = t.UnixMilli()
+				// The latest of the row's features; a time that is no
+				// event time (before the epoch, past 2262) is unknown.
+				if t, err := time.Parse(time.RFC3339Nano, r.EventTimestamps[i]); err == nil {
+					if ns, ok := eventNanos(t); ok && ns > ts {
+						ts = ns
+					}
 				}
 			}
 		}

@@ -133,7 +133,7 @@ func TestHTTPViewFeastGoServer(t *testing.T) {
 		v  string
 		st Status
 		ts int64
-	}{{"0.5", StatusPresent, (1_700_000_000 - 600) * 1000}, {"", StatusOutsideMaxAge, 1_600_000_000_000}, {"", StatusNotFound, 0}}
+	}{{"0.5", StatusPresent, (1_700_000_000 - 600) * 1e9}, {"", StatusOutsideMaxAge, 1_600_000_000 * 1e9}, {"", StatusNotFound, 0}}
 	for i, w := range want {
 		c := res.Cell(i, 0)
 		if string(c.Value) != w.v || c.Status != w.st || c.EventTime != w.ts {

@@ -150,7 +150,7 @@ func anyErrorPrefix(cmds []redis.Cmder, prefix string) bool {
 // pushEnc is one validated push row.
 type pushEnc struct {
 	key  string // appendViewKey
-	ts   int64  // Unix ms
+	ts   int64  // Unix ns
 	vals []pushVal
 }
 
@@ -219,7 +219,11 @@ func (s *Store) encodePush(v *view, rows []PushRow) ([]pushEnc, error) {
 		if t.IsZero() {
 			t = s.now()
 		}
-		e.ts = t.UnixMilli()
+		var ok bool
+		if e.ts, ok = eventNanos(t); !ok {
+			p.add("rows[%d]: event time %s is outside the range of event times, 1970-01-01T00:00:00Z to %s",
+				i, t.UTC().Format(time.RFC3339Nano), maxEventTime.UTC().Format(time.RFC3339Nano))
+		}
 		if len(p) > 50 {
 			p.add("…")
 			break

@@ -19,9 +19,9 @@ import (
 // not read fall back to NOT_FOUND/DEFAULT, and the result is incomplete.
 func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *getScratch, now, start time.Time) {
 	q := res.Query
-	nowMs := now.UnixMilli()
+	nowNs := now.UnixNano()
 	if s.rdb == nil {
-		s.markUnread(res, misses, nowMs, ReasonError)
+		s.markUnread(res, misses, ReasonError)
 		return
 	}
 	// Writes counted before the read: a row read is only cached if its
@@ -39,12 +39,12 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 	rctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	if rctx.Err() != nil {
-		s.markUnread(res, misses, nowMs, ReasonTimeout)
+		s.markUnread(res, misses, ReasonTimeout)
 		return
 	}
 	done, err := s.redisBr.allow()
 	if err != nil {
-		s.markUnread(res, misses, nowMs, ReasonBreakerOpen)
+		s.markUnread(res, misses, ReasonBreakerOpen)
 		return
 	}
 	rd := s.queueReads(rctx, q, misses)
@@ -62,8 +62,8 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 		qv := &q.views[m.qv]
 		if j := rd.first[i]; j != i {
 			// The same row for another entity row.
-			if encs[j] == nil || !s.fillRow(res, qv, m.row, encs[j], nowMs, &sc.rv) {
-				fallback(res, qv, m.row, nowMs, ReasonError)
+			if encs[j] == nil || !s.fillRow(res, qv, m.row, encs[j], nowNs, &sc.rv) {
+				fallback(res, qv, m.row, ReasonError)
 			}
 			continue
 		}
@@ -75,11 +75,11 @@ func (s *Store) readRedis(ctx context.Context, res *Result, misses []miss, sc *g
 			if failed == nil && (redisconn.Failure(err) != nil || !isReply(err)) {
 				failed = err
 			}
-			fallback(res, qv, m.row, nowMs, reasonOf(err))
+			fallback(res, qv, m.row, reasonOf(err))
 			continue
 		}
 		encs[i] = enc
-		fillDecoded(res, qv, m.row, &sc.rv, nowMs)
+		fillDecoded(res, qv, m.row, &sc.rv, nowNs)
 		s.storeRow(qv.v, m.key, enc, now, w0[m.qv])
 	}
 	// One verdict per pipeline, for the breaker and the counters alike:
@@ -165,9 +165,9 @@ func (s *Store) readReply(v *view, rd *redisReads, i int, sc *getScratch) ([]byt
 	return s.rowFromStored(v, stringBytes(vals[rd.inGet[i]]), sc), nil
 }
 
-func (s *Store) markUnread(res *Result, misses []miss, nowMs int64, reason Reason) {
+func (s *Store) markUnread(res *Result, misses []miss, reason Reason) {
 	for _, m := range misses {
-		fallback(res, &res.Query.views[m.qv], m.row, nowMs, reason)
+		fallback(res, &res.Query.views[m.qv], m.row, reason)
 	}
 }
 

@@ -40,7 +40,7 @@ type Cell struct {
 	Status Status
 	// Why is the status the default stands in for (Status DEFAULT only).
 	Why Status
-	// EventTime is the row's event time in Unix ms (0: unknown).
+	// EventTime is the row's event time in Unix ns (0: unknown).
 	EventTime int64
 	// Old is the stored value of an OUTSIDE_MAX_AGE cell (or of a DEFAULT
 	// standing in for one), which Value does not carry: Feast's Go server
@@ -90,13 +90,14 @@ func (r *Result) Release() {
 	resultPool.Put(r)
 }
 
-// set fills c from a stored value, applying max age and the default.
-func (c *Cell) set(f *feature, val []byte, ts int64, tsJSON []byte, maxAgeMs, nowMs int64) {
+// set fills c from a stored value (tooOld: its row is older than the
+// view's max age), applying the default.
+func (c *Cell) set(f *feature, val []byte, ts int64, tsJSON []byte, tooOld bool) {
 	c.Value, c.EventTime, c.tsJSON, c.Why, c.Old = val, ts, tsJSON, 0, nil
 	switch {
 	case val == nil:
 		c.Status = StatusNotFound
-	case maxAgeMs > 0 && (ts == 0 || nowMs-ts > maxAgeMs):
+	case tooOld:
 		c.Value, c.Old, c.Status = nil, val, StatusOutsideMaxAge
 	default:
 		c.Status = StatusPresent

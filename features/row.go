@@ -3,25 +3,31 @@ package features
 import (
 	"encoding/binary"
 	"errors"
-	"time"
 )
 
 // A row is one view's values for one entity, as kept in the caches: every
 // feature's canonical JSON and the row's event time, pre-rendered, so that
 // serving a cached row is copying bytes.
 //
-//	version byte (1)
-//	varint    event time, Unix ms (0: none)
+//	version byte (2)
+//	varint    event time, Unix ns (0: none)
 //	uvarint   n, then n bytes: the event time as a JSON string
 //	per feature, in view order: uvarint len+1 (0: absent), then len bytes
 //	optionally (rows of http views): uvarint k, then k uvarint feature
 //	    indexes whose value the upstream reported OUTSIDE_MAX_AGE
 //
 // The trailer is optional so that rows cached before it read the same.
-const rowVersion = 1
+// Version 1 rows, the same with the event time in Unix ms, are still read:
+// an http view's rows live in L2 too, where a replica of the previous
+// release may have left them.
+const (
+	rowVersion   = 2
+	rowVersionMs = 1
+)
 
 // maxRowHeader bounds a row's bytes before its values: version, event
-// time and its JSON rendering (at most 34 bytes, for years past 9999).
+// time and its JSON rendering (at most 32 bytes: 9 fraction digits, and
+// no event time is past 2262).
 const maxRowHeader = 1 + binary.MaxVarintLen64 + 1 + 40
 
 // emptyRowOf is the row of n absent values and no event time: what a
@@ -44,14 +50,15 @@ type rowBuilder struct {
 	tsLen int
 }
 
-func (rb *rowBuilder) begin(dst []byte, tsMillis int64) {
+// begin starts a row whose event time is ts, Unix ns (0: unknown).
+func (rb *rowBuilder) begin(dst []byte, ts int64) {
 	rb.b = append(dst[:0], rowVersion)
-	rb.b = binary.AppendVarint(rb.b, tsMillis)
+	rb.b = binary.AppendVarint(rb.b, ts)
 	var tmp [40]byte
-	ts := appendTimestamp(tmp[:0], tsMillis)
-	rb.b = binary.AppendUvarint(rb.b, uint64(len(ts)))
-	rb.b = append(rb.b, ts...)
-	rb.tsLen = len(ts)
+	tsJSON := appendTimestamp(tmp[:0], ts)
+	rb.b = binary.AppendUvarint(rb.b, uint64(len(tsJSON)))
+	rb.b = append(rb.b, tsJSON...)
+	rb.tsLen = len(tsJSON)
 }
 
 // tsJSON is the event time rendered by begin, as a slice of the row.
@@ -87,7 +94,7 @@ func (rb *rowBuilder) value(canon []byte) []byte {
 // rowView is a decoded row: slices into the encoding, which is shared and
 // read-only.
 type rowView struct {
-	ts     int64
+	ts     int64 // Unix ns
 	tsJSON []byte
 	vals   [][]byte // nil: absent
 	// outside lists the features the upstream reported OUTSIDE_MAX_AGE
@@ -107,15 +114,19 @@ func (rv *rowView) isOutside(fi int) bool {
 
 // decode fills rv from b for a view of n features, reusing rv.vals.
 func (rv *rowView) decode(b []byte, n int) error {
-	if len(b) < 1 || b[0] != rowVersion {
+	if len(b) < 1 || (b[0] != rowVersion && b[0] != rowVersionMs) {
 		return errBadRow
 	}
-	b = b[1:]
-	ts, k := binary.Varint(b)
+	ts, k := binary.Varint(b[1:])
 	if k <= 0 {
 		return errBadRow
 	}
-	b = b[k:]
+	if b[0] == rowVersionMs {
+		if ts = millisToNanos(ts); ts < 0 {
+			return errBadRow
+		}
+	}
+	b = b[1+k:]
 	rv.ts = ts
 	var ok bool
 	if rv.tsJSON, b, ok = chunk(b, 0); !ok {
@@ -165,23 +176,4 @@ func chunk(b []byte, bias uint64) (v, rest []byte, ok bool) {
 		return nil, nil, false
 	}
 	return b[:n:n], b[n:], true
-}
-
-const epochJSON = `"1970-01-01T00:00:00Z"`
-
-// appendTimestamp renders an event time as a JSON RFC 3339 string in UTC
-// with millisecond precision when it has any (Feast's Python server
-// renders whole seconds; sub-second precision parses the same).
-func appendTimestamp(dst []byte, ms int64) []byte {
-	if ms == 0 {
-		return append(dst, epochJSON...)
-	}
-	t := time.UnixMilli(ms).UTC()
-	dst = append(dst, '"')
-	if ms%1000 == 0 {
-		dst = t.AppendFormat(dst, time.RFC3339)
-	} else {
-		dst = t.AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
-	}
-	return append(dst, '"')
 }

@@ -18,7 +18,7 @@ type rowCache struct{ c *lfu.Cache[*cachedRow] }
 type cachedRow struct {
 	key        string // the full key decides a hit; the index is its hash
 	enc        []byte
-	freshUntil int64 // Unix ms
+	freshUntil int64 // Unix ns
 }
 
 func newRowCache(maxBytes int64) (*rowCache, error) {
@@ -33,10 +33,10 @@ func newRowCache(maxBytes int64) (*rowCache, error) {
 	return &rowCache{c: c}, nil
 }
 
-// get returns key's row if it is fresh at nowMs. It allocates nothing.
-func (rc *rowCache) get(key []byte, nowMs int64) ([]byte, bool) {
+// get returns key's row if it is fresh at nowNs. It allocates nothing.
+func (rc *rowCache) get(key []byte, nowNs int64) ([]byte, bool) {
 	r, ok := rc.c.Get(key)
-	if !ok || r.freshUntil <= nowMs || r.key != string(key) {
+	if !ok || r.freshUntil <= nowNs || r.key != string(key) {
 		return nil, false
 	}
 	return r.enc, true

@@ -10,8 +10,8 @@ import (
 // read is one MGET of the rows it needs and a row costs Redis one
 // allocation, not one per feature:
 //
-//	byte       1            format version
-//	int64 LE   event time   Unix ms; 0: unknown
+//	byte       2            format version
+//	int64 LE   event time   Unix ns; 0: unknown
 //	then per feature present, in any order (view order is read fastest):
 //	uint32 LE  tag          FNV-1a 32 of the feature's name (UTF-8)
 //	uvarint    n            little-endian base 128 (protobuf's varint)
@@ -23,11 +23,22 @@ import (
 // reordering a view's features leaves the rows already written readable:
 // an unknown tag is skipped, a missing one is absent. Within a row a tag
 // appears once (a later duplicate wins).
+//
+// Version 1 is the same row with the event time in Unix ms: rows written
+// before event times kept nanoseconds, and by external writers of that
+// format, which are read (and merged into) as well. A merge writes the
+// header of the new row, so a row becomes version 2 at its next write.
 
 const (
-	storedVersion = 1
-	storedHeader  = 9 // version + event time
+	storedVersion   = 2
+	storedVersionMs = 1
+	storedHeader    = 9 // version + event time
 )
+
+// isStored says whether b starts with a stored row header.
+func isStored(b []byte) bool {
+	return len(b) >= storedHeader && (b[0] == storedVersion || b[0] == storedVersionMs)
+}
 
 // featureTag names a feature in stored rows: FNV-1a 32 of its name.
 func featureTag(name string) uint32 {
@@ -42,9 +53,10 @@ func featureTag(name string) uint32 {
 // storedBuilder appends a stored row.
 type storedBuilder struct{ b []byte }
 
-func (sb *storedBuilder) begin(dst []byte, tsMillis int64) {
+// begin starts a row whose event time is ts, Unix ns (0: unknown).
+func (sb *storedBuilder) begin(dst []byte, ts int64) {
 	sb.b = append(dst, storedVersion)
-	sb.b = binary.LittleEndian.AppendUint64(sb.b, uint64(tsMillis))
+	sb.b = binary.LittleEndian.AppendUint64(sb.b, uint64(ts))
 }
 
 func (sb *storedBuilder) value(tag uint32, val []byte) {
@@ -54,13 +66,18 @@ func (sb *storedBuilder) value(tag uint32, val []byte) {
 }
 
 // decodeStored reads a stored row of view v: vals[i] is feature i's value
-// (nil: absent), slicing b. vals must have len(v.features) nil entries.
-// False: b is not a stored row of a known version.
+// (nil: absent), slicing b, and its event time in Unix ns (negative: not
+// an event time, before the epoch or past 2262). vals must have
+// len(v.features) nil entries. False: b is not a stored row of a known
+// version.
 func decodeStored(b []byte, v *view, vals [][]byte) (ts int64, ok bool) {
-	if len(b) < storedHeader || b[0] != storedVersion {
+	if !isStored(b) {
 		return 0, false
 	}
 	ts = int64(binary.LittleEndian.Uint64(b[1:]))
+	if b[0] == storedVersionMs {
+		ts = millisToNanos(ts)
+	}
 	b = b[storedHeader:]
 	next := 0 // the feature expected next: rows written in view order hit it
 	for len(b) > 0 {
@@ -97,7 +114,7 @@ type storedEntry struct {
 // splitStored returns a stored row's entries in order, a duplicate tag
 // replacing its first occurrence in place. False: not a stored row.
 func splitStored(b []byte) ([]storedEntry, bool) {
-	if len(b) < storedHeader || b[0] != storedVersion {
+	if !isStored(b) {
 		return nil, false
 	}
 	var es []storedEntry
@@ -153,12 +170,13 @@ func mergeStored(old, newRow []byte) []byte {
 }
 
 // mergeLua is mergeStored in Redis: KEYS[1] the row, ARGV[1] the partial
-// row to write. A key holding anything but a stored row (a hash of the
-// old layout, garbage) is replaced. Atomic, so concurrent partial writes
+// row to write. A key holding anything but a stored row of version 1 or 2
+// (a hash of the old layout, garbage) is replaced. Atomic, so concurrent partial writes
 // of one row from several replicas lose no feature.
 const mergeLua = `
 local function split(s)
-  if #s < 9 or string.byte(s, 1) ~= 1 then return nil end
+  local v = string.byte(s, 1)
+  if #s < 9 or (v ~= 1 and v ~= 2) then return nil end
   local map, order, i, n = {}, {}, 10, #s
   while i <= n do
     if n - i + 1 < 5 then return nil end

@@ -24,6 +24,7 @@ func TestFeatureTagIsFNV1a(t *testing.T) {
 func TestDecodeStored(t *testing.T) {
 	s := fuzzStore(t)
 	v := s.reg.views["user_stats"]
+	wantTS := int64(42)
 	f := func(name string, row []byte, ok bool, want map[string]string) {
 		t.Helper()
 		vals := make([][]byte, len(v.features))
@@ -34,8 +35,8 @@ func TestDecodeStored(t *testing.T) {
 		if !ok {
 			return
 		}
-		if ts != 42 {
-			t.Errorf("%s: ts = %d", name, ts)
+		if ts != wantTS {
+			t.Errorf("%s: ts = %d, want %d", name, ts, wantTS)
 		}
 		for fi, ft := range v.features {
 			if w, present := want[ft.name]; string(vals[fi]) != w || (vals[fi] != nil) != present {
@@ -53,8 +54,14 @@ func TestDecodeStored(t *testing.T) {
 	f("truncated value", good[:len(good)-1], false, nil)
 	f("truncated tag", good[:storedHeader+3], false, nil)
 	f("short header", good[:8], false, nil)
-	f("other version", append([]byte{2}, good[1:]...), false, nil)
+	f("other version", append([]byte{3}, good[1:]...), false, nil)
 	f("length past the end", append(binary.LittleEndian.AppendUint32(specRow(42), 1), 0xff, 0xff, 0x03), false, nil)
+	// Rows of the first format, event times in ms, read as they were.
+	wantTS = 42_000_000
+	f("version 1: ms", specRowMs(42, "clicks_7d", "1"), true, map[string]string{"clicks_7d": "1"})
+	wantTS = -1 // not an event time: the row reads as empty (rowFromStored)
+	f("version 1: past 2262 in ns", specRowMs(1<<62, "clicks_7d", "1"), true, map[string]string{"clicks_7d": "1"})
+	f("version 1: before the epoch", specRowMs(-5), true, nil)
 }
 
 func TestValidJSON(t *testing.T) {
@@ -199,6 +206,8 @@ func TestMergeLuaMatchesGo(t *testing.T) {
 		many = append(many, "f"+strconv.Itoa(i), strconv.Itoa(i))
 	}
 	f("many", specRow(1, many...), specRow(2, many[20:40]...))
+	// A row of the first format takes writes of the second, and becomes one.
+	f("version 1 row", specRowMs(1, "a", "1", "b", "2"), specRow(2_000_000_001, "b", "20", "c", "3"))
 	if err := e.rdb.HSet(ctx, "merge:hash", "a", "1").Err(); err != nil {
 		t.Fatal(err)
 	}

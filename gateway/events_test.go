@@ -263,13 +263,18 @@ func testKafkaUpsertAndEntityEvents(t *testing.T, rs *sharedRedis) {
 			t.Fatalf("before the upsert: %s", r)
 		}
 	}
-	upsert := `{"version":1,"id":"evt-up-1","type":"upsert","entities":[{"view":"rv","key":{"user_id":"u9"},"values":{"clicks":41,"country":"IS"}}],"ts":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	// The event time, to the nanosecond, is the row's.
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Minute + 123456789)
+	upsert := `{"version":1,"id":"evt-up-1","type":"upsert","entities":[{"view":"rv","key":{"user_id":"u9"},"values":{"clicks":41,"country":"IS"}}],"ts":"` + at.Format(time.RFC3339Nano) + `"}`
 	testkafka.Kcat(t, kf.Addr(), testTopic, "rv:u9", []byte(upsert))
 	for name, h := range map[string]*harness{"A": a, "B": b} {
 		testwait.For(t, 10*time.Second, name+" to read the upserted row", func() bool {
 			r := read(h)
 			return strings.Contains(r, "41") && strings.Contains(r, `"IS"`)
 		})
+		if r := read(h); !strings.Contains(r, `"`+at.Format("2006-01-02T15:04:05.000000000Z")+`"`) {
+			t.Errorf("%s: %s, want the event's time %s", name, r, at.Format(time.RFC3339Nano))
+		}
 	}
 	// A push through A writes Redis and drops A's copy only; the entity
 	// event makes B drop its copy too and read the new value.
