@@ -46,3 +46,18 @@ func TestParseFeastAsEncodingJSON(t *testing.T) {
 	f(``, true)
 	f(`{"features":["user_stats:country"],`+ents+`}x`, true)
 }
+
+// TestParseNativeDepth: the native parser nests as deep as encoding/json
+// does, counting the containers around an entity's value.
+func TestParseNativeDepth(t *testing.T) {
+	s := fuzzStore(t)
+	for _, n := range []int{9997, 9998} {
+		body := []byte(`{"features":["user_stats:country"],"entities":[{"user_id":"a","x":` +
+			strings.Repeat("[", n) + strings.Repeat("]", n) + `}]}`)
+		_, _, _, err := s.parseNative(body)
+		_, _, _, werr := parseNativeStd(s, body)
+		if codeOf(err) != codeOf(werr) {
+			t.Fatalf("%d deep: hand parser: %.80v\nencoding/json: %.80v", n, err, werr)
+		}
+	}
+}
