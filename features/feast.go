@@ -2,7 +2,6 @@ package features
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -10,31 +9,27 @@ import (
 	"github.com/tiercel/tiercel/internal/jsonstr"
 )
 
-// feastRequest is Feast's POST /get-online-features body.
-type feastRequest struct {
-	Features         []string        `json:"features"`
-	FeatureService   *string         `json:"feature_service"`
-	Entities         json.RawMessage `json:"entities"`
-	FullFeatureNames bool            `json:"full_feature_names"`
-	// Accepted for compatibility; Tiercel has no on-demand views.
-	RequestContext json.RawMessage `json:"request_context"`
-}
-
 // ParseFeast parses and validates a Feast /get-online-features body.
 // Where Feast's Python server raises one of its exceptions, the error says
 // which (Error.Feast), so that the edge answers as that server does.
 func (s *Store) ParseFeast(body []byte) (*Query, error) {
-	var req feastRequest
 	// Feast clients send fields Tiercel has no use for (query_string...):
 	// unknown fields are ignored, as Feast's own servers do.
-	if err := decodeStrict(body, &req, true); err != nil {
+	p := feastParser{s: s}
+	if err := p.parse(body); err != nil {
 		return nil, err
 	}
-	refs, err := s.feastRefs(&req)
+	return s.feastQuery(p.refs, p.service, p.entities, p.full)
+}
+
+// feastQuery checks a parsed Feast request in the order Feast's Python
+// server does and builds its query.
+func (s *Store) feastQuery(features []string, service *string, entities []byte, full bool) (*Query, error) {
+	refs, err := s.feastRefs(features, service, full)
 	if err != nil {
 		return nil, err
 	}
-	keys, cols, err := entityColumns(req.Entities)
+	keys, cols, err := entityColumns(entities)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +41,7 @@ func (s *Store) ParseFeast(body []byte) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	q.FullFeatureNames = req.FullFeatureNames
+	q.FullFeatureNames = full
 	return q, nil
 }
 
@@ -54,18 +49,18 @@ func (s *Store) ParseFeast(body []byte) (*Query, error) {
 // feature service's refs not already among them. Feast's Go server combines
 // the two (its Python server reads only the service); a ref given twice is
 // one column.
-func (s *Store) feastRefs(req *feastRequest) ([]string, error) {
-	refs := req.Features
-	if req.FeatureService != nil {
-		svc, ok := s.reg.services[*req.FeatureService]
+func (s *Store) feastRefs(features []string, service *string, full bool) ([]string, error) {
+	refs := features
+	if service != nil {
+		svc, ok := s.reg.services[*service]
 		if !ok {
 			// feast.errors.FeatureServiceNotFoundException, 404.
 			return nil, feastErr(NotFound, "unknown_feature_service", "FeatureServiceNotFoundException",
-				"Feature service %s does not exist", clipStr(*req.FeatureService))
+				"Feature service %s does not exist", clipStr(*service))
 		}
 		refs = slices.Clip(refs)
 		for _, r := range svc {
-			if !slices.Contains(req.Features, r) {
+			if !slices.Contains(features, r) {
 				refs = append(refs, r)
 			}
 		}
@@ -76,7 +71,7 @@ func (s *Store) feastRefs(req *feastRequest) ([]string, error) {
 	// feast.utils._get_online_request_context checks collisions
 	// (_validate_feature_refs) before it looks the views up
 	// (_group_feature_refs): a request with both errors gets the former.
-	if err := feastCollisions(refs, req.FullFeatureNames); err != nil {
+	if err := feastCollisions(refs, full); err != nil {
 		return nil, err
 	}
 	for _, ref := range refs {

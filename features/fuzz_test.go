@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -111,14 +112,50 @@ func parseNativeStd(s *Store, body []byte) (refs, keys []string, rows [][]string
 	return req.Features, keys, rows, err
 }
 
+// FuzzParseFeast: the hand parser never panics, fails with typed errors,
+// and agrees with encoding/json decoding the same body (parseFeastStd):
+// the same query when either accepts, the same error (kind, code and
+// message) otherwise.
 func FuzzParseFeast(f *testing.F) {
 	f.Add([]byte(`{"features":["item_stats:price"],"entities":{"item_id":[1,2]},"full_feature_names":true}`))
 	f.Add([]byte(`{"feature_service":"svc","entities":{"user_id":["a"]}}`))
+	f.Add([]byte(`{"FEATURES":["user_stats:country"],"Full_Feature_Nameſ":true,"full_feature_names":null,"request_context":{"a":[1]},"x":null,"entities":{"user_id":["\u00e9"]}}`))
+	f.Add([]byte(`{"features":["user_stats:country","item_stats:price"],"features":[null],"feature_service":"svc","feature_service":null,"entities":1,"entities":{"user_id":["a"]}}`))
+	f.Add([]byte(` {"features":[],"features":["user_stats:clicks_7d",null],"entities":{"user_id":["a","b"],"item_id":["1",2.5]}} `))
+	f.Add([]byte(`{"features":["user_stats:country"],"entities":{"user_id":["a"]}} {}`))
 	s := fuzzStore(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		q, err := s.ParseFeast(body)
+		wq, werr := parseFeastStd(s, body)
+		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() ||
+			KindOf(err) != KindOf(werr) || codeOf(err) != codeOf(werr) {
+			t.Fatalf("hand parser: %v\nencoding/json: %v", err, werr)
+		}
+		if err == nil && (!slices.Equal(q.Refs, wq.Refs) || !slices.Equal(q.JoinKeys, wq.JoinKeys) ||
+			!slices.EqualFunc(q.Rows, wq.Rows, slices.Equal[[]string]) || q.FullFeatureNames != wq.FullFeatureNames) {
+			t.Fatalf("hand parser: %q %q %q %v\nencoding/json: %q %q %q %v",
+				q.Refs, q.JoinKeys, q.Rows, q.FullFeatureNames, wq.Refs, wq.JoinKeys, wq.Rows, wq.FullFeatureNames)
+		}
 		checkParsed(t, s, q, err, func(r *Result) []byte { return r.AppendFeast(nil) })
 	})
+}
+
+// parseFeastStd is ParseFeast as it was before the hand parser, with
+// encoding/json: the reference FuzzParseFeast compares with.
+func parseFeastStd(s *Store, body []byte) (*Query, error) {
+	var req feastRequest
+	if err := decodeStrict(body, &req, true); err != nil {
+		return nil, err
+	}
+	return s.feastQuery(req.Features, req.FeatureService, req.Entities, req.FullFeatureNames)
+}
+
+func codeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code + "/" + e.Feast
+	}
+	return ""
 }
 
 // FuzzValueCodec: whatever a client or an external writer sends, a value

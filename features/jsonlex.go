@@ -22,7 +22,7 @@ type jsonLex struct {
 
 var errSyntax = errors.New("invalid JSON")
 
-// maxDepth bounds nesting in skipped values, as encoding/json does.
+// maxDepth bounds the nesting of containers, as encoding/json does.
 const maxDepth = 10000
 
 func (l *jsonLex) fail(what string) bool {
@@ -268,19 +268,27 @@ func numberLen(b []byte) int {
 
 // skip consumes one value of any kind and returns its text.
 func (l *jsonLex) skip() ([]byte, bool) {
+	return l.skipIn(0)
+}
+
+// skipIn is skip for a value inside open containers: encoding/json
+// refuses a body whose containers nest more than maxDepth deep, counted
+// from the top of the body.
+func (l *jsonLex) skipIn(open int) ([]byte, bool) {
 	l.ws()
 	start := l.i
-	if !l.skipDepth(0) {
+	if !l.skipDepth(open) {
 		return nil, false
 	}
 	return l.b[start:l.i], true
 }
 
-func (l *jsonLex) skipDepth(depth int) bool {
-	if depth > maxDepth {
+func (l *jsonLex) skipDepth(open int) bool {
+	c := l.peek()
+	if (c == '{' || c == '[') && open >= maxDepth {
 		return l.fail("nested too deep")
 	}
-	switch l.peek() {
+	switch c {
 	case '"':
 		_, ok := l.str()
 		return ok
@@ -291,7 +299,7 @@ func (l *jsonLex) skipDepth(depth int) bool {
 			return true
 		}
 		for {
-			if _, ok := l.str(); !ok || !l.eat(':') || !l.skipDepth(depth+1) {
+			if _, ok := l.str(); !ok || !l.eat(':') || !l.skipDepth(open+1) {
 				return false
 			}
 			if !l.more('}') {
@@ -305,7 +313,7 @@ func (l *jsonLex) skipDepth(depth int) bool {
 			return true
 		}
 		for {
-			if !l.skipDepth(depth + 1) {
+			if !l.skipDepth(open + 1) {
 				return false
 			}
 			if !l.more(']') {

@@ -162,7 +162,7 @@ func (p *nativeParser) entity(e *entityObj) bool {
 				p.unknown = append(p.unknown, key)
 			}
 		}
-		raw, ok := l.skip()
+		raw, ok := l.skipIn(3) // in the body, the entities list, the entity
 		if !ok {
 			return false
 		}
