@@ -140,3 +140,21 @@ func l1Hit(t *testing.T, h *harness) (*fasthttp.RequestCtx, func()) {
 	}
 	return ctx, serve
 }
+
+// With tracing on at sample_ratio 0, an L1 hit makes no span: it reads
+// the (absent) traceparent and allocates nothing. The sampled hit's cost
+// is logged, not asserted: a span is a few allocations by design.
+func TestL1HitUnsampledAllocatesNothing(t *testing.T) {
+	recv := startOTLPReceiver(t)
+	for _, ratio := range []float64{0, 1} {
+		h := newHarness(t, tracingOn(recv.srv.URL, ratio))
+		newVersionedOrigin(h.origin)
+		h.srv.current().routes[len(h.srv.current().routes)-1].limit, _ = h.srv.current().limiter.Route("c-me", "big")
+		_, serve := l1Hit(t, h)
+		n := testing.AllocsPerRun(200, serve)
+		if ratio == 0 && n != 0 {
+			t.Fatalf("an unsampled L1 hit allocates %.1f times per request", n)
+		}
+		t.Logf("sample_ratio %v: an L1 hit allocates %.1f times", ratio, n)
+	}
+}

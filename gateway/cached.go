@@ -15,6 +15,7 @@ import (
 	"github.com/tiercel/tiercel/cache"
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/httpcache"
+	"github.com/tiercel/tiercel/internal/tracing"
 )
 
 // newRouteCache compiles a route's cache block; kept is
@@ -201,6 +202,11 @@ type fill struct {
 	headers   [][2][]byte
 	auth      []byte
 	requestID []byte
+	// traceparent and tracestate make the origin's span a child of the
+	// request's that made the fill; never part of the key: they change
+	// per request, not what the answer is.
+	traceparent []byte
+	tracestate  string
 }
 
 // fillMaker makes a miss's fill from the request being served, for
@@ -264,6 +270,11 @@ func (s *generation) newFill(ctx *fasthttp.RequestCtx, rt *route, st *reqState, 
 	if rc.cfg.Key.Private && p != nil {
 		f.auth = append([]byte(nil), ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)...)
 	}
+	if st.span != nil {
+		sc := st.span.SpanContext()
+		f.traceparent = tracing.AppendTraceparent(nil, sc)
+		f.tracestate = sc.TraceState().String()
+	}
 	return f
 }
 
@@ -284,6 +295,12 @@ func (f *fill) fill(ctx context.Context, _ []byte, old *cache.Entry) (*cache.Ent
 		req.Header.SetBytesV(fasthttp.HeaderAuthorization, f.auth)
 	}
 	req.Header.SetBytesV(headerRequestID, f.requestID)
+	if f.traceparent != nil {
+		req.Header.SetBytesKV(hdrTraceparent, f.traceparent)
+		if f.tracestate != "" {
+			req.Header.Set("tracestate", f.tracestate)
+		}
+	}
 	base := revalidationBase(old)
 	if base != nil {
 		base.AddConditions(&req.Header)

@@ -17,6 +17,7 @@ import (
 	"github.com/tiercel/tiercel/gateway/upstream"
 	"github.com/tiercel/tiercel/internal/defaults"
 	"github.com/tiercel/tiercel/internal/redisconn"
+	"github.com/tiercel/tiercel/internal/tracing"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Kafka     invalidation.Config `yaml:"kafka"`
 	Upstreams []upstream.Config   `yaml:"upstreams"`
 	Routes    []RouteConfig       `yaml:"routes"`
+	// Tracing exports OpenTelemetry spans (docs/tracing.md); off by
+	// default.
+	Tracing tracing.Config `yaml:"tracing"`
 }
 
 // ServerConfig sets the listeners and the limits every request shares.
@@ -209,6 +213,7 @@ func (c *Config) SetDefaults() {
 	defaults.Set(&c.Log.Format, "text")
 	defaults.Set(&c.Log.AccessFormat, c.Log.Format)
 	c.Redis.SetDefaults()
+	c.Tracing.SetDefaults()
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if len(r.Methods) == 0 {
@@ -281,6 +286,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, prefixEach("rate_limit.", c.RateLimit.Validate())...)
 	errs = append(errs, prefixEach("cache.", c.Cache.Validate())...)
 	errs = append(errs, prefixEach("features.", c.Features.Validate())...)
+	errs = append(errs, prefixEach("tracing.", c.Tracing.Validate())...)
 	if len(c.Kafka.Brokers) > 0 {
 		errs = append(errs, prefixEach("kafka.", c.Kafka.Validate())...)
 	}

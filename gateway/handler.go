@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tiercel/tiercel/gateway/auth"
 	"github.com/tiercel/tiercel/gateway/ratelimit"
@@ -86,6 +87,10 @@ type reqState struct {
 	// the access log; line is the access log line being built.
 	target string
 	line   []byte
+	// span is the request's server span: nil with tracing off or when the
+	// trace is not sampled. traceparent is its value as sent upstream.
+	span        trace.Span
+	traceparent []byte
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -182,6 +187,9 @@ func (s *generation) admit(ctx *fasthttp.RequestCtx, st *reqState) (*route, time
 	rt := s.routes[idx]
 	st.route = idx
 	st.timed = !rt.omitTiming
+	if s.tracer != nil {
+		s.startSpan(ctx, rt, st)
+	}
 	deadline := st.started.Add(rt.timeout)
 	p, e := s.authenticate(ctx, rt, st, deadline)
 	if e != nil {
@@ -337,6 +345,9 @@ func (s *generation) proxy(ctx *fasthttp.RequestCtx, rt *route, st *reqState, de
 		writeError(ctx, errDuplicateAuthorization, st.id)
 		return false
 	}
+	if st.span != nil {
+		st.propagateTo(&ctx.Request.Header)
+	}
 	res, err := rt.pool.Proxy(ctx, st.upstreamURI(), deadline, st.id)
 	st.target = res.Target
 	st.timing = appendTiming(st.timing, "origin", res.Duration)
@@ -389,6 +400,9 @@ func (s *generation) finish(ctx *fasthttp.RequestCtx, st *reqState) {
 	}
 	if s.access != accessOff {
 		s.logAccess(ctx, st, status, elapsed)
+	}
+	if st.span != nil {
+		s.endSpan(ctx, st, status)
 	}
 }
 

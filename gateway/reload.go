@@ -20,7 +20,7 @@ import (
 
 // restartOnly are the settings a running gateway cannot change: the
 // listeners and their limits, the admin credentials, the shared Redis
-// client, the Kafka consumer and the logger. A reload that changes one is
+// client, the Kafka consumer, the tracer provider and the logger. A reload that changes one is
 // refused, naming each.
 //
 // Everything under server is restart-only except the fields listed in
@@ -217,6 +217,8 @@ func restartFields(running, next Config) []string {
 	out = diffYAML(out, "server", reflect.ValueOf(a), reflect.ValueOf(b))
 	out = diffYAML(out, "redis", reflect.ValueOf(running.Redis), reflect.ValueOf(next.Redis))
 	out = diffYAML(out, "kafka", reflect.ValueOf(running.Kafka), reflect.ValueOf(next.Kafka))
+	// One provider per process: spans in flight outlive a generation.
+	out = diffYAML(out, "tracing", reflect.ValueOf(running.Tracing), reflect.ValueOf(next.Tracing))
 	if running.Log.Level != next.Log.Level {
 		out = append(out, "log.level")
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tiercel/tiercel/gateway/conntimeout"
+	"github.com/tiercel/tiercel/internal/buildinfo"
 	"github.com/tiercel/tiercel/internal/redisconn"
+	"github.com/tiercel/tiercel/internal/tracing"
 	"github.com/tiercel/tiercel/invalidation"
 )
 
@@ -46,8 +48,11 @@ type Server struct {
 	detached *detached
 	pass     passSet
 	ids      *requestIDs
-	metrics  *metrics
-	stats    serverStats
+	// tracer makes the request spans; nil with tracing off, and every use
+	// is behind that nil check: an L1 hit must not allocate.
+	tracer  *tracing.Provider
+	metrics *metrics
+	stats   serverStats
 	// accessOut receives access log lines in the json and common formats.
 	accessOut lineWriter
 
@@ -118,6 +123,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	if s.rconn != nil {
 		s.redis = s.rconn.Client
+	}
+	if s.tracer, err = tracing.New(context.Background(), cfg.Tracing, buildinfo.Get().Version); err != nil {
+		return nil, fmt.Errorf("cannot set up tracing: %w", err)
 	}
 	s.metrics = newMetrics()
 	s.unrouted = s.metrics.route("-")
@@ -278,6 +286,15 @@ func (s *Server) closeComponents() {
 	}
 	if s.rconn != nil {
 		_ = s.rconn.Close()
+	}
+	if s.tracer != nil {
+		// Last: spans of requests that ended above are still queued. A
+		// collector that is down holds the exit at most this long.
+		ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownTimeout)
+		if err := s.tracer.Shutdown(ctx); err != nil {
+			s.log.Warn("tracing: spans not exported at shutdown", "error", err)
+		}
+		cancel()
 	}
 }
 

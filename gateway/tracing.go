@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/tiercel/tiercel/internal/tracing"
+)
+
+// tracingShutdownTimeout bounds the export of queued spans at shutdown.
+const tracingShutdownTimeout = 5 * time.Second
+
+var (
+	hdrTraceparent = []byte("traceparent")
+	hdrTracestate  = []byte("tracestate")
+)
+
+// headerCarrier lets the propagators read and write a fasthttp request
+// header. It is one pointer, so as an interface value it allocates
+// nothing; Get copies (a string must not alias the pooled header).
+type headerCarrier struct{ h *fasthttp.RequestHeader }
+
+var _ propagation.TextMapCarrier = headerCarrier{}
+
+func (c headerCarrier) Get(key string) string {
+	v := c.h.Peek(key)
+	if len(v) == 0 {
+		return ""
+	}
+	return string(v)
+}
+
+func (c headerCarrier) Set(key, value string) { c.h.Set(key, value) }
+
+func (c headerCarrier) Keys() []string {
+	var keys []string
+	for k := range c.h.All() {
+		keys = append(keys, string(k))
+	}
+	return keys
+}
+
+// startSpan starts the request's server span once it is routed, a child
+// of the caller's traceparent, or none when the trace is not sampled.
+// Only called with tracing on.
+func (s *generation) startSpan(ctx *fasthttp.RequestCtx, rt *route, st *reqState) {
+	parent := s.tracer.Propagator.Extract(context.Background(), headerCarrier{&ctx.Request.Header})
+	st.span = s.tracer.StartServer(parent, rt.name, st.started)
+}
+
+// endSpan records what finish knows of the request and ends its span.
+func (s *generation) endSpan(ctx *fasthttp.RequestCtx, st *reqState, status int) {
+	sp := st.span
+	st.span = nil
+	sp.SetAttributes(
+		attribute.String("http.request.method", string(ctx.Method())),
+		attribute.String("url.path", string(st.path)),
+		attribute.Int("http.response.status_code", status),
+		attribute.String("tiercel.request_id", string(st.id)),
+	)
+	if st.cache != cacheNone {
+		sp.SetAttributes(attribute.String("tiercel.cache", st.cache.String()))
+	}
+	if st.caller != nil {
+		if kv, ok := s.tracer.Subject(st.caller.Subject); ok {
+			sp.SetAttributes(kv)
+		}
+	}
+	if status >= 500 {
+		// Server spans record only 5xx as errors (OpenTelemetry HTTP
+		// semantic conventions): a 4xx is the caller's mistake.
+		sp.SetStatus(codes.Error, "")
+	}
+	sp.End()
+}
+
+// propagateTo makes h, the request an upstream receives, carry the server
+// span as its parent in place of the caller's.
+func (st *reqState) propagateTo(h *fasthttp.RequestHeader) {
+	sc := st.span.SpanContext()
+	st.traceparent = tracing.AppendTraceparent(st.traceparent[:0], sc)
+	h.SetBytesKV(hdrTraceparent, st.traceparent)
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		h.Set("tracestate", ts.String())
+	} else {
+		h.DelBytes(hdrTracestate)
+	}
+}
