@@ -81,22 +81,20 @@ func New(ctx context.Context, cfg Config, version string) (*Provider, error) {
 }
 
 // StartServer starts the server span of a request named name, a child of
-// the span context in parent if any, or returns nil when the trace is not
-// sampled: an unsampled request makes no span at all.
+// the span context in parent if any. Call it only for a request Sample
+// kept: an unsampled request makes no span at all.
 func (p *Provider) StartServer(parent context.Context, name string, start time.Time) trace.Span {
-	if !p.sample(trace.SpanContextFromContext(parent)) {
-		return nil
-	}
 	_, span := p.Tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
 	return span
 }
 
-// sample is the parent-based ratio sampler: a caller's decision is
-// followed, a new trace is kept with probability ratio. The draw is not
-// derived from the trace id (which does not exist yet): that is only
-// consistent with samplers downstream that follow their parent, as
-// parent-based samplers do.
-func (p *Provider) sample(parent trace.SpanContext) bool {
+// Sample is the parent-based ratio sampler, decided before any span
+// exists: a caller's decision (parent) is followed, a new trace (parent
+// not valid) is kept with probability tracing.sample_ratio; each call on
+// a new trace is a new draw. The draw is not derived from the trace id
+// (which does not exist yet): that is consistent with samplers downstream
+// that follow their parent, as parent-based samplers do.
+func (p *Provider) Sample(parent trace.SpanContext) bool {
 	switch {
 	case !p.decide:
 		return true

@@ -43,7 +43,7 @@ func TestSample(t *testing.T) {
 	unsampled := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, Remote: true})
 	f := func(p Provider, parent trace.SpanContext, want bool) {
 		t.Helper()
-		if got := p.sample(parent); got != want {
+		if got := p.Sample(parent); got != want {
 			t.Fatalf("decide=%v ratio=%v parent sampled=%v: %v", p.decide, p.ratio, parent.IsSampled(), got)
 		}
 	}
