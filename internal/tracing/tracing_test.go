@@ -2,9 +2,13 @@ package tracing
 
 import (
 	"context"
+	"runtime"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tiercel/tiercel/internal/testwait"
 )
 
 func TestEndpoint(t *testing.T) {
@@ -55,6 +59,11 @@ func TestSample(t *testing.T) {
 }
 
 func TestNewOffAndOn(t *testing.T) {
+	before := runtime.NumGoroutine()
+	defer func() {
+		// The batcher's and the exporters' goroutines end with Shutdown.
+		testwait.For(t, 5*time.Second, "no goroutine left behind", func() bool { return runtime.NumGoroutine() <= before })
+	}()
 	p, err := New(context.Background(), Config{}, "v0")
 	if p != nil || err != nil {
 		t.Fatalf("zero config: %v, %v", p, err)
