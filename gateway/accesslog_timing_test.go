@@ -23,15 +23,7 @@ func BenchmarkAccessLog(b *testing.B) {
 			s.SetAccessWriter(io.Discard)
 			ctx := newCheckCtx("/c/me", token(b, nil))
 			ctx.Request.Header.SetUserAgent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-			for string(ctx.Response.Header.Peek("X-Cache")) != "HIT-L1" {
-				ctx.Response.Reset()
-				s.handle(ctx)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				ctx.Response.Reset()
-				s.handle(ctx)
-			}
+			loopL1Hit(b, s, ctx)
 		})
 	}
 }

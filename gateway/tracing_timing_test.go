@@ -25,15 +25,7 @@ func BenchmarkHandleL1HitTracing(b *testing.B) {
 				cfg.Routes[len(cfg.Routes)-1].RateLimit = "big"
 			})
 			ctx := newCheckCtx("/c/me", token(b, nil))
-			for string(ctx.Response.Header.Peek("X-Cache")) != "HIT-L1" {
-				ctx.Response.Reset()
-				s.handle(ctx)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				ctx.Response.Reset()
-				s.handle(ctx)
-			}
+			loopL1Hit(b, s, ctx)
 		})
 	}
 }
