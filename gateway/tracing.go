@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -31,12 +32,20 @@ type headerCarrier struct{ h *fasthttp.RequestHeader }
 
 var _ propagation.TextMapCarrier = headerCarrier{}
 
+// Get reads every field line of key, joined with commas as RFC 9110
+// §5.3 combines them: tracestate and baggage are lists a caller may split
+// over several lines (W3C Trace Context §3.3.1.1), and a traceparent sent
+// twice joins into a value that does not parse, so the request starts a
+// trace of its own rather than trusting one of the two.
 func (c headerCarrier) Get(key string) string {
-	v := c.h.Peek(key)
-	if len(v) == 0 {
+	lines := c.h.PeekAll(key)
+	switch len(lines) {
+	case 0:
 		return ""
+	case 1:
+		return string(lines[0])
 	}
-	return string(v)
+	return string(bytes.Join(lines, []byte(",")))
 }
 
 func (c headerCarrier) Set(key, value string) { c.h.Set(key, value) }

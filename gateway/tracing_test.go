@@ -170,6 +170,37 @@ func TestTracingServerSpanAndFillPropagation(t *testing.T) {
 	}
 }
 
+// Trace context read as all of its field lines: a tracestate split over
+// two lines reaches the origin whole, and a traceparent sent twice is not
+// trusted (the span starts a trace of its own).
+func TestTracingHeaderFieldLines(t *testing.T) {
+	recv := startOTLPReceiver(t)
+	h := newHarness(t, tracingOn(recv.srv.URL, 1))
+	parent := "traceparent: 00-" + callerTrace + "-" + callerSpan + "-01"
+	if r := h.raw("GET", "/c/products/8", parent, "tracestate: a=1", "tracestate: b=2"); r.status != 200 {
+		t.Fatalf("GET: %d %s", r.status, r.body)
+	}
+	hdr, _ := h.origin.lastHeaders()
+	if got := strings.Join(hdr.Values("Tracestate"), ","); got != "a=1,b=2" {
+		t.Errorf("fill tracestate %q, want both field lines, a=1,b=2", got)
+	}
+	other := "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	if r := h.raw("GET", "/c/products/9", parent, other); r.status != 200 {
+		t.Fatalf("GET: %d %s", r.status, r.body)
+	}
+	flushSpans(t, h)
+	spans, _ := recv.exported()
+	if len(spans) != 2 {
+		t.Fatalf("%d spans exported, want 2", len(spans))
+	}
+	if got := hex.EncodeToString(spans[0].TraceId); got != callerTrace {
+		t.Errorf("first trace id %s, want the caller's %s", got, callerTrace)
+	}
+	if got := hex.EncodeToString(spans[1].TraceId); got == callerTrace || got == "0af7651916cd43dd8448eb211c80319c" || len(spans[1].ParentSpanId) != 0 {
+		t.Errorf("two traceparents: trace %s parent %x, want a new root trace", got, spans[1].ParentSpanId)
+	}
+}
+
 // The traceparent is not part of the cache key: another trace hits the
 // entry the first one stored.
 func TestTracingTraceparentNotKeyed(t *testing.T) {
